@@ -1,0 +1,1 @@
+"""Alembic migrations; run by the migrator actor or ``eventdedup migrate``."""

@@ -1,0 +1,87 @@
+"""Shared fixtures: a real PostgreSQL for the whole run, a fresh database per test.
+
+By default the suite starts the same embedded PostgreSQL the daemon uses;
+``EVENT_DEDUP_TEST_DATABASE_URL`` points it at another server instead (any
+database on it; the tests create and drop their own databases next to it).
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.engine import make_url
+
+from eventdedup.config import normalize_database_url
+from eventdedup.db.embedded import EmbeddedPostgres
+
+CORPUS = Path(__file__).resolve().parents[1].parent / "shared" / "corpus" / "dev"
+
+
+@pytest.fixture(scope="session")
+def corpus_dir() -> Path:
+    if not CORPUS.is_dir():
+        pytest.fail(f"dev corpus not found at {CORPUS} (expected ../shared beside the repo)")
+    return CORPUS
+
+
+@pytest.fixture(scope="session")
+def corpus_files(corpus_dir: Path) -> list[Path]:
+    return sorted(p for p in corpus_dir.glob("*_*.json"))
+
+
+@pytest.fixture(scope="session")
+def pg_admin_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    configured = os.environ.get("EVENT_DEDUP_TEST_DATABASE_URL")
+    if configured:
+        yield normalize_database_url(configured)
+        return
+    server = EmbeddedPostgres(tmp_path_factory.mktemp("pg") / "pgdata", database="postgres")
+    url = server.start()
+    try:
+        yield url
+    finally:
+        server.stop()
+
+
+def _admin_engine(admin_url: str) -> sa.Engine:
+    return sa.create_engine(admin_url, isolation_level="AUTOCOMMIT", poolclass=sa.pool.NullPool)
+
+
+@pytest.fixture
+def database_url(pg_admin_url: str) -> Iterator[str]:
+    """URL of a new, empty database, dropped after the test."""
+    name = f"t_{uuid.uuid4().hex[:16]}"
+    admin = _admin_engine(pg_admin_url)
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    url = make_url(pg_admin_url).set(database=name).render_as_string(hide_password=False)
+    try:
+        yield url
+    finally:
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture
+def engine(database_url: str) -> Iterator[sa.Engine]:
+    from eventdedup.db.engine import create_engine
+
+    eng = create_engine(database_url)
+    try:
+        yield eng
+    finally:
+        eng.dispose()
+
+
+@pytest.fixture
+def migrated_engine(engine: sa.Engine) -> sa.Engine:
+    from eventdedup.db.migrate import upgrade_head
+
+    upgrade_head(engine)
+    return engine
