@@ -1,0 +1,187 @@
+"""Watch the inbox and hand settled files to the processor.
+
+A file is handed over only once it is complete: temp names (dot-files,
+``*.tmp``, ``*.part``) are ignored, and a file is accepted when its size and
+mtime have been stable for the settle period — or at once when it was renamed
+into place (a rename shows up as a delete plus an add in one change batch) or
+its mtime is already older than the settle period (moved in from elsewhere,
+found at start).
+
+The hand-over queue lives outside this actor, so either side may restart
+without losing anything; and the inbox itself is the durable queue: a periodic
+rescan re-offers every file still lying there, and the processor is idempotent
+by content hash, so a file offered twice is processed once.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from stat import S_ISLNK, S_ISREG
+
+import attrs
+import trio
+import watchfiles
+
+from eventdedup.ingest.files import is_candidate_name
+
+log = logging.getLogger(__name__)
+
+Announce = Callable[[Path, int], Awaitable[None]]
+
+
+@attrs.define
+class _Pending:
+    size: int
+    mtime_ns: int
+    stable_since: float
+    immediate: bool = False
+
+
+def _stat(path: Path) -> tuple[int, int] | None:
+    """Size and mtime of a regular file or a symlink (never followed), else None.
+
+    Symlinks are handed over too: the processor dead-letters them unread.
+    """
+    try:
+        st = path.lstat()
+    except OSError:
+        return None
+    if not (S_ISREG(st.st_mode) or S_ISLNK(st.st_mode)):
+        return None
+    return st.st_size, st.st_mtime_ns
+
+
+def scan_inbox(inbox: Path) -> list[Path]:
+    """Candidate files directly in the inbox (not recursive), oldest name first."""
+    try:
+        names = sorted(os.listdir(inbox))
+    except FileNotFoundError:
+        return []
+    return [inbox / n for n in names if is_candidate_name(n) and _stat(inbox / n) is not None]
+
+
+@attrs.define
+class InboxWatcher:
+    """The state of one watcher run; restarted from scratch with the actor."""
+
+    inbox: Path
+    queue: trio.MemorySendChannel[Path]
+    settle_seconds: float
+    announce: Announce | None = None
+    pending: dict[Path, _Pending] = attrs.Factory(dict)
+    handed: dict[Path, tuple[tuple[int, int], float]] = attrs.Factory(dict)
+    wake: trio.Event = attrs.Factory(trio.Event)
+
+    def offer(self, path: Path, *, renamed: bool = False) -> None:
+        stat = _stat(path)
+        if stat is None:
+            self.pending.pop(path, None)
+            return
+        now = trio.current_time()
+        previous = self.handed.get(path)
+        if previous is not None and previous[0] == stat:
+            return  # already handed over unchanged; the rescan re-offers if it lingers
+        old_enough = time.time() - stat[1] / 1e9 >= self.settle_seconds
+        entry = self.pending.get(path)
+        if entry is None or (entry.size, entry.mtime_ns) != stat:
+            self.pending[path] = _Pending(stat[0], stat[1], now, immediate=renamed or old_enough)
+        elif renamed:
+            entry.immediate = True
+        self.wake.set()
+
+    async def settle_loop(self) -> None:
+        tick = max(0.05, min(0.25, self.settle_seconds / 4))
+        while True:
+            with trio.move_on_after(tick):
+                await self.wake.wait()
+            self.wake = trio.Event()
+            now = trio.current_time()
+            for path in sorted(self.pending):
+                entry = self.pending[path]
+                stat = _stat(path)
+                if stat is None:
+                    del self.pending[path]
+                    continue
+                if (entry.size, entry.mtime_ns) != stat:
+                    entry.size, entry.mtime_ns = stat
+                    entry.stable_since, entry.immediate = now, False
+                    continue
+                if entry.immediate or now - entry.stable_since >= self.settle_seconds:
+                    del self.pending[path]
+                    await self._hand_over(path, stat)
+
+    async def _hand_over(self, path: Path, stat: tuple[int, int]) -> None:
+        self.handed[path] = (stat, trio.current_time())
+        if self.announce is not None:
+            await self.announce(path, stat[0])
+        await self.queue.send(path)
+
+    def rescan(self, *, reoffer_after: float) -> None:
+        now = trio.current_time()
+        present = set(scan_inbox(self.inbox))
+        for path in list(self.handed):
+            if path not in present:
+                del self.handed[path]
+            elif now - self.handed[path][1] >= reoffer_after:
+                del self.handed[path]  # still here long after hand-over: offer it again
+        for path in present:
+            if path not in self.pending:
+                self.offer(path)
+
+    def on_changes(self, changes: set[tuple[watchfiles.Change, str]]) -> None:
+        deleted = any(c == watchfiles.Change.deleted for c, _ in changes)
+        for change, raw in sorted(changes, key=lambda c: c[1]):
+            path = Path(raw)
+            if path.parent != self.inbox or not is_candidate_name(path.name):
+                continue
+            if change == watchfiles.Change.deleted:
+                self.pending.pop(path, None)
+                self.handed.pop(path, None)
+            else:
+                self.offer(path, renamed=change == watchfiles.Change.added and deleted)
+
+
+async def watcher(
+    inbox: Path,
+    queue: trio.MemorySendChannel[Path],
+    *,
+    settle_seconds: float = 1.0,
+    poll: bool = False,
+    rescan_seconds: float = 30.0,
+    announce: Announce | None = None,
+    task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
+) -> None:
+    """Actor: watch ``inbox`` (non-recursively) and send settled files to ``queue``.
+
+    ``inbox`` must be an existing, absolute path (the daemon prepares it).
+    """
+    state = InboxWatcher(inbox, queue, settle_seconds, announce)
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(state.settle_loop)
+        nursery.start_soon(_watch_loop, state, poll)
+        state.rescan(reoffer_after=rescan_seconds)
+        log.info("watching inbox", extra={"inbox": str(inbox), "poll": poll,
+                                          "pending": len(state.pending)})
+        task_status.started()
+        while True:
+            await trio.sleep(rescan_seconds)
+            state.rescan(reoffer_after=rescan_seconds)
+
+
+async def _watch_loop(state: InboxWatcher, poll: bool) -> None:
+    async for changes in watchfiles.awatch(
+        state.inbox,
+        watch_filter=None,
+        recursive=False,
+        force_polling=poll,
+        poll_delay_ms=250,
+        debounce=200,
+        step=50,
+        rust_timeout=500,
+        yield_on_timeout=False,
+    ):
+        state.on_changes(changes)

@@ -1,0 +1,99 @@
+"""The ``eventdedup`` command line."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import sys
+from pathlib import Path
+
+import click
+import trio
+
+from eventdedup.config import ConfigError, Settings, load_settings, settings_help
+from eventdedup.logs import setup_logging
+
+log = logging.getLogger("eventdedup")
+
+
+def _settings(**overrides: object) -> Settings:
+    try:
+        return load_settings(**overrides)
+    except ConfigError as exc:
+        raise click.UsageError(f"invalid configuration: {exc}") from None
+
+
+@click.group()
+@click.version_option(package_name="eventdedup")
+def main() -> None:
+    """Deduplicate regional event listings dropped as JSON files into a folder."""
+
+
+@main.command(epilog="\b\nSettings (environment variables):\n" + settings_help())
+def run() -> None:
+    """Run the daemon: migrate, watch the inbox, process files, serve /health and /ws."""
+    settings = _settings()
+    setup_logging(settings.log_level, settings.log_json)
+    from eventdedup.runner import run_daemon
+    from supervisor import SupervisorEscalation
+
+    try:
+        trio.run(run_daemon, settings)
+    except SupervisorEscalation as exc:
+        cause = exc.__cause__
+        log.critical("daemon stopped: %s%s", exc, f" (cause: {cause!r})" if cause else "")
+        sys.exit(1)
+    except KeyboardInterrupt:
+        pass
+
+
+@main.command()
+def migrate() -> None:
+    """Apply database migrations and exit."""
+    settings = _settings()
+    setup_logging(settings.log_level, settings.log_json)
+    from eventdedup.runner import migrate_only
+
+    trio.run(migrate_only, settings)
+
+
+@main.command()
+@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
+@click.option("--keep", is_flag=True, help="Copy files instead of moving them to the archive.")
+def ingest(paths: tuple[Path, ...], keep: bool) -> None:
+    """Process files or folders once, with the daemon's code, then exit.
+
+    Exit status 1 if any file failed.
+    """
+    settings = _settings()
+    setup_logging("WARNING" if settings.log_level == "INFO" else settings.log_level,
+                  settings.log_json)
+    from eventdedup.runner import ingest_paths
+
+    failed = trio.run(ingest_paths, settings, list(paths), keep)
+    sys.exit(1 if failed else 0)
+
+
+@main.command()
+@click.option("--url", default=None, help="Websocket URL [default: ws://HTTP_HOST:HTTP_PORT/ws]")
+@click.option("--after", type=int, default=None, help="Replay messages after this sequence "
+              "number first.")
+@click.option("--type", "types", multiple=True, help="Only these message types (repeatable).")
+@click.option("--token", envvar="EVENT_DEDUP_ADMIN_TOKEN", default=None, hidden=True)
+def feed(url: str | None, after: int | None, types: tuple[str, ...], token: str | None) -> None:
+    """Print the live feed as JSON lines (reconnects and resumes by itself)."""
+    settings = _settings()
+    setup_logging(settings.log_level, settings.log_json)
+    from eventdedup.client import FeedClient
+
+    url = url or f"ws://{settings.http_host}:{settings.http_port}/ws"
+
+    async def follow() -> None:
+        client = FeedClient(url, token=token, after=after, types=types)
+        async for message in client.messages():
+            click.echo(json.dumps(message, ensure_ascii=False))
+            sys.stdout.flush()
+
+    with contextlib.suppress(KeyboardInterrupt):
+        trio.run(follow)

@@ -1,0 +1,104 @@
+"""Entry points that own a database for their lifetime: the daemon, migrate, ingest."""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import tempfile
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import trio
+
+from eventdedup.config import Settings
+from eventdedup.daemon import build_daemon, prepare_folders, resolve_database
+from eventdedup.db.engine import Database
+from eventdedup.db.migrate import upgrade_head
+from eventdedup.ingest.files import is_candidate_name
+from eventdedup.pipeline import FileProcessor
+from supervisor import serve_until_signal
+
+log = logging.getLogger(__name__)
+
+
+@asynccontextmanager
+async def database_url(settings: Settings) -> AsyncIterator[str]:
+    """The database for this run; an embedded server is stopped again afterwards."""
+    url, embedded = await resolve_database(settings)
+    try:
+        yield url
+    finally:
+        if embedded is not None:
+            with trio.CancelScope(shield=True):
+                await trio.to_thread.run_sync(embedded.stop)
+
+
+async def run_daemon(settings: Settings) -> None:
+    async with database_url(settings) as url:
+        daemon = build_daemon(settings, url)
+        try:
+            log.info("eventdedup starting", extra={
+                "event": "daemon.start", "http": f"{settings.http_host}:{settings.http_port}",
+                **{k: str(v) for k, v in daemon.folders.items()}})
+            await serve_until_signal(daemon.supervisor)
+            log.info("eventdedup stopped cleanly", extra={"event": "daemon.stop"})
+        finally:
+            daemon.db.dispose()
+
+
+async def migrate_only(settings: Settings) -> None:
+    async with database_url(settings) as url:
+        db = Database.from_url(url)
+        try:
+            revision = await db.run(upgrade_head, db.engine)
+            print(f"database at revision {revision}")
+        finally:
+            db.dispose()
+
+
+def expand_paths(paths: list[Path]) -> list[Path]:
+    files: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            files.extend(sorted(p for p in path.iterdir()
+                                if p.is_file() and is_candidate_name(p.name)))
+        else:
+            files.append(path)
+    return files
+
+
+async def ingest_paths(settings: Settings, paths: list[Path], keep: bool = True) -> int:
+    """Process files once through the daemon's pipeline; returns the number that failed.
+
+    The originals are never moved: each file is copied into a staging folder
+    and the copy goes to the archive (or dead letters) as in the daemon.
+    """
+    from rich.progress import Progress
+
+    folders = prepare_folders(settings)
+    files = expand_paths(paths)
+    async with database_url(settings) as url:
+        db = Database.from_url(url)
+        try:
+            await db.run(upgrade_head, db.engine)
+            processor = FileProcessor(
+                engine=db.engine, archive_dir=folders["archive"],
+                dead_letter_dir=folders["dead_letters"], max_file_bytes=settings.max_file_bytes,
+                max_events=settings.max_events_per_file)
+            failed = 0
+            with tempfile.TemporaryDirectory(dir=folders["data"]) as staging, \
+                    Progress(transient=False) as progress:
+                task = progress.add_task("ingesting", total=len(files))
+                for path in files:
+                    copy = Path(staging) / path.name
+                    shutil.copyfile(path, copy)
+                    outcome = await db.run(processor.process, copy)
+                    if outcome.outcome == "failed":
+                        failed += 1
+                        progress.console.print(f"[red]failed[/] {path.name}: {outcome.reason}")
+                    progress.update(task, advance=1,
+                                    description=f"{outcome.outcome}: {path.name}")
+            return failed
+        finally:
+            db.dispose()
