@@ -90,8 +90,15 @@ source_events = Table(
     Column("raw", JSONB, nullable=False),
     Column("content_hash", Text, nullable=False),
     Column("created_at", TZ, nullable=False, server_default=text("now()")),
+    # dedup engine (migration 0002): the normalized record, its match-graph component
+    # (connected over match edges and must-links) and the canonical event it belongs to
+    Column("record", JSONB),
+    Column("component_id", BigInteger),
+    Column("canonical_id", BigInteger),
 )
 Index("source_events_file_id", source_events.c.file_id)
+Index("source_events_component_id", source_events.c.component_id)
+Index("source_events_canonical_id", source_events.c.canonical_id)
 
 event_dates = Table(
     "event_dates",
@@ -117,3 +124,98 @@ outbox = Table(
     Column("at", TZ, nullable=False, server_default=text("now()")),
     Column("data", JSONB, nullable=False),
 )
+
+# --- dedup engine (migration 0002) -------------------------------------------------------------
+
+event_blocking_keys = Table(
+    "event_blocking_keys",
+    metadata,
+    Column("key", Text, primary_key=True),
+    Column(
+        "event_id", Text, ForeignKey("source_events.id", ondelete="CASCADE"), primary_key=True
+    ),
+)
+Index("event_blocking_keys_event_id", event_blocking_keys.c.event_id)
+
+canonical_events = Table(
+    "canonical_events",
+    metadata,
+    Column("id", BigInteger, primary_key=True, autoincrement=True),
+    Column("title", Text, nullable=False),
+    Column("location_city", Text),
+    Column("first_date", Date),
+    Column("last_date", Date),
+    Column("categories", JSONB, nullable=False),
+    Column("source_count", Integer, nullable=False),
+    Column("match_confidence", Float),
+    Column("needs_review", Boolean, nullable=False, server_default="false"),
+    Column("version", Integer, nullable=False, server_default="1"),
+    Column("data", JSONB, nullable=False),
+    Column("created_at", TZ, nullable=False, server_default=text("now()")),
+    Column("updated_at", TZ, nullable=False, server_default=text("now()")),
+)
+Index("canonical_events_first_date", canonical_events.c.first_date)
+Index("canonical_events_last_date", canonical_events.c.last_date)
+Index(
+    "canonical_events_title_trgm",
+    canonical_events.c.title,
+    postgresql_using="gin",
+    postgresql_ops={"title": "gin_trgm_ops"},
+)
+
+canonical_redirects = Table(
+    "canonical_redirects",
+    metadata,
+    Column("old_id", BigInteger, primary_key=True),
+    Column("new_id", BigInteger, nullable=False),
+    Column("at", TZ, nullable=False, server_default=text("now()")),
+)
+
+match_decisions = Table(
+    "match_decisions",
+    metadata,
+    Column("a_id", Text, ForeignKey("source_events.id", ondelete="CASCADE"), primary_key=True),
+    Column("b_id", Text, ForeignKey("source_events.id", ondelete="CASCADE"), primary_key=True),
+    Column("decision", Text, nullable=False),
+    Column("combined", Float, nullable=False),
+    Column("score", JSONB, nullable=False),
+    Column("decided_at", TZ, nullable=False, server_default=text("now()")),
+    CheckConstraint("a_id < b_id", name="match_decisions_ordered"),
+    CheckConstraint(
+        "decision IN ('match', 'ambiguous', 'no_match')", name="match_decisions_decision"
+    ),
+)
+Index("match_decisions_b_id", match_decisions.c.b_id)
+
+match_constraints = Table(
+    "match_constraints",
+    metadata,
+    Column("a_id", Text, ForeignKey("source_events.id", ondelete="CASCADE"), primary_key=True),
+    Column("b_id", Text, ForeignKey("source_events.id", ondelete="CASCADE"), primary_key=True),
+    Column("kind", Text, nullable=False),
+    Column("operator", Text),
+    Column("created_at", TZ, nullable=False, server_default=text("now()")),
+    CheckConstraint("a_id < b_id", name="match_constraints_ordered"),
+    CheckConstraint("kind IN ('must_link', 'cannot_link')", name="match_constraints_kind"),
+)
+Index("match_constraints_b_id", match_constraints.c.b_id)
+
+review_items = Table(
+    "review_items",
+    metadata,
+    Column("id", BigInteger, primary_key=True, autoincrement=True),
+    Column("kind", Text, nullable=False),
+    Column("a_id", Text),
+    Column("b_id", Text),
+    Column("canonical_id", BigInteger),
+    Column("uncertainty", Float, nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("data", JSONB, nullable=False),
+    Column("state", Text, nullable=False, server_default="open"),
+    Column("created_at", TZ, nullable=False, server_default=text("now()")),
+    Column("resolved_at", TZ),
+    CheckConstraint("state IN ('open', 'resolved', 'dismissed')", name="review_items_state"),
+)
+Index("review_items_open", review_items.c.state, review_items.c.uncertainty.desc())
+Index("review_items_a_id", review_items.c.a_id)
+Index("review_items_b_id", review_items.c.b_id)

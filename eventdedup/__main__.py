@@ -1,0 +1,3 @@
+from eventdedup.cli import main
+
+main()
