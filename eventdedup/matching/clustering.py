@@ -1,0 +1,215 @@
+"""Clusters from pair decisions: components over match edges, then constraint-aware repair.
+
+Repair is Kruskal-style: must-links first, then match edges from strongest to
+weakest; an edge is *not* applied when the union would put a cannot-link pair
+(manual, or a strong pairwise disagreement) into one cluster, exceed the size
+limit, or chain too many single-day listings of different days. A component
+without violations therefore comes out exactly as its connected component;
+an incoherent one is split along its weakest edges (§17 item 6) instead of
+merely being flagged. The result depends only on (members, edges,
+constraints), never on input order.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+import attrs
+
+from eventdedup.matching.config import MatchingConfig
+from eventdedup.matching.decision import AMBIGUOUS, MATCH, NO_MATCH, PairScore
+
+GUARD_PREFIXES = (
+    "different towns",
+    "far apart",
+    "place '",
+    "different streets",
+    "different venues",
+    "distinguishing token",
+)
+
+
+@attrs.frozen
+class ReviewItem:
+    """Something a human should look at; higher ``uncertainty`` first."""
+
+    kind: str  # "ambiguous_pair" | "rejected_match" | "repaired_cluster"
+    event_ids: tuple[str, ...]
+    uncertainty: float
+    reason: str
+
+
+@attrs.frozen
+class ClusterResult:
+    clusters: tuple[frozenset[str], ...]
+    review: tuple[ReviewItem, ...] = ()
+    # clusters whose component had to be split (indices into ``clusters``)
+    repaired: tuple[int, ...] = ()
+
+
+def _pair(x: str, y: str) -> tuple[str, str]:
+    return (x, y) if x < y else (y, x)
+
+
+class _Groups:
+    """Union-find that also tracks member sets (small components, so sets are fine)."""
+
+    def __init__(self, ids: Iterable[str]) -> None:
+        self.parent = {i: i for i in ids}
+        self.members = {i: {i} for i in self.parent}
+
+    def find(self, x: str) -> str:
+        root = x
+        while self.parent[root] != root:
+            root = self.parent[root]
+        while self.parent[x] != root:
+            self.parent[x], x = root, self.parent[x]
+        return root
+
+    def union(self, x: str, y: str) -> None:
+        rx, ry = self.find(x), self.find(y)
+        if rx == ry:
+            return
+        if ry < rx:
+            rx, ry = ry, rx
+        self.parent[ry] = rx
+        self.members[rx] |= self.members.pop(ry)
+
+
+def strong_disagreement(edge: PairScore, cfg: MatchingConfig) -> bool:
+    """A no-match backed by a guard, or with a very low score: never in one cluster."""
+    if edge.decision != NO_MATCH:
+        return False
+    return edge.reason.startswith(GUARD_PREFIXES) or (
+        edge.combined <= cfg.cluster.disagreement_combined
+    )
+
+
+def uncertainty(combined: float, cfg: MatchingConfig) -> float:
+    """1 at the middle of the ambiguous band, 0 at its edges and beyond."""
+    lo, hi = cfg.thresholds.low, cfg.thresholds.high
+    if hi <= lo:
+        return 0.0
+    mid, half = (hi + lo) / 2, (hi - lo) / 2
+    return round(max(0.0, 1.0 - abs(combined - mid) / half), 4)
+
+
+def cluster_component(
+    member_ids: Iterable[str],
+    edges: Sequence[PairScore],
+    must_link: Sequence[tuple[str, str]],
+    cannot_link: Sequence[tuple[str, str]],
+    cfg: MatchingConfig,
+    days: dict[str, tuple[str, ...]] | None = None,
+) -> ClusterResult:
+    """Cluster ``member_ids`` (may hold several components); see module docstring.
+
+    ``days`` (id -> covered days) enables the date-spread rule; without it
+    only size and constraints are enforced.
+    """
+    ids = sorted(set(member_ids))
+    idset = set(ids)
+    inside = sorted(
+        (e for e in edges if e.a_id in idset and e.b_id in idset and e.a_id != e.b_id),
+        key=lambda e: (e.a_id, e.b_id),
+    )
+    hard_cannot = {_pair(x, y) for x, y in cannot_link if x in idset and y in idset}
+    soft_cannot = {e.key for e in inside if strong_disagreement(e, cfg)}
+    forbidden = hard_cannot | soft_cannot
+
+    groups = _Groups(ids)
+    for x, y in sorted(_pair(x, y) for x, y in must_link if x in idset and y in idset):
+        groups.union(x, y)
+    for x, y in hard_cannot:
+        if groups.find(x) == groups.find(y):
+            raise ValueError(f"contradictory constraints: {x} and {y} are must- and cannot-linked")
+
+    # which ids are forbidden to share a cluster with which
+    banned: dict[str, set[str]] = {}
+    for x, y in forbidden:
+        banned.setdefault(x, set()).add(y)
+        banned.setdefault(y, set()).add(x)
+
+    max_size = cfg.cluster.max_cluster_size
+    max_days = cfg.cluster.max_distinct_dates
+
+    def blocked(ma: set[str], mb: set[str]) -> str | None:
+        if len(ma) + len(mb) > max_size:
+            return f"size > {max_size}"
+        small, big = (ma, mb) if len(ma) <= len(mb) else (mb, ma)
+        for x in sorted(small):
+            hit = banned.get(x, set()) & big
+            if hit:
+                y = min(hit)
+                kind = "cannot-link" if _pair(x, y) in hard_cannot else "disagreement"
+                return f"{kind} between {min(x, y)} and {max(x, y)}"
+        if days is not None:
+            members = ma | mb
+            if all(len(days.get(m, ())) <= 1 for m in members):
+                spread = {d for m in members for d in days.get(m, ())}
+                if len(spread) > max_days:
+                    return f"{len(spread)} distinct dates among single-day listings"
+        return None
+
+    matches = sorted(
+        (e for e in inside if e.decision == MATCH), key=lambda e: (-e.combined, e.a_id, e.b_id)
+    )
+    review: list[ReviewItem] = []
+    rejected: list[tuple[PairScore, str]] = []
+    for e in matches:
+        ra, rb = groups.find(e.a_id), groups.find(e.b_id)
+        if ra == rb:
+            continue
+        why = blocked(groups.members[ra], groups.members[rb])
+        if why:
+            rejected.append((e, why))
+            continue
+        groups.union(e.a_id, e.b_id)
+
+    clusters = sorted((frozenset(m) for m in groups.members.values()), key=lambda c: min(c))
+    index = {i: n for n, c in enumerate(clusters) for i in c}
+    repaired = sorted({index[e.a_id] for e, _ in rejected} | {index[e.b_id] for e, _ in rejected})
+    for e, why in rejected:
+        review.append(
+            ReviewItem(
+                "rejected_match",
+                e.key,
+                round(1.0 - e.combined / 2, 4),
+                f"match {e.combined:.2f} not applied: {why}",
+            )
+        )
+    for n in repaired:
+        review.append(
+            ReviewItem(
+                "repaired_cluster", tuple(sorted(clusters[n])), 0.5, "cluster split during repair"
+            )
+        )
+    for e in inside:
+        if e.decision == AMBIGUOUS:
+            same = index[e.a_id] == index[e.b_id]
+            review.append(
+                ReviewItem(
+                    "ambiguous_pair",
+                    e.key,
+                    uncertainty(e.combined, cfg),
+                    f"{e.reason}; {'same' if same else 'different'} cluster",
+                )
+            )
+    review.sort(key=lambda r: (-r.uncertainty, r.kind, r.event_ids))
+    return ClusterResult(tuple(clusters), tuple(review), tuple(repaired))
+
+
+def connected_components(
+    member_ids: Iterable[str], edges: Iterable[PairScore], must_link: Iterable[tuple[str, str]] = ()
+) -> list[frozenset[str]]:
+    """Plain components over match edges + must-links (the stored graph's component ids)."""
+    ids = sorted(set(member_ids))
+    idset = set(ids)
+    groups = _Groups(ids)
+    for e in edges:
+        if e.decision == MATCH and e.a_id in idset and e.b_id in idset:
+            groups.union(e.a_id, e.b_id)
+    for x, y in must_link:
+        if x in idset and y in idset:
+            groups.union(x, y)
+    return sorted((frozenset(m) for m in groups.members.values()), key=lambda c: min(c))

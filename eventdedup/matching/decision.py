@@ -1,0 +1,142 @@
+"""score_pair: the four signals, the weighted combination (§4.6–4.7) and the decision.
+
+On top of the original's threshold/veto rule sit a few guards that encode
+*why* two listings are different or the same (see ``guards.py``); every
+decision carries a human-readable reason.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import attrs
+
+from eventdedup.matching.config import MatchingConfig, Weights
+from eventdedup.matching.guards import (
+    coverage,
+    distinguishing_tokens,
+    mentioned_place_conflict,
+    place_conflict,
+    street_conflict,
+    venue_agreement,
+    venue_conflict,
+)
+from eventdedup.matching.record import EventRecord
+from eventdedup.matching.signals import (
+    date_signal,
+    description_signal,
+    geo_signal,
+    title_signal,
+)
+
+MATCH = "match"
+AMBIGUOUS = "ambiguous"
+NO_MATCH = "no_match"
+
+
+@attrs.frozen
+class PairScore:
+    a_id: str
+    b_id: str
+    date: float
+    geo: float
+    title: float
+    description: float
+    combined: float
+    decision: str
+    reason: str
+    tier: str = "deterministic"
+
+    def to_json(self) -> dict[str, Any]:
+        return attrs.asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> PairScore:
+        return cls(**data)
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return (self.a_id, self.b_id)
+
+
+def weights_for(a: EventRecord, b: EventRecord, cfg: MatchingConfig) -> Weights:
+    """Category override (§4.6): first shared category in priority order."""
+    shared = set(a.categories_norm) & set(b.categories_norm)
+    overrides = dict(cfg.category_weights.overrides)
+    for cat in cfg.category_weights.priority:
+        if cat in shared and cat in overrides:
+            return overrides[cat]
+    return cfg.scoring
+
+
+def combine(date: float, geo: float, title: float, description: float, w: Weights) -> float:
+    total = w.date + w.geo + w.title + w.description
+    if total <= 0:
+        return 0.0
+    return (w.date * date + w.geo * geo + w.title * title + w.description * description) / total
+
+
+def threshold_decision(combined: float, title: float, cfg: MatchingConfig) -> tuple[str, str]:
+    """§4.7: high/low thresholds with the title veto."""
+    t = cfg.thresholds
+    if combined >= t.high:
+        if t.title_veto > 0 and title < t.title_veto:
+            return AMBIGUOUS, f"vetoed: title {title:.2f} < {t.title_veto:.2f}"
+        return MATCH, f"match: combined {combined:.2f}"
+    if combined <= t.low:
+        return NO_MATCH, f"no match: combined {combined:.2f}"
+    return AMBIGUOUS, f"ambiguous: combined {combined:.2f}"
+
+
+def decide(
+    a: EventRecord,
+    b: EventRecord,
+    date: float,
+    title: float,
+    combined: float,
+    cfg: MatchingConfig,
+) -> tuple[str, str]:
+    """Guards first (evidence of *different* events), then thresholds, then rescue.
+
+    Pairs that score at or below the low threshold are no-matches whatever the
+    guards say, so the (costlier) guards only run above it.
+    """
+    if combined <= cfg.thresholds.low:
+        return threshold_decision(combined, title, cfg)
+    conflict = place_conflict(a, b, cfg)
+    if conflict:
+        return NO_MATCH, conflict
+    named = mentioned_place_conflict(a, b)
+    if named:
+        return NO_MATCH, named
+    street = street_conflict(a, b)
+    if street:
+        return NO_MATCH, street
+    venue = venue_conflict(a, b, cfg)
+    if venue:
+        return NO_MATCH, venue
+    g = cfg.guards
+    if g.distinguishing_token:
+        diff = distinguishing_tokens(a, b)
+        if diff:
+            return NO_MATCH, f"distinguishing token: '{diff[0]}' vs '{diff[1]}'"
+    decision, reason = threshold_decision(combined, title, cfg)
+    if decision == AMBIGUOUS and combined >= g.rescue_min_combined and date >= 0.9:
+        cov = max(coverage(a, b), coverage(b, a))
+        if cov >= g.rescue_coverage and venue_agreement(a, b, cfg):
+            return MATCH, f"match: key words {cov:.2f} covered, same day and place ({reason})"
+    return decision, reason
+
+
+def score_pair(a: EventRecord, b: EventRecord, cfg: MatchingConfig) -> PairScore:
+    """Score two records; symmetric: score_pair(a, b) == score_pair(b, a)."""
+    if b.id < a.id:
+        a, b = b, a
+    date = date_signal(a, b, cfg.date)
+    geo = geo_signal(a, b, cfg.geo)
+    title = title_signal(a, b, cfg)
+    desc = description_signal(a, b, cfg)
+    combined = combine(date, geo, title, desc, weights_for(a, b, cfg))
+    decision, reason = decide(a, b, date, title, combined, cfg)
+    r = lambda x: round(x, 4)  # noqa: E731 - stable, storable floats
+    return PairScore(a.id, b.id, r(date), r(geo), r(title), r(desc), r(combined), decision, reason)

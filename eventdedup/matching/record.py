@@ -1,0 +1,272 @@
+"""EventRecord: one source listing plus every normalised form, computed once at ingestion.
+
+The record is what the DB stores (JSONB) and what scoring and synthesis read,
+so it carries the raw display fields *and* the normalised forms. Scorers only
+ever look at the normalised forms (§17 item 2).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import attrs
+from rapidfuzz.distance import OSA
+
+from eventdedup.matching.config import MatchingConfig
+from eventdedup.matching.normalize import (
+    city_keys,
+    district_words,
+    fold,
+    join_compounds,
+    norm_text,
+    place_words,
+    prefix_variants,
+    tokens,
+)
+from eventdedup.model import EventDate, SourceEvent
+
+
+def _time_str(t: dt.time | None) -> str | None:
+    return t.strftime("%H:%M:%S") if t is not None else None
+
+
+def _parse_time(s: str | None) -> dt.time | None:
+    return dt.time.fromisoformat(s) if s else None
+
+
+def _parse_date(s: str | None) -> dt.date | None:
+    return dt.date.fromisoformat(s) if s else None
+
+
+def expand_days(dates: tuple[EventDate, ...], max_range_days: int) -> tuple[str, ...]:
+    """All calendar days an event covers, sorted ISO strings (§17 item 3).
+
+    A ``date``→``end_date`` range is expanded day by day; ranges longer than
+    ``max_range_days`` contribute their first ``max_range_days`` days and their
+    last day (a season-long exhibition must not emit hundreds of keys).
+    """
+    days: set[str] = set()
+    for d in dates:
+        days.add(d.date.isoformat())
+        if d.end_date is not None and d.end_date > d.date:
+            span = (d.end_date - d.date).days
+            for i in range(1, min(span, max_range_days - 1) + 1):
+                days.add((d.date + dt.timedelta(days=i)).isoformat())
+            days.add(d.end_date.isoformat())
+    return tuple(sorted(days))
+
+
+def day_times(dates: tuple[EventDate, ...], max_range_days: int) -> tuple[tuple[str, int], ...]:
+    """(day, start minute) pairs for every day with a known start time."""
+    out: set[tuple[str, int]] = set()
+    for d in dates:
+        if d.start_time is None:
+            continue
+        minute = d.start_time.hour * 60 + d.start_time.minute
+        for day in expand_days((EventDate(d.date, None, None, d.end_date),), max_range_days):
+            out.add((day, minute))
+    return tuple(sorted(out))
+
+
+@attrs.frozen
+class EventRecord:
+    """Raw display fields + normalised forms of one source event."""
+
+    id: str
+    source_code: str
+    source_type: str
+    title: str
+    short_description: str | None = None
+    description: str | None = None
+    highlights: tuple[str, ...] = ()
+    categories: tuple[str, ...] = ()
+    dates: tuple[EventDate, ...] = ()
+    location_name: str | None = None
+    city: str | None = None
+    printed_city: str | None = None
+    district: str | None = None
+    street: str | None = None
+    street_no: str | None = None
+    zipcode: str | None = None
+    geo_latitude: float | None = None
+    geo_longitude: float | None = None
+    geo_confidence: float | None = None
+    is_family_event: bool | None = None
+    is_child_focused: bool | None = None
+    admission_free: bool | None = None
+    registration_required: bool | None = None
+    registration_contact: str | None = None
+    confidence_score: float | None = None
+    # --- normalised forms -------------------------------------------------
+    title_norm: str = ""
+    # normalised title variants (prefix stripped / own place words removed),
+    # compounds joined; title similarity takes the best pair
+    title_forms: tuple[str, ...] = ()
+    # key words of the title: no stop words, no own-place words, hyphens split
+    title_tokens: tuple[str, ...] = ()
+    # description (or short description) normalised; all text for coverage checks
+    description_norm: str = ""
+    short_description_norm: str = ""
+    text_norm: str = ""
+    venue_norm: str = ""
+    street_norm: str = ""
+    city_keys: tuple[str, ...] = ()
+    place_words: tuple[str, ...] = ()
+    # own town/district names (incl. adjective forms) named in title or venue
+    mentioned_places: tuple[str, ...] = ()
+    days: tuple[str, ...] = ()
+    day_times: tuple[tuple[str, int], ...] = ()
+    categories_norm: tuple[str, ...] = ()
+
+    @property
+    def has_geo(self) -> bool:
+        return self.geo_latitude is not None and self.geo_longitude is not None
+
+    def to_json(self) -> dict[str, Any]:
+        """JSON-serialisable dict; ``from_json`` restores an equal record."""
+        out: dict[str, Any] = {}
+        for f in attrs.fields(EventRecord):
+            v = getattr(self, f.name)
+            if f.name == "dates":
+                v = [
+                    {
+                        "date": d.date.isoformat(),
+                        "start_time": _time_str(d.start_time),
+                        "end_time": _time_str(d.end_time),
+                        "end_date": d.end_date.isoformat() if d.end_date else None,
+                    }
+                    for d in v
+                ]
+            elif f.name == "day_times":
+                v = [[day, m] for day, m in v]
+            elif isinstance(v, tuple):
+                v = list(v)
+            out[f.name] = v
+        return out
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> EventRecord:
+        kwargs: dict[str, Any] = {}
+        for f in attrs.fields(EventRecord):
+            if f.name not in data:
+                continue
+            v = data[f.name]
+            if f.name == "dates":
+                v = tuple(
+                    EventDate(
+                        date=dt.date.fromisoformat(d["date"]),
+                        start_time=_parse_time(d.get("start_time")),
+                        end_time=_parse_time(d.get("end_time")),
+                        end_date=_parse_date(d.get("end_date")),
+                    )
+                    for d in v
+                )
+            elif f.name == "day_times":
+                v = tuple((str(day), int(m)) for day, m in v)
+            elif isinstance(v, list):
+                v = tuple(v)
+            elif f.name.startswith("geo_") or f.name == "confidence_score":
+                v = float(v) if v is not None else None
+            kwargs[f.name] = v
+        return cls(**kwargs)
+
+
+def is_place(token: str, places: frozenset[str]) -> bool:
+    """Own place name, allowing one spelling slip for longer words ("Nordwiler")."""
+    if token in places:
+        return True
+    if len(token) < 6:
+        return False
+    return any(abs(len(p) - len(token)) <= 1 and OSA.distance(p, token) <= 1 for p in places)
+
+
+def _title_forms(title: str, own_places: frozenset[str], cfg: MatchingConfig) -> tuple[str, ...]:
+    n = cfg.normalization
+    stop = frozenset(n.stopwords)
+    forms: list[str] = []
+    for variant in prefix_variants(title, n):
+        base = norm_text(variant, n)
+        if not base:
+            continue
+        # Only the key words: shared town names and articles would otherwise make
+        # "Nachtumzug Emmendingen" look like "Fasnachtsball Emmendingen".
+        kept = [t for t in base.split() if not is_place(t, own_places) and t not in stop]
+        forms.append(join_compounds(" ".join(kept) if kept else base))
+    return tuple(dict.fromkeys(f for f in forms if f))
+
+
+def _word_in(word: str, text: str) -> bool:
+    return f" {word} " in f" {text.replace('-', ' ')} "
+
+
+def prepare_event(event: SourceEvent, cfg: MatchingConfig) -> EventRecord:
+    """Normalise one source event (pure; call once at ingestion and store the result)."""
+    n = cfg.normalization
+    loc = event.location
+    geo = loc.geo if loc is not None else None
+    city = loc.city if loc else None
+    printed = loc.printed_city if loc else None
+    district = loc.district if loc else None
+    keys = city_keys((city, printed, district), n)
+    own_places = place_words((city, printed, district), n)
+    title_norm = norm_text(event.title, n)
+    venue_norm = norm_text(loc.name if loc else None, n)
+    # names that may appear in a title without saying *which* event it is
+    title_places = own_places | district_words(keys, n)
+    mentioned = tuple(
+        sorted(p for p in title_places if _word_in(p, title_norm) or _word_in(p, venue_norm))
+    )
+    stop = frozenset(n.stopwords)
+    title_tokens = tuple(
+        dict.fromkeys(
+            t
+            for t in tokens(title_norm)
+            if t not in stop and not is_place(t, title_places) and len(t) > 1
+        )
+    )
+    desc = norm_text(event.description, n)
+    short = norm_text(event.short_description, n)
+    text = " ".join(x for x in (short, desc, norm_text(" ".join(event.highlights), n)) if x)
+    max_days = cfg.date.max_range_days
+    return EventRecord(
+        id=event.id,
+        source_code=event.source_code,
+        source_type=event.source_type,
+        title=event.title,
+        short_description=event.short_description,
+        description=event.description,
+        highlights=tuple(event.highlights),
+        categories=tuple(event.categories),
+        dates=tuple(event.dates),
+        location_name=loc.name if loc else None,
+        city=city,
+        printed_city=printed,
+        district=district,
+        street=loc.street if loc else None,
+        street_no=loc.street_no if loc else None,
+        zipcode=loc.zipcode if loc else None,
+        geo_latitude=geo.latitude if geo else None,
+        geo_longitude=geo.longitude if geo else None,
+        geo_confidence=geo.confidence if geo else None,
+        is_family_event=event.is_family_event,
+        is_child_focused=event.is_child_focused,
+        admission_free=event.admission_free,
+        registration_required=event.registration_required,
+        registration_contact=event.registration_contact,
+        confidence_score=event.confidence_score,
+        title_norm=title_norm,
+        title_forms=_title_forms(event.title, title_places, cfg),
+        title_tokens=title_tokens,
+        description_norm=desc,
+        short_description_norm=short,
+        text_norm=text,
+        venue_norm=venue_norm,
+        street_norm=norm_text(loc.street if loc else None, n),
+        city_keys=keys,
+        place_words=tuple(sorted(own_places)),
+        mentioned_places=mentioned,
+        days=expand_days(tuple(event.dates), max_days),
+        day_times=day_times(tuple(event.dates), max_days),
+        categories_norm=tuple(sorted({fold(c) for c in event.categories if c})),
+    )

@@ -1,0 +1,229 @@
+"""The four pair signals (§4.1–4.5), each in [0, 1], computed on normalised forms.
+
+The string-level helpers (``time_factor``, ``blended_title_similarity``,
+``geo_score_from``) keep the original's tiers and numbers so they can be unit
+tested against §4; the record-level scorers feed them normalised input.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+from rapidfuzz import fuzz
+
+from eventdedup.matching.config import (
+    DateConfig,
+    GeoConfig,
+    MatchingConfig,
+    TitleBlend,
+)
+from eventdedup.matching.record import EventRecord
+
+EARTH_RADIUS_KM = 6371.0
+CROSS_TYPES = frozenset({"artikel", "terminliste"})
+
+
+# --------------------------------------------------------------------------- date
+
+
+def time_factor(delta_minutes: float, cfg: DateConfig) -> float:
+    """§4.1 tiers: ≤30 min 1.0, ≤90 close_factor, ≤2 h far_factor, beyond gap factor."""
+    if delta_minutes <= cfg.time_tolerance_minutes:
+        return 1.0
+    if delta_minutes <= cfg.time_close_minutes:
+        return cfg.close_factor
+    if delta_minutes <= cfg.time_gap_penalty_hours * 60:
+        return cfg.far_factor
+    return cfg.time_gap_penalty_factor
+
+
+def clock_delta(a: int, b: int) -> int:
+    """Minutes between two clock times, wrapping at midnight (23:50 vs 00:10 = 20)."""
+    d = abs(a - b) % 1440
+    return min(d, 1440 - d)
+
+
+def _times_by_day(r: EventRecord) -> dict[str, list[int]]:
+    out: dict[str, list[int]] = {}
+    for day, m in r.day_times:
+        out.setdefault(day, []).append(m)
+    return out
+
+
+def date_signal(a: EventRecord, b: EventRecord, cfg: DateConfig) -> float:
+    """Day overlap × time agreement.
+
+    Jaccard of the covered days (§4.1), but a listing whose days are all
+    contained in the other's (one day of a multi-day festival, a subset of a
+    schedule) scores at least ``subset_score``. Per common day the *closest*
+    pair of start times counts (not just the first); a missing time is no
+    evidence either way (1.0).
+    """
+    if not a.days or not b.days:
+        return 0.0
+    da, db = set(a.days), set(b.days)
+    common = da & db
+    if not common:
+        return 0.0
+    overlap = len(common) / len(da | db)
+    if len(common) == len(da) or len(common) == len(db):
+        overlap = max(overlap, cfg.subset_score)
+    if not a.day_times or not b.day_times:
+        return overlap
+    ta, tb = _times_by_day(a), _times_by_day(b)
+    total = 0.0
+    for day in common:
+        xs, ys = ta.get(day), tb.get(day)
+        if not xs or not ys:
+            total += 1.0
+            continue
+        delta = min(clock_delta(x, y) for x in xs for y in ys)
+        total += time_factor(delta, cfg)
+    return overlap * (total / len(common))
+
+
+def time_conflict(a: EventRecord, b: EventRecord, cfg: DateConfig) -> bool:
+    """True when both give start times on a common day and none agree within tolerance."""
+    ta: dict[str, list[int]] = {}
+    for day, m in a.day_times:
+        ta.setdefault(day, []).append(m)
+    conflict = False
+    for day, m in b.day_times:
+        xs = ta.get(day)
+        if not xs:
+            continue
+        if min(clock_delta(x, m) for x in xs) <= cfg.time_tolerance_minutes:
+            return False
+        conflict = True
+    return conflict
+
+
+# --------------------------------------------------------------------------- geo
+
+
+def haversine_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
+    p1, p2 = math.radians(lat1), math.radians(lat2)
+    dp = p2 - p1
+    dl = math.radians(lon2 - lon1)
+    h = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
+    return 2 * EARTH_RADIUS_KM * math.asin(min(1.0, math.sqrt(h)))
+
+
+def in_bbox(lat: float, lon: float, bbox: Sequence[float]) -> bool:
+    return bbox[0] <= lat <= bbox[1] and bbox[2] <= lon <= bbox[3]
+
+
+def venue_similarity(a: str, b: str) -> float:
+    """Venue names: 'Scala Kino' ~ 'Kino Scala' ~ 'Scala-Kino Haslach'."""
+    if not a or not b:
+        return 0.0
+    return max(fuzz.token_sort_ratio(a, b), fuzz.token_set_ratio(a, b)) / 100.0
+
+
+def geo_score_from(
+    lat_a: float | None,
+    lon_a: float | None,
+    conf_a: float | None,
+    lat_b: float | None,
+    lon_b: float | None,
+    conf_b: float | None,
+    venue_a: str,
+    venue_b: str,
+    cfg: GeoConfig,
+) -> float:
+    """§4.2 on plain values: neutral when missing/untrusted, linear fall-off, venue check."""
+    if lat_a is None or lon_a is None or lat_b is None or lon_b is None:
+        return cfg.neutral_score
+    if not in_bbox(lat_a, lon_a, cfg.region_bbox) or not in_bbox(lat_b, lon_b, cfg.region_bbox):
+        return cfg.neutral_score  # geocoder outlier: no evidence (§13)
+    eps = cfg.identical_epsilon_deg
+    identical = abs(lat_a - lat_b) <= eps and abs(lon_a - lon_b) <= eps
+    if not identical:
+        for c in (conf_a, conf_b):
+            if c is not None and c < cfg.min_confidence:
+                return cfg.neutral_score
+    dist = 0.0 if identical else haversine_km(lat_a, lon_a, lat_b, lon_b)
+    score = max(0.0, 1.0 - dist / cfg.max_distance_km)
+    if (
+        dist < cfg.venue_match_distance_km
+        and venue_a
+        and venue_b
+        and venue_similarity(venue_a, venue_b) < cfg.venue_similarity_cut
+    ):
+        score *= cfg.venue_mismatch_factor
+    return score
+
+
+def geo_signal(a: EventRecord, b: EventRecord, cfg: GeoConfig) -> float:
+    return geo_score_from(
+        a.geo_latitude,
+        a.geo_longitude,
+        a.geo_confidence,
+        b.geo_latitude,
+        b.geo_longitude,
+        b.geo_confidence,
+        a.venue_norm,
+        b.venue_norm,
+        cfg,
+    )
+
+
+def distance_km(a: EventRecord, b: EventRecord, cfg: GeoConfig) -> float | None:
+    """Distance if both points are inside the region box, else None (any confidence)."""
+    if not a.has_geo or not b.has_geo:
+        return None
+    assert a.geo_latitude is not None and a.geo_longitude is not None
+    assert b.geo_latitude is not None and b.geo_longitude is not None
+    if not in_bbox(a.geo_latitude, a.geo_longitude, cfg.region_bbox) or not in_bbox(
+        b.geo_latitude, b.geo_longitude, cfg.region_bbox
+    ):
+        return None
+    return haversine_km(a.geo_latitude, a.geo_longitude, b.geo_latitude, b.geo_longitude)
+
+
+# --------------------------------------------------------------------------- title
+
+
+def blended_title_similarity(a: str, b: str, blend: TitleBlend) -> float:
+    """§4.4: token_sort, blended with token_set inside the window."""
+    if not a or not b:
+        return 0.0
+    p = fuzz.token_sort_ratio(a, b) / 100.0
+    if blend.blend_lower <= p <= blend.blend_upper:
+        s = fuzz.token_set_ratio(a, b) / 100.0
+        return blend.primary_weight * p + blend.secondary_weight * s
+    return p
+
+
+def title_blend_for(a: EventRecord, b: EventRecord, cfg: MatchingConfig) -> TitleBlend:
+    if a.source_type != b.source_type and {a.source_type, b.source_type} <= CROSS_TYPES:
+        return cfg.title.cross_source_type
+    return cfg.title.default_blend
+
+
+def title_signal(a: EventRecord, b: EventRecord, cfg: MatchingConfig) -> float:
+    """Best blended similarity over the normalised title variants of both sides.
+
+    Variants (prefix stripped, own town removed) are generated identically for
+    both listings, so a label on one side only can no longer lower the score
+    (§17 item 9).
+    """
+    if not a.title_forms or not b.title_forms:
+        return 0.0
+    blend = title_blend_for(a, b, cfg)
+    return max(blended_title_similarity(x, y, blend) for x in a.title_forms for y in b.title_forms)
+
+
+# --------------------------------------------------------------------------- description
+
+
+def description_signal(a: EventRecord, b: EventRecord, cfg: MatchingConfig) -> float:
+    """§4.5 on normalised (case-insensitive) text; best pairing of long/short texts."""
+    ta = [t for t in (a.description_norm, a.short_description_norm) if t]
+    tb = [t for t in (b.description_norm, b.short_description_norm) if t]
+    if not ta and not tb:
+        return cfg.description.both_empty
+    if not ta or not tb:
+        return cfg.description.one_empty
+    return max(fuzz.token_sort_ratio(x, y) for x in ta for y in tb) / 100.0
