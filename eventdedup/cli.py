@@ -40,6 +40,8 @@ def run() -> None:
 
     try:
         trio.run(run_daemon, settings)
+    except ConfigError as exc:
+        raise click.UsageError(f"invalid configuration: {exc}") from None
     except SupervisorEscalation as exc:
         cause = exc.__cause__
         log.critical("daemon stopped: %s%s", exc, f" (cause: {cause!r})" if cause else "")

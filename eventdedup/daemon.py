@@ -27,9 +27,11 @@ from eventdedup.actors.http import http_server
 from eventdedup.actors.migrator import migrator
 from eventdedup.actors.processor import processor
 from eventdedup.actors.watcher import watcher
-from eventdedup.config import Settings
+from eventdedup.config import ConfigError, Settings
+from eventdedup.db.dedup import DbDeduplicator
 from eventdedup.db.embedded import EmbeddedPostgres
 from eventdedup.db.engine import Database
+from eventdedup.matching import MatchingConfig, MatchingConfigError, load_matching_config
 from eventdedup.pipeline import FileProcessor, announce_accepted
 from eventdedup.web.app import create_app
 from supervisor import ChildSpec, ChildStatus, Restart, Strategy, Supervisor
@@ -39,6 +41,15 @@ log = logging.getLogger(__name__)
 #: Restart intensity of the daemon's supervisor: more than 5 restarts within 60 s escalates.
 MAX_RESTARTS = 5
 MAX_SECONDS = 60.0
+
+
+def load_matching(settings: Settings) -> MatchingConfig:
+    """The matching parameters, validated before anything starts."""
+    try:
+        return load_matching_config(settings.matching_config_path)
+    except (MatchingConfigError, OSError) as exc:
+        raise ConfigError(f"EVENT_DEDUP_MATCHING_CONFIG_PATH ({settings.matching_config_path}): "
+                          f"{exc}") from None
 
 
 def prepare_folders(settings: Settings) -> dict[str, Path]:
@@ -85,6 +96,7 @@ class Daemon:
 
 
 def build_daemon(settings: Settings, database_url: str) -> Daemon:
+    matching = load_matching(settings)
     folders = prepare_folders(settings)
     db = Database.from_url(database_url, threads=settings.db_threads)
     health = DatabaseHealth()
@@ -109,7 +121,7 @@ def build_daemon(settings: Settings, database_url: str) -> Daemon:
         dead_letter_dir=folders["dead_letters"],
         max_file_bytes=settings.max_file_bytes,
         max_events=settings.max_events_per_file,
-        deduplicator=None,
+        deduplicator=DbDeduplicator(matching),
     )
 
     async def announce(path: Path, size: int) -> None:

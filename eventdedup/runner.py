@@ -12,7 +12,8 @@ from pathlib import Path
 import trio
 
 from eventdedup.config import Settings
-from eventdedup.daemon import build_daemon, prepare_folders, resolve_database
+from eventdedup.daemon import build_daemon, load_matching, prepare_folders, resolve_database
+from eventdedup.db.dedup import DbDeduplicator
 from eventdedup.db.engine import Database
 from eventdedup.db.migrate import upgrade_head
 from eventdedup.ingest.files import is_candidate_name
@@ -85,7 +86,8 @@ async def ingest_paths(settings: Settings, paths: list[Path], keep: bool = True)
             processor = FileProcessor(
                 engine=db.engine, archive_dir=folders["archive"],
                 dead_letter_dir=folders["dead_letters"], max_file_bytes=settings.max_file_bytes,
-                max_events=settings.max_events_per_file)
+                max_events=settings.max_events_per_file,
+                deduplicator=DbDeduplicator(load_matching(settings)))
             failed = 0
             with tempfile.TemporaryDirectory(dir=folders["data"]) as staging, \
                     Progress(transient=False) as progress:

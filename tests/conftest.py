@@ -8,6 +8,8 @@ database on it; the tests create and drop their own databases next to it).
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -35,17 +37,21 @@ def corpus_files(corpus_dir: Path) -> list[Path]:
 
 
 @pytest.fixture(scope="session")
-def pg_admin_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def pg_admin_url() -> Iterator[str]:
     configured = os.environ.get("EVENT_DEDUP_TEST_DATABASE_URL")
     if configured:
         yield normalize_database_url(configured)
         return
-    server = EmbeddedPostgres(tmp_path_factory.mktemp("pg") / "pgdata", database="postgres")
+    # Not under pytest's numbered temp dirs: another pytest run on the same machine
+    # prunes those, and would pull the data directory from under the server.
+    root = Path(tempfile.mkdtemp(prefix="eventdedup-test-pg-"))
+    server = EmbeddedPostgres(root / "pgdata", database="postgres")
     url = server.start()
     try:
         yield url
     finally:
         server.stop()
+        shutil.rmtree(root, ignore_errors=True)
 
 
 def _admin_engine(admin_url: str) -> sa.Engine:

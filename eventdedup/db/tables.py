@@ -127,13 +127,13 @@ outbox = Table(
 
 # --- dedup engine (migration 0002) -------------------------------------------------------------
 
+# The two bulk tables below carry no foreign keys: source events are never deleted, and a
+# per-row FK check would dominate the cost of loading tens of thousands of rows per file.
 event_blocking_keys = Table(
     "event_blocking_keys",
     metadata,
     Column("key", Text, primary_key=True),
-    Column(
-        "event_id", Text, ForeignKey("source_events.id", ondelete="CASCADE"), primary_key=True
-    ),
+    Column("event_id", Text, primary_key=True),
 )
 Index("event_blocking_keys_event_id", event_blocking_keys.c.event_id)
 
@@ -174,8 +174,8 @@ canonical_redirects = Table(
 match_decisions = Table(
     "match_decisions",
     metadata,
-    Column("a_id", Text, ForeignKey("source_events.id", ondelete="CASCADE"), primary_key=True),
-    Column("b_id", Text, ForeignKey("source_events.id", ondelete="CASCADE"), primary_key=True),
+    Column("a_id", Text, primary_key=True),
+    Column("b_id", Text, primary_key=True),
     Column("decision", Text, nullable=False),
     Column("combined", Float, nullable=False),
     Column("score", JSONB, nullable=False),

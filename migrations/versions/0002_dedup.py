@@ -26,11 +26,12 @@ def upgrade() -> None:
     op.create_index("source_events_canonical_id", "source_events", ["canonical_id"])
     op.execute("CREATE SEQUENCE component_ids")
 
+    # No foreign keys on the two bulk tables: events are never deleted, and per-row
+    # FK checks would dominate loading tens of thousands of rows per file.
     op.create_table(
         "event_blocking_keys",
         sa.Column("key", sa.Text, primary_key=True),
-        sa.Column("event_id", sa.Text, sa.ForeignKey("source_events.id", ondelete="CASCADE"),
-                  primary_key=True),
+        sa.Column("event_id", sa.Text, primary_key=True),
     )
     op.create_index("event_blocking_keys_event_id", "event_blocking_keys", ["event_id"])
 
@@ -64,10 +65,8 @@ def upgrade() -> None:
 
     op.create_table(
         "match_decisions",
-        sa.Column("a_id", sa.Text, sa.ForeignKey("source_events.id", ondelete="CASCADE"),
-                  primary_key=True),
-        sa.Column("b_id", sa.Text, sa.ForeignKey("source_events.id", ondelete="CASCADE"),
-                  primary_key=True),
+        sa.Column("a_id", sa.Text, primary_key=True),
+        sa.Column("b_id", sa.Text, primary_key=True),
         sa.Column("decision", sa.Text, nullable=False),
         sa.Column("combined", sa.Float, nullable=False),
         sa.Column("score", JSONB, nullable=False),
