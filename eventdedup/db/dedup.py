@@ -91,7 +91,7 @@ class DbDeduplicator:
         stored_components = _components_of(conn, [m.record.id for m in stored.values()])
         components.update(stored_components)
         affected = _merge_components(conn, components, scores, new_ids)
-        return self._recluster(conn, affected)
+        return self.recluster(conn, affected)
 
     # -- steps ---------------------------------------------------------------------------------
 
@@ -130,7 +130,8 @@ class DbDeduplicator:
         )
         return {r.id: _Member(EventRecord.from_json(r.record), r.canonical_id) for r in rows}
 
-    def _recluster(self, conn: Connection, component_ids: Sequence[int]) -> Messages:
+    def recluster(self, conn: Connection, component_ids: Sequence[int]) -> Messages:
+        """Re-cluster whole components (after new edges or changed constraints)."""
         members = _load_members(conn, component_ids)
         ids = sorted(members)
         edges = _load_decisions(conn, ids)
