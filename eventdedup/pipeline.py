@@ -12,6 +12,7 @@ This module is synchronous; the processor actor runs it in a worker thread.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import socket
@@ -32,7 +33,14 @@ from eventdedup.ingest.files import (
     sha256_file,
     write_rejected_events,
 )
-from eventdedup.ingest.loader import FileRejected, LoadedFile, RejectedEvent, load_file
+from eventdedup.ingest.loader import (
+    FileRejected,
+    LoadedFile,
+    RejectedEvent,
+    json_safe,
+    load_file,
+    source_code_from_filename,
+)
 from eventdedup.model import SourceEvent
 
 log = logging.getLogger(__name__)
@@ -135,7 +143,7 @@ class FileProcessor:
                     state="completed", size_bytes=size, events_accepted=len(accepted_events),
                     events_rejected=len(rejected), events_skipped=skipped,
                     rejected=[_rejection_json(r) for r in rejected] or None,
-                    file_metadata=dict(loaded.metadata), replica=self.replica)
+                    file_metadata=json_safe(dict(loaded.metadata)), replica=self.replica)
                 accepted = store.insert_events(conn, file_id, accepted_events)
                 messages: Messages = []
                 if self.deduplicator is not None:
@@ -171,7 +179,11 @@ class FileProcessor:
         accepted: list[SourceEvent] = []
         rejected = list(loaded.rejected)
         skipped = 0
-        for index, event in enumerate(loaded.events):
+        # The loader keeps file order and only leaves out quarantined events, so the
+        # accepted events' positions in the file are the indexes not quarantined.
+        quarantined = {r.index for r in loaded.rejected}
+        positions = [i for i in range(loaded.event_count) if i not in quarantined]
+        for index, event in zip(positions, loaded.events, strict=True):
             previous = known.get(event.id)
             if previous is None:
                 accepted.append(event)
@@ -179,10 +191,11 @@ class FileProcessor:
                 skipped += 1
             else:
                 rejected.append(RejectedEvent(
-                    index=_raw_index(loaded, event, index), event_id=event.id,
+                    index=index, event_id=event.id,
                     reason=f"id {event.id!r} is already stored (file #{previous[1]}) with "
                            "different content; updates of stored events are not supported",
-                    json_path=f"$.events[{_raw_index(loaded, event, index)}].id", raw=event.raw))
+                    json_path=f"$.events[{index}].id", raw=event.raw))
+        rejected.sort(key=lambda r: r.index)
         return accepted, skipped, rejected
 
     def _fail(self, path: Path, file_hash: str | None, size: int, reason: str,
@@ -214,14 +227,10 @@ def announce_accepted(engine: Engine, path: Path, size: int) -> None:
 
 
 def _source(name: str) -> str:
-    from eventdedup.ingest.loader import source_code_from_filename
-
-    return source_code_from_filename(name)
-
-
-def _raw_index(loaded: LoadedFile, event: SourceEvent, fallback: int) -> int:
-    index = event.raw.get("_index") if isinstance(event.raw, dict) else None
-    return index if isinstance(index, int) else fallback
+    try:
+        return source_code_from_filename(name)
+    except FileRejected:
+        return ""
 
 
 def _rejection_json(r: RejectedEvent) -> dict[str, Any]:
@@ -229,8 +238,6 @@ def _rejection_json(r: RejectedEvent) -> dict[str, Any]:
 
 
 def _sha256(data: bytes) -> str:
-    import hashlib
-
     return hashlib.sha256(data).hexdigest()
 
 

@@ -12,12 +12,13 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from eventdedup.db.tables import event_dates, file_ingestions, source_events
+from eventdedup.ingest.loader import json_safe
 from eventdedup.model import SourceEvent
 
 
 def content_hash(raw: Mapping[str, Any]) -> str:
     """Hash of an event's content, independent of key order and whitespace."""
-    text = json.dumps(raw, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    text = json.dumps(json_safe(raw), sort_keys=True, ensure_ascii=False, separators=(",", ":"))
     return hashlib.sha256(text.encode()).hexdigest()
 
 
@@ -90,7 +91,7 @@ def insert_events(conn: Connection, file_id: int, events: Iterable[SourceEvent])
             "registration_required": ev.registration_required,
             "registration_contact": ev.registration_contact,
             "confidence_score": ev.confidence_score,
-            "raw": dict(ev.raw),
+            "raw": json_safe(dict(ev.raw)),
             "content_hash": content_hash(ev.raw),
         })
         for position, d in enumerate(ev.dates):
