@@ -78,6 +78,42 @@ def ingest(paths: tuple[Path, ...], keep: bool) -> None:
 
 
 @main.command()
+@click.option("--format", "fmt", type=click.Choice(["clusters", "events"]), required=True)
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True)
+def export(fmt: str, output: Path) -> None:
+    """Write clusters (for evaluation) or canonical events (in the input format)."""
+    settings = _settings()
+    setup_logging(settings.log_level, settings.log_json)
+    from eventdedup.runner import export_to
+
+    count = trio.run(export_to, settings, fmt, output)
+    click.echo(f"wrote {count} {fmt} to {output}")
+
+
+@main.command(name="eval")
+@click.option("--truth", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              required=True, help="JSON {event id: real-event key} (or JSON lines id/key).")
+@click.argument("directory", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@click.option("--limit", default=10, show_default=True, help="Error examples to list.")
+def evaluate(truth: Path, directory: Path, as_json: bool, limit: int) -> None:
+    """Ingest DIRECTORY into a throw-away database and grade the clusters against TRUTH.
+
+    The database is a fresh one on EVENT_DEDUP_DATABASE_URL's server when set
+    (created and dropped), otherwise a temporary embedded PostgreSQL.
+    """
+    settings = _settings()
+    setup_logging("WARNING", settings.log_json)
+    from eventdedup.daemon import load_matching
+    from eventdedup.evaluate import evaluate_folder, format_report, load_truth
+
+    report = evaluate_folder(directory, load_truth(truth), load_matching(settings),
+                             settings.database_url, limit=limit)
+    click.echo(json.dumps(report, ensure_ascii=False, indent=2) if as_json
+               else format_report(report))
+
+
+@main.command()
 @click.option("--url", default=None, help="Websocket URL [default: ws://HTTP_HOST:HTTP_PORT/ws]")
 @click.option("--after", type=int, default=None, help="Replay messages after this sequence "
               "number first.")

@@ -104,3 +104,24 @@ async def ingest_paths(settings: Settings, paths: list[Path], keep: bool = True)
             return failed
         finally:
             db.dispose()
+
+
+async def export_to(settings: Settings, fmt: str, output: Path) -> int:
+    """Write an export file atomically; returns how many clusters or events it holds."""
+    from eventdedup.export import export_clusters, export_events
+    from eventdedup.ingest.files import write_json_atomic
+
+    async with database_url(settings) as url:
+        db = Database.from_url(url)
+        try:
+            await db.run(upgrade_head, db.engine)
+
+            def build() -> dict:
+                with db.engine.connect() as conn:
+                    return export_clusters(conn) if fmt == "clusters" else export_events(conn)
+
+            document = await db.run(build)
+        finally:
+            db.dispose()
+    await trio.to_thread.run_sync(write_json_atomic, output, document)
+    return len(document["clusters" if fmt == "clusters" else "events"])
