@@ -125,9 +125,10 @@ from pathlib import PurePosixPath
 from typing import Any, Final
 
 import attrs
+import fastjsonschema
 from jsonschema.exceptions import ValidationError, best_match
 
-from eventdedup.ingest.schema import EVENT_VALIDATOR
+from eventdedup.ingest.schema import EVENT_FAST_CHECK, EVENT_VALIDATOR
 from eventdedup.model import SOURCE_TYPES, EventDate, Geo, Location, SourceEvent
 
 __all__ = [
@@ -534,6 +535,14 @@ class _Quarantine(Exception):
         self.path = list(path)
 
 
+def _fast_valid(raw: Any) -> bool:
+    try:
+        EVENT_FAST_CHECK(raw)
+    except fastjsonschema.JsonSchemaException:
+        return False
+    return True
+
+
 def _load_event(
     raw: Any,
     index: int,
@@ -554,7 +563,7 @@ def _load_event(
             index=index, event_id=event_id, reason=reason, json_path=_join(base, path), raw=raw
         )
 
-    errors = list(EVENT_VALIDATOR.iter_errors(raw))
+    errors = [] if _fast_valid(raw) else list(EVENT_VALIDATOR.iter_errors(raw))
     if errors:
         reason, path = _schema_reason(errors)
         return reject(reason, path)

@@ -32,8 +32,10 @@ Conventions of this schema:
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, Final
 
+import fastjsonschema
 from jsonschema import Draft202012Validator
 
 #: ``"true"`` / ``"false"`` in any letter case, surrounded by optional blanks.
@@ -154,3 +156,23 @@ Draft202012Validator.check_schema(EVENT_SCHEMA)
 
 #: Shared, stateless validator (``iter_errors`` is safe to call from several threads).
 EVENT_VALIDATOR: Final = Draft202012Validator(EVENT_SCHEMA)
+
+
+def _compile_fast_check() -> Callable[[Any], Any]:
+    """The same schema compiled to Python code by ``fastjsonschema``.
+
+    Almost every event is valid, and ``jsonschema``'s interpreter costs about
+    0.7 ms per event — more than matching it.  The compiled check answers "valid
+    or not" in a few microseconds; only an invalid event is run through
+    ``EVENT_VALIDATOR`` to explain *why*.  The schema uses only keywords both
+    libraries implement identically (type, properties, required, items,
+    pattern, minLength); ``$schema`` is dropped because fastjsonschema knows
+    drafts up to 7, which read these keywords the same way.
+    """
+    schema = {k: v for k, v in EVENT_SCHEMA.items() if k != "$schema"}
+    return fastjsonschema.compile(schema)
+
+
+#: ``EVENT_FAST_CHECK(event)`` returns normally for a valid event and raises
+#: ``fastjsonschema.JsonSchemaException`` otherwise.
+EVENT_FAST_CHECK: Final = _compile_fast_check()
