@@ -163,6 +163,10 @@ class DateConfig:
     subset_score: float = _f(0.9, _UNIT)
     # multi-day ranges are expanded day by day up to this many days
     max_range_days: int = _f(31, _integer(1))
+    # Read run ends from prose ("ist bis zum 8. März zu sehen") into the covered days.
+    # Off by default: on the dev corpus it lets exhibitions meet across days but adds
+    # as many false merges (different exhibitions in one venue) as it recovers.
+    prose_end_dates: bool = _f(False, _boolean)
 
 
 @attrs.frozen
@@ -235,6 +239,13 @@ class GuardConfig:
     # other listing's title+description, with date and place agreeing.
     rescue_coverage: float = _f(0.9, _UNIT)
     rescue_min_combined: float = _f(0.55, _UNIT)
+    # Mutual rescue: each listing's title key words at least this much covered by the
+    # other listing, with the same place (venue/street, or trusted points this close).
+    rescue_mutual_coverage: float = _f(0.3, _UNIT)
+    same_place_km: float = _f(0.3, _POS)
+    # Dissimilar venue names at trusted points at least this far apart: different
+    # events (0 disables).
+    different_venue_km: float = _f(1.5, _POS)
 
 
 @attrs.frozen
@@ -250,11 +261,16 @@ class ClusterConfig:
 class BlockingConfig:
     geo_min_confidence: float = _f(0.85, _UNIT)
     region_bbox: tuple[float, float, float, float] = _f((47.5, 48.5, 7.3, 8.5), _bbox)
-    cell_lat_deg: float = _f(0.09, _number(0.001))
-    cell_lon_deg: float = _f(0.13, _number(0.001))
+    # ~2 km cells; the 4 half-shifted grids make points < ~1 km apart always meet.
+    # (Listings in one town meet through the city key; farther apart than a few km
+    # is a different event for the place guard anyway.)
+    cell_lat_deg: float = _f(0.02, _number(0.001))
+    cell_lon_deg: float = _f(0.03, _number(0.001))
     max_range_days: int = _f(31, _integer(1))
-    title_token_keys: int = _f(2, _integer(0))
+    title_token_keys: int = _f(3, _integer(0))
     min_title_token_length: int = _f(5, _integer(1))
+    # keys are also scoped to a start-time slot of this width (0 = no time scoping)
+    time_slot_minutes: int = _f(120, _integer(0))
 
 
 _DASH_PREFIXES = [

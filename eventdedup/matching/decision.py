@@ -16,6 +16,7 @@ from eventdedup.matching.guards import (
     coverage,
     distinguishing_tokens,
     mentioned_place_conflict,
+    place_agreement,
     place_conflict,
     street_conflict,
     venue_agreement,
@@ -122,9 +123,19 @@ def decide(
             return NO_MATCH, f"distinguishing token: '{diff[0]}' vs '{diff[1]}'"
     decision, reason = threshold_decision(combined, title, cfg)
     if decision == AMBIGUOUS and combined >= g.rescue_min_combined and date >= 0.9:
-        cov = max(coverage(a, b), coverage(b, a))
+        cov_ab, cov_ba = coverage(a, b), coverage(b, a)
+        cov = max(cov_ab, cov_ba)
         if cov >= g.rescue_coverage and venue_agreement(a, b, cfg):
             return MATCH, f"match: key words {cov:.2f} covered, same day and place ({reason})"
+        # Headline vs listing: neither title contains the other, but each listing's
+        # key words turn up in the other's text ("Narren feiern Gottesdienst ..." /
+        # "Narrenmesse" + "Gottesdienst mit den Narren"), at the same place and time.
+        mutual = min(cov_ab, cov_ba)
+        if mutual >= g.rescue_mutual_coverage and place_agreement(a, b, cfg):
+            return MATCH, (
+                f"match: key words covered both ways ({cov_ab:.2f}/{cov_ba:.2f}), "
+                f"same day, time and place ({reason})"
+            )
     return decision, reason
 
 

@@ -11,7 +11,7 @@
 
 from __future__ import annotations
 
-from rapidfuzz import fuzz
+from rapidfuzz import fuzz, process
 from rapidfuzz.distance import OSA
 
 from eventdedup.matching.config import MatchingConfig
@@ -22,8 +22,7 @@ from eventdedup.matching.signals import distance_km, venue_similarity
 
 def _mentions(rec: EventRecord, word: str) -> bool:
     """Does ``word`` (a normalised place key) occur in the listing's texts?"""
-    hay = f" {rec.title_norm} {rec.venue_norm} {rec.text_norm} {rec.street_norm} "
-    hay = hay.replace("-", " ")
+    hay = rec.vocab
     return f" {word} " in hay or any(f" {w} " in hay for w in _adjective_forms(word))
 
 
@@ -54,16 +53,6 @@ def place_conflict(a: EventRecord, b: EventRecord, cfg: MatchingConfig) -> str |
     return None
 
 
-def _place_vocabulary(r: EventRecord) -> str:
-    return (
-        " "
-        + " ".join(
-            (r.title_norm, r.venue_norm, r.text_norm, r.street_norm, " ".join(r.place_words))
-        ).replace("-", " ")
-        + " "
-    )
-
-
 def mentioned_place_conflict(a: EventRecord, b: EventRecord) -> str | None:
     """Both listings name their place explicitly, and one names a place the other lacks.
 
@@ -75,10 +64,11 @@ def mentioned_place_conflict(a: EventRecord, b: EventRecord) -> str | None:
     for x, y in ((a, b), (b, a)):
         if not y.city_keys or not y.mentioned_places:
             continue
-        vocab = _place_vocabulary(y)
+        vocab, own = y.vocab, y.place_words
         for p in x.mentioned_places:
-            if f" {p} " not in vocab and not any(f" {w} " in vocab for w in _adjective_forms(p)):
-                return f"place '{p}' named only by one listing"
+            if any(f" {w} " in vocab or w in own for w in (p, *_adjective_forms(p))):
+                continue
+            return f"place '{p}' named only by one listing"
     return None
 
 
@@ -97,7 +87,7 @@ def _unmatched(xs: tuple[str, ...], ys: tuple[str, ...]) -> list[str]:
     joined = "".join(ys)
     out = []
     for x in xs:
-        if any(_similar_word(x, y) for y in ys):
+        if _similar_in(x, ys):
             continue
         if len(x) >= 4 and x in joined:  # compound split differently ("orgel konzert")
             continue
@@ -142,19 +132,30 @@ def coverage(a: EventRecord, b: EventRecord) -> float:
     words = [t for t in a.title_tokens if len(t) >= 3]
     if not words:
         return 0.0
-    hay = " ".join((b.title_norm, b.venue_norm, b.text_norm)).replace("-", " ")
-    hay_joined = hay.replace(" ", "")
-    hay_tokens = hay.split()
+    hay_joined = b.hay_joined
+    hay_tokens = b.hay_tokens
     total = found = 0
     for w in words:
         total += len(w)
         if (
             w in hay_joined
-            or any(_similar_word(w, h) for h in hay_tokens)
-            or (fuzz.partial_ratio(w, hay_joined) >= 90 and len(w) >= 6)
+            or _similar_in(w, hay_tokens)
+            or (len(w) >= 6 and fuzz.partial_ratio(w, hay_joined) >= 90)
         ):
             found += len(w)
     return found / total if total else 0.0
+
+
+def _similar_in(word: str, candidates: tuple[str, ...]) -> bool:
+    """any(_similar_word(word, c) for c in candidates), with the edit distances in C."""
+    if len(word) < 4:
+        return word in candidates
+    for c, d, _ in process.extract_iter(word, candidates, scorer=OSA.distance, score_cutoff=2):
+        if d <= 1 and min(len(word), len(c)) >= 4:
+            return True
+        if min(len(word), len(c)) >= 8:
+            return True
+    return False
 
 
 def street_conflict(a: EventRecord, b: EventRecord) -> str | None:
@@ -185,24 +186,51 @@ def venue_name_tokens(r: EventRecord, cfg: MatchingConfig) -> list[str]:
     compound head ("Mehrzweck*halle*", "Pfarr*saal*"), so unseen venues of a
     known type need no list entry.
     """
-    n = cfg.normalization
-    heads = n.venue_type_heads
-    stop = set(n.stopwords) | set(r.place_words)
-    out = []
-    for t in r.venue_norm.replace("-", " ").split():
-        if len(t) < 3 or t in stop or t.isdigit():
-            continue
-        if any(t.endswith(h) for h in heads) or t in n.venue_generic_words:
-            continue
-        out.append(t)
-    return out
+    return list(r.venue_names)
 
 
 def venue_conflict(a: EventRecord, b: EventRecord, cfg: MatchingConfig) -> str | None:
     """Both venues carry a proper name and the names share nothing."""
-    na, nb = venue_name_tokens(a, cfg), venue_name_tokens(b, cfg)
+    na, nb = a.venue_names, b.venue_names
     if not na or not nb:
-        return None
+        return _far_venues(a, b, cfg)
     if any(_similar_word(x, y) or x in y or y in x for x in na for y in nb):
         return None
     return f"different venues: '{a.location_name}' vs '{b.location_name}'"
+
+
+def place_agreement(a: EventRecord, b: EventRecord, cfg: MatchingConfig) -> bool:
+    """Same venue by name or street, or trusted points at most ~300 m apart.
+
+    Identical coordinates alone do not count: a town-centre fallback geocode
+    puts every listing of the town on the same point.
+    """
+    if venue_agreement(a, b, cfg):
+        return True
+    g = cfg.geo
+    for c in (a.geo_confidence, b.geo_confidence):
+        if c is None or c < g.min_confidence:
+            return False
+    dist = distance_km(a, b, g)
+    return dist is not None and 0.0 < dist <= cfg.guards.same_place_km
+
+
+def _far_venues(a: EventRecord, b: EventRecord, cfg: MatchingConfig) -> str | None:
+    """Dissimilar venue names at trusted points too far apart for geocoder jitter.
+
+    "Kindergarten St. Margaretha" and "Sporthalle" 1.6 km apart in one town are
+    two venues; the geo signal alone still gives 0.84 for that distance.
+    """
+    limit = cfg.guards.different_venue_km
+    if limit <= 0 or not a.venue_norm or not b.venue_norm:
+        return None
+    g = cfg.geo
+    for c in (a.geo_confidence, b.geo_confidence):
+        if c is None or c < g.min_confidence:
+            return None
+    dist = distance_km(a, b, g)
+    if dist is None or dist < limit:
+        return None
+    if venue_similarity(a.venue_norm, b.venue_norm) >= g.venue_similarity_cut:
+        return None
+    return f"different venues: '{a.location_name}' vs '{b.location_name}' {dist:.1f} km apart"

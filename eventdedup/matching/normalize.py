@@ -41,7 +41,8 @@ def fold(text: str | None, *, ocr_fixes: bool = True) -> str:
         s = _HYPHEN_BREAK.sub("", s)
     s = s.casefold().translate(_UMLAUTS)
     # remaining accents (café -> cafe); after umlaut expansion so ä never becomes a
-    s = "".join(c for c in unicodedata.normalize("NFKD", s) if not unicodedata.combining(c))
+    if not s.isascii():
+        s = "".join(c for c in unicodedata.normalize("NFKD", s) if not unicodedata.combining(c))
     if ocr_fixes:
         s = s.replace("rn", "m")
     return _WS.sub(" ", s).strip()
@@ -54,14 +55,53 @@ def strip_punct(text: str) -> str:
     return _WS.sub(" ", s).strip()
 
 
+_MEMO: list[tuple[NormalizationConfig, dict[object, object]]] = []
+_MEMO_LIMIT = 200_000
+
+
+def _memo(cfg: NormalizationConfig) -> dict[object, object]:
+    """Per-config memo of pure normalisation results (names and templates repeat a lot).
+
+    Looked up by identity (hashing the large frozen config per call is costly),
+    falling back to equality so equal configs share one memo.
+    """
+    memo = next((m for k, m in _MEMO if k is cfg), None)
+    if memo is None:
+        memo = next((m for k, m in _MEMO if k == cfg), {})
+        _MEMO[:] = [(cfg, memo), *_MEMO[:3]]
+    if len(memo) > _MEMO_LIMIT:
+        memo.clear()
+    return memo
+
+
 def norm_text(text: str | None, cfg: NormalizationConfig) -> str:
     """Folded, punctuation-free text with whole-token synonyms applied."""
-    s = strip_punct(fold(text, ocr_fixes=cfg.ocr_fixes))
-    return apply_synonyms(s, _patterns(cfg))
+    if not text:
+        return ""
+    memo = _memo(cfg)
+    key = ("n", text)
+    out = memo.get(key)
+    if out is None:
+        out = apply_synonyms(strip_punct(fold(text, ocr_fixes=cfg.ocr_fixes)), _patterns(cfg))
+        memo[key] = out
+    return out  # type: ignore[return-value]
+
+
+_LAST_PATTERNS: list[tuple[NormalizationConfig, tuple[tuple[re.Pattern[str], str], ...]]] = []
+
+
+def _patterns(cfg: NormalizationConfig) -> tuple[tuple[re.Pattern[str], str], ...]:
+    # identity check first: hashing the (large, frozen) config on every call is costly
+    for known, pats in _LAST_PATTERNS:
+        if known is cfg:
+            return pats
+    pats = _patterns_cached(cfg)
+    _LAST_PATTERNS[:] = [(cfg, pats), *_LAST_PATTERNS[:3]]
+    return pats
 
 
 @functools.lru_cache(maxsize=16)
-def _patterns(cfg: NormalizationConfig) -> tuple[tuple[re.Pattern[str], str], ...]:
+def _patterns_cached(cfg: NormalizationConfig) -> tuple[tuple[re.Pattern[str], str], ...]:
     return synonym_patterns(dict(cfg.synonyms), ocr_fixes=cfg.ocr_fixes)
 
 
@@ -154,6 +194,15 @@ def _aliases(cfg: NormalizationConfig) -> dict[str, str]:
 
 def city_keys(names: Iterable[str | None], cfg: NormalizationConfig) -> tuple[str, ...]:
     """Normalised comparison keys of a place: base names after district aliases."""
+    names = tuple(names)
+    memo = _memo(cfg)
+    key = ("c", names)
+    if key not in memo:
+        memo[key] = _city_keys(names, cfg)
+    return memo[key]  # type: ignore[return-value]
+
+
+def _city_keys(names: tuple[str | None, ...], cfg: NormalizationConfig) -> tuple[str, ...]:
     aliases = _aliases(cfg)
     out: list[str] = []
     for name in names:
@@ -171,6 +220,15 @@ def place_words(names: Iterable[str | None], cfg: NormalizationConfig) -> frozen
     such tokens carry no information about *which* event it is once the place
     itself is compared by the geo/city evidence.
     """
+    names = tuple(names)
+    memo = _memo(cfg)
+    key = ("p", names)
+    if key not in memo:
+        memo[key] = _place_words(names, cfg)
+    return memo[key]  # type: ignore[return-value]
+
+
+def _place_words(names: tuple[str | None, ...], cfg: NormalizationConfig) -> frozenset[str]:
     words: set[str] = set()
     for name in names:
         for t in tokens(norm_text(name, cfg)):
@@ -187,10 +245,14 @@ def place_words(names: Iterable[str | None], cfg: NormalizationConfig) -> frozen
 
 def district_words(keys: Iterable[str], cfg: NormalizationConfig) -> frozenset[str]:
     """Names (and adjective forms) of the known districts of the given towns."""
-    return _district_words(tuple(keys), cfg)
+    keys = tuple(keys)
+    memo = _memo(cfg)
+    key = ("d", keys)
+    if key not in memo:
+        memo[key] = _district_words(keys, cfg)
+    return memo[key]  # type: ignore[return-value]
 
 
-@functools.lru_cache(maxsize=1024)
 def _district_words(keys: tuple[str, ...], cfg: NormalizationConfig) -> frozenset[str]:
     keyset = set(keys)
     names = [k for k, v in cfg.city_aliases if city_base(norm_text(v, cfg)) in keyset]

@@ -8,6 +8,7 @@ ever look at the normalised forms (§17 item 2).
 from __future__ import annotations
 
 import datetime as dt
+import re
 from typing import Any
 
 import attrs
@@ -69,6 +70,89 @@ def day_times(dates: tuple[EventDate, ...], max_range_days: int) -> tuple[tuple[
     return tuple(sorted(out))
 
 
+_MONTHS = {
+    "jan": 1,
+    "januar": 1,
+    "jaenner": 1,
+    "feb": 2,
+    "februar": 2,
+    "maerz": 3,
+    "mrz": 3,
+    "apr": 4,
+    "april": 4,
+    "mai": 5,
+    "jun": 6,
+    "juni": 6,
+    "jul": 7,
+    "juli": 7,
+    "aug": 8,
+    "august": 8,
+    "sep": 9,
+    "sept": 9,
+    "september": 9,
+    "okt": 10,
+    "oktober": 10,
+    "nov": 11,
+    "november": 11,
+    "dez": 12,
+    "dezember": 12,
+}
+# "ist bis zum 8. März zu sehen", "läuft noch bis 08.03.", "geöffnet bis 8. März 2026"
+_UNTIL = re.compile(
+    r"\bbis\s+(?:zum\s+|einschliesslich\s+|einschl\s+)?(\d{1,2})\s*\.?\s*"
+    r"(?:(\d{1,2})\s*\.|([a-z]{3,9})\b)"
+)
+# the sentence must say the event *runs* until then (not "Anmeldung bis ...")
+_RUNS = re.compile(
+    r"\b(?:zu sehen|geoeffnet|ausstellung|schau|laeuft|dauert|besichtig|zu besuchen)"
+)
+# sentence ends, but not the period of a date ("8. März")
+_SENTENCE = re.compile(r"(?<=[^\d][.!?])\s+")
+
+
+def implicit_end(start: dt.date, text: str | None, max_days: int) -> dt.date | None:
+    """End date a listing gives only in prose ("Die Ausstellung ist bis zum 8. März zu sehen").
+
+    Exhibitions are often listed on a single day by one source and as a range by
+    another; the prose end date makes both cover the same days. Only sentences
+    that say the event runs/is on view until then count; the end must lie after
+    ``start`` and at most ``max_days`` later (year inferred from ``start``).
+    """
+    if not text:
+        return None
+    folded = fold(text, ocr_fixes=False)
+    for sentence in _SENTENCE.split(folded):
+        if "bis" not in sentence or not _RUNS.search(sentence):
+            continue
+        for m in _UNTIL.finditer(sentence):
+            day = int(m.group(1))
+            month = int(m.group(2)) if m.group(2) else _MONTHS.get(m.group(3) or "", 0)
+            if not 1 <= month <= 12:
+                continue
+            for year in (start.year, start.year + 1):
+                try:
+                    end = dt.date(year, month, day)
+                except ValueError:
+                    break
+                if start < end <= start + dt.timedelta(days=max_days):
+                    return end
+    return None
+
+
+def covered_dates(
+    dates: tuple[EventDate, ...], text: str | None, max_days: int
+) -> tuple[EventDate, ...]:
+    """The dates with prose end dates filled in (for day coverage only, not display)."""
+    out = []
+    for d in dates:
+        if d.end_date is None:
+            end = implicit_end(d.date, text, max_days)
+            if end is not None:
+                d = EventDate(d.date, d.start_time, d.end_time, end)
+        out.append(d)
+    return tuple(out)
+
+
 @attrs.frozen
 class EventRecord:
     """Raw display fields + normalised forms of one source event."""
@@ -118,6 +202,21 @@ class EventRecord:
     days: tuple[str, ...] = ()
     day_times: tuple[tuple[str, int], ...] = ()
     categories_norm: tuple[str, ...] = ()
+    # --- precomputed scoring features (pure functions of the fields above) -----
+    # title_forms / description texts with tokens sorted: token_sort_ratio(x, y)
+    # == ratio(sorted(x), sorted(y)), so the sort is done once per record
+    title_sorted: tuple[str, ...] = ()
+    texts_sorted: tuple[str, ...] = ()
+    # proper-name words of the venue ("kunterbunt"), and all its content words
+    venue_names: tuple[str, ...] = ()
+    venue_words: tuple[str, ...] = ()
+    # every token of title, venue, texts and street (for coverage / cross-mentions)
+    hay_tokens: tuple[str, ...] = ()
+    hay_joined: str = ""
+    # " title venue text street " (hyphens split), for whole-word look-ups
+    vocab: str = ""
+    # distinctive words of the whole listing (title + texts), no venue/place/stop words
+    content_words: tuple[str, ...] = ()
 
     @property
     def has_geo(self) -> bool:
@@ -200,6 +299,9 @@ def _word_in(word: str, text: str) -> bool:
     return f" {word} " in f" {text.replace('-', ' ')} "
 
 
+_IMPLICIT_END_MAX_DAYS = 180
+
+
 def prepare_event(event: SourceEvent, cfg: MatchingConfig) -> EventRecord:
     """Normalise one source event (pure; call once at ingestion and store the result)."""
     n = cfg.normalization
@@ -229,6 +331,29 @@ def prepare_event(event: SourceEvent, cfg: MatchingConfig) -> EventRecord:
     short = norm_text(event.short_description, n)
     text = " ".join(x for x in (short, desc, norm_text(" ".join(event.highlights), n)) if x)
     max_days = cfg.date.max_range_days
+    prose = " ".join(x for x in (event.short_description, event.description) if x)
+    dates = tuple(event.dates)
+    if cfg.date.prose_end_dates:
+        dates = covered_dates(dates, prose, _IMPLICIT_END_MAX_DAYS)
+    street_norm = norm_text(loc.street if loc else None, n)
+    title_forms = _title_forms(event.title, title_places, cfg)
+    texts = tuple(t for t in (desc, short) if t)
+    venue_words = tuple(
+        dict.fromkeys(t for t in tokens(venue_norm) if len(t) >= 3 and t not in stop)
+    )
+    hay = f"{title_norm} {venue_norm} {text} {street_norm}".replace("-", " ")
+    hay_tokens = tuple(sorted(set(hay.split())))
+    vocab = f" {hay} "
+    non_content = stop | set(venue_words) | title_places
+    content_words = tuple(
+        sorted(
+            {
+                t
+                for t in f"{title_norm} {text}".replace("-", " ").split()
+                if len(t) >= 4 and not t.isdigit() and t not in non_content
+            }
+        )
+    )
     return EventRecord(
         id=event.id,
         source_code=event.source_code,
@@ -256,17 +381,52 @@ def prepare_event(event: SourceEvent, cfg: MatchingConfig) -> EventRecord:
         registration_contact=event.registration_contact,
         confidence_score=event.confidence_score,
         title_norm=title_norm,
-        title_forms=_title_forms(event.title, title_places, cfg),
+        title_forms=title_forms,
         title_tokens=title_tokens,
         description_norm=desc,
         short_description_norm=short,
         text_norm=text,
         venue_norm=venue_norm,
-        street_norm=norm_text(loc.street if loc else None, n),
+        street_norm=street_norm,
         city_keys=keys,
         place_words=tuple(sorted(own_places)),
         mentioned_places=mentioned,
-        days=expand_days(tuple(event.dates), max_days),
-        day_times=day_times(tuple(event.dates), max_days),
+        days=expand_days(dates, max_days),
+        day_times=day_times(dates, max_days),
         categories_norm=tuple(sorted({fold(c) for c in event.categories if c})),
+        title_sorted=tuple(_sorted_tokens(f) for f in title_forms),
+        texts_sorted=tuple(_sorted_tokens(t) for t in texts),
+        venue_names=_venue_names(venue_norm, own_places, cfg),
+        venue_words=venue_words,
+        hay_tokens=hay_tokens,
+        hay_joined=hay.replace(" ", ""),
+        vocab=vocab,
+        content_words=content_words,
     )
+
+
+def _sorted_tokens(text: str) -> str:
+    return " ".join(sorted(text.split()))
+
+
+def _venue_names(
+    venue_norm: str, own_places: frozenset[str], cfg: MatchingConfig
+) -> tuple[str, ...]:
+    """Proper-name words of the venue: not a venue type, not a place, not a stop word.
+
+    "Kath. Kindergarten Kunterbunt" -> ["kunterbunt"]; "Sporthalle" -> [];
+    "Gasthaus Zum Adler" -> ["adler"]. Venue-type words are recognised by their
+    compound head ("Mehrzweck*halle*", "Pfarr*saal*"), so unseen venues of a
+    known type need no list entry.
+    """
+    n = cfg.normalization
+    heads = n.venue_type_heads
+    stop = set(n.stopwords) | own_places
+    out = []
+    for t in venue_norm.replace("-", " ").split():
+        if len(t) < 3 or t in stop or t.isdigit():
+            continue
+        if any(t.endswith(h) for h in heads) or t in n.venue_generic_words:
+            continue
+        out.append(t)
+    return tuple(out)

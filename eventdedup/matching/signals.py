@@ -44,10 +44,24 @@ def clock_delta(a: int, b: int) -> int:
     return min(d, 1440 - d)
 
 
-def _times_by_day(r: EventRecord) -> dict[str, list[int]]:
-    out: dict[str, list[int]] = {}
-    for day, m in r.day_times:
-        out.setdefault(day, []).append(m)
+def _minutes_on(r: EventRecord, day: str) -> list[int]:
+    return [m for d, m in r.day_times if d == day]
+
+
+def common_days(a: EventRecord, b: EventRecord) -> list[str]:
+    """Days both listings cover, sorted."""
+    if len(a.days) == 1 and len(b.days) == 1:
+        return list(a.days) if a.days[0] == b.days[0] else []
+    sa = set(a.days)
+    return [d for d in b.days if d in sa]
+
+
+def best_time_deltas(a: EventRecord, b: EventRecord, common: list[str]) -> list[int | None]:
+    """Per common day: minutes between the closest pair of start times (None: a time missing)."""
+    out: list[int | None] = []
+    for day in common:
+        xs, ys = _minutes_on(a, day), _minutes_on(b, day)
+        out.append(min(clock_delta(x, y) for x in xs for y in ys) if xs and ys else None)
     return out
 
 
@@ -62,25 +76,19 @@ def date_signal(a: EventRecord, b: EventRecord, cfg: DateConfig) -> float:
     """
     if not a.days or not b.days:
         return 0.0
-    da, db = set(a.days), set(b.days)
-    common = da & db
+    common = common_days(a, b)
     if not common:
         return 0.0
-    overlap = len(common) / len(da | db)
-    if len(common) == len(da) or len(common) == len(db):
+    n = len(common)
+    overlap = n / (len(a.days) + len(b.days) - n)
+    if n == len(a.days) or n == len(b.days):
         overlap = max(overlap, cfg.subset_score)
     if not a.day_times or not b.day_times:
         return overlap
-    ta, tb = _times_by_day(a), _times_by_day(b)
     total = 0.0
-    for day in common:
-        xs, ys = ta.get(day), tb.get(day)
-        if not xs or not ys:
-            total += 1.0
-            continue
-        delta = min(clock_delta(x, y) for x in xs for y in ys)
-        total += time_factor(delta, cfg)
-    return overlap * (total / len(common))
+    for delta in best_time_deltas(a, b, common):
+        total += 1.0 if delta is None else time_factor(delta, cfg)
+    return overlap * (total / n)
 
 
 def time_conflict(a: EventRecord, b: EventRecord, cfg: DateConfig) -> bool:
@@ -212,7 +220,18 @@ def title_signal(a: EventRecord, b: EventRecord, cfg: MatchingConfig) -> float:
     if not a.title_forms or not b.title_forms:
         return 0.0
     blend = title_blend_for(a, b, cfg)
-    return max(blended_title_similarity(x, y, blend) for x in a.title_forms for y in b.title_forms)
+    best = 0.0
+    lo, hi = blend.blend_lower, blend.blend_upper
+    for x, xs in zip(a.title_forms, a.title_sorted, strict=True):
+        for y, ys in zip(b.title_forms, b.title_sorted, strict=True):
+            # token_sort_ratio == ratio of the pre-sorted token strings
+            p = fuzz.ratio(xs, ys) / 100.0
+            if lo <= p <= hi:
+                s = fuzz.token_set_ratio(x, y) / 100.0
+                p = blend.primary_weight * p + blend.secondary_weight * s
+            if p > best:
+                best = p
+    return best
 
 
 # --------------------------------------------------------------------------- description
@@ -220,10 +239,9 @@ def title_signal(a: EventRecord, b: EventRecord, cfg: MatchingConfig) -> float:
 
 def description_signal(a: EventRecord, b: EventRecord, cfg: MatchingConfig) -> float:
     """§4.5 on normalised (case-insensitive) text; best pairing of long/short texts."""
-    ta = [t for t in (a.description_norm, a.short_description_norm) if t]
-    tb = [t for t in (b.description_norm, b.short_description_norm) if t]
+    ta, tb = a.texts_sorted, b.texts_sorted
     if not ta and not tb:
         return cfg.description.both_empty
     if not ta or not tb:
         return cfg.description.one_empty
-    return max(fuzz.token_sort_ratio(x, y) for x in ta for y in tb) / 100.0
+    return max(fuzz.ratio(x, y) for x in ta for y in tb) / 100.0

@@ -125,3 +125,46 @@ def test_time_conflict_parades(cfg, rec):
     a = rec(id="a", title="Umzug", start="15:11", **WK)
     b = rec(id="b", title="Umzug", start="19:11", **WK)
     assert score_pair(a, b, cfg).decision != "match"
+
+
+def test_headline_rescue_needs_words_both_ways(cfg, rec):
+    """Headline artikel vs terminliste name: each one's key words in the other's text."""
+    kw = dict(city="Haslach im Kinzigtal", venue="Pfarrkirche St. Laurentius", street="Kirchplatz")
+    a = rec(
+        id="a",
+        title="Narrenmesse mit Guggenmusik",
+        source_type="terminliste",
+        short="Gottesdienst mit den Narren in der Pfarrkirche.",
+        start="10:00",
+        **kw,
+    )
+    b = rec(
+        id="b",
+        title="Narren feiern Gottesdienst in der Pfarrkirche St. Laurentius",
+        short="Die Narrenzunft feiert im Häs, die Guggenmusik spielt.",
+        start="10:00",
+        **kw,
+    )
+    s = score_pair(a, b, cfg)
+    assert s.decision == "match" and "both ways" in s.reason, s
+    # same place and time, but the other listing never mentions this one's words
+    c = rec(
+        id="c",
+        title="Orgelkonzert",
+        source_type="terminliste",
+        short="Werke von Bach.",
+        start="10:00",
+        **kw,
+    )
+    assert score_pair(b, c, cfg).decision != "match"
+
+
+def test_far_apart_dissimilar_venues(cfg, rec):
+    kw = dict(title="Kita-Gizig-Umzug", city="Waldkirch", start="15:00", conf=0.95)
+    a = rec(id="a", venue="Kindergarten St. Margaretha", lat=48.0873, lon=7.9686, **kw)
+    b = rec(id="b", venue="Sporthalle", lat=48.0904, lon=7.9476, **kw)
+    s = score_pair(a, b, cfg)
+    assert s.decision == "no_match" and s.reason.startswith("different venues"), s
+    # the same venue geocoded 1.6 km off is not a conflict when the names agree
+    c = rec(id="c", venue="Sporthalle Waldkirch", lat=48.0873, lon=7.9686, **kw)
+    assert score_pair(b, c, cfg).decision == "match"
