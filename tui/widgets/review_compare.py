@@ -1,0 +1,60 @@
+"""The two sides of a review item, field by field."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich import box
+from rich.console import Group
+from rich.table import Table
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.containers import VerticalScroll
+from textual.widgets import Static
+
+from tui.formatting import number, shorten
+
+FIELDS = ("id", "canonical_id", "source_code", "title", "short_description", "city",
+          "location_name", "location_city", "location_street", "dates", "categories", "file")
+
+
+def _value(value: Any) -> str:
+    if isinstance(value, list):
+        return ", ".join(str(v) for v in value)
+    return number(value)
+
+
+class ReviewCompare(VerticalScroll):
+    """Field rows, one column per side, differing fields marked.
+
+    The queue row says *that* the engine was unsure; this says *why*, which
+    is what the operator needs before pressing m or k.
+    """
+
+    def compose(self) -> ComposeResult:
+        yield Static("", id="review-compare-body")
+
+    def show(self, item: dict[str, Any] | None,
+             sources: dict[str, dict[str, Any]] | None = None) -> None:
+        body = self.query_one("#review-compare-body", Static)
+        if not item:
+            body.update(Text("The review queue is empty.", style="dim"))
+            return
+        sides = [dict(e) | (sources or {}).get(str(e.get("id")), {})
+                 for e in item.get("events") or []]
+        table = Table(expand=True, header_style="bold", box=box.SIMPLE_HEAD)
+        table.add_column("field", style="dim", no_wrap=True)
+        for label, side in zip("AB", sides, strict=False):
+            table.add_column(f"{label}: {side.get('id')}", ratio=1, overflow="fold")
+        keys = [k for k in FIELDS if any(k in s for s in sides)]
+        for key in keys:
+            values = [_value(s.get(key)) for s in sides]
+            same = len(set(values)) <= 1
+            marker = Text(("  " if same else "≠ ") + key,
+                          style="dim" if same else "bold yellow")
+            table.add_row(marker, *(shorten(v, 80) for v in values))
+        head = Text.assemble(
+            (f"review {item.get('id')} ", "bold"), (f"{item.get('kind')} ", "cyan"),
+            (f"uncertainty {number(item.get('uncertainty'))}  ", "yellow"),
+            (str(item.get("reason") or ""), ""))
+        body.update(Group(head, table))
