@@ -123,9 +123,11 @@ def feed(url: str | None, after: int | None, types: tuple[str, ...], token: str 
     """Print the live feed as JSON lines (reconnects and resumes by itself)."""
     settings = _settings()
     setup_logging(settings.log_level, settings.log_json)
+    from eventdedup.admin.auth import client_token
     from eventdedup.client import FeedClient
 
     url = url or f"ws://{settings.http_host}:{settings.http_port}/ws"
+    token = token or client_token(settings)  # e.g. the one the daemon generated in the data dir
 
     async def follow() -> None:
         client = FeedClient(url, token=token, after=after, types=types)
@@ -135,3 +137,37 @@ def feed(url: str | None, after: int | None, types: tuple[str, ...], token: str 
 
     with contextlib.suppress(KeyboardInterrupt):
         trio.run(follow)
+
+
+def _tui_token(settings: Settings, token_file: Path | None) -> str | None:
+    """--token-file, else EVENT_DEDUP_ADMIN_TOKEN, else ADMIN_TOKEN_FILE, else the data dir's."""
+    if not token_file and settings.admin_token:
+        return settings.admin_token.strip()
+    candidates = [token_file] if token_file else [settings.admin_token_file, settings.token_path]
+    for path in candidates:
+        if path is None:
+            continue
+        try:
+            return path.read_text(encoding="utf-8").strip() or None
+        except OSError as exc:
+            if token_file:
+                raise click.UsageError(f"cannot read --token-file {path}: {exc}") from None
+    return None
+
+
+@main.command()
+@click.option("--url", default=None, help="Websocket URL [default: ws://HTTP_HOST:HTTP_PORT/ws]")
+@click.option("--token-file", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="File holding the admin token [default: EVENT_DEDUP_ADMIN_TOKEN, else "
+              "<data dir>/admin_token].")
+def tui(url: str | None, token_file: Path | None) -> None:
+    """Open the admin console (Textual) on a running daemon's websocket."""
+    settings = _settings()
+    # Log lines on stderr would scribble over the screen; the console shows errors itself.
+    logging.basicConfig(handlers=[logging.NullHandler()], force=True)
+    from tui.app import ConsoleApp
+    from tui.backend import ThreadedBackend
+
+    host = {"0.0.0.0": "127.0.0.1", "::": "[::1]"}.get(settings.http_host, settings.http_host)
+    url = url or f"ws://{host}:{settings.http_port}/ws"
+    ConsoleApp(ThreadedBackend(url, _tui_token(settings, token_file))).run()

@@ -27,8 +27,8 @@ from eventdedup.actors.http import http_server
 from eventdedup.actors.migrator import migrator
 from eventdedup.actors.processor import processor
 from eventdedup.actors.watcher import watcher
+from eventdedup.admin import AdminContext, ConfigSource, ConfiguredDeduplicator, load_admin_token
 from eventdedup.config import ConfigError, Settings
-from eventdedup.db.dedup import DbDeduplicator
 from eventdedup.db.embedded import EmbeddedPostgres
 from eventdedup.db.engine import Database
 from eventdedup.matching import MatchingConfig, MatchingConfigError, load_matching_config
@@ -73,6 +73,8 @@ class Daemon:
     supervisor: Supervisor
     health: DatabaseHealth
     folders: dict[str, Path]
+    admin: AdminContext | None = None
+    files: FileProcessor | None = None
 
     def health_report(self) -> tuple[bool, dict[str, Any]]:
         """200 only when every permanent actor runs and the database answers.
@@ -98,6 +100,7 @@ class Daemon:
 def build_daemon(settings: Settings, database_url: str) -> Daemon:
     matching = load_matching(settings)
     folders = prepare_folders(settings)
+    token = load_admin_token(settings)
     db = Database.from_url(database_url, threads=settings.db_threads)
     health = DatabaseHealth()
     hub = make_hub(db)
@@ -115,13 +118,16 @@ def build_daemon(settings: Settings, database_url: str) -> Daemon:
         except trio.WouldBlock:
             log.warning("status announcement dropped (feed not keeping up)")
 
+    config_source = ConfigSource(matching, origin=str(settings.matching_config_path)
+                                 if settings.matching_config_path else "packaged defaults")
     files = FileProcessor(
         engine=db.engine,
         archive_dir=folders["archive"],
         dead_letter_dir=folders["dead_letters"],
         max_file_bytes=settings.max_file_bytes,
         max_events=settings.max_events_per_file,
-        deduplicator=DbDeduplicator(matching),
+        # reads operator overrides (config.set) from the database at every file
+        deduplicator=ConfiguredDeduplicator(config_source),
     )
 
     async def announce(path: Path, size: int) -> None:
@@ -132,7 +138,10 @@ def build_daemon(settings: Settings, database_url: str) -> Daemon:
             log.warning("could not announce %s: %s", path.name, exc)
 
     daemon_ref: list[Daemon] = []
-    app = create_app(health=lambda: daemon_ref[0].health_report(), hub=hub)
+    admin = AdminContext(db=db, hub=hub, token=token, config=config_source,
+                         inbox=folders["inbox"], dead_letters=folders["dead_letters"],
+                         replica=lambda: files.replica)
+    app = create_app(health=lambda: daemon_ref[0].health_report(), hub=hub, admin=admin)
     children = [
         ChildSpec("http", functools.partial(http_server, app, settings.http_host,
                                             settings.http_port)),
@@ -141,7 +150,7 @@ def build_daemon(settings: Settings, database_url: str) -> Daemon:
                   restart=Restart.TRANSIENT),
         ChildSpec("feed", functools.partial(feed, db, hub, health, status_receive)),
         ChildSpec("processor", functools.partial(processor, queue_receive, db, files,
-                                                 on_done=lambda _o: hub.notify()),
+                                                 on_done=admin.file_done),
                   shutdown_timeout=30.0),
         ChildSpec("watcher", functools.partial(
             watcher, folders["inbox"], queue_send, settle_seconds=settings.settle_seconds,
@@ -150,7 +159,8 @@ def build_daemon(settings: Settings, database_url: str) -> Daemon:
     ]
     sup = Supervisor(children, strategy=Strategy.ONE_FOR_ONE, max_restarts=MAX_RESTARTS,
                      max_seconds=MAX_SECONDS, on_change=on_change, name="eventdedup")
-    daemon = Daemon(settings, db, sup, health, folders)
+    admin.supervisor = sup
+    daemon = Daemon(settings, db, sup, health, folders, admin, files)
     daemon_ref.append(daemon)
     return daemon
 

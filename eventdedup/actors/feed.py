@@ -1,18 +1,26 @@
-"""The feed actor: outbox fan-out, actor-status announcements and the database probe.
+"""The feed actor: outbox fan-out, NOTIFY listener, status announcements, database probe.
 
-All three share the fate of "can we talk to the database right now", so they
+All of them share the fate of "can we talk to the database right now", so they
 live in one actor.  None of them crashes on a database outage: an outage is a
 state the daemon reports (``/health`` 503) and recovers from, not a bug for
 the supervisor to restart its way out of.
+
+The listener is what makes the feed work across replicas: every outbox append
+ends with ``pg_notify`` (delivered at commit), the listener wakes the hub, and
+the hub reads the rows from the table — the notification carries no data, so
+a lost or coalesced notification can never lose a message.  While the
+listening connection is down the hub polls every second instead.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import logging
 from typing import Any
 
 import attrs
+import psycopg
 import sqlalchemy as sa
 import trio
 from sqlalchemy.exc import DBAPIError
@@ -107,6 +115,77 @@ async def announce_statuses(
                 await trio.sleep(2.0)  # database down: keep them until it is back
 
 
+#: application_name of the listening connection (visible in pg_stat_activity).
+LISTENER_NAME = "eventdedup-listen"
+
+
+def listener_conninfo(db: Database) -> str:
+    """A libpq URL for psycopg itself, from the engine's SQLAlchemy URL."""
+    return db.engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+def _listen_blocking(conninfo: str, on_ready: Any, wake: Any, *, idle_check: float,
+                     wait: float) -> None:
+    """Worker thread: LISTEN on a dedicated autocommit connection and wake the hub.
+
+    ``notifies(timeout=wait, stop_after=1)`` returns as soon as something
+    arrives (psycopg keeps notifications that arrive between calls), so the
+    hub is woken within milliseconds; between calls the thread checks whether
+    the actor was cancelled.  After ``idle_check`` seconds of silence a
+    ``SELECT 1`` proves the connection is still alive — a half-open TCP
+    connection would otherwise listen to nothing forever.
+    """
+    with psycopg.connect(conninfo, autocommit=True, connect_timeout=5,
+                         application_name=LISTENER_NAME, keepalives=1, keepalives_idle=30,
+                         keepalives_interval=10, keepalives_count=3) as conn:
+        conn.execute(f"LISTEN {outbox.NOTIFY_CHANNEL}")
+        trio.from_thread.run_sync(on_ready)
+        quiet = 0.0
+        while True:
+            got = False
+            for _ in conn.notifies(timeout=wait, stop_after=1):
+                got = True
+            trio.from_thread.check_cancelled()
+            if got:
+                quiet = 0.0
+                trio.from_thread.run_sync(wake)
+                continue
+            quiet += wait
+            if quiet >= idle_check:
+                conn.execute("SELECT 1")
+                quiet = 0.0
+
+
+async def listen_for_commits(db: Database, hub: FeedHub, *, backoff_max: float = 10.0,
+                             idle_check: float = 15.0, wait: float = 0.5) -> None:
+    """Keep a LISTEN connection up, reconnecting with backoff; never raises on outages."""
+    conninfo = listener_conninfo(db)
+    delay = 0.5
+
+    def ready() -> None:
+        nonlocal delay
+        delay = 0.5
+        hub.listening = True
+        hub.notify()  # catch up on whatever committed while nobody listened
+        log.info("listening for outbox commits", extra={"event": "feed.listening"})
+
+    while True:
+        try:
+            await trio.to_thread.run_sync(functools.partial(
+                _listen_blocking, conninfo, ready, hub.notify, idle_check=idle_check,
+                wait=wait))
+        except (psycopg.Error, OSError) as exc:
+            if hub.listening:
+                log.warning("lost the LISTEN connection; polling until it is back",
+                            extra={"event": "feed.listen_lost",
+                                   "error": str(exc).strip().splitlines()[0] if str(exc)
+                                   else type(exc).__name__})
+        finally:
+            hub.listening = False
+        await trio.sleep(delay)
+        delay = min(backoff_max, delay * 2)
+
+
 async def pump_forever(hub: FeedHub) -> None:
     while True:
         try:
@@ -132,5 +211,6 @@ async def feed(
         nursery.start_soon(probe_database, db, health)
         nursery.start_soon(announce_statuses, db, statuses, hub)
         nursery.start_soon(pump_forever, hub)
+        nursery.start_soon(listen_for_commits, db, hub)
         await hub.wait_started()
         task_status.started()

@@ -7,12 +7,16 @@ from hypercorn.config import Config
 from hypercorn.trio import serve
 from quart_trio import QuartTrio
 
+from eventdedup.web import limits
+
 
 def hypercorn_config(host: str, port: int) -> Config:
     config = Config()
     config.bind = [f"{host}:{port}"]
     config.graceful_timeout = 3.0
-    config.websocket_ping_interval = 20.0  # off by default; dead clients must be noticed
+    config.websocket_ping_interval = limits.WS_PING_INTERVAL_SECONDS  # off by default
+    config.read_timeout = limits.READ_TIMEOUT_SECONDS  # no pong either: the client is gone
+    config.websocket_max_message_size = limits.MAX_WS_MESSAGE_BYTES  # larger: close 1009
     config.accesslog = None
     config.errorlog = "-"
     return config

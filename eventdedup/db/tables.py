@@ -219,3 +219,34 @@ review_items = Table(
 Index("review_items_open", review_items.c.state, review_items.c.uncertainty.desc())
 Index("review_items_a_id", review_items.c.a_id)
 Index("review_items_b_id", review_items.c.b_id)
+
+# --- admin surface (migration 0003) -------------------------------------------------------------
+
+# Every mutating admin command leaves one row: who, when, what, the state before and after,
+# and (for review operations) exactly what ``review.undo`` has to reverse.
+audit_log = Table(
+    "audit_log",
+    metadata,
+    Column("id", BigInteger, primary_key=True, autoincrement=True),
+    Column("at", TZ, nullable=False, server_default=text("now()")),
+    Column("operator", Text, nullable=False),
+    Column("action", Text, nullable=False),
+    Column("replica", Text),
+    Column("params", JSONB, nullable=False),
+    Column("before", JSONB),
+    Column("after", JSONB),
+    Column("undo", JSONB),
+    Column("undone_by", BigInteger),
+)
+Index("audit_log_operator", audit_log.c.operator, audit_log.c.id.desc())
+
+# Operator settings that outlive a restart and apply to every replica (``config.set``).
+config_settings = Table(
+    "config_settings",
+    metadata,
+    Column("key", Text, primary_key=True),
+    Column("value", JSONB, nullable=False),
+    Column("version", Integer, nullable=False, server_default="1"),
+    Column("updated_at", TZ, nullable=False, server_default=text("now()")),
+    Column("updated_by", Text),
+)

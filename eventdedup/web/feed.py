@@ -43,9 +43,20 @@ class Subscription:
 
 @attrs.define(eq=False)
 class FeedHub:
+    """Reads the outbox once per wake-up and fans it out to every subscriber.
+
+    Wake-ups come from this process's commits (:meth:`notify`), from other
+    replicas through PostgreSQL NOTIFY (the feed actor's listener calls
+    :meth:`notify` too) and from a timer.  The timer is only a safety net while
+    the listener is connected (``listening``) and the main mechanism while it
+    is not, so a lost NOTIFY connection costs latency, never messages.
+    """
+
     fetch_after: FetchAfter
     queue_size: int = 1000
     poll_interval: float = 1.0
+    listen_poll_interval: float = 10.0
+    listening: bool = False
     head: int = 0
     _subscribers: set[Subscription] = attrs.Factory(set)
     _wake: trio.Event = attrs.Factory(trio.Event)
@@ -82,7 +93,8 @@ class FeedHub:
         self._started.set()
         task_status.started()
         while True:
-            with trio.move_on_after(self.poll_interval):
+            interval = self.listen_poll_interval if self.listening else self.poll_interval
+            with trio.move_on_after(interval):
                 await self._wake.wait()
             self._wake = trio.Event()
             await self.pump()

@@ -6,7 +6,7 @@ import json
 import os
 import shutil
 import socket
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -16,6 +16,7 @@ import sqlalchemy as sa
 import trio
 from trio_websocket import WebSocketConnection, open_websocket_url
 
+from eventdedup.admin.auth import client_token
 from eventdedup.config import Settings, load_settings
 from eventdedup.daemon import Daemon, build_daemon
 
@@ -62,6 +63,17 @@ def ws_url(settings: Settings, query: str = "") -> str:
     return f"ws://127.0.0.1:{settings.http_port}/ws" + (f"?{query}" if query else "")
 
 
+def admin_token(settings: Settings) -> str:
+    """The token the daemon under test accepts (set, or generated into its data dir)."""
+    token = client_token(settings)
+    assert token, f"no admin token configured or generated in {settings.data_dir}"
+    return token
+
+
+def auth_headers(settings: Settings) -> dict[str, str]:
+    return {"Authorization": f"Bearer {admin_token(settings)}"}
+
+
 async def get_health(settings: Settings) -> httpx.Response:
     async with httpx.AsyncClient() as client:
         return await client.get(base_url(settings) + "/health")
@@ -96,8 +108,21 @@ async def next_message(ws: WebSocketConnection, type_: str, **match: Any) -> dic
 
 @asynccontextmanager
 async def feed(settings: Settings, query: str = "") -> AsyncIterator[WebSocketConnection]:
-    async with open_websocket_url(ws_url(settings, query)) as ws:
+    headers = [(b"authorization", f"Bearer {admin_token(settings)}".encode())]
+    async with open_websocket_url(ws_url(settings, query), extra_headers=headers) as ws:
         yield ws
+
+
+async def settled(check: Callable[[], bool], wait: float = 10.0) -> None:
+    """Wait until ``check()`` holds.
+
+    A feed message is delivered when its transaction commits (NOTIFY), and the
+    pipeline moves the file out of the inbox only *after* that commit, so a
+    test that looks at the folders right after a ``file.*`` message must wait.
+    """
+    with trio.fail_after(wait):
+        while not check():  # noqa: ASYNC110 (the file system has nothing to wait on)
+            await trio.sleep(0.02)
 
 
 def scalar(engine: sa.Engine, query: str, **params: Any) -> Any:

@@ -17,6 +17,7 @@ from tests.daemon.harness import (
     next_message,
     running_daemon,
     scalar,
+    settled,
     write_file,
 )
 
@@ -45,7 +46,7 @@ async def test_dropped_file_becomes_rows_and_feed_message(
         assert processed["data"]["events_accepted"] == _event_count(first)
         assert processed["data"]["events_rejected"] == 0
         assert scalar(migrated_engine, "SELECT count(*) FROM source_events") == _event_count(first)
-        assert not (settings.event_data_dir / first.name).exists()
+        await settled(lambda: not (settings.event_data_dir / first.name).exists())
         assert (settings.archive_dir / first.name).exists()
 
         # Resume: a client reconnecting with ?after= gets only what came later.
@@ -102,6 +103,7 @@ async def test_duplicate_and_broken_files(
         failed = await next_message(ws, "file.failed", file="broken_01.01.2026.json")
         assert "JSON" in failed["data"]["reason"]
         sidecar = settings.dead_letter_dir / "broken_01.01.2026.json.error.json"
+        await settled(sidecar.exists)
         assert (settings.dead_letter_dir / "broken_01.01.2026.json").exists()
         assert json.loads(sidecar.read_text())["reason"] == failed["data"]["reason"]
         assert (await get_health(settings)).status_code == 200

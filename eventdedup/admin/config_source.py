@@ -1,0 +1,149 @@
+"""The matching configuration in force, shared by the processor and the admin commands.
+
+The daemon starts from its file (or the packaged defaults); ``config.set``
+stores an operator's *overrides* in ``config_settings`` and every replica
+applies them from its next file.  Why overrides and not a full copy: the file
+stays the base (an operator's partial change never silently drops the file's
+settings, DOMAIN.md §17 item 23) and ``config.get`` can tell which values came
+from where.
+
+Why the database and not a message to the processor: replicas share nothing
+but PostgreSQL, and reading a one-row table inside the file's transaction,
+under the matching lock, is exactly "from the next file" on every replica.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from eventdedup.db.dedup import MATCH_LOCK, DbDeduplicator, Messages
+from eventdedup.db.tables import config_settings, review_items
+from eventdedup.matching import MatchingConfig
+from eventdedup.model import SourceEvent
+
+MATCHING_KEY = "matching"
+
+
+def deep_merge(base: Mapping[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
+    """``over`` wins; nested mappings are merged key by key, everything else replaced."""
+    out = dict(base)
+    for key, value in over.items():
+        if isinstance(value, Mapping) and isinstance(out.get(key), Mapping):
+            out[key] = deep_merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def changed_paths(before: Any, after: Any, prefix: str = "") -> list[str]:
+    """Dotted key paths whose values differ (for ``config.changed`` and the audit log)."""
+    if isinstance(before, Mapping) and isinstance(after, Mapping):
+        paths: list[str] = []
+        for key in sorted(set(before) | set(after), key=str):
+            paths += changed_paths(before.get(key), after.get(key), f"{prefix}{key}.")
+        return paths
+    return [] if before == after else [prefix.rstrip(".")]
+
+
+class ConfigSource:
+    """Base configuration + persisted overrides, cached by version."""
+
+    def __init__(self, base: MatchingConfig, origin: str) -> None:
+        self.base = base
+        self.origin = origin
+        self._lock = threading.Lock()
+        self._cached: tuple[int, dict[str, Any], MatchingConfig] = (0, {}, base)
+
+    def load(self, conn: Connection) -> tuple[int, dict[str, Any], MatchingConfig]:
+        """``(version, overrides, effective config)``; version 0 = nothing persisted."""
+        row = conn.execute(sa.select(config_settings.c.version, config_settings.c.value)
+                           .where(config_settings.c.key == MATCHING_KEY)).first()
+        version = row.version if row is not None else 0
+        with self._lock:
+            cached = self._cached
+        if cached[0] == version:
+            return cached
+        overrides = dict(row.value) if row is not None else {}
+        effective = self.build(overrides)
+        with self._lock:
+            self._cached = (version, overrides, effective)
+        return version, overrides, effective
+
+    def current(self, conn: Connection) -> MatchingConfig:
+        return self.load(conn)[2]
+
+    def build(self, overrides: Mapping[str, Any]) -> MatchingConfig:
+        """Validate: raises ``MatchingConfigError`` naming the key path."""
+        if not overrides:
+            return self.base
+        return MatchingConfig.from_json(deep_merge(self.base.to_json(), overrides))
+
+
+class ConfiguredDeduplicator(DbDeduplicator):
+    """``DbDeduplicator`` that takes its configuration from a :class:`ConfigSource`.
+
+    The processor uses it so ``config.set`` applies from the next file on every
+    replica; the admin commands use it so their re-clustering applies the same
+    parameters and the same review-queue rule as the processor.
+    """
+
+    def __init__(self, source: ConfigSource, cfg: MatchingConfig | None = None) -> None:
+        super().__init__(cfg if cfg is not None else source.base)
+        self.source = source
+
+    # ``*args/**kwargs`` pass through whatever else the base class takes (e.g. timings),
+    # so this wrapper does not have to change with it.
+    def apply(self, conn: Connection, events: Sequence[SourceEvent], *args: Any,
+              **kwargs: Any) -> Messages:
+        if events:
+            # Under the matching lock (re-entrant per transaction), so a concurrent
+            # config.set is either entirely before this file or entirely after it.
+            conn.execute(sa.select(sa.func.pg_advisory_xact_lock(MATCH_LOCK)))
+            self.cfg = self.source.current(conn)
+        # filtered here as well as in ``recluster``: the base class may re-cluster through
+        # an internal path, and what leaves ``apply`` is what gets announced
+        return suppress_decided_reviews(conn, super().apply(conn, events, *args, **kwargs))
+
+    def recluster(self, conn: Connection, component_ids: Sequence[int], *args: Any,
+                  **kwargs: Any) -> Messages:
+        return suppress_decided_reviews(
+            conn, super().recluster(conn, component_ids, *args, **kwargs))
+
+
+def suppress_decided_reviews(conn: Connection, messages: Messages) -> Messages:
+    """Drop review items an operator already decided that re-clustering raised again.
+
+    An operator's merge / split / keep-separate turns a question into a
+    constraint, but the pair's stored decision stays "ambiguous", so every
+    later re-clustering of its component would raise the same item as new.
+    Items resolved by an operator carry ``data.resolution``; a freshly inserted
+    item with the same kind and pair is deleted again and not announced.
+    (Items closed automatically carry no resolution and may be raised again.)
+    """
+    flagged = [(n, m) for n, m in enumerate(messages) if m[0] == "review.flagged"]
+    if not flagged:
+        return messages
+    keys = {(str(m[1]["kind"]), str(m[1]["event_ids"][0]), str(m[1]["event_ids"][-1]))
+            for _, m in flagged}
+    decided = {(r.kind, r.a_id, r.b_id) for r in conn.execute(
+        sa.select(review_items.c.kind, review_items.c.a_id, review_items.c.b_id)
+        .where(review_items.c.state == "resolved")
+        .where(review_items.c.data.has_key("resolution"))
+        .where(sa.tuple_(review_items.c.kind, review_items.c.a_id, review_items.c.b_id)
+               .in_(sorted(keys))))}
+    if not decided:
+        return messages
+    drop: set[int] = set()
+    stale: list[int] = []
+    for n, (_, data) in flagged:
+        key = (str(data["kind"]), str(data["event_ids"][0]), str(data["event_ids"][-1]))
+        if key in decided:
+            drop.add(n)
+            stale.append(int(data["review_id"]))
+    conn.execute(review_items.delete().where(review_items.c.id.in_(stale)))
+    return [m for n, m in enumerate(messages) if n not in drop]

@@ -1,0 +1,189 @@
+"""The feed across replicas (LISTEN/NOTIFY), resume, backpressure and dead-client detection."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+import trio
+from trio_websocket import ConnectionClosed, open_websocket_url
+
+import eventdedup.actors.http as http_actor
+from eventdedup.actors.feed import LISTENER_NAME
+from tests.admin.helpers import TOKEN, Session, session
+from tests.daemon.harness import drop_file, make_settings, running_daemon, ws_url
+
+BEARER = [(b"authorization", f"Bearer {TOKEN}".encode())]
+
+
+async def _until(check: Any, wait: float = 15.0) -> None:
+    with trio.fail_after(wait):
+        while not check():  # noqa: ASYNC110 (daemon state, nothing to wait on)
+            await trio.sleep(0.05)
+
+
+def _seqs(s: Session) -> list[int]:
+    return [m["seq"] for m in s.feed]
+
+
+@pytest.mark.trio
+async def test_two_replicas_one_feed_exactly_once_and_resume_across_them(
+    tmp_path: Path, database_url: str, migrated_engine: sa.Engine, corpus_files: list[Path],
+) -> None:
+    # same database, same inbox/archive/dead letters; only the port differs
+    settings_a = make_settings(tmp_path, database_url, admin_token=TOKEN)
+    settings_b = make_settings(tmp_path, database_url, admin_token=TOKEN)
+    files = corpus_files[3:6]
+    async with running_daemon(settings_a) as a, running_daemon(settings_b) as b:
+        assert a.admin and b.admin and a.files and b.files
+        a.files.replica, b.files.replica = "replica-a", "replica-b"
+        hub_a, hub_b = a.admin.hub, b.admin.hub
+        # only NOTIFY (or the daemon's own commits) can wake the hubs quickly now
+        hub_a.listen_poll_interval = hub_b.listen_poll_interval = 300.0
+        await _until(lambda: hub_a.listening and hub_b.listening)
+
+        async with session(settings_a, "after=0") as on_a, \
+                session(settings_b, "after=0") as on_b:
+            # a commit made on B reaches A's client at once: NOTIFY, not a timer
+            started = trio.current_time()
+            await on_b.call("config.set", {"matching": {"thresholds": {"high": 0.76}}})
+            await on_a.message("config.changed", wait=5)
+            assert trio.current_time() - started < 5
+
+            for f in files:
+                drop_file(f, settings_a.event_data_dir)
+
+            # a third client reads part of the feed from A and is cut off without a close
+            # handshake; it resumes from B later with ?after=
+            first_part: list[int] = []
+            with contextlib.suppress(ConnectionClosed, trio.BrokenResourceError,
+                                     trio.ClosedResourceError):
+                async with open_websocket_url(ws_url(settings_a, "after=0"),
+                                              extra_headers=BEARER) as ws:
+                    with trio.fail_after(60):
+                        while len(first_part) < 60:
+                            first_part.append(json.loads(await ws.get_message())["seq"])
+                    await ws._stream.aclose()  # forced disconnect: TCP gone, no close frame
+
+            for f in files:
+                await on_a.message("file.processed", file=f.name, wait=120)
+            await on_b.message("file.processed", file=files[-1].name, wait=60)
+            head = _seqs(on_a)[-1]
+
+            resumed: list[int] = []
+            async with open_websocket_url(ws_url(settings_b, f"after={first_part[-1]}"),
+                                          extra_headers=BEARER) as ws:
+                with trio.fail_after(60):
+                    while not resumed or resumed[-1] < head:
+                        resumed.append(json.loads(await ws.get_message())["seq"])
+
+            # the listener connection drops: the hub polls meanwhile and reconnects
+            hub_a.poll_interval = 0.5
+            with migrated_engine.connect() as conn:
+                killed = conn.execute(sa.text(
+                    "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                    "WHERE application_name = :name"), {"name": LISTENER_NAME}).scalar_one()
+            assert killed == 2
+            mark = _seqs(on_a)[-1]
+            await on_b.call("config.set", {"matching": {"thresholds": {"high": 0.77}}})
+            await on_a.message("config.changed", after=mark, wait=10)
+            await _until(lambda: hub_a.listening and hub_b.listening, wait=30)
+            status = await on_a.call("status")
+            assert status["feed"]["listening"] is True
+            await on_b.message("config.changed", after=mark, wait=10)
+
+    seqs_a, seqs_b = _seqs(on_a), _seqs(on_b)
+    assert seqs_a == list(range(1, seqs_a[-1] + 1)), "gap or duplicate on replica A"
+    assert seqs_b == list(range(1, seqs_b[-1] + 1)), "gap or duplicate on replica B"
+    assert [m["type"] for m in on_a.feed] == [m["type"] for m in on_b.feed]
+    assert first_part + resumed == list(range(1, head + 1)), "resume lost or repeated"
+
+    processed = Counter(m["data"]["file"] for m in on_a.feed if m["type"] == "file.processed")
+    assert processed == Counter({f.name: 1 for f in files})
+    with migrated_engine.connect() as conn:
+        rows = conn.execute(sa.text("SELECT filename, replica, state FROM file_ingestions")).all()
+    assert sorted(r.filename for r in rows) == sorted(f.name for f in files)
+    assert {r.state for r in rows} == {"completed"}
+    assert {r.replica for r in rows} <= {"replica-a", "replica-b"}
+    print("processed by:", {r.filename: r.replica for r in rows})
+
+
+@pytest.mark.trio
+async def test_a_client_that_never_reads_is_cut_off_without_slowing_anything(
+    tmp_path: Path, database_url: str, migrated_engine: sa.Engine, corpus_files: list[Path],
+) -> None:
+    settings = make_settings(tmp_path, database_url, admin_token=TOKEN)
+    baseline_file, stalled_file = corpus_files[6], corpus_files[7]
+    async with running_daemon(settings) as daemon, session(settings) as fast:
+        assert daemon.admin
+        drop_file(baseline_file, settings.event_data_dir)
+        baseline = await fast.message("file.processed", file=baseline_file.name, wait=90)
+
+        daemon.admin.hub.queue_size = 50  # a small per-client queue: one file overflows it
+        async with open_websocket_url(ws_url(settings), extra_headers=BEARER,
+                                      message_queue_size=1) as slow:
+            await _until(lambda: daemon.admin.hub.client_count == 2)  # type: ignore[union-attr]
+            drop_file(stalled_file, settings.event_data_dir)
+            stalled = await fast.message("file.processed", file=stalled_file.name, wait=90)
+            await _until(lambda: daemon.admin.hub.client_count == 1)  # type: ignore[union-attr]
+            # only now does the slow client read: what was queued for it, then 4008
+            received: list[int] = []
+            with pytest.raises(ConnectionClosed) as closed:
+                with trio.fail_after(15):
+                    while True:
+                        received.append(json.loads(await slow.get_message())["seq"])
+        assert closed.value.reason.code == 4008
+        assert closed.value.reason.reason == f"lagging; resume with after={received[-1]}"
+        # what it had read before the burst, plus at most its queue: then it was cut off
+        assert 0 < len(received) <= 60 and received[-1] < stalled["seq"]
+        assert received == list(range(received[0], received[-1] + 1))
+        assert (await fast.call("status"))["feed"]["clients"] == 1  # the fast one is fine
+
+    seqs = _seqs(fast)
+    assert seqs == list(range(seqs[0], seqs[-1] + 1)), "the fast client missed something"
+    per_event = [m["data"]["duration_ms"] / m["data"]["events_accepted"]
+                 for m in (baseline, stalled)]
+    print("ms per event without / with a stalled client:", per_event)
+    assert per_event[1] < per_event[0] * 3 + 2, "a stalled client slowed the pipeline"
+
+
+@pytest.mark.trio
+async def test_server_pings_keep_live_clients_and_drop_dead_ones(
+    tmp_path: Path, database_url: str, migrated_engine: sa.Engine,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    real = http_actor.hypercorn_config
+
+    def fast_heartbeat(host: str, port: int) -> Any:
+        config = real(host, port)
+        config.websocket_ping_interval = 0.3
+        config.read_timeout = 1.5  # seconds without a frame or pong from the client
+        return config
+
+    monkeypatch.setattr(http_actor, "hypercorn_config", fast_heartbeat)
+    settings = make_settings(tmp_path, database_url, admin_token=TOKEN)
+    async with running_daemon(settings) as daemon, session(settings) as alive:
+        assert daemon.admin
+        hub = daemon.admin.hub
+        # a client that completes the handshake and then never sends anything again
+        # (like a peer that lost power): it answers no ping
+        dead = await trio.open_tcp_stream("127.0.0.1", settings.http_port)
+        await dead.send_all(
+            b"GET /ws HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n"
+            b"Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+            b"Sec-WebSocket-Version: 13\r\nAuthorization: Bearer " + TOKEN.encode() + b"\r\n\r\n")
+        handshake = await dead.receive_some(4096)
+        assert handshake.startswith(b"HTTP/1.1 101")
+        await _until(lambda: hub.client_count == 2)
+        await _until(lambda: hub.client_count == 1, wait=10)  # dropped by the server
+        with trio.fail_after(5):
+            while await dead.receive_some(65536):  # pings, then the server's EOF
+                pass
+        await dead.aclose()
+        await trio.sleep(2.0)  # several read timeouts: the live client answers pings
+        assert (await alive.call("status"))["feed"]["clients"] == 1
