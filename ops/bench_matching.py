@@ -36,9 +36,11 @@ from eventdedup.matching._corpus import (
 )
 from eventdedup.matching.batch import cluster_records
 from eventdedup.matching.evaluation import lookalike_false_merges
+from eventdedup.matching.normalize import clear_caches
 
 
 def run(events, truth, groups, cfg) -> dict:
+    clear_caches()  # every run starts cold, like a fresh daemon
     t0 = time.perf_counter()
     records = {e.id: prepare_event(e, cfg) for e in events}
     t1 = time.perf_counter()
@@ -52,7 +54,7 @@ def run(events, truth, groups, cfg) -> dict:
     for d in decisions:
         by_a[d.a_id].append(d)
     for cl in result.clusters:
-        edges = [d for m in cl for d in by_a.get(m, ()) if d.b_id in cl]
+        edges = [d for m in sorted(cl) for d in by_a.get(m, ()) if d.b_id in cl]
         synthesize([records[m] for m in sorted(cl)], edges, None, cfg)
     t5 = time.perf_counter()
 

@@ -13,6 +13,7 @@ constraints), never on input order.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from operator import attrgetter
 
 import attrs
 
@@ -26,6 +27,8 @@ GUARD_PREFIXES = (
     "different streets",
     "different venues",
     "distinguishing token",
+    "different names",
+    "different speakers",
 )
 
 
@@ -111,10 +114,18 @@ def cluster_component(
     idset = set(ids)
     inside = sorted(
         (e for e in edges if e.a_id in idset and e.b_id in idset and e.a_id != e.b_id),
-        key=lambda e: (e.a_id, e.b_id),
+        key=attrgetter("a_id", "b_id"),
     )
     hard_cannot = {_pair(x, y) for x, y in cannot_link if x in idset and y in idset}
-    soft_cannot = {e.key for e in inside if strong_disagreement(e, cfg)}
+    # Only ids on a match edge or must-link are ever united; a disagreement that
+    # touches any other id can never block a union, so it is not indexed.
+    linkable = {x for e in inside if e.decision == MATCH for x in (e.a_id, e.b_id)}
+    linkable.update(x for pair in must_link for x in pair if x in idset)
+    soft_cannot = {
+        (e.a_id, e.b_id)
+        for e in inside
+        if e.a_id in linkable and e.b_id in linkable and strong_disagreement(e, cfg)
+    }
     forbidden = hard_cannot | soft_cannot
 
     groups = _Groups(ids)
@@ -151,9 +162,8 @@ def cluster_component(
                     return f"{len(spread)} distinct dates among single-day listings"
         return None
 
-    matches = sorted(
-        (e for e in inside if e.decision == MATCH), key=lambda e: (-e.combined, e.a_id, e.b_id)
-    )
+    # strongest first; ``inside`` is sorted by (a_id, b_id) and the sort is stable
+    matches = sorted((e for e in inside if e.decision == MATCH), key=lambda e: -e.combined)
     review: list[ReviewItem] = []
     rejected: list[tuple[PairScore, str]] = []
     for e in matches:

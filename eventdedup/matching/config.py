@@ -246,6 +246,13 @@ class GuardConfig:
     # Dissimilar venue names at trusted points at least this far apart: different
     # events (0 disables).
     different_venue_km: float = _f(1.5, _POS)
+    # Same label, different names: "Kommunales Kino - Perfect Days" vs "Kommunales
+    # Kino - Wuthering Heights" (the name after a shared label has no word in common
+    # with the other listing at all).
+    label_name_conflict: bool = _f(True, _boolean)
+    # Different speakers: both titles name a person ("mit Monika Burger", "von
+    # Martin Hug") and neither listing mentions the other's person anywhere.
+    person_conflict: bool = _f(True, _boolean)
 
 
 @attrs.frozen

@@ -11,11 +11,22 @@
 
 from __future__ import annotations
 
+import functools
+import re
+from typing import Any
+
 from rapidfuzz import fuzz, process
 from rapidfuzz.distance import OSA
 
 from eventdedup.matching.config import MatchingConfig
-from eventdedup.matching.normalize import tokens
+from eventdedup.matching.normalize import (
+    _LABEL,
+    _memo,
+    join_compounds,
+    norm_text,
+    register_cache,
+    tokens,
+)
 from eventdedup.matching.record import EventRecord
 from eventdedup.matching.signals import distance_km, venue_similarity
 
@@ -23,7 +34,7 @@ from eventdedup.matching.signals import distance_km, venue_similarity
 def _mentions(rec: EventRecord, word: str) -> bool:
     """Does ``word`` (a normalised place key) occur in the listing's texts?"""
     hay = rec.vocab
-    return f" {word} " in hay or any(f" {w} " in hay for w in _adjective_forms(word))
+    return any(w in hay for w in _padded_forms(word))
 
 
 def _adjective_forms(word: str) -> tuple[str, ...]:
@@ -34,16 +45,30 @@ def _adjective_forms(word: str) -> tuple[str, ...]:
     return tuple(out)
 
 
-def place_conflict(a: EventRecord, b: EventRecord, cfg: MatchingConfig) -> str | None:
-    """Reason text when the two listings are demonstrably in different places."""
-    dist = distance_km(a, b, cfg.geo)
+@functools.lru_cache(maxsize=8192)
+def _padded_forms(word: str) -> tuple[str, ...]:
+    """The word and its adjective forms, space-padded for whole-word look-ups in ``vocab``."""
+    return tuple(f" {w} " for w in (word, *_adjective_forms(word)))
+
+
+_COMPUTE: Any = object()  # "distance not given": compute it
+
+
+def place_conflict(
+    a: EventRecord, b: EventRecord, cfg: MatchingConfig, dist: float | None = _COMPUTE
+) -> str | None:
+    """Reason text when the two listings are demonstrably in different places.
+
+    ``dist`` is ``distance_km(a, b, cfg.geo)`` when the caller already has it.
+    """
+    if dist is _COMPUTE:
+        dist = distance_km(a, b, cfg.geo)
     far = cfg.guards.different_town_km
-    if a.city_keys and b.city_keys and not set(a.city_keys) & set(b.city_keys):
-        cross = any(_mentions(b, k) for k in a.city_keys) or any(
-            _mentions(a, k) for k in b.city_keys
-        )
+    ka, kb = a.city_keys, b.city_keys
+    if ka and kb and ka[0] not in kb and not any(k in kb for k in ka[1:]):
+        cross = any(_mentions(b, k) for k in ka) or any(_mentions(a, k) for k in kb)
         if not cross and (dist is None or dist > 1.5):
-            return f"different towns: {a.city_keys[0]} vs {b.city_keys[0]}"
+            return f"different towns: {ka[0]} vs {kb[0]}"
     if dist is not None and dist > far:
         venue = (
             fuzz.token_set_ratio(a.venue_norm, b.venue_norm) if a.venue_norm and b.venue_norm else 0
@@ -61,12 +86,16 @@ def mentioned_place_conflict(a: EventRecord, b: EventRecord) -> str | None:
     same traditional event in two places (§13). A listing that names no place
     at all is not evidence either way.
     """
+    if not a.mentioned_places and not b.mentioned_places:
+        return None
     for x, y in ((a, b), (b, a)):
         if not y.city_keys or not y.mentioned_places:
             continue
         vocab, own = y.vocab, y.place_words
         for p in x.mentioned_places:
-            if any(f" {w} " in vocab or w in own for w in (p, *_adjective_forms(p))):
+            if any(w in vocab for w in _padded_forms(p)):
+                continue
+            if p in own or any(w in own for w in _adjective_forms(p)):
                 continue
             return f"place '{p}' named only by one listing"
     return None
@@ -87,7 +116,7 @@ def _unmatched(xs: tuple[str, ...], ys: tuple[str, ...]) -> list[str]:
     joined = "".join(ys)
     out = []
     for x in xs:
-        if _similar_in(x, ys):
+        if x in ys or _similar_in(x, ys):
             continue
         if len(x) >= 4 and x in joined:  # compound split differently ("orgel konzert")
             continue
@@ -114,6 +143,9 @@ def distinguishing_tokens(a: EventRecord, b: EventRecord) -> tuple[str, str] | N
     """
     ta, tb = a.title_tokens, b.title_tokens
     if len(ta) < 2 or len(tb) < 2:
+        return None
+    # a word the other title has verbatim is never unmatched: cheap exit
+    if all(t in tb for t in ta) or all(t in ta for t in tb):
         return None
     ua = _unmatched(ta, tb)
     ub = _unmatched(tb, ta)
@@ -148,25 +180,135 @@ def coverage(a: EventRecord, b: EventRecord) -> float:
 
 def _similar_in(word: str, candidates: tuple[str, ...]) -> bool:
     """any(_similar_word(word, c) for c in candidates), with the edit distances in C."""
-    if len(word) < 4:
-        return word in candidates
+    if word in candidates:
+        return True
+    lw = len(word)
+    if lw < 4:
+        return False
+    if len(candidates) <= 16:
+        # a handful of title words: a plain loop beats setting up extract_iter;
+        # OSA distance ≥ the length difference, so only lengths within 2 can pass
+        for c in candidates:
+            lc = len(c)
+            if lc < 4 or lc - lw > 2 or lw - lc > 2:
+                continue
+            d = OSA.distance(word, c, score_cutoff=2)
+            if d <= 1 or (d <= 2 and min(lw, lc) >= 8):
+                return True
+        return False
     for c, d, _ in process.extract_iter(word, candidates, scorer=OSA.distance, score_cutoff=2):
-        if d <= 1 and min(len(word), len(c)) >= 4:
+        if d <= 1 and min(lw, len(c)) >= 4:
             return True
-        if min(len(word), len(c)) >= 8:
+        if min(lw, len(c)) >= 8:
             return True
     return False
 
 
+def _found(word: str, rec: EventRecord) -> bool:
+    """``word`` occurs in the listing (title, venue, texts, street), up to OCR noise."""
+    return word in rec.hay_joined or _similar_in(word, rec.hay_tokens)
+
+
+def _label_and_name(r: EventRecord, cfg: MatchingConfig) -> tuple[str, tuple[str, ...]] | None:
+    """(normalised label, key words of the rest) of "<label>: <name>" / "<label> - <name>".
+
+    The label is a short lead (at most ``generic_prefix_max_words`` words), as in
+    ``prefix_variants``; own place words and stop words are not key words.
+    """
+    n = cfg.normalization
+    if not n.generic_prefix_max_words:
+        return None
+    memo = _memo(n)
+    key = ("label", r.title)
+    split = memo.get(key)
+    if split is None:
+        m = _LABEL.match(" ".join(r.title.split()))
+        split = memo[key] = (
+            (join_compounds(norm_text(m.group(1), n)), tokens(norm_text(m.group(2), n)))
+            if m and len(m.group(1).split()) <= n.generic_prefix_max_words
+            else ()
+        )
+    if not split:
+        return None
+    label, rest = split  # type: ignore[misc]
+    stop, own = set(n.stopwords), set(r.place_words)
+    words = tuple(t for t in rest if len(t) >= 3 and t not in stop and t not in own)
+    return (label, words) if label and words else None
+
+
+def label_name_conflict(a: EventRecord, b: EventRecord, cfg: MatchingConfig) -> str | None:
+    """Same label, different names: "Kommunales Kino - Perfect Days" / "... - Wuthering Heights".
+
+    Both titles lead with the same short label and no key word of either name
+    occurs anywhere in the other listing: the label names the series or venue,
+    the rest names the event, and the events differ. (A listing that drops the
+    label, or renames the event partly, keeps a shared word and is not affected.)
+    """
+    la = _label_and_name(a, cfg)
+    if la is None:
+        return None
+    lb = _label_and_name(b, cfg)
+    if lb is None or la[0] != lb[0]:
+        return None
+    if any(_found(w, b) for w in la[1]) or any(_found(w, a) for w in lb[1]):
+        return None
+    return f"different names after '{la[0]}': '{' '.join(la[1])}' vs '{' '.join(lb[1])}'"
+
+
+# "mit Monika Burger", "von Dr. Martin Hug": a preposition, then 2-3 capitalised words
+_NAME_WORD = r"[A-ZÄÖÜ][a-zäöüß]+(?:-[A-ZÄÖÜ][a-zäöüß]+)?"
+_PERSON = re.compile(
+    rf"\b(?:mit|von)\s+(?:(?:Dr|Prof)\.?\s+)?({_NAME_WORD}(?:\s+{_NAME_WORD}){{1,2}})"
+)
+
+
+def _person_words(r: EventRecord, cfg: MatchingConfig) -> tuple[str, ...]:
+    n = cfg.normalization
+    memo = _memo(n)
+    key = ("person", r.title)
+    words = memo.get(key)
+    if words is None:
+        found = [t for m in _PERSON.finditer(r.title) for t in tokens(norm_text(m.group(1), n))]
+        words = memo[key] = tuple(dict.fromkeys(t for t in found if len(t) >= 3))
+    return words  # type: ignore[return-value]
+
+
+def person_conflict(a: EventRecord, b: EventRecord, cfg: MatchingConfig) -> str | None:
+    """Different speakers: both titles name a person and neither listing mentions the other's.
+
+    Talks on one topic by different people ("Wärmepumpe im Bestand mit Monika
+    Burger" / "... von Martin Hug") are different events; a source that names
+    the speaker only in its description, or by surname only, still shares a word.
+    """
+    pa = _person_words(a, cfg)
+    if not pa:
+        return None
+    pb = _person_words(b, cfg)
+    if not pb:
+        return None
+    if any(f" {w} " in b.vocab for w in pa) or any(f" {w} " in a.vocab for w in pb):
+        return None
+    return f"different speakers: '{' '.join(pa)}' vs '{' '.join(pb)}'"
+
+
 def street_conflict(a: EventRecord, b: EventRecord) -> str | None:
     """Both give a street and the streets differ (not just spelling)."""
-    if not a.street_norm or not b.street_norm:
+    sa, sb = a.street_norm, b.street_norm
+    if not sa or not sb or sa == sb:
         return None
-    if fuzz.ratio(a.street_norm, b.street_norm) >= 85:
-        return None
-    if fuzz.partial_ratio(a.street_norm, b.street_norm) >= 95:
-        return None
-    return f"different streets: '{a.street_norm}' vs '{b.street_norm}'"
+    key = (sa, sb)
+    same = _SAME_STREET.get(key)
+    if same is None:  # street names repeat across many pairs
+        same = fuzz.ratio(sa, sb) >= 85 or fuzz.partial_ratio(sa, sb) >= 95
+        if len(_SAME_STREET) > 100_000:
+            _SAME_STREET.clear()
+        _SAME_STREET[key] = same
+    return None if same else f"different streets: '{sa}' vs '{sb}'"
+
+
+_SAME_STREET: dict[tuple[str, str], bool] = {}
+register_cache(_SAME_STREET.clear)
+register_cache(_padded_forms.cache_clear)
 
 
 def venue_agreement(a: EventRecord, b: EventRecord, cfg: MatchingConfig) -> bool:
@@ -189,17 +331,21 @@ def venue_name_tokens(r: EventRecord, cfg: MatchingConfig) -> list[str]:
     return list(r.venue_names)
 
 
-def venue_conflict(a: EventRecord, b: EventRecord, cfg: MatchingConfig) -> str | None:
+def venue_conflict(
+    a: EventRecord, b: EventRecord, cfg: MatchingConfig, dist: float | None = _COMPUTE
+) -> str | None:
     """Both venues carry a proper name and the names share nothing."""
     na, nb = a.venue_names, b.venue_names
     if not na or not nb:
-        return _far_venues(a, b, cfg)
+        return _far_venues(a, b, cfg, dist)
     if any(_similar_word(x, y) or x in y or y in x for x in na for y in nb):
         return None
     return f"different venues: '{a.location_name}' vs '{b.location_name}'"
 
 
-def place_agreement(a: EventRecord, b: EventRecord, cfg: MatchingConfig) -> bool:
+def place_agreement(
+    a: EventRecord, b: EventRecord, cfg: MatchingConfig, dist: float | None = _COMPUTE
+) -> bool:
     """Same venue by name or street, or trusted points at most ~300 m apart.
 
     Identical coordinates alone do not count: a town-centre fallback geocode
@@ -211,11 +357,14 @@ def place_agreement(a: EventRecord, b: EventRecord, cfg: MatchingConfig) -> bool
     for c in (a.geo_confidence, b.geo_confidence):
         if c is None or c < g.min_confidence:
             return False
-    dist = distance_km(a, b, g)
+    if dist is _COMPUTE:
+        dist = distance_km(a, b, g)
     return dist is not None and 0.0 < dist <= cfg.guards.same_place_km
 
 
-def _far_venues(a: EventRecord, b: EventRecord, cfg: MatchingConfig) -> str | None:
+def _far_venues(
+    a: EventRecord, b: EventRecord, cfg: MatchingConfig, dist: float | None = _COMPUTE
+) -> str | None:
     """Dissimilar venue names at trusted points too far apart for geocoder jitter.
 
     "Kindergarten St. Margaretha" and "Sporthalle" 1.6 km apart in one town are
@@ -228,7 +377,8 @@ def _far_venues(a: EventRecord, b: EventRecord, cfg: MatchingConfig) -> str | No
     for c in (a.geo_confidence, b.geo_confidence):
         if c is None or c < g.min_confidence:
             return None
-    dist = distance_km(a, b, g)
+    if dist is _COMPUTE:
+        dist = distance_km(a, b, g)
     if dist is None or dist < limit:
         return None
     if venue_similarity(a.venue_norm, b.venue_norm) >= g.venue_similarity_cut:

@@ -11,7 +11,9 @@ from __future__ import annotations
 import functools
 import re
 import unicodedata
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
+
+import attrs
 
 from eventdedup.matching.config import NormalizationConfig
 
@@ -26,6 +28,11 @@ _HYPHEN_BREAK = re.compile(
 _PUNCT = re.compile(r"[\"'!?,.:;()\[\]{}„“”‚‘’«»*#§|/\\…–—_+&]")
 _WS = re.compile(r"\s+")
 _TOKEN_SPLIT = re.compile(r"[\s\-]+")
+_SEPARATOR_DASH = re.compile(r"(?<!\w)-|-(?!\w)")
+_DASHES = (" - ", " -- ", " – ", " — ")
+# a short label before ":" or a spaced dash ("Termin-Tipp: ...", "Kino - ...")
+_LABEL = re.compile(r"^(.{1,60}?)(?::\s|\s[-–—]+\s)(.+)$")
+_LABEL_MARK = re.compile(r":\s|\s[-–—]")
 
 
 def fold(text: str | None, *, ocr_fixes: bool = True) -> str:
@@ -35,74 +42,151 @@ def fold(text: str | None, *, ocr_fixes: bool = True) -> str:
     """
     if not text:
         return ""
-    s = unicodedata.normalize("NFC", text)
+    s = text if text.isascii() else unicodedata.normalize("NFC", text)
     if ocr_fixes:
-        s = _OCR_CAPITAL_I.sub("l", s)
-        s = _HYPHEN_BREAK.sub("", s)
-    s = s.casefold().translate(_UMLAUTS)
-    # remaining accents (café -> cafe); after umlaut expansion so ä never becomes a
+        if "I" in s:
+            s = _OCR_CAPITAL_I.sub("l", s)
+        if "-" in s:
+            s = _HYPHEN_BREAK.sub("", s)
+    s = s.casefold()
+    # umlaut expansion, then remaining accents (café -> cafe), so ä never becomes a:
+    # one translate pass with a per-character table (see _FoldTable)
     if not s.isascii():
-        s = "".join(c for c in unicodedata.normalize("NFKD", s) if not unicodedata.combining(c))
-    if ocr_fixes:
+        s = s.translate(_FOLD_TABLE)
+    if ocr_fixes and "rn" in s:
         s = s.replace("rn", "m")
-    return _WS.sub(" ", s).strip()
+    # str.split() and the regex \s agree on what whitespace is (Py_UNICODE_ISSPACE)
+    return " ".join(s.split())
+
+
+class _FoldTable(dict[int, int | str]):
+    """ord(c) -> umlaut expansion, then NFKD with combining marks dropped, per character.
+
+    Equal to applying both to the whole string: NFKD decomposes character by
+    character, and canonical reordering only permutes combining marks, which
+    are dropped anyway. Filled lazily (str.translate calls ``__missing__``).
+    """
+
+    def __missing__(self, o: int) -> int | str:
+        c = chr(o).translate(_UMLAUTS)
+        out = "".join(x for x in unicodedata.normalize("NFKD", c) if not unicodedata.combining(x))
+        v: int | str = o if out == chr(o) else out
+        self[o] = v
+        return v
+
+
+_FOLD_TABLE = _FoldTable()
 
 
 def strip_punct(text: str) -> str:
     """Remove punctuation except intra-word hyphens (compound structure matters)."""
     s = _PUNCT.sub(" ", text)
-    s = re.sub(r"(?<!\w)-|-(?!\w)", " ", s)  # dashes used as separators
-    return _WS.sub(" ", s).strip()
+    if "-" in s:
+        s = _SEPARATOR_DASH.sub(" ", s)  # dashes used as separators
+    return " ".join(s.split())
 
 
-_MEMO: list[tuple[NormalizationConfig, dict[object, object]]] = []
 _MEMO_LIMIT = 200_000
+# every process-wide memo of the matching core (pure results, bounded); see clear_caches
+_CACHES: list[Callable[[], None]] = []
+
+
+def register_cache(clear: Callable[[], None]) -> None:
+    _CACHES.append(clear)
+
+
+def clear_caches() -> None:
+    """Drop every memoised normalisation/scoring result (benchmarks measure cold runs)."""
+    for st in _STATES:
+        st.memo.clear()
+    for clear in _CACHES:
+        clear()
+
+
+@attrs.define(eq=False)
+class _ConfigState:
+    """What normalisation derives from one config: the memo, compiled synonyms, prefixes."""
+
+    cfg: NormalizationConfig
+    memo: dict[object, object]
+    # (literal forms, pattern, canonical): a pattern can only match where a form occurs
+    synonyms: tuple[tuple[tuple[str, ...], re.Pattern[str], str], ...]
+    # any literal form of any synonym group (None: no synonyms configured)
+    synonym_any: re.Pattern[str] | None
+    # every "prefix + separator" a configured prefix test could accept (casefolded)
+    prefix_starts: tuple[str, ...]
+
+
+_STATES: list[_ConfigState] = []
+_LAST: list[_ConfigState] = []
+
+
+def _state(cfg: NormalizationConfig) -> _ConfigState:
+    """Per-config state, looked up by identity (hashing the large frozen config per
+    call is costly), falling back to equality so equal configs share one memo."""
+    last = _LAST[0] if _LAST else None
+    if last is not None and last.cfg is cfg:
+        st = last
+    else:
+        st = next((x for x in _STATES if x.cfg is cfg), None)
+        if st is None:
+            st = next((x for x in _STATES if x.cfg == cfg), None) or _new_state(cfg)
+            _STATES[:] = [st, *_STATES[:3]]
+        _LAST[:] = [st]
+    if len(st.memo) > _MEMO_LIMIT:
+        st.memo.clear()
+    return st
+
+
+def _new_state(cfg: NormalizationConfig) -> _ConfigState:
+    plan = []
+    for canonical, variants in sorted(dict(cfg.synonyms).items()):
+        forms = tuple(
+            sorted({fold(v, ocr_fixes=cfg.ocr_fixes) for v in (*variants, canonical) if v})
+        )
+        plan.append(forms)
+    patterns = synonym_patterns(dict(cfg.synonyms), ocr_fixes=cfg.ocr_fixes)
+    starts = [
+        p.casefold() + d for p in (*cfg.dash_prefixes, *cfg.generic_prefixes) for d in _DASHES
+    ]
+    starts += [p.casefold() + ":" for p in cfg.colon_prefixes]
+    return _ConfigState(
+        cfg=cfg,
+        memo={},
+        synonyms=tuple((f, pat, canon) for f, (pat, canon) in zip(plan, patterns, strict=True)),
+        synonym_any=(
+            re.compile("|".join(re.escape(f) for forms in plan for f in forms))
+            if any(plan)
+            else None
+        ),
+        prefix_starts=tuple(starts),
+    )
 
 
 def _memo(cfg: NormalizationConfig) -> dict[object, object]:
-    """Per-config memo of pure normalisation results (names and templates repeat a lot).
-
-    Looked up by identity (hashing the large frozen config per call is costly),
-    falling back to equality so equal configs share one memo.
-    """
-    memo = next((m for k, m in _MEMO if k is cfg), None)
-    if memo is None:
-        memo = next((m for k, m in _MEMO if k == cfg), {})
-        _MEMO[:] = [(cfg, memo), *_MEMO[:3]]
-    if len(memo) > _MEMO_LIMIT:
-        memo.clear()
-    return memo
+    """Per-config memo of pure normalisation results (names and templates repeat a lot)."""
+    return _state(cfg).memo
 
 
 def norm_text(text: str | None, cfg: NormalizationConfig) -> str:
     """Folded, punctuation-free text with whole-token synonyms applied."""
     if not text:
         return ""
-    memo = _memo(cfg)
+    st = _state(cfg)
     key = ("n", text)
-    out = memo.get(key)
+    out = st.memo.get(key)
     if out is None:
-        out = apply_synonyms(strip_punct(fold(text, ocr_fixes=cfg.ocr_fixes)), _patterns(cfg))
-        memo[key] = out
+        out = strip_punct(fold(text, ocr_fixes=cfg.ocr_fixes))
+        # a synonym pattern needs one of its forms literally: one scan for all of them
+        if st.synonym_any is not None and st.synonym_any.search(out):
+            for _, pat, canonical in st.synonyms:
+                out = pat.sub(canonical, out)
+        st.memo[key] = out
     return out  # type: ignore[return-value]
 
 
-_LAST_PATTERNS: list[tuple[NormalizationConfig, tuple[tuple[re.Pattern[str], str], ...]]] = []
-
-
 def _patterns(cfg: NormalizationConfig) -> tuple[tuple[re.Pattern[str], str], ...]:
-    # identity check first: hashing the (large, frozen) config on every call is costly
-    for known, pats in _LAST_PATTERNS:
-        if known is cfg:
-            return pats
-    pats = _patterns_cached(cfg)
-    _LAST_PATTERNS[:] = [(cfg, pats), *_LAST_PATTERNS[:3]]
-    return pats
-
-
-@functools.lru_cache(maxsize=16)
-def _patterns_cached(cfg: NormalizationConfig) -> tuple[tuple[re.Pattern[str], str], ...]:
-    return synonym_patterns(dict(cfg.synonyms), ocr_fixes=cfg.ocr_fixes)
+    return tuple((pat, canonical) for _, pat, canonical in _state(cfg).synonyms)
 
 
 def synonym_patterns(
@@ -140,7 +224,7 @@ def tokens(text: str) -> tuple[str, ...]:
 
 def join_compounds(text: str) -> str:
     """'tanz-abend' -> 'tanzabend': hyphenated compounds compared as one word."""
-    return _WS.sub(" ", text.replace("-", "")).strip()
+    return " ".join(text.replace("-", "").split())
 
 
 def prefix_variants(title: str, cfg: NormalizationConfig) -> tuple[str, ...]:
@@ -151,25 +235,25 @@ def prefix_variants(title: str, cfg: NormalizationConfig) -> tuple[str, ...]:
     dash is tried. Scoring takes the best variant pair, so stripping is always
     consistent across the two sides and can never *lower* a similarity.
     """
-    t = _WS.sub(" ", title or "").strip()
+    t = " ".join((title or "").split())
     out = [t]
     low = t.casefold()
-    dashes = (" - ", " -- ", " – ", " — ")
-    for p in (*cfg.dash_prefixes, *cfg.generic_prefixes):
-        pl = p.casefold()
-        for d in dashes:
-            if low.startswith(pl + d):
-                out.append(t[len(pl) + len(d) :].strip())
-    for p in cfg.colon_prefixes:
-        pl = p.casefold()
-        if low.startswith(pl + ":"):
-            out.append(t[len(pl) + 1 :].strip())
-    if cfg.generic_prefix_max_words:
-        m = re.match(r"^(.{1,60}?)(?::\s|\s[-–—]+\s)(.+)$", t)
+    if low.startswith(_state(cfg).prefix_starts):
+        for p in (*cfg.dash_prefixes, *cfg.generic_prefixes):
+            pl = p.casefold()
+            for d in _DASHES:
+                if low.startswith(pl + d):
+                    out.append(t[len(pl) + len(d) :].strip())
+        for p in cfg.colon_prefixes:
+            pl = p.casefold()
+            if low.startswith(pl + ":"):
+                out.append(t[len(pl) + 1 :].strip())
+    if cfg.generic_prefix_max_words and _LABEL_MARK.search(t):
+        m = _LABEL.match(t)
         if m and len(m.group(1).split()) <= cfg.generic_prefix_max_words:
             rest = m.group(2).strip()
             out.append(rest)
-            m2 = re.match(r"^(.{1,60}?)(?::\s|\s[-–—]+\s)(.+)$", rest)
+            m2 = _LABEL.match(rest)
             if m2 and len(m2.group(1).split()) <= cfg.generic_prefix_max_words:
                 out.append(m2.group(2).strip())
     return tuple(dict.fromkeys(v for v in out if v))

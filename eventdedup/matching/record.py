@@ -14,8 +14,9 @@ from typing import Any
 import attrs
 from rapidfuzz.distance import OSA
 
-from eventdedup.matching.config import MatchingConfig
+from eventdedup.matching.config import MatchingConfig, NormalizationConfig
 from eventdedup.matching.normalize import (
+    _memo,
     city_keys,
     district_words,
     fold,
@@ -23,6 +24,7 @@ from eventdedup.matching.normalize import (
     norm_text,
     place_words,
     prefix_variants,
+    register_cache,
     tokens,
 )
 from eventdedup.model import EventDate, SourceEvent
@@ -68,6 +70,24 @@ def day_times(dates: tuple[EventDate, ...], max_range_days: int) -> tuple[tuple[
         for day in expand_days((EventDate(d.date, None, None, d.end_date),), max_range_days):
             out.add((day, minute))
     return tuple(sorted(out))
+
+
+def _days_and_times(
+    dates: tuple[EventDate, ...], max_range_days: int
+) -> tuple[tuple[str, ...], tuple[tuple[str, int], ...]]:
+    """``(expand_days(dates), day_times(dates))`` in one pass."""
+    days: set[str] = set()
+    times: set[tuple[str, int]] = set()
+    for d in dates:
+        if d.end_date is not None and d.end_date > d.date:
+            covered: tuple[str, ...] = expand_days((d,), max_range_days)
+        else:
+            covered = (d.date.isoformat(),)
+        days.update(covered)
+        if d.start_time is not None:
+            minute = d.start_time.hour * 60 + d.start_time.minute
+            times.update((day, minute) for day in covered)
+    return tuple(sorted(days)), tuple(sorted(times))
 
 
 _MONTHS = {
@@ -217,6 +237,17 @@ class EventRecord:
     vocab: str = ""
     # distinctive words of the whole listing (title + texts), no venue/place/stop words
     content_words: tuple[str, ...] = ()
+    # --- derived in memory from the fields above (not stored, not compared) ----
+    # day -> start minutes of that day (only days with a start time)
+    day_minutes: dict[str, tuple[int, ...]] = attrs.field(
+        init=False, eq=False, repr=False, factory=dict
+    )
+
+    def __attrs_post_init__(self) -> None:
+        minutes: dict[str, list[int]] = {}
+        for day, m in self.day_times:
+            minutes.setdefault(day, []).append(m)
+        object.__setattr__(self, "day_minutes", {d: tuple(ms) for d, ms in minutes.items()})
 
     @property
     def has_geo(self) -> bool:
@@ -226,6 +257,8 @@ class EventRecord:
         """JSON-serialisable dict; ``from_json`` restores an equal record."""
         out: dict[str, Any] = {}
         for f in attrs.fields(EventRecord):
+            if not f.init:
+                continue  # derived in memory
             v = getattr(self, f.name)
             if f.name == "dates":
                 v = [
@@ -248,7 +281,7 @@ class EventRecord:
     def from_json(cls, data: dict[str, Any]) -> EventRecord:
         kwargs: dict[str, Any] = {}
         for f in attrs.fields(EventRecord):
-            if f.name not in data:
+            if f.name not in data or not f.init:
                 continue
             v = data[f.name]
             if f.name == "dates":
@@ -271,18 +304,37 @@ class EventRecord:
         return cls(**kwargs)
 
 
+_IS_PLACE: dict[tuple[str, frozenset[str]], bool] = {}
+register_cache(_IS_PLACE.clear)
+
+
 def is_place(token: str, places: frozenset[str]) -> bool:
     """Own place name, allowing one spelling slip for longer words ("Nordwiler")."""
     if token in places:
         return True
     if len(token) < 6:
         return False
-    return any(abs(len(p) - len(token)) <= 1 and OSA.distance(p, token) <= 1 for p in places)
+    key = (token, places)
+    hit = _IS_PLACE.get(key)
+    if hit is None:
+        hit = any(
+            abs(len(p) - len(token)) <= 1 and OSA.distance(p, token, score_cutoff=1) <= 1
+            for p in places
+        )
+        if len(_IS_PLACE) > 100_000:
+            _IS_PLACE.clear()
+        _IS_PLACE[key] = hit
+    return hit
 
 
 def _title_forms(title: str, own_places: frozenset[str], cfg: MatchingConfig) -> tuple[str, ...]:
     n = cfg.normalization
-    stop = frozenset(n.stopwords)
+    memo = _memo(n)
+    key = ("tf", title, own_places)
+    hit = memo.get(key)
+    if hit is not None:
+        return hit  # type: ignore[return-value]
+    stop = _stopwords(n)
     forms: list[str] = []
     for variant in prefix_variants(title, n):
         base = norm_text(variant, n)
@@ -292,7 +344,17 @@ def _title_forms(title: str, own_places: frozenset[str], cfg: MatchingConfig) ->
         # "Nachtumzug Emmendingen" look like "Fasnachtsball Emmendingen".
         kept = [t for t in base.split() if not is_place(t, own_places) and t not in stop]
         forms.append(join_compounds(" ".join(kept) if kept else base))
-    return tuple(dict.fromkeys(f for f in forms if f))
+    out = tuple(dict.fromkeys(f for f in forms if f))
+    memo[key] = out
+    return out
+
+
+def _stopwords(n: NormalizationConfig) -> frozenset[str]:
+    memo = _memo(n)
+    hit = memo.get("stopwords")
+    if hit is None:
+        hit = memo["stopwords"] = frozenset(n.stopwords)
+    return hit  # type: ignore[return-value]
 
 
 def _word_in(word: str, text: str) -> bool:
@@ -300,6 +362,20 @@ def _word_in(word: str, text: str) -> bool:
 
 
 _IMPLICIT_END_MAX_DAYS = 180
+
+
+def _place_context(
+    names: tuple[str | None, str | None, str | None], n: NormalizationConfig
+) -> tuple[tuple[str, ...], frozenset[str], frozenset[str]]:
+    """(city keys, own place words, own + district place words) of a location (memoised)."""
+    memo = _memo(n)
+    key = ("pc", names)
+    hit = memo.get(key)
+    if hit is None:
+        keys = city_keys(names, n)
+        own = place_words(names, n)
+        hit = memo[key] = (keys, own, own | district_words(keys, n))
+    return hit  # type: ignore[return-value]
 
 
 def prepare_event(event: SourceEvent, cfg: MatchingConfig) -> EventRecord:
@@ -310,31 +386,30 @@ def prepare_event(event: SourceEvent, cfg: MatchingConfig) -> EventRecord:
     city = loc.city if loc else None
     printed = loc.printed_city if loc else None
     district = loc.district if loc else None
-    keys = city_keys((city, printed, district), n)
-    own_places = place_words((city, printed, district), n)
+    keys, own_places, title_places = _place_context((city, printed, district), n)
     title_norm = norm_text(event.title, n)
     venue_norm = norm_text(loc.name if loc else None, n)
     # names that may appear in a title without saying *which* event it is
-    title_places = own_places | district_words(keys, n)
-    mentioned = tuple(
-        sorted(p for p in title_places if _word_in(p, title_norm) or _word_in(p, venue_norm))
-    )
-    stop = frozenset(n.stopwords)
+    # (place words are single tokens: a whole-word look-up is a set intersection)
+    named = {*title_norm.replace("-", " ").split(), *venue_norm.replace("-", " ").split()}
+    mentioned = tuple(sorted(title_places.intersection(named)))
+    stop = _stopwords(n)
     title_tokens = tuple(
         dict.fromkeys(
             t
             for t in tokens(title_norm)
-            if t not in stop and not is_place(t, title_places) and len(t) > 1
+            if t not in stop and len(t) > 1 and not is_place(t, title_places)
         )
     )
     desc = norm_text(event.description, n)
     short = norm_text(event.short_description, n)
-    text = " ".join(x for x in (short, desc, norm_text(" ".join(event.highlights), n)) if x)
-    max_days = cfg.date.max_range_days
-    prose = " ".join(x for x in (event.short_description, event.description) if x)
+    highlights = norm_text(" ".join(event.highlights), n) if event.highlights else ""
+    text = " ".join(x for x in (short, desc, highlights) if x)
     dates = tuple(event.dates)
     if cfg.date.prose_end_dates:
+        prose = " ".join(x for x in (event.short_description, event.description) if x)
         dates = covered_dates(dates, prose, _IMPLICIT_END_MAX_DAYS)
+    days, times = _days_and_times(dates, cfg.date.max_range_days)
     street_norm = norm_text(loc.street if loc else None, n)
     title_forms = _title_forms(event.title, title_places, cfg)
     texts = tuple(t for t in (desc, short) if t)
@@ -350,7 +425,7 @@ def prepare_event(event: SourceEvent, cfg: MatchingConfig) -> EventRecord:
             {
                 t
                 for t in f"{title_norm} {text}".replace("-", " ").split()
-                if len(t) >= 4 and not t.isdigit() and t not in non_content
+                if len(t) >= 4 and t not in non_content and not t.isdigit()
             }
         )
     )
@@ -391,11 +466,11 @@ def prepare_event(event: SourceEvent, cfg: MatchingConfig) -> EventRecord:
         city_keys=keys,
         place_words=tuple(sorted(own_places)),
         mentioned_places=mentioned,
-        days=expand_days(dates, max_days),
-        day_times=day_times(dates, max_days),
+        days=days,
+        day_times=times,
         categories_norm=tuple(sorted({fold(c) for c in event.categories if c})),
         title_sorted=tuple(_sorted_tokens(f) for f in title_forms),
-        texts_sorted=tuple(_sorted_tokens(t) for t in texts),
+        texts_sorted=tuple(_sorted_tokens(t, n) for t in texts),
         venue_names=_venue_names(venue_norm, own_places, cfg),
         venue_words=venue_words,
         hay_tokens=hay_tokens,
@@ -405,8 +480,15 @@ def prepare_event(event: SourceEvent, cfg: MatchingConfig) -> EventRecord:
     )
 
 
-def _sorted_tokens(text: str) -> str:
-    return " ".join(sorted(text.split()))
+def _sorted_tokens(text: str, n: NormalizationConfig | None = None) -> str:
+    if n is None:
+        return " ".join(sorted(text.split()))
+    memo = _memo(n)  # descriptions are often shared by several sources
+    key = ("st", text)
+    hit = memo.get(key)
+    if hit is None:
+        hit = memo[key] = " ".join(sorted(text.split()))
+    return hit  # type: ignore[return-value]
 
 
 def _venue_names(
@@ -420,13 +502,23 @@ def _venue_names(
     known type need no list entry.
     """
     n = cfg.normalization
-    heads = n.venue_type_heads
-    stop = set(n.stopwords) | own_places
+    if not venue_norm:
+        return ()
+    memo = _memo(n)
+    key = ("vn", venue_norm, own_places)
+    hit = memo.get(key)
+    if hit is not None:
+        return hit  # type: ignore[return-value]
+    heads = tuple(n.venue_type_heads)
+    generic = frozenset(n.venue_generic_words)
+    stop = _stopwords(n)
     out = []
     for t in venue_norm.replace("-", " ").split():
-        if len(t) < 3 or t in stop or t.isdigit():
+        if len(t) < 3 or t in stop or t in own_places or t.isdigit():
             continue
-        if any(t.endswith(h) for h in heads) or t in n.venue_generic_words:
+        if t.endswith(heads) or t in generic:
             continue
         out.append(t)
-    return tuple(out)
+    result = tuple(out)
+    memo[key] = result
+    return result

@@ -18,6 +18,7 @@ from eventdedup.matching.config import (
     MatchingConfig,
     TitleBlend,
 )
+from eventdedup.matching.normalize import register_cache
 from eventdedup.matching.record import EventRecord
 
 EARTH_RADIUS_KM = 6371.0
@@ -44,14 +45,17 @@ def clock_delta(a: int, b: int) -> int:
     return min(d, 1440 - d)
 
 
-def _minutes_on(r: EventRecord, day: str) -> list[int]:
-    return [m for d, m in r.day_times if d == day]
+def _minutes_on(r: EventRecord, day: str) -> tuple[int, ...]:
+    return r.day_minutes.get(day, ())
 
 
 def common_days(a: EventRecord, b: EventRecord) -> list[str]:
     """Days both listings cover, sorted."""
     if len(a.days) == 1 and len(b.days) == 1:
         return list(a.days) if a.days[0] == b.days[0] else []
+    if len(a.days) > len(b.days):
+        sb = set(b.days)
+        return [d for d in a.days if d in sb]
     sa = set(a.days)
     return [d for d in b.days if d in sa]
 
@@ -59,8 +63,9 @@ def common_days(a: EventRecord, b: EventRecord) -> list[str]:
 def best_time_deltas(a: EventRecord, b: EventRecord, common: list[str]) -> list[int | None]:
     """Per common day: minutes between the closest pair of start times (None: a time missing)."""
     out: list[int | None] = []
+    ma, mb = a.day_minutes, b.day_minutes
     for day in common:
-        xs, ys = _minutes_on(a, day), _minutes_on(b, day)
+        xs, ys = ma.get(day), mb.get(day)
         out.append(min(clock_delta(x, y) for x in xs for y in ys) if xs and ys else None)
     return out
 
@@ -74,14 +79,30 @@ def date_signal(a: EventRecord, b: EventRecord, cfg: DateConfig) -> float:
     pair of start times counts (not just the first); a missing time is no
     evidence either way (1.0).
     """
-    if not a.days or not b.days:
+    da, db = a.days, b.days
+    if not da or not db:
         return 0.0
+    if len(da) == 1 and len(db) == 1:
+        # the common case, same arithmetic as below: one common day, all start
+        # times lie on it
+        if da[0] != db[0]:
+            return 0.0
+        overlap = max(1.0, cfg.subset_score)
+        ta, tb = a.day_times, b.day_times
+        if not ta or not tb:
+            return overlap
+        if len(ta) == 1 and len(tb) == 1:
+            d = abs(ta[0][1] - tb[0][1]) % 1440
+            delta = d if d <= 720 else 1440 - d  # clock_delta
+        else:
+            delta = min(clock_delta(x, y) for _, x in ta for _, y in tb)
+        return overlap * time_factor(delta, cfg)
     common = common_days(a, b)
     if not common:
         return 0.0
     n = len(common)
-    overlap = n / (len(a.days) + len(b.days) - n)
-    if n == len(a.days) or n == len(b.days):
+    overlap = n / (len(da) + len(db) - n)
+    if n == len(da) or n == len(db):
         overlap = max(overlap, cfg.subset_score)
     if not a.day_times or not b.day_times:
         return overlap
@@ -126,7 +147,18 @@ def venue_similarity(a: str, b: str) -> float:
     """Venue names: 'Scala Kino' ~ 'Kino Scala' ~ 'Scala-Kino Haslach'."""
     if not a or not b:
         return 0.0
-    return max(fuzz.token_sort_ratio(a, b), fuzz.token_set_ratio(a, b)) / 100.0
+    key = (a, b)
+    hit = _VENUE_SIMILARITY.get(key)
+    if hit is None:  # venue names repeat across many pairs
+        hit = max(fuzz.token_sort_ratio(a, b), fuzz.token_set_ratio(a, b)) / 100.0
+        if len(_VENUE_SIMILARITY) > 100_000:
+            _VENUE_SIMILARITY.clear()
+        _VENUE_SIMILARITY[key] = hit
+    return hit
+
+
+_VENUE_SIMILARITY: dict[tuple[str, str], float] = {}
+register_cache(_VENUE_SIMILARITY.clear)
 
 
 def geo_score_from(
@@ -164,17 +196,39 @@ def geo_score_from(
 
 
 def geo_signal(a: EventRecord, b: EventRecord, cfg: GeoConfig) -> float:
-    return geo_score_from(
-        a.geo_latitude,
-        a.geo_longitude,
-        a.geo_confidence,
-        b.geo_latitude,
-        b.geo_longitude,
-        b.geo_confidence,
-        a.venue_norm,
-        b.venue_norm,
-        cfg,
-    )
+    return geo_and_distance(a, b, cfg)[0]
+
+
+def geo_and_distance(a: EventRecord, b: EventRecord, cfg: GeoConfig) -> tuple[float, float | None]:
+    """(``geo_signal``, ``distance_km``) with one distance computation."""
+    lat_a, lon_a, lat_b, lon_b = a.geo_latitude, a.geo_longitude, b.geo_latitude, b.geo_longitude
+    if lat_a is None or lon_a is None or lat_b is None or lon_b is None:
+        return cfg.neutral_score, None
+    box = cfg.region_bbox
+    if not (
+        box[0] <= lat_a <= box[1]
+        and box[2] <= lon_a <= box[3]
+        and box[0] <= lat_b <= box[1]
+        and box[2] <= lon_b <= box[3]
+    ):
+        return cfg.neutral_score, None  # geocoder outlier: no evidence (§13)
+    dist = haversine_km(lat_a, lon_a, lat_b, lon_b)
+    eps = cfg.identical_epsilon_deg
+    identical = abs(lat_a - lat_b) <= eps and abs(lon_a - lon_b) <= eps
+    if not identical:
+        for c in (a.geo_confidence, b.geo_confidence):
+            if c is not None and c < cfg.min_confidence:
+                return cfg.neutral_score, dist
+    d = 0.0 if identical else dist
+    score = max(0.0, 1.0 - d / cfg.max_distance_km)
+    if (
+        d < cfg.venue_match_distance_km
+        and a.venue_norm
+        and b.venue_norm
+        and venue_similarity(a.venue_norm, b.venue_norm) < cfg.venue_similarity_cut
+    ):
+        score *= cfg.venue_mismatch_factor
+    return score, dist
 
 
 def distance_km(a: EventRecord, b: EventRecord, cfg: GeoConfig) -> float | None:
@@ -217,18 +271,30 @@ def title_signal(a: EventRecord, b: EventRecord, cfg: MatchingConfig) -> float:
     both listings, so a label on one side only can no longer lower the score
     (§17 item 9).
     """
-    if not a.title_forms or not b.title_forms:
+    fa, fb = a.title_forms, b.title_forms
+    if not fa or not fb:
         return 0.0
-    blend = title_blend_for(a, b, cfg)
+    # title_blend_for without building a TitleBlend per pair
+    t = cfg.title
+    sa, sb = a.source_type, b.source_type
+    if sa != sb and sa in CROSS_TYPES and sb in CROSS_TYPES:
+        c = t.cross_source_type
+        w1, w2, lo, hi = c.primary_weight, c.secondary_weight, c.blend_lower, c.blend_upper
+    else:
+        w1, w2, lo, hi = t.primary_weight, t.secondary_weight, t.blend_lower, t.blend_upper
+    ratio = fuzz.ratio
+    if len(fa) == 1 and len(fb) == 1:
+        p = ratio(a.title_sorted[0], b.title_sorted[0]) / 100.0
+        if lo <= p <= hi:
+            p = w1 * p + w2 * (fuzz.token_set_ratio(fa[0], fb[0]) / 100.0)
+        return p if p > 0.0 else 0.0
     best = 0.0
-    lo, hi = blend.blend_lower, blend.blend_upper
-    for x, xs in zip(a.title_forms, a.title_sorted, strict=True):
-        for y, ys in zip(b.title_forms, b.title_sorted, strict=True):
+    for x, xs in zip(fa, a.title_sorted, strict=True):
+        for y, ys in zip(fb, b.title_sorted, strict=True):
             # token_sort_ratio == ratio of the pre-sorted token strings
-            p = fuzz.ratio(xs, ys) / 100.0
+            p = ratio(xs, ys) / 100.0
             if lo <= p <= hi:
-                s = fuzz.token_set_ratio(x, y) / 100.0
-                p = blend.primary_weight * p + blend.secondary_weight * s
+                p = w1 * p + w2 * (fuzz.token_set_ratio(x, y) / 100.0)
             if p > best:
                 best = p
     return best
@@ -244,4 +310,6 @@ def description_signal(a: EventRecord, b: EventRecord, cfg: MatchingConfig) -> f
         return cfg.description.both_empty
     if not ta or not tb:
         return cfg.description.one_empty
+    if len(ta) == 1 and len(tb) == 1:
+        return fuzz.ratio(ta[0], tb[0]) / 100.0
     return max(fuzz.ratio(x, y) for x in ta for y in tb) / 100.0

@@ -168,3 +168,43 @@ def test_far_apart_dissimilar_venues(cfg, rec):
     # the same venue geocoded 1.6 km off is not a conflict when the names agree
     c = rec(id="c", venue="Sporthalle Waldkirch", lat=48.0873, lon=7.9686, **kw)
     assert score_pair(b, c, cfg).decision == "match"
+
+
+def test_same_label_different_names_are_different_films(cfg, rec):
+    kw = dict(
+        city="Freiburg im Breisgau",
+        venue="Kommunales Kino",
+        lat=47.9883,
+        lon=7.8577,
+        short="Film im Kommunalen Kino",
+    )
+    a = rec(id="a", title="Kommunales Kino - Perfect Days", **kw)
+    b = rec(id="b", title="Kommunales Kino - Wuthering Heights (Sturmhöhe)", **kw)
+    s = score_pair(a, b, cfg)
+    assert s.decision == "no_match" and s.reason.startswith(
+        "different names after 'kommunales kino'"
+    )
+    # the same film with and without the label, or renamed partly, is not affected
+    c = rec(id="c", title="Kommunales Kino - Wuthering Heights", **kw)
+    assert score_pair(b, c, cfg).decision == "match"
+    d = rec(id="d", title="Wuthering Heights", **kw)
+    assert score_pair(a, d, cfg).reason.startswith("different names") is False
+
+
+def test_different_speakers_same_topic(cfg, rec):
+    kw = dict(city="Freiburg im Breisgau", venue="Rathaus", lat=47.9973, lon=7.8505)
+    a = rec(id="a", title="Bildervortrag: Wärmepumpe im Bestand mit Monika Burger", **kw)
+    b = rec(id="b", title="Diavortrag: Wärmepumpe im Bestand von Martin Hug", **kw)
+    s = score_pair(a, b, cfg)
+    assert s.decision == "no_match" and s.reason.startswith("different speakers")
+    # one source names the speaker only in its text: same talk
+    c = rec(
+        id="c",
+        title="Vortrag: Wärmepumpe im Bestand mit Dr. Martin Hug",
+        desc="Referent ist Martin Hug.",
+        **kw,
+    )
+    assert not score_pair(b, c, cfg).reason.startswith("different speakers")
+    # a title without a person is no evidence either way
+    d = rec(id="d", title="Bildervortrag: Wärmepumpe im Bestand", **kw)
+    assert not score_pair(a, d, cfg).reason.startswith("different speakers")

@@ -1,0 +1,125 @@
+"""Speed-only rewrites must not change a result: each fast path against its plain definition."""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+import math
+import random
+import re
+import unicodedata
+
+import pytest
+
+from eventdedup.matching import EventRecord, blocking_keys, candidate_pairs, prepare_event
+from eventdedup.matching.decision import round4
+from eventdedup.matching.normalize import fold, strip_punct
+from eventdedup.model import EventDate
+from tests.matching.conftest import make_event
+
+# --- the pre-optimisation definitions (kept as the specification) -------------
+
+_UMLAUTS = str.maketrans({"ä": "ae", "ö": "oe", "ü": "ue", "ß": "ss", "æ": "ae", "œ": "oe"})
+_OCR_I = re.compile(r"(?<=[A-Za-zÄÖÜäöüß])I(?=[a-zäöüß])")
+_BREAK = re.compile(r"(?<=[A-Za-zÄÖÜäöüß])-\s+(?!(?:und|oder|bis|sowie|u\.?)\b)(?=[a-zäöüßA-ZÄÖÜ])")
+_PUNCT = re.compile(r"[\"'!?,.:;()\[\]{}„“”‚‘’«»*#§|/\\…–—_+&]")
+
+
+def _fold_spec(text: str, ocr: bool) -> str:
+    s = unicodedata.normalize("NFC", text)
+    if ocr:
+        s = _BREAK.sub("", _OCR_I.sub("l", s))
+    s = s.casefold().translate(_UMLAUTS)
+    if not s.isascii():
+        s = "".join(c for c in unicodedata.normalize("NFKD", s) if not unicodedata.combining(c))
+    if ocr:
+        s = s.replace("rn", "m")
+    return re.sub(r"\s+", " ", s).strip()
+
+
+def _strip_spec(text: str) -> str:
+    s = _PUNCT.sub(" ", text)
+    s = re.sub(r"(?<!\w)-|-(?!\w)", " ", s)
+    return re.sub(r"\s+", " ", s).strip()
+
+
+def test_fold_and_strip_equal_their_specification():
+    rnd = random.Random(7)
+    alphabet = list("aAbIlrnm äÄöÖüÜßẞéÉçñ-–—\t\n\u00a0\u2009\u3000\x1c.,;:()„“\"'İıﬁ½²̈́")
+    alphabet += [chr(rnd.randrange(0x20, 0x3000)) for _ in range(200)]
+    texts = ["DRK-BIutspende", "Veranstal- tung", "Kultur- und Bürgerhaus", "Café „Stille Orte“"]
+    texts += [
+        "".join(rnd.choice(alphabet) for _ in range(rnd.randrange(1, 25))) for _ in range(4000)
+    ]
+    for t in texts:
+        for ocr in (True, False):
+            assert fold(t, ocr_fixes=ocr) == _fold_spec(t, ocr), repr(t)
+        assert strip_punct(t) == _strip_spec(t), repr(t)
+
+
+def test_round4_is_round():
+    rnd = random.Random(3)
+    xs = [rnd.random() for _ in range(20000)] + [rnd.uniform(0, 1e6) for _ in range(2000)]
+    xs += [k / 10000 + d for k in range(0, 10001, 7) for d in (0, 5e-5, -5e-5, 1e-12)]
+    xs += [0.0, -0.0, 1.0, 0.00005, 0.99995, -1.23456, 2e6 + 0.12345]
+    for x in xs + xs[:500]:  # repeats go through the memo
+        assert round4(x) == round(x, 4) and math.copysign(1, round4(x)) == math.copysign(
+            1, round(x, 4)
+        ), x
+
+
+def _random_events(n: int, seed: int):
+    rnd = random.Random(seed)
+    towns = [("Waldkirch", 48.09, 7.96), ("Sexau", 48.10, 7.91), ("Elzach", 48.17, 8.07)]
+    words = ["Nachtumzug", "Kinderball", "Seniorennachmittag", "Blutspende", "Landschaftstag"]
+    out = []
+    for i in range(n):
+        town, lat, lon = rnd.choice(towns)
+        day = dt.date(2026, 2, 10) + dt.timedelta(days=rnd.randrange(4))
+        dates = []
+        for _ in range(rnd.choice((1, 1, 1, 2))):
+            start = None if rnd.random() < 0.3 else dt.time(rnd.randrange(24), rnd.randrange(60))
+            end = day + dt.timedelta(days=rnd.randrange(1, 5)) if rnd.random() < 0.15 else None
+            dates.append(EventDate(day + dt.timedelta(days=rnd.randrange(2)), start, None, end))
+        geo = rnd.random() < 0.7
+        out.append(
+            make_event(
+                id=f"e{i:03d}",
+                title=f"{rnd.choice(words)} {rnd.choice(words)}",
+                dates=tuple(dates),
+                city=town if rnd.random() < 0.8 else None,
+                lat=lat + rnd.uniform(-0.03, 0.03) if geo else None,
+                lon=lon + rnd.uniform(-0.03, 0.03) if geo else None,
+                conf=rnd.choice((0.6, 0.9, 1.0)),
+            )
+        )
+    return out
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_candidate_pairs_are_the_pairs_sharing_a_blocking_key(cfg, seed):
+    recs = [prepare_event(e, cfg) for e in _random_events(120, seed)]
+    keys = {r.id: set(blocking_keys(r, cfg)) for r in recs}
+
+    def sharing(new, stored):
+        ids = {r.id for r in new}
+        pool = [r.id for r in new] + [r.id for r in stored if r.id not in ids]
+        return sorted(
+            (min(x, y), max(x, y))
+            for x, y in itertools.combinations(pool, 2)
+            if (x in ids or y in ids) and keys[x] & keys[y]
+        )
+
+    assert candidate_pairs(recs, [], cfg) == sharing(recs, [])
+    new, stored = recs[::3], recs
+    assert candidate_pairs(new, stored, cfg) == sharing(new, stored)
+
+
+def test_derived_day_minutes_survive_json_and_are_not_stored(cfg, rec):
+    r = rec(id="a", day="2026-02-13", end_date="2026-02-15", start="19:00")
+    data = r.to_json()
+    assert "day_minutes" not in data
+    back = EventRecord.from_json(data)
+    assert back == r and back.day_minutes == r.day_minutes == {
+        d: (1140,) for d in ("2026-02-13", "2026-02-14", "2026-02-15")
+    }
