@@ -2,7 +2,7 @@
 
 For each file, inside the file's transaction:
 
-1. prepare the new events (normalized record, blocking keys) and store both;
+1. prepare the new events (normalized record, blocking keys);
 2. fetch the stored events sharing a blocking key with any new event — one
    indexed query per file, never a scan of the store;
 3. score the candidate pairs and store every decision;
@@ -17,28 +17,31 @@ For each file, inside the file's transaction:
    messages.
 
 The cost depends on the file and the blocks it touches, not on the size of the
-store.  A transaction-scoped advisory lock serialises this step across
-replicas, so two daemons never re-cluster the same component concurrently.
+store: a file issues a fixed number of statements (bulk rows go in with
+``COPY``, id lists travel as one array parameter, and each ``source_events``
+row the file touches is rewritten once, with its record, component and
+canonical together).  A transaction-scoped advisory lock serialises this step
+across replicas, so two daemons never re-cluster the same component
+concurrently.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping, Sequence
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from typing import Any
 
 import attrs
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from eventdedup.db.events import copy_lines, copy_rows, copy_text
+from eventdedup.db.events import text_array as _text_array
 from eventdedup.db.tables import (
-    canonical_events,
-    canonical_redirects,
-    event_blocking_keys,
-    match_constraints,
-    match_decisions,
     review_items,
-    source_events,
 )
 from eventdedup.matching import (
     Canonical,
@@ -48,7 +51,6 @@ from eventdedup.matching import (
     ReviewItem,
     assign_canonical_ids,
     blocking_keys,
-    candidate_pairs,
     cluster_component,
     prepare_event,
     score_pair,
@@ -65,86 +67,157 @@ Messages = list[tuple[str, Mapping[str, Any]]]
 class _Member:
     record: EventRecord
     canonical_id: int | None
+    component_id: int | None = None
+
+
+@attrs.define
+class _NewEvents:
+    """What ``apply`` knows in memory and has not written to ``source_events`` yet."""
+
+    records: dict[str, EventRecord]
+    record_json: dict[str, str]
+    # the fresh component id given to each new event
+    new_component: dict[str, int]
+    # every component the file touched -> the component it belongs to after the merges
+    component_of: dict[int, int]
+    # stored records already parsed by the candidate query
+    known: dict[str, _Member]
+
+
+class _Laps:
+    """Adds the milliseconds since the previous lap to ``sink[step]`` (no-op without a sink)."""
+
+    __slots__ = ("sink", "t")
+
+    def __init__(self, sink: dict[str, float] | None) -> None:
+        self.sink = sink
+        self.t = time.perf_counter()
+
+    def __call__(self, step: str) -> None:
+        now = time.perf_counter()
+        if self.sink is not None:
+            self.sink[step] = self.sink.get(step, 0.0) + (now - self.t) * 1000
+        self.t = now
+
+
+class RecordCache:
+    """Parsed records of stored events, least recently used dropped first.
+
+    A stored record never changes (an event id is inserted once, with its
+    record, and never updated), so a record read back from the database stays
+    valid.  Only records of *committed* events are ever added: those a file
+    reads that it did not write itself.  Bounded, so memory does not grow with
+    the number of files processed.
+    """
+
+    def __init__(self, capacity: int) -> None:
+        self.capacity = capacity
+        self._items: OrderedDict[str, EventRecord] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, event_id: str) -> EventRecord | None:
+        with self._lock:
+            record = self._items.get(event_id)
+            if record is not None:
+                self._items.move_to_end(event_id)
+            return record
+
+    def put(self, event_id: str, record: EventRecord) -> None:
+        if self.capacity <= 0:
+            return
+        with self._lock:
+            self._items[event_id] = record
+            self._items.move_to_end(event_id)
+            while len(self._items) > self.capacity:
+                self._items.popitem(last=False)
+
+    def __len__(self) -> int:
+        return len(self._items)
 
 
 class DbDeduplicator:
-    """Implements ``eventdedup.pipeline.Deduplicator`` on PostgreSQL."""
+    """Implements ``eventdedup.pipeline.Deduplicator`` on PostgreSQL.
 
-    def __init__(self, cfg: MatchingConfig) -> None:
+    ``record_cache`` bounds how many parsed stored records are kept between
+    files (the candidates of a file are mostly events of the same days as the
+    files before it); 0 disables the cache.
+    """
+
+    def __init__(self, cfg: MatchingConfig, *, record_cache: int = 20_000) -> None:
         self.cfg = cfg
+        self.records = RecordCache(record_cache)
 
-    def apply(self, conn: Connection, events: Sequence[SourceEvent]) -> Messages:
+    def apply(self, conn: Connection, events: Sequence[SourceEvent],
+              timings: dict[str, float] | None = None) -> Messages:
+        """Match ``events`` (already inserted); ``timings`` gets milliseconds per step."""
         if not events:
             return []
+        lap = _Laps(timings)
         conn.execute(sa.select(sa.func.pg_advisory_xact_lock(MATCH_LOCK)))
+        lap("match_lock")
         records = [prepare_event(e, self.cfg) for e in events]
         new_ids = [r.id for r in records]
         keys = {r.id: blocking_keys(r, self.cfg) for r in records}
-        components = self._store_records(conn, records, keys)
+        record_json = {r.id: _json(r.to_json()) for r in records}
+        lap("prepare")
 
-        stored = self._candidates(conn, sorted({k for ks in keys.values() for k in ks}), new_ids)
-        by_id = {r.id: r for r in records} | {m.record.id: m.record for m in stored.values()}
-        pairs = candidate_pairs(records, [m.record for m in stored.values()], self.cfg)
+        entries = {i: index_entries(ks) for i, ks in keys.items()}
+        new_set = set(new_ids)
+        stored_pairs = [p for p in _stored_pairs(conn, entries) if p[1] not in new_set]
+        stored = _load_stored(conn, sorted({s for _, s in stored_pairs}), self.records)
+        fresh = _next_component_ids(conn, len(records))
+        lap("candidates")
+        by_id = {r.id: r for r in records} | {i: m.record for i, m in stored.items()}
+        pairs = _candidate_pairs(entries, stored_pairs, stored)
+        lap("blocking")
         scores = [score_pair(by_id[a], by_id[b], self.cfg) for a, b in pairs]
+        lap("scoring")
+        copy_lines(conn, "event_blocking_keys", ("key", "event_id", "slots"),
+                   (f"{copy_text(prefix)}\t{event_id}\t{slots}" for i in new_ids
+                    for event_id in (copy_text(i),)
+                    for prefix, slots in entries[i].items()))
         _insert_decisions(conn, scores)
+        lap("decisions")
 
-        stored_components = _components_of(conn, [m.record.id for m in stored.values()])
-        components.update(stored_components)
-        affected = _merge_components(conn, components, scores, new_ids)
-        return self.recluster(conn, affected)
+        components = dict(zip(new_ids, fresh, strict=True))
+        components.update({i: m.component_id for i, m in stored.items()
+                           if m.component_id is not None})
+        merged = _merge_components(components, scores, new_ids)
+        lap("components")
+        pending = _NewEvents({r.id: r for r in records}, record_json,
+                             dict(zip(new_ids, fresh, strict=True)), merged, stored)
+        # through the public method, so a subclass that post-processes it sees files too
+        return self.recluster(conn, sorted(merged), timings, pending=pending)
 
-    # -- steps ---------------------------------------------------------------------------------
+    def recluster(self, conn: Connection, component_ids: Sequence[int],
+                  timings: dict[str, float] | None = None, *,
+                  pending: _NewEvents | None = None) -> Messages:
+        """Re-cluster whole components (after new edges or changed constraints).
 
-    def _store_records(self, conn: Connection, records: Sequence[EventRecord],
-                       keys: Mapping[str, Sequence[str]]) -> dict[str, int]:
-        ids = conn.execute(
-            sa.select(sa.func.nextval("component_ids"))
-            .select_from(sa.func.generate_series(1, len(records)))
-        ).scalars().all()
-        components = {r.id: int(c) for r, c in zip(records, ids, strict=True)}
-        conn.execute(
-            sa.text("UPDATE source_events SET record = v.record, component_id = v.component "
-                    "FROM unnest(CAST(:ids AS text[]), CAST(:records AS jsonb[]), "
-                    "CAST(:components AS bigint[])) AS v(id, record, component) "
-                    "WHERE source_events.id = v.id"),
-            {"ids": [r.id for r in records],
-             "records": [json.dumps(r.to_json(), ensure_ascii=False) for r in records],
-             "components": [components[r.id] for r in records]},
-        )
-        _copy(conn, "event_blocking_keys", ("key", "event_id"),
-              [(k, r.id) for r in records for k in dict.fromkeys(keys[r.id])])
-        return components
-
-    def _candidates(self, conn: Connection, keys: Sequence[str],
-                    new_ids: Sequence[str]) -> dict[str, _Member]:
-        if not keys:
-            return {}
-        matching = (sa.select(event_blocking_keys.c.event_id)
-                    .where(event_blocking_keys.c.key == sa.any_(sa.literal(list(keys),
-                                                                           _TEXT_ARRAY))))
-        rows = conn.execute(
-            sa.select(source_events.c.id, source_events.c.record, source_events.c.canonical_id)
-            .where(source_events.c.id.in_(matching))
-            .where(source_events.c.id.not_in(list(new_ids)))
-            .where(source_events.c.record.is_not(None))
-        )
-        return {r.id: _Member(EventRecord.from_json(r.record), r.canonical_id) for r in rows}
-
-    def recluster(self, conn: Connection, component_ids: Sequence[int]) -> Messages:
-        """Re-cluster whole components (after new edges or changed constraints)."""
-        members = _load_members(conn, component_ids)
+        ``pending`` is internal to :meth:`apply`: the file's new events, whose
+        record, component and canonical are written here together.
+        """
+        new = pending
+        lap = _Laps(timings)
+        members = _load_members(conn, component_ids, new, self.records)
         ids = sorted(members)
         edges = _load_decisions(conn, ids)
         must, cannot = _load_constraints(conn, ids)
+        lap("load_components")
         result = cluster_component(ids, edges, must, cannot, self.cfg,
                                    days={i: m.record.days for i, m in members.items()})
         previous = {i: m.canonical_id for i, m in members.items() if m.canonical_id is not None}
         assignment = assign_canonical_ids(result.clusters, previous)
+        lap("clustering")
         old_members: dict[int, set[str]] = {}
         for i, cid in previous.items():
             old_members.setdefault(cid, set()).add(i)
         old = _load_canonicals(conn, sorted(old_members))
+        lap("load_components")
 
+        edges_of: dict[str, list[PairScore]] = {}
+        for e in edges:
+            edges_of.setdefault(e.a_id, []).append(e)
         messages: Messages = []
         links: dict[str, int] = {}
         created: list[tuple[frozenset[str], Canonical]] = []
@@ -153,7 +226,8 @@ class DbDeduplicator:
             if cid is not None and old_members.get(int(cid)) == set(cluster):
                 continue  # membership unchanged: nothing to re-synthesize
             member_records = [members[i].record for i in sorted(cluster)]
-            inside = [e for e in edges if e.a_id in cluster and e.b_id in cluster]
+            inside = [e for i in sorted(cluster) for e in edges_of.get(i, ())
+                      if e.b_id in cluster]
             if cid is None:
                 created.append((cluster, synthesize(member_records, inside, None, self.cfg)))
                 continue
@@ -166,60 +240,177 @@ class DbDeduplicator:
             links.update(dict.fromkeys(cluster, cid))
             messages.append(("canonical.updated", {
                 **_summary(cid, canonical), "changed": canonical.changed_fields(before)}))
+        lap("synthesis")
         _update_canonicals(conn, updated)
-        new_ids = _insert_canonicals(conn, [c for _, c in created])
-        for (cluster, canonical), new_id in zip(created, new_ids, strict=True):
+        new_cids = _insert_canonicals(conn, [c for _, c in created])
+        for (cluster, canonical), new_id in zip(created, new_cids, strict=True):
             links.update(dict.fromkeys(cluster, new_id))
             messages.append(("canonical.created", _summary(new_id, canonical)))
-        _link_all(conn, links)
-        for lost, survivor in sorted(assignment.merged.items()):
-            _redirect(conn, int(lost), int(survivor))
-            messages.append(("canonical.merged", {"canonical_id": int(survivor),
-                                                  "merged": int(lost)}))
-        for gone in assignment.emptied:
-            conn.execute(canonical_events.delete().where(canonical_events.c.id == int(gone)))
-            messages.append(("canonical.removed", {"canonical_id": int(gone)}))
+        lap("canonicals")
+        _write_members(conn, members, links, new)
+        lap("members")
+        merged = sorted((int(lost), int(survivor))
+                        for lost, survivor in assignment.merged.items())
+        _redirect(conn, merged)
+        for lost, survivor in merged:
+            messages.append(("canonical.merged", {"canonical_id": survivor, "merged": lost}))
+        emptied = [int(gone) for gone in assignment.emptied]
+        if emptied:
+            conn.execute(sa.text("DELETE FROM canonical_events WHERE id = ANY(CAST(:ids AS "
+                                 "bigint[]))"), {"ids": _int_array(emptied)})
+        messages.extend(("canonical.removed", {"canonical_id": gone}) for gone in emptied)
+        lap("canonicals")
         messages.extend(_refresh_review(conn, ids, result.review))
+        lap("review")
         return messages
+
+
+# -- parameters --------------------------------------------------------------------------------
+#
+# Lists travel as ONE array literal bound as text and cast in SQL (``_text_array``, ``_int_array``)
+# so every statement's text is the same for every file.
+
+
+def _int_array(items: Iterable[int]) -> str:
+    return "{" + ",".join(str(int(i)) for i in items) + "}"
+
+
+def _json(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
 
 
 # -- queries -----------------------------------------------------------------------------------
 
-_TEXT_ARRAY = sa.ARRAY(sa.Text)
+def index_entries(keys: Iterable[str]) -> dict[str, int]:
+    """An event's blocking keys as rows of the blocking index: ``{prefix: slot bits}``.
+
+    A key ending in a start-time slot (``…|<0-61>``) becomes its prefix and bit
+    ``slot + 1``; any other key is its own prefix with bit 0.  The encoding is
+    one-to-one, so two events share a key exactly when they share a prefix
+    with overlapping bits — and an event has ~5× fewer rows than keys (an
+    event without a start time has a key in every slot of the day).
+    """
+    out: dict[str, int] = {}
+    for key in keys:
+        cut = key.rfind("|")
+        bit = _SLOT_BITS.get(key[cut + 1:]) if cut > 0 else None
+        if bit is None:
+            prefix, bit = key, 1
+        else:
+            prefix = key[:cut]
+        out[prefix] = out.get(prefix, 0) | bit
+    return out
 
 
-def _ids_param(ids: Iterable[str]) -> Any:
-    return sa.literal(list(ids), _TEXT_ARRAY)
+#: The slot numbers as written in keys ("0" … "61", no leading zeros) and their bits.
+_SLOT_BITS = {str(slot): 1 << (slot + 1) for slot in range(62)}
 
 
-def _copy(conn: Connection, table: str, columns: Sequence[str],
-          rows: Iterable[Sequence[Any]]) -> None:
-    """Bulk-load rows with COPY inside the caller's transaction."""
-    raw = conn.connection.driver_connection
-    assert raw is not None
-    with raw.cursor() as cur, cur.copy(
-        f"COPY {table} ({', '.join(columns)}) FROM STDIN"
-    ) as copy:
-        for row in rows:
-            copy.write_row(row)
+# One index-only lookup per prefix, whatever the statistics say: ``OFFSET 0`` keeps the planner
+# from flattening the lateral subquery into a join it might run as a scan of the whole table.
+_STORED_PAIRS = sa.text(
+    "SELECT DISTINCT n.id, k.event_id "
+    "FROM unnest(CAST(:prefixes AS text[]), CAST(:slots AS bigint[]), CAST(:ids AS text[])) "
+    "     AS n(prefix, slots, id) "
+    "CROSS JOIN LATERAL (SELECT k.event_id FROM event_blocking_keys k "
+    "                    WHERE k.key = n.prefix AND k.slots & n.slots <> 0 OFFSET 0) AS k")
+
+
+def _stored_pairs(conn: Connection, entries: Mapping[str, Mapping[str, int]]
+                  ) -> list[tuple[str, str]]:
+    """``(new id, stored id)`` of every new and stored event sharing a blocking key.
+
+    One indexed join in the database: the stored side's keys are those stored
+    at its ingestion, never recomputed here (see ``_candidate_pairs``).
+    """
+    flat = [(prefix, slots, i) for i, e in entries.items() for prefix, slots in e.items()]
+    if not flat:
+        return []
+    rows = conn.execute(_STORED_PAIRS, {"prefixes": _text_array(p for p, _, _ in flat),
+                                        "slots": _int_array(s for _, s, _ in flat),
+                                        "ids": _text_array(i for _, _, i in flat)})
+    return [(r[0], r[1]) for r in rows]
+
+
+_STORED = sa.text(
+    "SELECT e.id, e.canonical_id, e.component_id, CASE WHEN v.want THEN e.record END AS record "
+    "FROM unnest(CAST(:ids AS text[]), CAST(:want AS boolean[])) AS v(id, want) "
+    "JOIN source_events e ON e.id = v.id WHERE e.record IS NOT NULL")
+
+
+def _load_stored(conn: Connection, ids: Sequence[str], cache: RecordCache
+                 ) -> dict[str, _Member]:
+    """Canonical and component of stored events; records parsed only when not cached."""
+    if not ids:
+        return {}
+    cached = {i: r for i in ids if (r := cache.get(i)) is not None}
+    rows = conn.execute(_STORED, {"ids": _text_array(ids),
+                                  "want": "{" + ",".join("f" if i in cached else "t"
+                                                         for i in ids) + "}"})
+    out: dict[str, _Member] = {}
+    for r in rows:
+        record = cached.get(r.id)
+        if record is None:
+            record = EventRecord.from_json(r.record)
+            cache.put(r.id, record)
+        out[r.id] = _Member(record, r.canonical_id, r.component_id)
+    return out
+
+
+def _candidate_pairs(entries: Mapping[str, Mapping[str, int]],
+                     stored_pairs: Iterable[tuple[str, str]], stored: Collection[str],
+                     ) -> list[tuple[str, str]]:
+    """``candidate_pairs(new records, stored records)`` from keys already at hand.
+
+    Two events are a candidate pair when they share a blocking key.  Among the
+    new events that is computed from ``entries`` (their ``blocking_keys`` as
+    :func:`index_entries`, made once); a new and a stored event pair up when
+    the database found them sharing a key (``stored_pairs``), the stored
+    event's keys being those stored at its ingestion — recomputing the keys of
+    every stored candidate was the most expensive step of a file.  The same set
+    as the pure core's ``candidate_pairs`` as long as the blocking configuration
+    is the one the stored keys were made with (a test holds the two to that).
+    """
+    by_prefix: dict[str, list[tuple[str, int]]] = {}
+    for i, e in entries.items():
+        for prefix, slots in e.items():
+            by_prefix.setdefault(prefix, []).append((i, slots))
+    pairs: set[tuple[str, str]] = set()
+    for xs in by_prefix.values():
+        for n, (x, sx) in enumerate(xs):
+            for y, sy in xs[n + 1:]:
+                if sx & sy and x != y:
+                    pairs.add((x, y) if x < y else (y, x))
+    for x, y in stored_pairs:
+        if y in stored:  # else stored without a record: never matched
+            pairs.add((x, y) if x < y else (y, x))
+    return sorted(pairs)
+
+
+def _next_component_ids(conn: Connection, n: int) -> list[int]:
+    return [int(c) for c in conn.execute(
+        sa.text("SELECT nextval('component_ids') FROM generate_series(1, :n)"), {"n": n}
+    ).scalars()]
+
+
+_DECISION_FIELDS = tuple(f.name for f in attrs.fields(PairScore))
 
 
 def _insert_decisions(conn: Connection, scores: Sequence[PairScore]) -> None:
-    _copy(conn, "match_decisions", ("a_id", "b_id", "decision", "combined", "score"),
-          ((s.a_id, s.b_id, s.decision, s.combined, json.dumps(s.to_json())) for s in scores))
+    copy_lines(conn, "match_decisions", ("a_id", "b_id", "decision", "combined", "score"),
+               (f"{copy_text(s.a_id)}\t{copy_text(s.b_id)}\t{copy_text(s.decision)}\t"
+                f"{s.combined!r}\t{copy_text(_json({f: getattr(s, f) for f in _DECISION_FIELDS}))}"
+                for s in scores))
 
 
-def _components_of(conn: Connection, ids: Sequence[str]) -> dict[str, int]:
-    if not ids:
-        return {}
-    rows = conn.execute(sa.select(source_events.c.id, source_events.c.component_id)
-                        .where(source_events.c.id == sa.any_(_ids_param(ids))))
-    return {r.id: r.component_id for r in rows}
+def _merge_components(components: Mapping[str, int], scores: Sequence[PairScore],
+                      new_ids: Sequence[str]) -> dict[int, int]:
+    """Union the components joined by new match edges: ``{component: its new component}``.
 
-
-def _merge_components(conn: Connection, components: Mapping[str, int],
-                      scores: Sequence[PairScore], new_ids: Sequence[str]) -> list[int]:
-    """Union the components joined by new match edges; return the affected component ids."""
+    The keys are every component the file touched; a group of joined components
+    takes the smallest id among them.
+    """
     parent: dict[int, int] = {}
 
     def find(x: int) -> int:
@@ -236,48 +427,62 @@ def _merge_components(conn: Connection, components: Mapping[str, int],
             ra, rb = find(components[s.a_id]), find(components[s.b_id])
             if ra != rb:
                 parent[max(ra, rb)] = min(ra, rb)
-    groups: dict[int, list[int]] = {}
-    for c in list(parent):
-        groups.setdefault(find(c), []).append(c)
-    for root, members in groups.items():
-        others = [c for c in members if c != root]
-        if others:
-            conn.execute(source_events.update()
-                         .where(source_events.c.component_id.in_(others))
-                         .values(component_id=root))
-    return sorted(groups)
+    return {c: find(c) for c in list(parent)}
 
 
-def _load_members(conn: Connection, component_ids: Sequence[int]) -> dict[str, _Member]:
-    rows = conn.execute(
-        sa.select(source_events.c.id, source_events.c.record, source_events.c.canonical_id)
-        .where(source_events.c.component_id.in_(list(component_ids)))
-    )
-    return {r.id: _Member(EventRecord.from_json(r.record), r.canonical_id) for r in rows}
+_MEMBERS = sa.text(
+    "SELECT e.id, e.canonical_id, e.component_id, "
+    "       CASE WHEN k.id IS NULL THEN e.record END AS record "
+    "FROM source_events e LEFT JOIN unnest(CAST(:known AS text[])) AS k(id) ON k.id = e.id "
+    "WHERE e.component_id = ANY(CAST(:components AS bigint[])) AND e.record IS NOT NULL")
+
+
+def _load_members(conn: Connection, component_ids: Sequence[int], new: _NewEvents | None,
+                  cache: RecordCache) -> dict[str, _Member]:
+    """Members of the components; records already in memory are not fetched again."""
+    known = new.known if new is not None else {}
+    rows = conn.execute(_MEMBERS, {"known": _text_array(known),
+                                   "components": _int_array(component_ids)})
+    out: dict[str, _Member] = {}
+    for r in rows:
+        if r.record is None:
+            record = known[r.id].record
+        elif (record := cache.get(r.id)) is None:
+            record = EventRecord.from_json(r.record)
+            if new is None or r.id not in new.records:
+                cache.put(r.id, record)
+        out[r.id] = _Member(record, r.canonical_id, r.component_id)
+    if new is not None:
+        for i, record in new.records.items():
+            out[i] = _Member(record, None, None)
+    return out
+
+
+_DECISIONS = sa.text(
+    "SELECT score FROM match_decisions "
+    "WHERE a_id = ANY(CAST(:ids AS text[])) AND b_id = ANY(CAST(:ids AS text[])) "
+    "ORDER BY a_id, b_id")
 
 
 def _load_decisions(conn: Connection, ids: Sequence[str]) -> list[PairScore]:
-    param = _ids_param(ids)
-    rows = conn.execute(
-        sa.select(match_decisions.c.score)
-        .where(match_decisions.c.a_id == sa.any_(param))
-        .where(match_decisions.c.b_id == sa.any_(param))
-        .order_by(match_decisions.c.a_id, match_decisions.c.b_id)
-    )
+    if not ids:
+        return []
+    rows = conn.execute(_DECISIONS, {"ids": _text_array(ids)})
     return [PairScore.from_json(r.score) for r in rows]
+
+
+_CONSTRAINTS = sa.text(
+    "SELECT a_id, b_id, kind FROM match_constraints "
+    "WHERE a_id = ANY(CAST(:ids AS text[])) AND b_id = ANY(CAST(:ids AS text[]))")
 
 
 def _load_constraints(conn: Connection, ids: Sequence[str]
                       ) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
-    param = _ids_param(ids)
-    rows = conn.execute(
-        sa.select(match_constraints.c.a_id, match_constraints.c.b_id, match_constraints.c.kind)
-        .where(match_constraints.c.a_id == sa.any_(param))
-        .where(match_constraints.c.b_id == sa.any_(param))
-    )
     must: list[tuple[str, str]] = []
     cannot: list[tuple[str, str]] = []
-    for r in rows:
+    if not ids:
+        return must, cannot
+    for r in conn.execute(_CONSTRAINTS, {"ids": _text_array(ids)}):
         (must if r.kind == "must_link" else cannot).append((r.a_id, r.b_id))
     return must, cannot
 
@@ -285,66 +490,116 @@ def _load_constraints(conn: Connection, ids: Sequence[str]
 def _load_canonicals(conn: Connection, ids: Sequence[int]) -> dict[int, Canonical]:
     if not ids:
         return {}
-    rows = conn.execute(sa.select(canonical_events.c.id, canonical_events.c.data)
-                        .where(canonical_events.c.id.in_(list(ids))))
+    rows = conn.execute(sa.text("SELECT id, data FROM canonical_events "
+                                "WHERE id = ANY(CAST(:ids AS bigint[]))"),
+                        {"ids": _int_array(ids)})
     return {r.id: Canonical.from_json(r.data) for r in rows}
 
 
-def _columns(canonical: Canonical) -> dict[str, Any]:
-    return {
-        "title": canonical.title,
-        "location_city": canonical.location_city,
-        "first_date": canonical.first_date,
-        "last_date": canonical.last_date,
-        "categories": list(canonical.categories),
-        "source_count": canonical.source_count,
-        "match_confidence": canonical.match_confidence,
-        "needs_review": canonical.needs_review,
-        "version": canonical.version,
-        "data": canonical.to_json(),
-    }
+_CANONICAL_COLUMNS = ("title", "location_city", "first_date", "last_date", "categories",
+                      "source_count", "match_confidence", "needs_review", "version", "data")
+
+
+def _columns(canonical: Canonical) -> tuple[Any, ...]:
+    """The canonical's column values in ``_CANONICAL_COLUMNS`` order (JSON as text)."""
+    return (canonical.title, canonical.location_city, canonical.first_date,
+            canonical.last_date, _json(list(canonical.categories)), canonical.source_count,
+            canonical.match_confidence, canonical.needs_review, canonical.version,
+            _json(canonical.to_json()))
 
 
 def _insert_canonicals(conn: Connection, canonicals: Sequence[Canonical]) -> list[int]:
-    """Insert in one round trip; ids come back in parameter order."""
+    """Ids drawn from the table's sequence first, then one COPY; ids in the given order."""
     if not canonicals:
         return []
-    result = conn.execute(
-        canonical_events.insert().returning(canonical_events.c.id, sort_by_parameter_order=True),
-        [_columns(c) for c in canonicals],
-    )
-    return [r.id for r in result]
+    ids = sorted(int(i) for i in conn.execute(
+        sa.text("SELECT nextval(pg_get_serial_sequence('canonical_events', 'id')) "
+                "FROM generate_series(1, :n)"), {"n": len(canonicals)}).scalars())
+    copy_rows(conn, "canonical_events", ("id", *_CANONICAL_COLUMNS),
+              ((cid, *_columns(c)) for cid, c in zip(ids, canonicals, strict=True)))
+    return ids
+
+
+_UPDATE_CANONICALS = sa.text(
+    "UPDATE canonical_events AS c SET title = v.title, location_city = v.location_city, "
+    "first_date = v.first_date, last_date = v.last_date, categories = v.categories, "
+    "source_count = v.source_count, match_confidence = v.match_confidence, "
+    "needs_review = v.needs_review, version = v.version, data = v.data, updated_at = now() "
+    "FROM jsonb_to_recordset(CAST(:rows AS jsonb)) AS v(id bigint, title text, "
+    "location_city text, first_date date, last_date date, categories jsonb, source_count int, "
+    "match_confidence float8, needs_review boolean, version int, data jsonb) "
+    "WHERE c.id = v.id")
 
 
 def _update_canonicals(conn: Connection, updates: Mapping[int, Canonical]) -> None:
+    """All re-synthesized canonicals in one statement."""
     if not updates:
         return
-    conn.execute(
-        canonical_events.update().where(canonical_events.c.id == sa.bindparam("b_cid"))
-        .values(updated_at=sa.func.now()),
-        [{"b_cid": cid, **_columns(c)} for cid, c in sorted(updates.items())],
-    )
+    rows = []
+    for cid, c in sorted(updates.items()):
+        row = {"id": cid, "title": c.title, "location_city": c.location_city,
+               "first_date": c.first_date.isoformat() if c.first_date else None,
+               "last_date": c.last_date.isoformat() if c.last_date else None,
+               "categories": list(c.categories), "source_count": c.source_count,
+               "match_confidence": c.match_confidence, "needs_review": c.needs_review,
+               "version": c.version, "data": c.to_json()}
+        rows.append(row)
+    conn.execute(_UPDATE_CANONICALS, {"rows": json.dumps(rows, ensure_ascii=False,
+                                                         allow_nan=False)})
 
 
-def _link_all(conn: Connection, links: Mapping[str, int]) -> None:
-    """Point every member at its canonical in one statement."""
-    if not links:
-        return
-    ids = sorted(links)
-    conn.execute(
-        sa.text("UPDATE source_events SET canonical_id = v.cid "
-                "FROM unnest(CAST(:ids AS text[]), CAST(:cids AS bigint[])) AS v(id, cid) "
-                "WHERE source_events.id = v.id AND source_events.canonical_id "
-                "IS DISTINCT FROM v.cid"),
-        {"ids": ids, "cids": [links[i] for i in ids]})
+_WRITE_MEMBERS = sa.text(
+    "UPDATE source_events AS e SET record = coalesce(v.record, e.record), "
+    "component_id = v.component_id, canonical_id = v.canonical_id "
+    "FROM jsonb_to_recordset(CAST(:rows AS jsonb)) "
+    "     AS v(id text, record jsonb, component_id bigint, canonical_id bigint) "
+    "WHERE e.id = v.id")
 
 
-def _redirect(conn: Connection, lost: int, survivor: int) -> None:
+def _write_members(conn: Connection, members: Mapping[str, _Member], links: Mapping[str, int],
+                   new: _NewEvents | None) -> None:
+    """Every changed member row in one statement: record (new events), component, canonical.
+
+    Each row is rewritten once per file, and only if something in it changed.
+    """
+    rows: list[str] = []
+    for i in sorted(members):
+        m = members[i]
+        record: str | None = None
+        component = m.component_id
+        if new is not None:
+            if i in new.records:
+                record = new.record_json[i]
+                component = new.component_of[new.new_component[i]]
+            elif component is not None:
+                component = new.component_of.get(component, component)
+        canonical = links.get(i, m.canonical_id)
+        if record is None and component == m.component_id and canonical == m.canonical_id:
+            continue
+        rows.append(f'{{"id":{json.dumps(i)},"record":{record or "null"},'
+                    f'"component_id":{_null(component)},"canonical_id":{_null(canonical)}}}')
+    if rows:
+        conn.execute(_WRITE_MEMBERS, {"rows": "[" + ",".join(rows) + "]"})
+
+
+def _null(value: int | None) -> str:
+    return "null" if value is None else str(int(value))
+
+
+def _redirect(conn: Connection, merged: Sequence[tuple[int, int]]) -> None:
     """``lost`` now resolves to ``survivor`` — also for ids that pointed at ``lost``."""
-    conn.execute(canonical_redirects.update().where(canonical_redirects.c.new_id == lost)
-                 .values(new_id=survivor))
-    conn.execute(canonical_redirects.insert().values(old_id=lost, new_id=survivor))
-    conn.execute(canonical_events.delete().where(canonical_events.c.id == lost))
+    if not merged:
+        return
+    params = {"lost": _int_array(m[0] for m in merged),
+              "survivor": _int_array(m[1] for m in merged)}
+    pairs = ("unnest(CAST(:lost AS bigint[]), CAST(:survivor AS bigint[])) "
+             "AS v(lost, survivor)")
+    conn.execute(sa.text(f"UPDATE canonical_redirects AS r SET new_id = v.survivor FROM {pairs} "
+                         "WHERE r.new_id = v.lost"), params)
+    conn.execute(sa.text(f"INSERT INTO canonical_redirects (old_id, new_id) "
+                         f"SELECT lost, survivor FROM {pairs}"), params)
+    conn.execute(sa.text("DELETE FROM canonical_events WHERE id = ANY(CAST(:lost AS bigint[]))"),
+                 {"lost": params["lost"]})
 
 
 def _refresh_review(conn: Connection, ids: Sequence[str],
@@ -355,12 +610,11 @@ def _refresh_review(conn: Connection, ids: Sequence[str],
     are closed as resolved, and only new ones are announced.  Items an operator
     dismissed stay dismissed: an identical item is not raised again.
     """
-    param = _ids_param(ids)
-    touching = sa.or_(review_items.c.a_id == sa.any_(param), review_items.c.b_id == sa.any_(param))
-    existing = {(r.kind, r.a_id, r.b_id): (r.id, r.state) for r in conn.execute(
-        sa.select(review_items.c.id, review_items.c.kind, review_items.c.a_id,
-                  review_items.c.b_id, review_items.c.state)
-        .where(review_items.c.state.in_(["open", "dismissed"])).where(touching))}
+    existing = {(r.kind, r.a_id, r.b_id): (r.id, r.state) for r in conn.execute(sa.text(
+        "SELECT id, kind, a_id, b_id, state FROM review_items "
+        "WHERE state IN ('open', 'dismissed') "
+        "AND (a_id = ANY(CAST(:ids AS text[])) OR b_id = ANY(CAST(:ids AS text[])))"),
+        {"ids": _text_array(ids)})} if ids else {}
     current: set[tuple[str, str, str]] = set()
     updates: list[dict[str, Any]] = []
     inserts: list[dict[str, Any]] = []
@@ -404,3 +658,5 @@ def _summary(cid: int, canonical: Canonical) -> dict[str, Any]:
         "members": list(canonical.member_ids),
     }
 
+
+__all__ = ["MATCH_LOCK", "DbDeduplicator", "Messages"]

@@ -1,10 +1,16 @@
-"""Queries for file ingestions and source events (the foundation's tables)."""
+"""Queries for file ingestions and source events (the foundation's tables).
+
+Bulk rows go in with ``COPY`` (:func:`copy_rows`), formatted here rather than
+by the driver's per-value adapters: for a 200-event file that is one round
+trip and a few milliseconds instead of hundreds of bound parameters.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
 import hashlib
 import json
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
@@ -18,8 +24,92 @@ from eventdedup.model import SourceEvent
 
 def content_hash(raw: Mapping[str, Any]) -> str:
     """Hash of an event's content, independent of key order and whitespace."""
-    text = json.dumps(json_safe(raw), sort_keys=True, ensure_ascii=False, separators=(",", ":"))
-    return hashlib.sha256(text.encode()).hexdigest()
+    return _safe_json(raw)[1]
+
+
+def _safe_json(raw: Mapping[str, Any]) -> tuple[str, str]:
+    """``raw`` passed through ``json_safe`` as canonical JSON text, and its content hash.
+
+    Nearly every event is safe as it is (no NaN, no NUL, no lone surrogate), and
+    for those ``json_safe`` would return an equal copy; that is checked on the
+    serialised text, far cheaper than copying the structure first.
+    """
+    try:
+        text = _canonical(raw)
+        data = text.encode()  # a lone surrogate cannot be encoded
+        if "\\u0000" not in text:  # a NUL, escaped by json (or a harmless false alarm)
+            return text, hashlib.sha256(data).hexdigest()
+    except (ValueError, TypeError, UnicodeEncodeError):  # NaN / Infinity, lone surrogate, …
+        pass
+    text = _canonical(json_safe(raw))
+    return text, hashlib.sha256(text.encode()).hexdigest()
+
+
+def _canonical(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":"),
+                      allow_nan=False)
+
+
+# --- COPY ---------------------------------------------------------------------------------------
+
+_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\n": "\\n", "\r": "\\r", "\t": "\\t"})
+_COPY_SPECIAL = re.compile(r"[\\\n\r\t]")
+_COPY_CHUNK = 1 << 20
+
+
+def copy_value(value: Any) -> str:
+    """One value in COPY's text format (``\\N`` is NULL); JSON must be passed as text."""
+    if value is None:
+        return "\\N"
+    if isinstance(value, str):
+        return copy_text(value)
+    if value is True:
+        return "t"
+    if value is False:
+        return "f"
+    if isinstance(value, int | float):
+        return repr(value)
+    if isinstance(value, dt.date | dt.time):
+        return value.isoformat()
+    raise TypeError(f"cannot COPY a {type(value).__name__}")
+
+
+def copy_text(value: str) -> str:
+    """A string in COPY's text format (backslash, tab, newline and CR escaped)."""
+    # translate() with multi-character replacements is slow; most strings need none
+    return value.translate(_COPY_ESCAPES) if _COPY_SPECIAL.search(value) else value
+
+
+def copy_rows(conn: Connection, table: str, columns: Sequence[str],
+              rows: Iterable[Sequence[Any]]) -> int:
+    """Bulk-load rows with one ``COPY … FROM STDIN`` inside the caller's transaction."""
+    return copy_lines(conn, table, columns,
+                      ("\t".join([copy_value(v) for v in row]) for row in rows))
+
+
+def copy_lines(conn: Connection, table: str, columns: Sequence[str],
+               lines: Iterable[str]) -> int:
+    """Like :func:`copy_rows` with rows already formatted (values escaped, tab-separated)."""
+    raw = conn.connection.driver_connection
+    assert raw is not None
+    count = 0
+    with raw.cursor() as cur, cur.copy(
+        f"COPY {table} ({', '.join(columns)}) FROM STDIN"
+    ) as copy:
+        buf: list[str] = []
+        size = 0
+        for line in lines:
+            buf.append(line)
+            size += len(line)
+            count += 1
+            if size >= _COPY_CHUNK:
+                buf.append("")
+                copy.write("\n".join(buf))
+                buf, size = [], 0
+        if buf:
+            buf.append("")
+            copy.write("\n".join(buf))
+    return count
 
 
 def try_lock_file(conn: Connection, file_hash: str) -> bool:
@@ -41,10 +131,20 @@ def stored_content_hashes(conn: Connection, ids: Sequence[str]) -> dict[str, tup
     if not ids:
         return {}
     rows = conn.execute(
-        sa.select(source_events.c.id, source_events.c.content_hash, source_events.c.file_id)
-        .where(source_events.c.id.in_(list(ids)))
-    )
+        sa.text("SELECT id, content_hash, file_id FROM source_events "
+                "WHERE id = ANY(CAST(:ids AS text[]))"), {"ids": text_array(ids)})
     return {r.id: (r.content_hash, r.file_id) for r in rows}
+
+
+def text_array(items: Iterable[str]) -> str:
+    """A PostgreSQL array literal of strings: bind it as text and ``CAST(… AS text[])``.
+
+    One parameter whatever the length, so the statement text stays the same for
+    every file (and can stay prepared); far cheaper than the driver adapting a
+    Python list element by element.
+    """
+    return "{" + ",".join(
+        '"' + s.replace("\\", "\\\\").replace('"', '\\"') + '"' for s in items) + "}"
 
 
 def insert_file(conn: Connection, **values: Any) -> int:
@@ -57,56 +157,55 @@ def update_file(conn: Connection, file_id: int, **values: Any) -> None:
     conn.execute(file_ingestions.update().where(file_ingestions.c.id == file_id).values(**values))
 
 
+_EVENT_COLUMNS = (
+    "id", "file_id", "source_code", "source_type", "title", "short_description", "description",
+    "highlights", "location_name", "location_city", "location_printed_city",
+    "location_district", "location_street", "location_street_no", "location_zipcode",
+    "geo_latitude", "geo_longitude", "geo_confidence", "geo_country", "categories",
+    "is_family_event", "is_child_focused", "admission_free", "registration_required",
+    "registration_contact", "confidence_score", "raw", "content_hash",
+)
+_DATE_COLUMNS = ("event_id", "position", "date", "start_time", "end_time", "end_date")
+
+
+def _json(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
 def insert_events(conn: Connection, file_id: int, events: Iterable[SourceEvent]) -> int:
-    """Insert source events and their dates with two multi-row statements."""
-    event_rows: list[dict[str, Any]] = []
-    date_rows: list[dict[str, Any]] = []
+    """Insert source events and their dates with two ``COPY`` statements."""
+    event_rows: list[tuple[Any, ...]] = []
+    date_rows: list[tuple[Any, ...]] = []
     for ev in events:
         loc = ev.location
         geo = loc.geo if loc else None
-        event_rows.append({
-            "id": ev.id,
-            "file_id": file_id,
-            "source_code": ev.source_code,
-            "source_type": ev.source_type,
-            "title": ev.title,
-            "short_description": ev.short_description,
-            "description": ev.description,
-            "highlights": list(ev.highlights),
-            "location_name": loc.name if loc else None,
-            "location_city": loc.city if loc else None,
-            "location_printed_city": loc.printed_city if loc else None,
-            "location_district": loc.district if loc else None,
-            "location_street": loc.street if loc else None,
-            "location_street_no": loc.street_no if loc else None,
-            "location_zipcode": loc.zipcode if loc else None,
-            "geo_latitude": geo.latitude if geo else None,
-            "geo_longitude": geo.longitude if geo else None,
-            "geo_confidence": geo.confidence if geo else None,
-            "geo_country": geo.country if geo else None,
-            "categories": list(ev.categories),
-            "is_family_event": ev.is_family_event,
-            "is_child_focused": ev.is_child_focused,
-            "admission_free": ev.admission_free,
-            "registration_required": ev.registration_required,
-            "registration_contact": ev.registration_contact,
-            "confidence_score": ev.confidence_score,
-            "raw": json_safe(dict(ev.raw)),
-            "content_hash": content_hash(ev.raw),
-        })
+        raw_json, raw_hash = _safe_json(ev.raw)
+        event_rows.append((
+            ev.id, file_id, ev.source_code, ev.source_type, ev.title, ev.short_description,
+            ev.description, _json(list(ev.highlights)),
+            loc.name if loc else None,
+            loc.city if loc else None,
+            loc.printed_city if loc else None,
+            loc.district if loc else None,
+            loc.street if loc else None,
+            loc.street_no if loc else None,
+            loc.zipcode if loc else None,
+            geo.latitude if geo else None,
+            geo.longitude if geo else None,
+            geo.confidence if geo else None,
+            geo.country if geo else None,
+            _json(list(ev.categories)),
+            ev.is_family_event, ev.is_child_focused, ev.admission_free,
+            ev.registration_required, ev.registration_contact, ev.confidence_score,
+            raw_json,
+            raw_hash,
+        ))
         for position, d in enumerate(ev.dates):
-            date_rows.append({
-                "event_id": ev.id,
-                "position": position,
-                "date": d.date,
-                "start_time": d.start_time,
-                "end_time": d.end_time,
-                "end_date": d.end_date,
-            })
+            date_rows.append((ev.id, position, d.date, d.start_time, d.end_time, d.end_date))
     if event_rows:
-        conn.execute(source_events.insert(), event_rows)
+        copy_rows(conn, source_events.name, _EVENT_COLUMNS, event_rows)
     if date_rows:
-        conn.execute(event_dates.insert(), date_rows)
+        copy_rows(conn, event_dates.name, _DATE_COLUMNS, date_rows)
     return len(event_rows)
 
 

@@ -250,3 +250,10 @@ config_settings = Table(
     Column("updated_at", TZ, nullable=False, server_default=text("now()")),
     Column("updated_by", Text),
 )
+
+# --- performance (migration 0004) ---------------------------------------------------------------
+
+# The blocking index holds one row per key *prefix* (the key without its start-time slot) and
+# event, the slots as bits: bit s+1 for slot s, bit 0 for a key without slot (the primary key
+# INCLUDEs it, for index-only lookups); see eventdedup.db.dedup.index_entries.
+event_blocking_keys.append_column(Column("slots", BigInteger, nullable=False))
