@@ -7,12 +7,28 @@ processed again) or everything (the hash is recorded; the next attempt just
 finishes the move).  Bad files are recorded as failed, announced, and moved to
 the dead-letter folder with a sidecar that says why.
 
+What happens after the commit is written so that a crash at any step, followed
+by a restart, ends in the same state (tests/reliability/test_crash_points.py):
+
+* quarantined events are written *before* the file is moved; a restart that
+  finds the file committed but still in the inbox writes them if they are
+  missing, so they are never lost (and not written twice);
+* a move interrupted between its hard link and its unlink is finished, not
+  repeated (no ``name.1.json`` copy of the same file);
+* a failed file that was recorded but not yet dead-lettered reuses its row, so
+  a file is dead-lettered and recorded once (its ``file.failed`` notice may be
+  repeated, with the same ``file_id``: notices are at-least-once);
+* a file is moved only if it is still the one that was read (same inode, size
+  and mtime): a new version dropped over it while it was processed stays in the
+  inbox and is processed next, instead of being archived unread.
+
 This module is synchronous; the processor actor runs it in a worker thread.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import os
 import socket
@@ -22,15 +38,19 @@ from pathlib import Path
 from typing import Any, Literal, Protocol
 
 import attrs
+import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from eventdedup.db import events as store
 from eventdedup.db import outbox
+from eventdedup.db.tables import file_ingestions
 from eventdedup.ingest.files import (
+    ERROR_SUFFIX,
+    REJECTED_SUFFIX,
     dead_letter,
     move_unique,
     read_limited,
-    sha256_file,
+    write_json_atomic,
     write_rejected_events,
 )
 from eventdedup.ingest.loader import (
@@ -47,6 +67,8 @@ log = logging.getLogger(__name__)
 
 Outcome = Literal["processed", "duplicate", "failed", "archived", "busy", "vanished"]
 Messages = list[tuple[str, Mapping[str, Any]]]
+#: What identifies the inbox entry that was read: device, inode, size, mtime.
+Identity = tuple[int, int, int, int]
 
 #: How many per-event rejection reasons a feed message carries (the sidecar has all).
 FEED_REJECTED_LIMIT = 20
@@ -55,8 +77,12 @@ FEED_REJECTED_LIMIT = 20
 class Deduplicator(Protocol):
     """What the pipeline needs from the dedup engine's storage side."""
 
-    def apply(self, conn: Connection, events: Sequence[SourceEvent]) -> Messages:
-        """Match ``events`` (already inserted) incrementally; return feed messages."""
+    def apply(self, conn: Connection, events: Sequence[SourceEvent],
+              timings: dict[str, float] | None = None) -> Messages:
+        """Match ``events`` (already inserted) incrementally; return feed messages.
+
+        ``timings``, when given, receives the milliseconds spent per step.
+        """
         ...
 
 
@@ -72,6 +98,8 @@ class FileOutcome:
     duration_ms: int = 0
     reason: str | None = None
     moved_to: Path | None = None
+    #: Milliseconds per step (read, parse, store, the deduplicator's steps, outbox, commit).
+    timings: Mapping[str, float] = attrs.field(factory=dict, eq=False)
 
 
 def default_replica_name() -> str:
@@ -93,40 +121,57 @@ class FileProcessor:
 
     def process(self, path: Path) -> FileOutcome:
         started = self.clock()
+        lap = time.perf_counter()
         name = path.name
         try:
             st = path.lstat()
         except FileNotFoundError:
             return FileOutcome("vanished", name)
+        identity = _identity(st)
         if path.is_symlink() or not path.is_file():
             return self._fail(path, None, st.st_size, "not a regular file (symlinks are never "
-                              "followed)", None, started)
+                              "followed)", None, started, identity)
         try:
             data = read_limited(path, self.max_file_bytes)
         except FileRejected as exc:
-            return self._fail(path, sha256_file(path), st.st_size, exc.reason, exc.json_path,
-                              started)
+            # Refused unread (too large, not a regular file): no hash either, which would
+            # mean reading all of it.
+            return self._fail(path, None, st.st_size, exc.reason, exc.json_path, started,
+                              identity)
         except FileNotFoundError:
             return FileOutcome("vanished", name)
         file_hash = _sha256(data)
+        timings = {"read": _ms(lap)}
+        lap = time.perf_counter()
         try:
             loaded = load_file(data, name, max_events=self.max_events)
         except FileRejected as exc:
-            return self._fail(path, file_hash, len(data), exc.reason, exc.json_path, started)
+            return self._fail(path, file_hash, len(data), exc.reason, exc.json_path, started,
+                              identity)
         del data
-        return self._store(path, file_hash, st.st_size, loaded, started)
+        timings["parse"] = _ms(lap)
+        return self._store(path, file_hash, st.st_size, loaded, started, timings,
+                           identity=identity)
 
     def _store(self, path: Path, file_hash: str, size: int, loaded: LoadedFile,
-               started: float) -> FileOutcome:
+               started: float, timings: dict[str, float] | None = None, *,
+               identity: Identity | None = None) -> FileOutcome:
         name = path.name
+        timings = {} if timings is None else timings
+        lap = time.perf_counter()
         with self.engine.begin() as conn:
             if not store.try_lock_file(conn, file_hash):
                 return FileOutcome("busy", name, file_hash)
             existing = store.completed_by_hash(conn, file_hash)
             if existing is not None:
+                rejected: list[RejectedEvent] = []
                 if existing.filename == name:
-                    # Committed earlier, but the move out of the inbox never happened.
+                    # Committed earlier, but the move out of the inbox never happened
+                    # (a crash after the commit): finish what that attempt left undone.
                     outcome: Outcome = "archived"
+                    _, _, rejected = self._split_known(conn, loaded)
+                    if self._rejected_written(name, file_hash):
+                        rejected = []
                 else:
                     outcome = "duplicate"
                     outbox.append(conn, [("file.duplicate", {
@@ -134,7 +179,6 @@ class FileProcessor:
                         "file_id": existing.id})])
                 file_id = existing.id
                 accepted = skipped = 0
-                rejected: list[RejectedEvent] = []
             else:
                 outcome = "processed"
                 accepted_events, skipped, rejected = self._split_known(conn, loaded)
@@ -145,9 +189,11 @@ class FileProcessor:
                     rejected=[_rejection_json(r) for r in rejected] or None,
                     file_metadata=json_safe(dict(loaded.metadata)), replica=self.replica)
                 accepted = store.insert_events(conn, file_id, accepted_events)
+                timings["store"] = _ms(lap)
                 messages: Messages = []
                 if self.deduplicator is not None:
-                    messages.extend(self.deduplicator.apply(conn, accepted_events))
+                    messages.extend(self.deduplicator.apply(conn, accepted_events, timings))
+                lap = time.perf_counter()
                 duration_ms = int((self.clock() - started) * 1000)
                 store.update_file(conn, file_id, duration_ms=duration_ms)
                 messages.append(("file.processed", {
@@ -156,14 +202,29 @@ class FileProcessor:
                     "events_accepted": accepted, "events_rejected": len(rejected),
                     "events_skipped": skipped, "duration_ms": duration_ms,
                     "rejected": [_rejection_json(r) for r in rejected[:FEED_REJECTED_LIMIT]],
+                    # up to here: the outbox write and the commit follow (FileOutcome has them)
+                    "timings_ms": {k: round(v, 1) for k, v in timings.items()},
                 }))
                 outbox.append(conn, messages)
-        moved = move_unique(path, self.archive_dir)
-        if rejected:
+                timings["outbox"] = _ms(lap)
+            lap = time.perf_counter()
+        timings["commit"] = _ms(lap)
+        if rejected:  # before the move: a crash in between must not lose them
             write_rejected_events(self.dead_letter_dir, name, rejected, file_hash=file_hash,
                                   at=store.utcnow())
+        moved = None
+        if self._still_the_same(path, identity):
+            existing_link = _hard_link_in(path, self.archive_dir)
+            if existing_link is not None:  # a crash between the move's link and unlink
+                os.unlink(path)
+                moved = existing_link
+            else:
+                try:
+                    moved = move_unique(path, self.archive_dir)
+                except FileNotFoundError:  # removed just now (an operator, another replica)
+                    log.warning("%s vanished before it was archived", name)
         result = FileOutcome(outcome, name, file_hash, file_id, accepted, len(rejected), skipped,
-                             int((self.clock() - started) * 1000), None, moved)
+                             int((self.clock() - started) * 1000), None, moved, timings)
         _log_outcome(result)
         return result
 
@@ -199,25 +260,108 @@ class FileProcessor:
         return accepted, skipped, rejected
 
     def _fail(self, path: Path, file_hash: str | None, size: int, reason: str,
-              json_path: str | None, started: float) -> FileOutcome:
+              json_path: str | None, started: float,
+              identity: Identity | None = None) -> FileOutcome:
         name = path.name
         duration_ms = int((self.clock() - started) * 1000)
         with self.engine.begin() as conn:
-            file_id = store.insert_file(
-                conn, filename=name, file_hash=file_hash or "", source_code=_source(name),
-                state="failed", size_bytes=size, error={"reason": reason, "json_path": json_path},
-                replica=self.replica, duration_ms=duration_ms)
+            # Recorded before, but never dead-lettered (a crash after that commit)?
+            file_id = conn.execute(
+                sa.select(file_ingestions.c.id)
+                .where(file_ingestions.c.filename == name,
+                       file_ingestions.c.file_hash == (file_hash or ""),
+                       file_ingestions.c.size_bytes == size,
+                       file_ingestions.c.state == "failed",
+                       file_ingestions.c.moved_to.is_(None))
+                .order_by(file_ingestions.c.id.desc()).limit(1)).scalar()
+            if file_id is None:
+                file_id = store.insert_file(
+                    conn, filename=name, file_hash=file_hash or "", source_code=_source(name),
+                    state="failed", size_bytes=size,
+                    error={"reason": reason, "json_path": json_path},
+                    replica=self.replica, duration_ms=duration_ms)
             outbox.append(conn, [("file.failed", {
                 "file": name, "file_id": file_id, "hash": file_hash, "reason": reason,
                 "json_path": json_path})])
-        moved = dead_letter(path, self.dead_letter_dir, reason=reason, json_path=json_path,
-                            file_hash=file_hash, at=store.utcnow())
-        with self.engine.begin() as conn:
-            store.update_file(conn, file_id, moved_to=str(moved))
+        moved = None
+        if self._still_the_same(path, identity):
+            moved = _hard_link_in(path, self.dead_letter_dir)
+            if moved is not None:  # a crash between the move's link and unlink
+                os.unlink(path)
+                sidecar = moved.with_name(moved.name + ERROR_SUFFIX)
+                if not sidecar.exists():
+                    write_json_atomic(sidecar, {
+                        "file": name, "reason": reason, "json_path": json_path,
+                        "hash": file_hash, "at": store.utcnow().isoformat(), "size": size})
+            else:
+                try:
+                    moved = dead_letter(path, self.dead_letter_dir, reason=reason,
+                                        json_path=json_path, file_hash=file_hash,
+                                        at=store.utcnow())
+                except FileNotFoundError:  # removed just now (an operator, another replica)
+                    log.warning("%s vanished before it was dead-lettered", name)
+            if moved is not None:
+                with self.engine.begin() as conn:
+                    store.update_file(conn, file_id, moved_to=str(moved))
         result = FileOutcome("failed", name, file_hash, file_id, duration_ms=duration_ms,
                              reason=reason, moved_to=moved)
         _log_outcome(result)
         return result
+
+    def _still_the_same(self, path: Path, identity: Identity | None) -> bool:
+        """Whether ``path`` is still the entry that was read, so moving it is right.
+
+        A new version renamed over it (or rewritten in place) while it was being
+        processed stays in the inbox; the watcher offers it again. A file that
+        vanished (an operator removed it) is simply not moved.
+        """
+        try:
+            now = _identity(path.lstat())
+        except FileNotFoundError:
+            log.warning("%s vanished while being processed", path.name,
+                        extra={"event": "file.vanished", "file": path.name})
+            return False
+        if identity is not None and now != identity:
+            log.warning("%s was replaced while being processed; the new version stays in the "
+                        "inbox", path.name, extra={"event": "file.replaced", "file": path.name})
+            return False
+        return True
+
+    def _rejected_written(self, name: str, file_hash: str) -> bool:
+        """Whether the quarantined events of this file (this content) are in the dead letters."""
+        stem = name[:-5] if name.lower().endswith(".json") else name
+        if not self.dead_letter_dir.is_dir():
+            return False
+        for entry in os.scandir(self.dead_letter_dir):
+            if not (entry.name.startswith(stem) and REJECTED_SUFFIX[:-5] in entry.name
+                    and entry.name.endswith(".json") and not entry.name.endswith(ERROR_SUFFIX)):
+                continue
+            try:
+                with open(entry.path, "rb") as f:
+                    written = json.load(f)
+            except (OSError, ValueError):
+                continue
+            if (written.get("metadata") or {}).get("sourceHash") == file_hash:
+                return True
+        return False
+
+
+def _identity(st: os.stat_result) -> Identity:
+    return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
+
+
+def _hard_link_in(path: Path, folder: Path) -> Path | None:
+    """An entry of ``folder`` that is the same file as ``path`` (a half-finished move)."""
+    try:
+        st = path.lstat()
+    except FileNotFoundError:
+        return None
+    if st.st_nlink < 2 or not folder.is_dir():
+        return None
+    for entry in os.scandir(folder):
+        if entry.inode() == st.st_ino and entry.stat(follow_symlinks=False).st_dev == st.st_dev:
+            return Path(entry.path)
+    return None
 
 
 def announce_accepted(engine: Engine, path: Path, size: int) -> None:
@@ -235,6 +379,10 @@ def _source(name: str) -> str:
 
 def _rejection_json(r: RejectedEvent) -> dict[str, Any]:
     return {"index": r.index, "id": r.event_id, "reason": r.reason, "json_path": r.json_path}
+
+
+def _ms(since: float) -> float:
+    return (time.perf_counter() - since) * 1000
 
 
 def _sha256(data: bytes) -> str:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import logging
+import os
 import shutil
+import sys
 import tempfile
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -36,6 +38,15 @@ async def database_url(settings: Settings) -> AsyncIterator[str]:
 
 
 async def run_daemon(settings: Settings) -> None:
+    """Run until SIGTERM/SIGINT; the stop takes at most the actors' shutdown timeouts.
+
+    An actor still busy after its timeout (the processor in a file that takes
+    longer) is abandoned by the supervisor, but ``trio.run`` would still wait
+    for its worker thread. So the process exits without it: what that thread
+    had not committed is rolled back by the database (the connection closes),
+    and its file, still in the inbox, is processed again at the next start.
+    """
+    abandoned: list[str] = []
     async with database_url(settings) as url:
         daemon = build_daemon(settings, url)
         try:
@@ -43,9 +54,20 @@ async def run_daemon(settings: Settings) -> None:
                 "event": "daemon.start", "http": f"{settings.http_host}:{settings.http_port}",
                 **{k: str(v) for k, v in daemon.folders.items()}})
             await serve_until_signal(daemon.supervisor)
-            log.info("eventdedup stopped cleanly", extra={"event": "daemon.stop"})
+            abandoned = daemon.supervisor.abandoned()
+            if abandoned:
+                log.error("eventdedup stopped; %s did not finish within the shutdown timeout, "
+                          "exiting without it (its open transaction is rolled back)",
+                          ", ".join(abandoned),
+                          extra={"event": "daemon.stop", "abandoned": abandoned})
+            else:
+                log.info("eventdedup stopped cleanly", extra={"event": "daemon.stop"})
         finally:
             daemon.db.dispose()
+    if abandoned:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(0)
 
 
 async def migrate_only(settings: Settings) -> None:

@@ -2,8 +2,12 @@
 
 The database may still be starting (compose, a restarted server), so the
 first connection is retried with exponential backoff and jitter.  After the
-last attempt the error propagates; the supervisor keeps the later actors from
-starting and escalates, and the process exits non-zero with the cause.
+last of ``EVENT_DEDUP_MIGRATE_ATTEMPTS`` attempts the daemon gives up at once:
+:class:`MigrationFailed` is a ``SystemExit``, which the supervisor does not
+restart (it stops the other actors and re-raises it), so the process exits 1
+with a message that names the database error.  An ordinary exception would
+make the supervisor restart this transient actor until its restart intensity
+escalates, multiplying the configured attempts by six.
 """
 
 from __future__ import annotations
@@ -26,6 +30,10 @@ from eventdedup.db.migrate import upgrade_head
 log = logging.getLogger(__name__)
 
 
+class MigrationFailed(SystemExit):
+    """The database could not be reached within the configured attempts; stop the daemon."""
+
+
 async def migrator(
     db: Database,
     *,
@@ -43,8 +51,16 @@ async def migrator(
         sleep=trio.sleep,
         reraise=True,
     )
-    async for attempt in retrying:
-        with attempt:
-            revision = await db.run(upgrade_head, db.engine)
+    try:
+        async for attempt in retrying:
+            with attempt:
+                revision = await db.run(upgrade_head, db.engine)
+    except OperationalError as exc:
+        error = " ".join(str(exc.orig or exc).split())
+        message = (f"eventdedup: giving up on the database after {attempts} attempt"
+                   f"{'s' if attempts != 1 else ''} to migrate it "
+                   f"(EVENT_DEDUP_MIGRATE_ATTEMPTS): {error}")
+        log.critical("%s", message, extra={"event": "migrate.failed", "attempts": attempts})
+        raise MigrationFailed(message) from exc
     log.info("database migrated", extra={"event": "migrated", "revision": revision})
     task_status.started()

@@ -6,6 +6,7 @@ import logging
 from collections.abc import Callable
 from pathlib import Path
 
+import psycopg
 import trio
 from sqlalchemy.exc import InterfaceError, OperationalError
 from tenacity import (
@@ -19,6 +20,10 @@ from eventdedup.db.engine import Database
 from eventdedup.pipeline import FileOutcome, FileProcessor
 
 log = logging.getLogger(__name__)
+
+#: A lost or refused database connection: wait it out. psycopg's own classes are listed
+#: too because bulk loads (COPY) use the driver connection directly, unwrapped by SQLAlchemy.
+DB_DOWN = (OperationalError, InterfaceError, psycopg.OperationalError, psycopg.InterfaceError)
 
 
 async def processor(
@@ -42,7 +47,7 @@ async def processor(
     async for path in queue:
         retrying = AsyncRetrying(
             wait=wait_exponential_jitter(multiplier=0.5, max=max_wait, jitter=0.5),
-            retry=retry_if_exception_type((OperationalError, InterfaceError)),
+            retry=retry_if_exception_type(DB_DOWN),
             before_sleep=before_sleep_log(log, logging.WARNING),
             sleep=trio.sleep,
             reraise=True,
