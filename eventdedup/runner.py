@@ -13,9 +13,9 @@ from pathlib import Path
 
 import trio
 
+from eventdedup.admin import ConfigSource, ConfiguredDeduplicator
 from eventdedup.config import Settings
 from eventdedup.daemon import build_daemon, load_matching, prepare_folders, resolve_database
-from eventdedup.db.dedup import DbDeduplicator
 from eventdedup.db.engine import Database
 from eventdedup.db.migrate import upgrade_head
 from eventdedup.ingest.files import is_candidate_name
@@ -109,7 +109,10 @@ async def ingest_paths(settings: Settings, paths: list[Path], keep: bool = True)
                 engine=db.engine, archive_dir=folders["archive"],
                 dead_letter_dir=folders["dead_letters"], max_file_bytes=settings.max_file_bytes,
                 max_events=settings.max_events_per_file,
-                deduplicator=DbDeduplicator(load_matching(settings)))
+                # the same source as the daemon: operator overrides from config.set apply here too
+                deduplicator=ConfiguredDeduplicator(ConfigSource(
+                    load_matching(settings), origin=str(settings.matching_config_path
+                                                        or "packaged defaults"))))
             failed = 0
             with tempfile.TemporaryDirectory(dir=folders["data"]) as staging, \
                     Progress(transient=False) as progress:
