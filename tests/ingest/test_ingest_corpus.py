@@ -11,7 +11,7 @@ import pytest
 from eventdedup.ingest import load_file
 from eventdedup.model import SOURCE_TYPES
 
-CORPUS = Path("/work/shared/corpus/dev")
+CORPUS = Path(__file__).resolve().parents[2].parent / "shared" / "corpus" / "dev"
 FILES = sorted(CORPUS.glob("*_*.json")) if CORPUS.is_dir() else []
 
 
