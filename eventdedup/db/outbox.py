@@ -11,7 +11,7 @@ it only serialises the few milliseconds of each transaction's tail.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import attrs
@@ -65,6 +65,3 @@ def fetch_after(conn: Connection, after: int, limit: int = 500) -> list[FeedMess
 def last_seq(conn: Connection) -> int:
     return conn.execute(sa.select(sa.func.coalesce(sa.func.max(outbox.c.seq), 0))).scalar_one()
 
-
-def types_of(messages: Sequence[FeedMessage]) -> list[str]:
-    return [m.type for m in messages]
