@@ -40,6 +40,20 @@ def feed_url(base: str, after: int | None, types: Sequence[str] = ()) -> str:
     return urlunsplit(parts._replace(query=urlencode(query)))
 
 
+def feed_messages(frame: Any) -> list[dict[str, Any]]:
+    """The feed messages of one decoded server frame (none for a JSON-RPC answer).
+
+    The server sends feed messages as ``{"feed": [message, ...]}``, in order;
+    a bare message object is accepted too.
+    """
+    if not isinstance(frame, dict) or "jsonrpc" in frame:
+        return []
+    batch = frame.get("feed")
+    if isinstance(batch, list):
+        return [m for m in batch if isinstance(m, dict)]
+    return [frame] if "seq" in frame else []
+
+
 @attrs.define
 class FeedClient:
     url: str
@@ -65,12 +79,11 @@ class FeedClient:
                 async with open_websocket_url(url, extra_headers=self._headers()) as ws:
                     self.connected, delay = True, self.backoff_initial
                     while True:
-                        message = json.loads(await ws.get_message())
-                        if "seq" in message:
+                        for message in feed_messages(json.loads(await ws.get_message())):
                             if self.after is not None and message["seq"] <= self.after:
                                 continue
                             self.after = message["seq"]
-                        yield message
+                            yield message
             except (ConnectionClosed, HandshakeError, OSError) as exc:
                 self.connected = False
                 if not self.reconnect:
@@ -270,12 +283,13 @@ class DaemonClient:
             if "jsonrpc" in message:
                 self._resolve(message)
                 continue
-            seq = message.get("seq")
-            if isinstance(seq, int):
-                if self.after is not None and seq <= self.after:
-                    continue
-                self.after = seq
-            await self._feed_send.send(message)
+            for item in feed_messages(message):
+                seq = item.get("seq")
+                if isinstance(seq, int):
+                    if self.after is not None and seq <= self.after:
+                        continue
+                    self.after = seq
+                await self._feed_send.send(item)
 
     def _resolve(self, response: dict[str, Any]) -> None:
         request_id = response.get("id")

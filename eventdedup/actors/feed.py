@@ -27,7 +27,7 @@ from sqlalchemy.exc import DBAPIError
 
 from eventdedup.db import outbox
 from eventdedup.db.engine import Database
-from eventdedup.web.feed import FeedHub
+from eventdedup.web.feed import Encoded, FeedHub
 
 log = logging.getLogger(__name__)
 
@@ -52,9 +52,10 @@ def _ping(db: Database) -> None:
         conn.execute(sa.text("SELECT 1"))
 
 
-def _fetch_after(db: Database, after: int, limit: int) -> list[outbox.FeedMessage]:
+def _fetch_after(db: Database, after: int, limit: int) -> list[Encoded]:
+    """Rows and their JSON, both in the worker thread: the event loop only joins texts."""
     with db.engine.connect() as conn:
-        return outbox.fetch_after(conn, after, limit)
+        return [Encoded.of(m) for m in outbox.fetch_after(conn, after, limit)]
 
 
 def _last_seq(db: Database) -> int:
@@ -68,7 +69,7 @@ def _append(db: Database, items: list[tuple[str, dict[str, Any]]]) -> None:
 
 
 def make_hub(db: Database, *, queue_size: int = 1000) -> FeedHub:
-    async def fetch_after(after: int, limit: int) -> list[outbox.FeedMessage]:
+    async def fetch_after(after: int, limit: int) -> list[Encoded]:
         return await db.run(_fetch_after, db, after, limit)
 
     return FeedHub(fetch_after, queue_size=queue_size)

@@ -26,7 +26,6 @@ from quart import websocket
 
 from eventdedup.admin.context import AdminContext
 from eventdedup.admin.rpc import Caller, Dispatcher, TokenBucket
-from eventdedup.db.outbox import FeedMessage
 from eventdedup.web.feed import CLOSE_LAGGING, parse_after, parse_types, stream
 
 log = logging.getLogger(__name__)
@@ -98,7 +97,7 @@ async def serve_ws(ctx: AdminContext, dispatcher: Dispatcher) -> None:
     await hub.wait_started()
     # Subscribe before the client learns it is connected (header auth: before the
     # handshake completes), so "live" starts no later than the client thinks.
-    sub = hub.subscribe(types)
+    sub = hub.subscribe(types, after)
     try:
         if header_auth:
             await websocket.accept()
@@ -108,13 +107,10 @@ async def serve_ws(ctx: AdminContext, dispatcher: Dispatcher) -> None:
             async with lock:
                 await websocket.send(text)
 
-        async def send_message(message: FeedMessage) -> None:
-            await send_text(json.dumps(message.to_json(), ensure_ascii=False))
-
         caller = Caller(peer=peer, connection=next(_connection_ids))
         async with trio.open_nursery() as nursery:
             nursery.start_soon(_answer_requests, ctx, dispatcher, caller, send_text)
-            last = await stream(hub, sub, after, send_message)
+            last = await stream(hub, sub, send_text)
             nursery.cancel_scope.cancel()  # lagging: stop answering, tell it where to resume
         log.info("feed client lagging; closing it", extra={
             "event": "feed.client_lagging", "peer": peer, "last_seq": last})

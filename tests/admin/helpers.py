@@ -12,6 +12,7 @@ from typing import Any
 import trio
 from trio_websocket import WebSocketConnection, open_websocket_url
 
+from eventdedup.client import feed_messages
 from eventdedup.config import Settings
 from tests.daemon.harness import admin_token, ws_url
 
@@ -29,8 +30,7 @@ class Session:
 
     async def _receive(self) -> dict[str, Any]:
         message = json.loads(await self.ws.get_message())
-        if isinstance(message, dict) and "seq" in message and "jsonrpc" not in message:
-            self.feed.append(message)
+        self.feed.extend(feed_messages(message))
         return message
 
     async def send(self, payload: Any) -> None:
@@ -74,9 +74,9 @@ class Session:
                 return m
         with trio.fail_after(wait):
             while True:
-                m = await self._receive()
-                if "seq" in m and hit(m):
-                    return m
+                for m in feed_messages(await self._receive()):
+                    if hit(m):
+                        return m
 
     def types(self, after: int = 0) -> list[str]:
         return [m["type"] for m in self.feed if m["seq"] > after]

@@ -15,8 +15,11 @@ from trio_websocket import ConnectionClosed, open_websocket_url
 
 import eventdedup.actors.http as http_actor
 from eventdedup.actors.feed import LISTENER_NAME
+from eventdedup.client import feed_messages
 from tests.admin.helpers import TOKEN, Session, session
 from tests.daemon.harness import drop_file, make_settings, running_daemon, ws_url
+from tests.reliability._daemon import drop_json, make_event, make_file
+from tests.silent_client import SilentClient
 
 BEARER = [(b"authorization", f"Bearer {TOKEN}".encode())]
 
@@ -67,7 +70,8 @@ async def test_two_replicas_one_feed_exactly_once_and_resume_across_them(
                                               extra_headers=BEARER) as ws:
                     with trio.fail_after(60):
                         while len(first_part) < 60:
-                            first_part.append(json.loads(await ws.get_message())["seq"])
+                            first_part.extend(m["seq"] for m in feed_messages(
+                                json.loads(await ws.get_message())))
                     await ws._stream.aclose()  # forced disconnect: TCP gone, no close frame
 
             for f in files:
@@ -80,7 +84,8 @@ async def test_two_replicas_one_feed_exactly_once_and_resume_across_them(
                                           extra_headers=BEARER) as ws:
                 with trio.fail_after(60):
                     while not resumed or resumed[-1] < head:
-                        resumed.append(json.loads(await ws.get_message())["seq"])
+                        resumed.extend(m["seq"] for m in feed_messages(
+                            json.loads(await ws.get_message())))
 
             # the listener connection drops: the hub polls meanwhile and reconnects
             hub_a.poll_interval = 0.5
@@ -113,42 +118,56 @@ async def test_two_replicas_one_feed_exactly_once_and_resume_across_them(
     print("processed by:", {r.filename: r.replica for r in rows})
 
 
+#: Events per file in the stalled-client test: each becomes a ``canonical.created``, enough
+#: messages to fill the kernel buffers of a client that stopped reading (~200 KB here).
+BURST = 2000
+
+
+def _burst(key: str) -> dict[str, Any]:
+    return make_file([make_event(key, i) for i in range(BURST)])
+
+
 @pytest.mark.trio
 async def test_a_client_that_never_reads_is_cut_off_without_slowing_anything(
-    tmp_path: Path, database_url: str, migrated_engine: sa.Engine, corpus_files: list[Path],
+    tmp_path: Path, database_url: str, migrated_engine: sa.Engine,
 ) -> None:
     settings = make_settings(tmp_path, database_url, admin_token=TOKEN)
-    baseline_file, stalled_file = corpus_files[6], corpus_files[7]
     async with running_daemon(settings) as daemon, session(settings) as fast:
         assert daemon.admin
-        drop_file(baseline_file, settings.event_data_dir)
-        baseline = await fast.message("file.processed", file=baseline_file.name, wait=90)
+        hub = daemon.admin.hub
+        drop_json(settings.event_data_dir, "bwb_baseline_01.03.2026.json", _burst("base"))
+        baseline = await fast.message("file.processed", file="bwb_baseline_01.03.2026.json",
+                                      wait=90)
 
-        daemon.admin.hub.queue_size = 50  # a small per-client queue: one file overflows it
-        async with open_websocket_url(ws_url(settings), extra_headers=BEARER,
-                                      message_queue_size=1) as slow:
-            await _until(lambda: daemon.admin.hub.client_count == 2)  # type: ignore[union-attr]
-            drop_file(stalled_file, settings.event_data_dir)
-            stalled = await fast.message("file.processed", file=stalled_file.name, wait=90)
-            await _until(lambda: daemon.admin.hub.client_count == 1)  # type: ignore[union-attr]
-            # only now does the slow client read: what was queued for it, then 4008
-            received: list[int] = []
-            with pytest.raises(ConnectionClosed) as closed:
-                with trio.fail_after(15):
-                    while True:
-                        received.append(json.loads(await slow.get_message())["seq"])
-        assert closed.value.reason.code == 4008
-        assert closed.value.reason.reason == f"lagging; resume with after={received[-1]}"
-        # what it had read before the burst, plus at most its queue: then it was cut off
-        assert 0 < len(received) <= 60 and received[-1] < stalled["seq"]
-        assert received == list(range(received[0], received[-1] + 1))
+        hub.queue_size = 50  # a small lag limit: the burst is far beyond it
+        silent = await trio.to_thread.run_sync(SilentClient, settings.http_port, None, TOKEN)
+        await _until(lambda: hub.client_count == 2)
+        drop_json(settings.event_data_dir, "bwb_stalled_01.03.2026.json", _burst("stall"))
+        stalled = await fast.message("file.processed", file="bwb_stalled_01.03.2026.json",
+                                     wait=90)
+        await _until(lambda: hub.client_count == 1)
+        # only now does the silent client read: the frames it was sent, then 4008
+        close = await trio.to_thread.run_sync(silent.read_until_closed)
+        received = silent.seqs
+        assert close.code == 4008
+        assert close.reason == f"lagging; resume with after={received[-1]}"
+        assert received, "it was sent what its socket took before it got stuck"
+        assert received[0] > baseline["seq"], "live: it started at the head"
+        assert received == list(range(received[0], received[-1] + 1)), "gap-free"
+        assert received[-1] < stalled["seq"], "it was cut off before the end of the burst"
         assert (await fast.call("status"))["feed"]["clients"] == 1  # the fast one is fine
+        # and it can resume from where it was told, losing nothing
+        async with session(settings, f"after={received[-1]}") as resumed:
+            await resumed.message("file.processed", file="bwb_stalled_01.03.2026.json",
+                                  wait=30)
+            assert _seqs(resumed)[0] == received[-1] + 1
 
     seqs = _seqs(fast)
     assert seqs == list(range(seqs[0], seqs[-1] + 1)), "the fast client missed something"
     per_event = [m["data"]["duration_ms"] / m["data"]["events_accepted"]
                  for m in (baseline, stalled)]
-    print("ms per event without / with a stalled client:", per_event)
+    print(f"cut off after {len(received)} of {stalled['seq'] - baseline['seq']} messages;",
+          "ms per event without / with a stalled client:", per_event)
     assert per_event[1] < per_event[0] * 3 + 2, "a stalled client slowed the pipeline"
 
 

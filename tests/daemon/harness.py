@@ -17,6 +17,7 @@ import trio
 from trio_websocket import WebSocketConnection, open_websocket_url
 
 from eventdedup.admin.auth import client_token
+from eventdedup.client import feed_messages
 from eventdedup.config import Settings, load_settings
 from eventdedup.daemon import Daemon, build_daemon
 
@@ -100,10 +101,10 @@ async def next_message(ws: WebSocketConnection, type_: str, **match: Any) -> dic
     """The next feed message of ``type_`` whose data contains ``match`` (15 s at most)."""
     with trio.fail_after(15):
         while True:
-            message = json.loads(await ws.get_message())
-            if message["type"] == type_ and all(message["data"].get(k) == v
-                                                for k, v in match.items()):
-                return message
+            for message in feed_messages(json.loads(await ws.get_message())):
+                if message["type"] == type_ and all(message["data"].get(k) == v
+                                                    for k, v in match.items()):
+                    return message
 
 
 @asynccontextmanager

@@ -9,6 +9,7 @@ import pytest
 import sqlalchemy as sa
 import trio
 
+from eventdedup.client import feed_messages
 from tests.daemon.harness import (
     drop_file,
     feed,
@@ -57,7 +58,7 @@ async def test_dropped_file_becomes_rows_and_feed_message(
             seqs = []
             with trio.fail_after(5):
                 while not seqs or seqs[-1] < later["seq"]:
-                    seqs.append(json.loads(await ws.get_message())["seq"])
+                    seqs.extend(m["seq"] for m in feed_messages(json.loads(await ws.get_message())))
         assert seqs[0] == processed["seq"] + 1
         assert seqs == list(range(processed["seq"] + 1, later["seq"] + 1))
 

@@ -4,8 +4,9 @@ Why not N ``trio_websocket`` clients in the test process: on a 2-core
 machine their pure-Python frame handling would cost the test more CPU than
 the daemon spends sending, so the test would measure itself. Here each
 client is a non-blocking socket, frames are parsed by hand (server frames
-are unmasked; pings are answered with masked pongs so the server's heartbeat
-never drops us), and per client only the sequence check is kept.
+are unmasked, each a ``{"feed": [...]}`` of one or more messages; pings are
+answered with masked pongs so the server's heartbeat never drops us), and per
+client only the sequence check is kept.
 
 Usage (loopback only)::
 
@@ -27,13 +28,10 @@ from __future__ import annotations
 import base64
 import json
 import os
-import re
 import selectors
 import socket
 import sys
 import time
-
-SEQ = re.compile(rb'^\{"seq": (\d+),')
 
 
 class Client:
@@ -99,12 +97,13 @@ class Client:
             payload = bytes(buf[at + header:at + header + length])
             at += header + length
             if opcode == 1:
-                match = SEQ.match(payload)
-                seq = int(match[1]) if match else json.loads(payload)["seq"]
-                if seq != self.expected:
-                    self.out_of_order += 1
-                self.expected = seq + 1
-                self.received += 1
+                frame = json.loads(payload)
+                for message in frame.get("feed", [frame]):
+                    seq = message["seq"]
+                    if seq != self.expected:
+                        self.out_of_order += 1
+                    self.expected = seq + 1
+                    self.received += 1
             elif opcode == 9:  # ping → pong, masked as a client must
                 mask = os.urandom(4)
                 masked = bytes(b ^ mask[i % 4] for i, b in enumerate(payload))

@@ -29,6 +29,7 @@ import trio
 from trio_websocket import ConnectionClosed, WebSocketConnection, open_websocket_url
 
 from eventdedup.actors.processor import processor
+from eventdedup.client import feed_messages as frame_messages
 from eventdedup.db.embedded import EmbeddedPostgres
 from eventdedup.db.engine import Database
 from eventdedup.pipeline import FileOutcome
@@ -93,9 +94,9 @@ class FeedLog:
     async def collect(self, ws: WebSocketConnection) -> None:
         try:
             while True:
-                message = json.loads(await ws.get_message())
-                if "seq" in message:  # not a JSON-RPC answer
-                    self.messages.append(message)
+                messages = frame_messages(json.loads(await ws.get_message()))
+                if messages:  # not a JSON-RPC answer
+                    self.messages.extend(messages)
                     self._changed.set()
                     self._changed = trio.Event()
         except ConnectionClosed:

@@ -18,9 +18,14 @@ from eventdedup.client import (
 )
 
 
-def feed(seq: int) -> str:
-    return json.dumps({"seq": seq, "type": "file.accepted", "at": "2025-01-01T00:00:00+00:00",
-                       "data": {"file": f"f{seq}.json"}})
+def message(seq: int) -> dict[str, Any]:
+    return {"seq": seq, "type": "file.accepted", "at": "2025-01-01T00:00:00+00:00",
+            "data": {"file": f"f{seq}.json"}}
+
+
+def feed(*seqs: int) -> str:
+    """One feed frame, as the daemon sends it: ``{"feed": [...]}``."""
+    return json.dumps({"feed": [message(seq) for seq in seqs]})
 
 
 class Server:
@@ -37,8 +42,8 @@ class Server:
         ws = await request.accept()
         first = len(self.paths) == 1
         if first:
-            for seq in (1, 2, 3):
-                await ws.send_message(feed(seq))
+            await ws.send_message(feed(1, 2))
+            await ws.send_message(json.dumps(message(3)))  # a bare message is accepted too
             await ws.aclose(4008, "lagging; resume with after=3")
             return
         await ws.send_message(feed(3))  # a repeat the client must drop
