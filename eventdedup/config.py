@@ -52,6 +52,13 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _non_negative_int(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise ValueError(f"must not be negative, got {text!r}")
+    return value
+
+
 def _port(text: str) -> int:
     value = int(text)
     if not 0 <= value <= 65535:
@@ -140,6 +147,10 @@ class Settings:
         50 * 1024 * 1024)
     max_events_per_file: int = _setting(
         "MAX_EVENTS_PER_FILE", _positive_int, "Files with more events are dead-lettered.", 10_000)
+    parse_workers: int = _setting(
+        "PARSE_WORKERS", _non_negative_int,
+        "Processes that read, validate and prepare the next file while the current one is in "
+        "the database (0 = in the processor's own thread).", 1)
     db_threads: int = _setting(
         "DB_THREADS", _positive_int, "Worker threads for database work (capacity limiter).", 4)
     migrate_attempts: int = _setting(

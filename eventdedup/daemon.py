@@ -150,7 +150,8 @@ def build_daemon(settings: Settings, database_url: str) -> Daemon:
                   restart=Restart.TRANSIENT),
         ChildSpec("feed", functools.partial(feed, db, hub, health, status_receive)),
         ChildSpec("processor", functools.partial(processor, queue_receive, db, files,
-                                                 on_done=admin.file_done),
+                                                 on_done=admin.file_done,
+                                                 parse_workers=settings.parse_workers),
                   shutdown_timeout=30.0),
         ChildSpec("watcher", functools.partial(
             watcher, folders["inbox"], queue_send, settle_seconds=settings.settle_seconds,

@@ -78,12 +78,86 @@ class Deduplicator(Protocol):
     """What the pipeline needs from the dedup engine's storage side."""
 
     def apply(self, conn: Connection, events: Sequence[SourceEvent],
-              timings: dict[str, float] | None = None) -> Messages:
+              timings: dict[str, float] | None = None, *, prepared: Any = None) -> Messages:
         """Match ``events`` (already inserted) incrementally; return feed messages.
 
-        ``timings``, when given, receives the milliseconds spent per step.
+        ``timings``, when given, receives the milliseconds spent per step;
+        ``prepared`` is what :meth:`preparer` made of the file's events, if anything.
         """
         ...
+
+    def preparer(self) -> Callable[[Sequence[SourceEvent]], Any] | None:
+        """Pure, picklable work on a file's events that may be done ahead (or None)."""
+        ...
+
+
+@attrs.frozen
+class ParsedFile:
+    """A file read and validated, or the reason it is refused; nothing stored yet.
+
+    Made by :func:`parse_file`, which touches no database, so the processor can
+    parse the next file in a worker process while this one is being committed.
+    """
+
+    path: Path
+    parse_ms: float
+    identity: Identity | None = None
+    size: int = 0
+    file_hash: str | None = None
+    loaded: LoadedFile | None = None
+    #: ``(reason, json_path)`` when the file is refused
+    failure: tuple[str, str | None] | None = None
+    vanished: bool = False
+    prepared: Any = None
+    timings: Mapping[str, float] = attrs.field(factory=dict)
+
+
+def parse_file(path: Path, max_file_bytes: int, max_events: int,
+               prepare: Callable[[Sequence[SourceEvent]], Any] | None = None) -> ParsedFile:
+    """Read, hash, validate and (with ``prepare``) prepare one inbox entry.
+
+    Only reads the file system: safe to run in another process, and ahead of
+    time, because nothing is decided until :meth:`FileProcessor.commit`, which
+    checks that the entry is still the one that was read before moving it.
+    """
+    started = time.perf_counter()
+
+    def refused(reason: str, json_path: str | None, **fields: Any) -> ParsedFile:
+        return ParsedFile(path, _ms(started), failure=(reason, json_path), **fields)
+
+    try:
+        st = path.lstat()
+    except FileNotFoundError:
+        return ParsedFile(path, _ms(started), vanished=True)
+    identity = _identity(st)
+    if path.is_symlink() or not path.is_file():
+        return refused("not a regular file (symlinks are never followed)", None,
+                       identity=identity, size=st.st_size)
+    try:
+        data = read_limited(path, max_file_bytes)
+    except FileRejected as exc:
+        # Refused unread (too large, not a regular file): no hash either, which would
+        # mean reading all of it.
+        return refused(exc.reason, exc.json_path, identity=identity, size=st.st_size)
+    except FileNotFoundError:
+        return ParsedFile(path, _ms(started), vanished=True)
+    file_hash = _sha256(data)
+    timings = {"read": _ms(started)}
+    lap = time.perf_counter()
+    try:
+        loaded = load_file(data, path.name, max_events=max_events)
+    except FileRejected as exc:
+        return refused(exc.reason, exc.json_path, identity=identity, size=len(data),
+                       file_hash=file_hash)
+    del data
+    timings["parse"] = _ms(lap)
+    prepared = None
+    if prepare is not None and loaded.events:
+        lap = time.perf_counter()
+        prepared = prepare(loaded.events)
+        timings["prepare_ahead"] = _ms(lap)
+    return ParsedFile(path, _ms(started), identity, st.st_size, file_hash, loaded,
+                      prepared=prepared, timings=timings)
 
 
 @attrs.frozen
@@ -120,42 +194,35 @@ class FileProcessor:
     clock: Callable[[], float] = time.monotonic
 
     def process(self, path: Path) -> FileOutcome:
-        started = self.clock()
-        lap = time.perf_counter()
-        name = path.name
-        try:
-            st = path.lstat()
-        except FileNotFoundError:
-            return FileOutcome("vanished", name)
-        identity = _identity(st)
-        if path.is_symlink() or not path.is_file():
-            return self._fail(path, None, st.st_size, "not a regular file (symlinks are never "
-                              "followed)", None, started, identity)
-        try:
-            data = read_limited(path, self.max_file_bytes)
-        except FileRejected as exc:
-            # Refused unread (too large, not a regular file): no hash either, which would
-            # mean reading all of it.
-            return self._fail(path, None, st.st_size, exc.reason, exc.json_path, started,
-                              identity)
-        except FileNotFoundError:
-            return FileOutcome("vanished", name)
-        file_hash = _sha256(data)
-        timings = {"read": _ms(lap)}
-        lap = time.perf_counter()
-        try:
-            loaded = load_file(data, name, max_events=self.max_events)
-        except FileRejected as exc:
-            return self._fail(path, file_hash, len(data), exc.reason, exc.json_path, started,
-                              identity)
-        del data
-        timings["parse"] = _ms(lap)
-        return self._store(path, file_hash, st.st_size, loaded, started, timings,
-                           identity=identity)
+        """Parse and commit one file, here and now (the CLI's and the tests' path)."""
+        return self.commit(self.parse(path))
+
+    def parse(self, path: Path) -> ParsedFile:
+        return parse_file(path, self.max_file_bytes, self.max_events, self.preparer())
+
+    def preparer(self) -> Callable[[Sequence[SourceEvent]], Any] | None:
+        """What :func:`parse_file` may do ahead for the deduplicator (picklable)."""
+        return self.deduplicator.preparer() if self.deduplicator is not None else None
+
+    def commit(self, parsed: ParsedFile) -> FileOutcome:
+        """Store a parsed file in one transaction, then archive or dead-letter it."""
+        # The file's processing time is its parse plus this, not the wait in between.
+        started = self.clock() - parsed.parse_ms / 1000
+        path = parsed.path
+        if parsed.vanished:
+            return FileOutcome("vanished", path.name)
+        if parsed.failure is not None:
+            reason, json_path = parsed.failure
+            return self._fail(path, parsed.file_hash, parsed.size, reason, json_path, started,
+                              parsed.identity)
+        assert parsed.loaded is not None and parsed.file_hash is not None
+        return self._store(path, parsed.file_hash, parsed.size, parsed.loaded, started,
+                           dict(parsed.timings), identity=parsed.identity,
+                           prepared=parsed.prepared)
 
     def _store(self, path: Path, file_hash: str, size: int, loaded: LoadedFile,
                started: float, timings: dict[str, float] | None = None, *,
-               identity: Identity | None = None) -> FileOutcome:
+               identity: Identity | None = None, prepared: Any = None) -> FileOutcome:
         name = path.name
         timings = {} if timings is None else timings
         lap = time.perf_counter()
@@ -192,7 +259,8 @@ class FileProcessor:
                 timings["store"] = _ms(lap)
                 messages: Messages = []
                 if self.deduplicator is not None:
-                    messages.extend(self.deduplicator.apply(conn, accepted_events, timings))
+                    messages.extend(self.deduplicator.apply(conn, accepted_events, timings,
+                                                            prepared=prepared))
                 lap = time.perf_counter()
                 duration_ms = int((self.clock() - started) * 1000)
                 store.update_file(conn, file_id, duration_ms=duration_ms)

@@ -145,15 +145,25 @@ def embedded_postgres(root: Path) -> Iterator[str]:
 
 
 def backfill(url: str, events: int, seed: int, work: Path, next_files: int,
-             profile: Path | None) -> dict[str, Any]:
-    """Ingest ``events`` through FileProcessor; write the following files to ``work/next``."""
-    import sqlalchemy as sa
+             profile: Path | None, parse_workers: int = 1) -> dict[str, Any]:
+    """Ingest ``events`` through the processor actor; write the following files to ``work/next``.
 
+    The daemon's own code path: the ``processor`` actor (parse stage in
+    ``parse_workers`` processes, commit stage in a worker thread) fed through
+    its queue, as the watcher feeds it; the generator writes the next file
+    while the processor works.
+    """
+    import functools
+
+    import sqlalchemy as sa
+    import trio
+
+    from eventdedup.actors.processor import processor as processor_actor
     from eventdedup.daemon import load_matching
     from eventdedup.db.dedup import DbDeduplicator
-    from eventdedup.db.engine import create_engine
+    from eventdedup.db.engine import Database, create_engine
     from eventdedup.db.migrate import upgrade_head
-    from eventdedup.pipeline import FileProcessor
+    from eventdedup.pipeline import FileOutcome, FileProcessor, ParsedFile
 
     engine = create_engine(url)
     upgrade_head(engine)
@@ -163,8 +173,22 @@ def backfill(url: str, events: int, seed: int, work: Path, next_files: int,
     inbox, archive, dead = work / "inbox", work / "archive", work / "dead"
     for d in (inbox, archive, dead):
         d.mkdir(parents=True, exist_ok=True)
-    processor = FileProcessor(engine=engine, archive_dir=archive, dead_letter_dir=dead,
-                              deduplicator=DbDeduplicator(cfg))
+    prof = cProfile.Profile() if profile else None
+
+    class Profiled(FileProcessor):
+        """The commit stage under cProfile (it runs in a worker thread)."""
+
+        def commit(self, parsed: ParsedFile) -> FileOutcome:
+            assert prof is not None
+            prof.enable()
+            try:
+                return super().commit(parsed)
+            finally:
+                prof.disable()
+
+    processor = (Profiled if prof else FileProcessor)(
+        engine=engine, archive_dir=archive, dead_letter_dir=dead,
+        deduplicator=DbDeduplicator(cfg))
     stream = generate(seed, file_events=FILE_EVENTS)
     expected_files = -(-events // FILE_EVENTS)
     steps: dict[str, float] = defaultdict(float)
@@ -172,43 +196,56 @@ def backfill(url: str, events: int, seed: int, work: Path, next_files: int,
     durations: list[float] = []
     rss: list[tuple[int, float]] = []
     outcomes: dict[str, int] = defaultdict(int)
-    busy = 0.0
     stored = 0
-    prof = cProfile.Profile() if profile else None
     truth_path = work / "truth.tsv"
     pids = backend_pids(engine)
     cpu0 = cpu_seconds()
     pg_cpu0 = sum(cpu_seconds(p) for p in pids)
     wall = time.perf_counter()
-    with truth_path.open("w") as truth:
-        for n, f in enumerate(take(stream, events), start=1):
-            for i, k, _g in f.truth:
-                truth.write(f"{i}\t{k}\n")
-            path = write_file(inbox, f)
-            del f
-            if prof:
-                prof.enable()
-            t0 = time.perf_counter()
-            outcome = processor.process(path)
-            took = time.perf_counter() - t0
-            if prof:
-                prof.disable()
-            busy += took
-            durations.append(took * 1000)
-            outcomes[outcome.outcome] += 1
-            stored += outcome.events_accepted
-            for k, v in outcome.timings.items():
-                steps[k] += v
-            per_file.append({k: round(v, 1) for k, v in outcome.timings.items()})
-            if n % max(1, expected_files // 10) == 0 or n == expected_files:
-                rss.append((n, round(rss_mb(), 1)))
-                print(f"  backfill {events}: {n}/{expected_files} files, {stored} events, "
-                      f"{stored / busy:.0f} events/s, RSS {rss[-1][1]:.0f} MB",
-                      file=sys.stderr, flush=True)
+    began = [0.0]
+
+    def done(outcome: FileOutcome) -> None:
+        nonlocal stored
+        n = len(durations) + 1
+        durations.append(outcome.duration_ms)
+        outcomes[outcome.outcome] += 1
+        stored += outcome.events_accepted
+        for k, v in outcome.timings.items():
+            steps[k] += v
+        per_file.append({k: round(v, 1) for k, v in outcome.timings.items()})
+        if n % max(1, expected_files // 10) == 0 or n == expected_files:
+            rss.append((n, round(rss_mb(), 1)))
+            took = time.perf_counter() - began[0]
+            print(f"  backfill {events}: {n}/{expected_files} files, {stored} events, "
+                  f"{stored / took:.0f} events/s, RSS {rss[-1][1]:.0f} MB",
+                  file=sys.stderr, flush=True)
+
+    async def feed_processor() -> None:
+        db = Database(engine)
+        send, receive = trio.open_memory_channel[Path](1)
+        async with trio.open_nursery() as nursery:
+            await nursery.start(functools.partial(
+                processor_actor, receive, db, processor, on_done=done,
+                parse_workers=parse_workers))
+            with truth_path.open("w") as truth:
+                async with send:
+                    for f in take(stream, events):
+                        for i, k, _g in f.truth:
+                            truth.write(f"{i}\t{k}\n")
+                        path = write_file(inbox, f)
+                        del f
+                        if not began[0]:
+                            began[0] = time.perf_counter()
+                        await send.send(path)
+
+    trio.run(feed_processor)
+    busy = time.perf_counter() - began[0]
     wall = time.perf_counter() - wall
     cpu = cpu_seconds() - cpu0
     pg_cpu = sum(cpu_seconds(p) for p in pids) - pg_cpu0
     peak_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    # the parse-stage worker process (a child, ended with the actor)
+    worker_rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
     if prof and profile:
         prof.dump_stats(str(profile / f"backfill-{events}.pstats"))
 
@@ -241,8 +278,11 @@ def backfill(url: str, events: int, seed: int, work: Path, next_files: int,
         "seconds_wall": round(wall, 2),
         # CPU seconds of this process (incl. generating the files) and of its PostgreSQL backend
         "cpu_seconds": {"python": round(cpu, 1), "postgres": round(pg_cpu, 1)},
+        # from the first file handed to the processor to the last one committed
         "events_per_second": round(stored / busy, 1),
+        "parse_workers": parse_workers,
         "peak_rss_mb": round(peak_rss, 1),
+        "worker_peak_rss_mb": round(worker_rss, 1) if parse_workers else 0.0,
         "rss_mb_by_files": rss,
         "db": db,
         "step_ms_per_file": {k: round(v / files, 1) for k, v in
@@ -293,10 +333,10 @@ def truth_quality(conn: Any, truth_path: Path) -> dict[str, Any]:
 
 
 def run_backfill_child(url: str, events: int, seed: int, work: Path, next_files: int,
-                       profile: Path | None) -> dict[str, Any]:
+                       profile: Path | None, parse_workers: int) -> dict[str, Any]:
     out = work / "backfill.json"
     cmd = [sys.executable, str(Path(__file__).resolve()), "_backfill", url, str(events),
-           str(seed), str(work), str(next_files), str(profile or "")]
+           str(seed), str(work), str(next_files), str(profile or ""), str(parse_workers)]
     subprocess.run(cmd, check=True)
     return json.loads(out.read_text())
 
@@ -311,7 +351,7 @@ def free_port() -> int:
 
 
 def steady(url: str | None, work: Path, files: list[GeneratedFile], sequential: int,
-           stored: int) -> dict[str, Any]:
+           stored: int, parse_workers: int = 1) -> dict[str, Any]:
     import trio
 
     port = free_port()
@@ -325,6 +365,7 @@ def steady(url: str | None, work: Path, files: list[GeneratedFile], sequential: 
         "EVENT_DEDUP_HTTP_PORT": str(port),
         "EVENT_DEDUP_ADMIN_TOKEN": token,
         "EVENT_DEDUP_LOG_LEVEL": "WARNING",
+        "EVENT_DEDUP_PARSE_WORKERS": str(parse_workers),
     })
     if url:
         env["EVENT_DEDUP_DATABASE_URL"] = url
@@ -519,11 +560,13 @@ def report(result: dict[str, Any]) -> str:
            f"commit {m['commit']}, load {m['load_average'][0]:.1f}"]
     if result["backfill"]:
         rows = [[b["events"], b["files"], b["events_per_second"], b["seconds_processing"],
-                 b["peak_rss_mb"], b["db"]["size_mb"], b["file_ms"]["first_tenth_mean"],
+                 f"{b['peak_rss_mb']} + {b.get('worker_peak_rss_mb', 0)}", b["db"]["size_mb"],
+                 b["file_ms"]["first_tenth_mean"],
                  b["file_ms"]["last_tenth_mean"], b["candidate_pairs_per_event"],
                  b["blocking_recall"], b["pairwise"]["f1"]] for b in result["backfill"]]
-        out += ["", "backfill (FileProcessor + DbDeduplicator, 200-event files)",
-                table(rows, ["events", "files", "events/s", "seconds", "peak RSS MB",
+        out += ["", "backfill (the processor actor: parse stage + FileProcessor.commit with "
+                "DbDeduplicator, 200-event files)",
+                table(rows, ["events", "files", "events/s", "seconds", "peak RSS MB (+ worker)",
                              "DB MB", "ms/file first 10%", "ms/file last 10%", "pairs/event",
                              "block recall", "F1"])]
         for b in result["backfill"]:
@@ -568,9 +611,9 @@ def _ints(text: str) -> list[int]:
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv and argv[0] == "_backfill":  # the child process of one backfill
-        url, events, seed, work, next_files, profile = argv[1:7]
+        url, events, seed, work, next_files, profile, workers = argv[1:8]
         res = backfill(url, int(events), int(seed), Path(work), int(next_files),
-                       Path(profile) if profile else None)
+                       Path(profile) if profile else None, int(workers))
         (Path(work) / "backfill.json").write_text(json.dumps(res))
         return 0
 
@@ -589,6 +632,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--json", type=Path, help="also write the result here")
     ap.add_argument("--profile", type=Path, help="write cProfile stats of each backfill here")
     ap.add_argument("--workdir", type=Path, help="parent of the temporary directories")
+    ap.add_argument("--parse-workers", type=int, default=1,
+                    help="EVENT_DEDUP_PARSE_WORKERS of the backfill and the daemon")
     args = ap.parse_args(argv)
     if args.profile:
         args.profile.mkdir(parents=True, exist_ok=True)
@@ -612,14 +657,16 @@ def main(argv: list[str] | None = None) -> int:
                                           per_file_steady))
             with embedded_postgres(work) as url:
                 print("steady state, empty store", file=sys.stderr, flush=True)
-                result["steady"].append(steady(url, work, files, args.files, 0))
+                result["steady"].append(steady(url, work, files, args.files, 0,
+                                              args.parse_workers))
         save()
     for size in args.sizes:
         with tempfile.TemporaryDirectory(prefix="bench-", dir=args.workdir) as tmp:
             work = Path(tmp)
             with embedded_postgres(work) as url:
                 print(f"backfill {size}", file=sys.stderr, flush=True)
-                b = run_backfill_child(url, size, args.seed, work, per_file_steady, args.profile)
+                b = run_backfill_child(url, size, args.seed, work, per_file_steady, args.profile,
+                                       args.parse_workers)
                 result["backfill"].append(b)
                 save()
                 if size in args.steady:
@@ -627,7 +674,8 @@ def main(argv: list[str] | None = None) -> int:
                     files = [GeneratedFile(n, json.loads((work / "next" / n).read_bytes()), [])
                              for n in names]
                     print(f"steady state, {size} stored", file=sys.stderr, flush=True)
-                    result["steady"].append(steady(url, work, files, args.files, b["events"]))
+                    result["steady"].append(steady(url, work, files, args.files, b["events"],
+                                                   args.parse_workers))
                     save()
     if args.core_events:
         print(f"core, {args.core_events} events", file=sys.stderr, flush=True)

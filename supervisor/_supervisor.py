@@ -100,6 +100,13 @@ class SupervisorEscalation(Exception):
 
 
 def _describe(exc: BaseException) -> str:
+    """``Type: message`` of the error that matters.
+
+    A child that runs its own nursery fails with an exception group around the
+    real error; with a single leaf, the leaf is what an operator needs to read.
+    """
+    while isinstance(exc, BaseExceptionGroup) and len(exc.exceptions) == 1:
+        exc = exc.exceptions[0]
     text = str(exc)
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 

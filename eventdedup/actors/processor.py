@@ -1,13 +1,23 @@
-"""The processor actor: take settled files off the queue and process them one by one."""
+"""The processor actor: take settled files off the queue and process them one by one.
+
+Two stages, one file apart: while file N is in the database (a worker thread,
+one transaction), file N+1 is read, validated and prepared for matching in a
+worker process.  The stages overlap on the machine's two cores; nothing is
+decided in the first stage, so a file parsed ahead but never committed (a
+shutdown, a crash) is simply parsed again from the inbox later.
+"""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+import math
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import psycopg
 import trio
+import trio_parallel
 from sqlalchemy.exc import InterfaceError, OperationalError
 from tenacity import (
     AsyncRetrying,
@@ -17,13 +27,44 @@ from tenacity import (
 )
 
 from eventdedup.db.engine import Database
-from eventdedup.pipeline import FileOutcome, FileProcessor
+from eventdedup.pipeline import FileOutcome, FileProcessor, ParsedFile, parse_file
 
 log = logging.getLogger(__name__)
 
 #: A lost or refused database connection: wait it out. psycopg's own classes are listed
 #: too because bulk loads (COPY) use the driver connection directly, unwrapped by SQLAlchemy.
 DB_DOWN = (OperationalError, InterfaceError, psycopg.OperationalError, psycopg.InterfaceError)
+
+Parse = Callable[[Path], Awaitable[ParsedFile]]
+
+
+@asynccontextmanager
+async def parsing(files: FileProcessor, workers: int) -> AsyncIterator[Parse]:
+    """How the first stage runs: in ``workers`` processes, or (0) in a thread here."""
+    if workers == 0:
+        async def in_thread(path: Path) -> ParsedFile:
+            return await trio.to_thread.run_sync(files.parse, path)
+
+        yield in_thread
+        return
+    limiter = trio.CapacityLimiter(workers)
+    async with trio_parallel.open_worker_context(idle_timeout=math.inf,
+                                                 grace_period=5.0) as ctx:
+        async def in_worker(path: Path) -> ParsedFile:
+            # Parsing decides nothing, so a shutdown may kill it half-way.
+            return await ctx.run_sync(parse_file, path, files.max_file_bytes,
+                                      files.max_events, files.preparer(),
+                                      kill_on_cancel=True, limiter=limiter)
+
+        yield in_worker
+
+
+async def parse_ahead(queue: trio.MemoryReceiveChannel[Path],
+                      parsed: trio.MemorySendChannel[ParsedFile], parse: Parse) -> None:
+    """First stage: parse each queued file; hand it on when the second stage is free."""
+    async with parsed:
+        async for path in queue:
+            await parsed.send(await parse(path))
 
 
 async def processor(
@@ -33,27 +74,33 @@ async def processor(
     *,
     on_done: Callable[[FileOutcome], None] | None = None,
     max_wait: float = 10.0,
+    parse_workers: int = 1,
     task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
 ) -> None:
-    """Actor: process each queued file in a worker thread.
+    """Actor: parse ahead, then commit each file in a worker thread.
 
-    The worker thread is not abandoned on shutdown, so a file in flight either
-    commits or rolls back before the actor stops; a file the actor never got to
-    stays in the inbox and is offered again by the watcher.  A database outage
-    is waited out with backoff (the file stays in the inbox meanwhile) instead
-    of crashing the actor: outages are reported by ``/health``, not escalated.
+    The commit's worker thread is not abandoned on shutdown, so a file in flight
+    either commits or rolls back before the actor stops; a file the actor never
+    got to stays in the inbox and is offered again by the watcher.  A database
+    outage is waited out with backoff (the file stays in the inbox meanwhile)
+    instead of crashing the actor: outages are reported by ``/health``, not
+    escalated.
     """
-    task_status.started()
-    async for path in queue:
-        retrying = AsyncRetrying(
-            wait=wait_exponential_jitter(multiplier=0.5, max=max_wait, jitter=0.5),
-            retry=retry_if_exception_type(DB_DOWN),
-            before_sleep=before_sleep_log(log, logging.WARNING),
-            sleep=trio.sleep,
-            reraise=True,
-        )
-        async for attempt in retrying:
-            with attempt:
-                outcome = await db.run(files.process, path)
-        if on_done is not None:
-            on_done(outcome)
+    async with parsing(files, parse_workers) as parse, trio.open_nursery() as nursery:
+        # Unbuffered: the first stage runs at most one file ahead of the second.
+        parsed_send, parsed_receive = trio.open_memory_channel[ParsedFile](0)
+        nursery.start_soon(parse_ahead, queue, parsed_send, parse)
+        task_status.started()
+        async for parsed in parsed_receive:
+            retrying = AsyncRetrying(
+                wait=wait_exponential_jitter(multiplier=0.5, max=max_wait, jitter=0.5),
+                retry=retry_if_exception_type(DB_DOWN),
+                before_sleep=before_sleep_log(log, logging.WARNING),
+                sleep=trio.sleep,
+                reraise=True,
+            )
+            async for attempt in retrying:
+                with attempt:
+                    outcome = await db.run(files.commit, parsed)
+            if on_done is not None:
+                on_done(outcome)

@@ -27,11 +27,12 @@ concurrently.
 
 from __future__ import annotations
 
+import functools
 import json
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from typing import Any
 
 import attrs
@@ -135,6 +136,33 @@ class RecordCache:
         return len(self._items)
 
 
+@attrs.frozen
+class PreparedEvents:
+    """A file's events made ready for matching: records, index rows, stored JSON.
+
+    Pure work that depends only on the events and the matching configuration, so
+    it can be done ahead, in another process, while the previous file is still
+    in the database (the processor's parse stage does).  ``cfg`` says what it was
+    prepared with: if the configuration changed meanwhile, it is done again.
+    """
+
+    cfg: MatchingConfig
+    records: dict[str, EventRecord]
+    entries: dict[str, dict[str, int]]
+    record_json: dict[str, str]
+
+    def covers(self, events: Sequence[SourceEvent], cfg: MatchingConfig) -> bool:
+        return self.cfg == cfg and all(e.id in self.records for e in events)
+
+
+def prepare_events(events: Sequence[SourceEvent], cfg: MatchingConfig) -> PreparedEvents:
+    records = {e.id: prepare_event(e, cfg) for e in events}
+    return PreparedEvents(
+        cfg, records,
+        {i: index_entries(blocking_keys(r, cfg)) for i, r in records.items()},
+        {i: _json(r.to_json()) for i, r in records.items()})
+
+
 class DbDeduplicator:
     """Implements ``eventdedup.pipeline.Deduplicator`` on PostgreSQL.
 
@@ -147,21 +175,31 @@ class DbDeduplicator:
         self.cfg = cfg
         self.records = RecordCache(record_cache)
 
+    def preparer(self) -> Callable[[Sequence[SourceEvent]], PreparedEvents]:
+        """:func:`prepare_events` with the configuration last used (picklable)."""
+        return functools.partial(prepare_events, cfg=self.cfg)
+
     def apply(self, conn: Connection, events: Sequence[SourceEvent],
-              timings: dict[str, float] | None = None) -> Messages:
-        """Match ``events`` (already inserted); ``timings`` gets milliseconds per step."""
+              timings: dict[str, float] | None = None, *,
+              prepared: PreparedEvents | None = None) -> Messages:
+        """Match ``events`` (already inserted); ``timings`` gets milliseconds per step.
+
+        ``prepared`` is :func:`prepare_events` of (at least) these events, done
+        ahead; it is used if it was made with the configuration in force now.
+        """
         if not events:
             return []
         lap = _Laps(timings)
         conn.execute(sa.select(sa.func.pg_advisory_xact_lock(MATCH_LOCK)))
         lap("match_lock")
-        records = [prepare_event(e, self.cfg) for e in events]
-        new_ids = [r.id for r in records]
-        keys = {r.id: blocking_keys(r, self.cfg) for r in records}
-        record_json = {r.id: _json(r.to_json()) for r in records}
+        if prepared is None or not prepared.covers(events, self.cfg):
+            prepared = prepare_events(events, self.cfg)
+        new_ids = [e.id for e in events]
+        records = [prepared.records[i] for i in new_ids]
+        record_json = {i: prepared.record_json[i] for i in new_ids}
+        entries = {i: prepared.entries[i] for i in new_ids}
         lap("prepare")
 
-        entries = {i: index_entries(ks) for i, ks in keys.items()}
         new_set = set(new_ids)
         stored_pairs = [p for p in _stored_pairs(conn, entries) if p[1] not in new_set]
         stored = _load_stored(conn, sorted({s for _, s in stored_pairs}), self.records)

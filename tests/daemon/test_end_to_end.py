@@ -125,16 +125,16 @@ async def test_crashed_processor_is_restarted_and_loses_nothing(
 ) -> None:
     from eventdedup.pipeline import FileProcessor
 
-    real_process = FileProcessor.process
+    real_commit = FileProcessor.commit
     crashes = []
 
-    def crash_once(self: FileProcessor, path: Path):  # type: ignore[no-untyped-def]
+    def crash_once(self: FileProcessor, parsed):  # type: ignore[no-untyped-def]
         if not crashes:
-            crashes.append(path)
+            crashes.append(parsed.path)
             raise RuntimeError("injected fault")
-        return real_process(self, path)
+        return real_commit(self, parsed)
 
-    monkeypatch.setattr(FileProcessor, "process", crash_once)
+    monkeypatch.setattr(FileProcessor, "commit", crash_once)
     settings = make_settings(tmp_path, database_url)
     source = corpus_files[5]
     async with running_daemon(settings), feed(settings) as ws:

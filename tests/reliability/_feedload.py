@@ -28,10 +28,13 @@ from __future__ import annotations
 import base64
 import json
 import os
+import re
 import selectors
 import socket
 import sys
 import time
+
+SEQ = re.compile(rb'\{"seq": (\d+), "type": "')
 
 
 class Client:
@@ -97,9 +100,9 @@ class Client:
             payload = bytes(buf[at + header:at + header + length])
             at += header + length
             if opcode == 1:
-                frame = json.loads(payload)
-                for message in frame.get("feed", [frame]):
-                    seq = message["seq"]
+                # Every message of a frame starts like this (json.dumps of the outbox
+                # row; nested data never holds a "seq" key): cheaper than json.loads.
+                for seq in map(int, SEQ.findall(payload)):
                     if seq != self.expected:
                         self.out_of_order += 1
                     self.expected = seq + 1

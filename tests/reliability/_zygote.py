@@ -35,10 +35,10 @@ import eventdedup.runner  # imported for its import cost, before any fork
 def _always_fail() -> None:
     from eventdedup.pipeline import FileProcessor
 
-    def process(self: FileProcessor, path: object) -> None:
+    def commit(self: FileProcessor, parsed: object) -> None:
         raise RuntimeError("injected fault: the processor always fails")
 
-    FileProcessor.process = process  # type: ignore[method-assign]
+    FileProcessor.commit = commit  # type: ignore[method-assign]
 
 
 def _slow_matching(seconds: float) -> None:

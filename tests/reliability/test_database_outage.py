@@ -32,7 +32,7 @@ from eventdedup.actors.processor import processor
 from eventdedup.client import feed_messages as frame_messages
 from eventdedup.db.embedded import EmbeddedPostgres
 from eventdedup.db.engine import Database
-from eventdedup.pipeline import FileOutcome
+from eventdedup.pipeline import FileOutcome, ParsedFile
 from tests.reliability._daemon import (
     AUTH_HEADERS,
     DaemonProcess,
@@ -249,7 +249,11 @@ async def test_processor_waits_out_connection_errors_raised_by_the_driver_itself
     class FlakyFiles:
         calls = 0
 
-        def process(self, path: Path) -> FileOutcome:
+        def parse(self, path: Path) -> ParsedFile:
+            return ParsedFile(path, 0.0)
+
+        def commit(self, parsed: ParsedFile) -> FileOutcome:
+            path = parsed.path
             self.calls += 1
             if self.calls == 1:
                 raise psycopg.OperationalError("consuming input failed: server closed the "
@@ -267,6 +271,6 @@ async def test_processor_waits_out_connection_errors_raised_by_the_driver_itself
     await send.aclose()
     with trio.fail_after(10):
         await processor(receive, db, files,  # type: ignore[arg-type]
-                        on_done=done.append, max_wait=0.01)
+                        on_done=done.append, max_wait=0.01, parse_workers=0)
     assert files.calls == 3
     assert [o.outcome for o in done] == ["processed"]

@@ -10,6 +10,7 @@ import trio
 import trio.testing
 
 from supervisor import (
+    ChildSpec,
     ChildState,
     Restart,
     Strategy,
@@ -387,3 +388,25 @@ async def test_escalation_during_startup_propagates_out_of_nursery_start(
     assert escalation.child == "db"
     assert app.starts == 0
     assert db.starts == 2
+
+
+@pytest.mark.trio
+async def test_a_crash_inside_the_childs_own_nursery_is_reported_by_its_cause(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    async def staged(task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        async def stage() -> None:
+            await trio.sleep(1)
+            raise ValueError("bad input in stage two")
+
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(stage)
+            task_status.started()
+            await trio.sleep_forever()
+
+    sup = Supervisor([ChildSpec("staged", staged)], jitter=0.0)
+    async with trio.open_nursery() as nursery:
+        await nursery.start(sup.run)
+        await trio.sleep(1.05)
+        assert sup.status()[0].last_error == "ValueError: bad input in stage two"
+        sup.stop()
