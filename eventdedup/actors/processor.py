@@ -86,6 +86,25 @@ async def processor(
     instead of crashing the actor: outages are reported by ``/health``, not
     escalated.
     """
+    try:
+        await _run_stages(queue, db, files, on_done, max_wait, parse_workers, task_status)
+    except BaseExceptionGroup as group:
+        # The stages' nursery wraps a crash; the supervisor (and whoever reads its
+        # escalation) should see the cause itself, as before there were two stages.
+        if len(group.exceptions) == 1:
+            raise group.exceptions[0] from None
+        raise
+
+
+async def _run_stages(
+    queue: trio.MemoryReceiveChannel[Path],
+    db: Database,
+    files: FileProcessor,
+    on_done: Callable[[FileOutcome], None] | None,
+    max_wait: float,
+    parse_workers: int,
+    task_status: trio.TaskStatus[None],
+) -> None:
     async with parsing(files, parse_workers) as parse, trio.open_nursery() as nursery:
         # Unbuffered: the first stage runs at most one file ahead of the second.
         parsed_send, parsed_receive = trio.open_memory_channel[ParsedFile](0)

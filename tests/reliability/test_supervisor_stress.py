@@ -35,10 +35,10 @@ def small_file(key: str) -> dict[str, Any]:
 async def test_crash_looping_processor_escalates_and_stops_every_actor(
     tmp_path: Path, database_url: str, monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    def always_fails(self: FileProcessor, path: Path) -> None:
+    def always_fails(self: FileProcessor, parsed: object) -> None:
         raise RuntimeError("injected fault: the processor always fails")
 
-    monkeypatch.setattr(FileProcessor, "process", always_fails)
+    monkeypatch.setattr(FileProcessor, "commit", always_fails)
     settings = make_settings(tmp_path, database_url, rescan_seconds=0.5)
     daemon = build_daemon(settings, database_url)
     names = [f"bwb_loop{i}_01.03.2026.json" for i in range(MAX_RESTARTS + 2)]
@@ -161,9 +161,13 @@ def test_sigterm_during_a_file_longer_than_the_shutdown_timeout_rolls_it_back_an
         daemon.start()
         daemon.wait_health(200, 120)
         drop_json(daemon.inbox, name, small_file("slow"))
+        # idle in a transaction for over a second: the file's, held open by the slow
+        # matching (a feed append is idle in its transaction only for milliseconds)
         wait_until(lambda: scalar(engine, "SELECT count(*) FROM pg_stat_activity WHERE "
                                           "datname = current_database() AND state = "
-                                          "'idle in transaction'"), 30, "the file's transaction")
+                                          "'idle in transaction' AND "
+                                          "now() - xact_start > interval '1 second'"),
+                   30, "the file's transaction")
         daemon.terminate()
         signalled = time.monotonic()
         code = daemon.wait(60)
