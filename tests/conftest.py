@@ -7,6 +7,7 @@ database on it; the tests create and drop their own databases next to it).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import tempfile
@@ -58,9 +59,9 @@ def _admin_engine(admin_url: str) -> sa.Engine:
     return sa.create_engine(admin_url, isolation_level="AUTOCOMMIT", poolclass=sa.pool.NullPool)
 
 
-@pytest.fixture
-def database_url(pg_admin_url: str) -> Iterator[str]:
-    """URL of a new, empty database, dropped after the test."""
+@contextlib.contextmanager
+def scratch_database(pg_admin_url: str) -> Iterator[str]:
+    """URL of a new, empty database on the test server, dropped on exit."""
     name = f"t_{uuid.uuid4().hex[:16]}"
     admin = _admin_engine(pg_admin_url)
     with admin.connect() as conn:
@@ -72,6 +73,13 @@ def database_url(pg_admin_url: str) -> Iterator[str]:
         with admin.connect() as conn:
             conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
+
+
+@pytest.fixture
+def database_url(pg_admin_url: str) -> Iterator[str]:
+    """URL of a new, empty database, dropped after the test."""
+    with scratch_database(pg_admin_url) as url:
+        yield url
 
 
 @pytest.fixture

@@ -12,14 +12,13 @@ from __future__ import annotations
 
 import json
 import os
-import uuid
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from sqlalchemy.engine import make_url
 
+from tests.conftest import scratch_database
 from tests.reliability._daemon import (
     DaemonProcess,
     RssSampler,
@@ -41,17 +40,8 @@ MB = 1024 * 1024
 
 @pytest.fixture(scope="module")
 def module_database_url(pg_admin_url: str) -> Iterator[str]:
-    name = f"t_{uuid.uuid4().hex[:16]}"
-    admin = sa.create_engine(pg_admin_url, isolation_level="AUTOCOMMIT",
-                             poolclass=sa.pool.NullPool)
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield make_url(pg_admin_url).set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    with scratch_database(pg_admin_url) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")

@@ -19,7 +19,6 @@ import statistics
 import subprocess
 import sys
 import time
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -30,10 +29,10 @@ import sqlalchemy as sa
 import trio
 import wsproto
 import wsproto.events
-from sqlalchemy.engine import make_url
 from trio_websocket import ConnectionClosed, WebSocketConnection, open_websocket_url
 
 from eventdedup.web.limits import MAX_WS_MESSAGE_BYTES, RPC_BURST, RPC_RATE_PER_SECOND
+from tests.conftest import scratch_database
 from tests.reliability._daemon import (
     AUTH_HEADERS,
     TOKEN,
@@ -61,17 +60,8 @@ SILENT_BURST = 3000
 
 @pytest.fixture
 def second_database_url(pg_admin_url: str) -> Iterator[str]:
-    name = f"t_{uuid.uuid4().hex[:16]}"
-    admin = sa.create_engine(pg_admin_url, isolation_level="AUTOCOMMIT",
-                             poolclass=sa.pool.NullPool)
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield make_url(pg_admin_url).set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    with scratch_database(pg_admin_url) as url:
+        yield url
 
 
 async def in_thread(fn: Any, *args: Any) -> Any:
