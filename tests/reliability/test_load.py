@@ -54,8 +54,13 @@ BURST = 10_000
 #: still fanning out to 200 clients it handles only ~100 requests/s, so it runs after that).
 FLOOD_SECONDS = 20
 #: Enough messages to leave the silent client far more than its lag limit (1,000) behind
-#: once the socket buffers are full (a frame of up to 500 messages is in flight then).
-SILENT_BURST = 3000
+#: once the socket buffers are full.  The bytes matter as much as the count: Linux grows a
+#: socket's send buffer up to ``tcp_wmem``'s maximum (4 MiB here), and a burst that fits in
+#: the buffers never blocks a send, so the client is never found stuck.  4,000 messages of
+#: ~2.6 KB each (the long title is in every ``canonical.created``) are ~10 MB: the buffers
+#: hold at most ~1,700 of them, leaving the client ~2,300 behind while its send is stuck.
+SILENT_BURST = 4000
+SILENT_TITLE_PADDING = 2500
 
 
 @pytest.fixture
@@ -304,8 +309,8 @@ async def scenario(tmp_path: Path, database_url: str, second_database_url: str,
         # timeout, after which a client that sends nothing, not even a pong, is dropped)
         silent = await in_thread(SilentClient, daemon.port, final, TOKEN)
         drop_json(daemon.inbox, "bwb_burst_01.03.2026.json", make_file(
-            [{"id": f"burst-{i}", "title": f"Eintrag {i}", "source_type": "terminliste"}
-             for i in range(SILENT_BURST)]))
+            [{"id": f"burst-{i}", "title": f"Eintrag {i} " + "x" * SILENT_TITLE_PADDING,
+              "source_type": "terminliste"} for i in range(SILENT_BURST)]))
         with trio.fail_after(60):
             while not await in_thread(ingestion, engine, "bwb_burst_01.03.2026.json"):  # noqa: ASYNC110 (polls the database)
                 await trio.sleep(0.1)
