@@ -90,6 +90,10 @@ class Deduplicator(Protocol):
         """Pure, picklable work on a file's events that may be done ahead (or None)."""
         ...
 
+    def committed(self) -> None:
+        """The transaction of the last :meth:`apply` committed (to cache what it wrote)."""
+        ...
+
 
 @attrs.frozen
 class ParsedFile:
@@ -277,6 +281,8 @@ class FileProcessor:
                 timings["outbox"] = _ms(lap)
             lap = time.perf_counter()
         timings["commit"] = _ms(lap)
+        if outcome == "processed" and self.deduplicator is not None:
+            self.deduplicator.committed()
         if rejected:  # before the move: a crash in between must not lose them
             write_rejected_events(self.dead_letter_dir, name, rejected, file_hash=file_hash,
                                   at=store.utcnow())

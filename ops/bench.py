@@ -64,7 +64,7 @@ sys.path.insert(0, str(ROOT / "ops"))
 
 from synthetic import GeneratedFile, generate, take  # noqa: E402
 
-FILE_EVENTS = 200
+FILE_EVENTS = int(os.environ.get("BENCH_FILE_EVENTS", "200"))
 
 
 # --- helpers ------------------------------------------------------------------------------------

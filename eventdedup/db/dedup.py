@@ -174,6 +174,19 @@ class DbDeduplicator:
     def __init__(self, cfg: MatchingConfig, *, record_cache: int = 20_000) -> None:
         self.cfg = cfg
         self.records = RecordCache(record_cache)
+        # the records of the file in the open transaction, cached once it commits
+        self._uncommitted: dict[str, EventRecord] = {}
+
+    def committed(self) -> None:
+        """The transaction of the last :meth:`apply` committed: cache its new records.
+
+        The next files' candidates are mostly the events of the files just before
+        them, so this saves reading and parsing them back.  Not before the commit:
+        a rolled-back file may come back with other content under the same ids.
+        """
+        for event_id, record in self._uncommitted.items():
+            self.records.put(event_id, record)
+        self._uncommitted = {}
 
     def preparer(self) -> Callable[[Sequence[SourceEvent]], PreparedEvents]:
         """:func:`prepare_events` with the configuration last used (picklable)."""
@@ -187,6 +200,7 @@ class DbDeduplicator:
         ``prepared`` is :func:`prepare_events` of (at least) these events, done
         ahead; it is used if it was made with the configuration in force now.
         """
+        self._uncommitted = {}
         if not events:
             return []
         lap = _Laps(timings)
@@ -196,6 +210,7 @@ class DbDeduplicator:
             prepared = prepare_events(events, self.cfg)
         new_ids = [e.id for e in events]
         records = [prepared.records[i] for i in new_ids]
+        self._uncommitted = {r.id: r for r in records}
         record_json = {i: prepared.record_json[i] for i in new_ids}
         entries = {i: prepared.entries[i] for i in new_ids}
         lap("prepare")
@@ -368,7 +383,7 @@ def _stored_pairs(conn: Connection, entries: Mapping[str, Mapping[str, int]]
     rows = conn.execute(_STORED_PAIRS, {"prefixes": _text_array(p for p, _, _ in flat),
                                         "slots": _int_array(s for _, s, _ in flat),
                                         "ids": _text_array(i for _, _, i in flat)})
-    return [(r[0], r[1]) for r in rows]
+    return [(r[0], r[1]) for r in rows.all()]  # .all(): one fetch, not one per row
 
 
 _STORED = sa.text(
@@ -387,7 +402,7 @@ def _load_stored(conn: Connection, ids: Sequence[str], cache: RecordCache
                                   "want": "{" + ",".join("f" if i in cached else "t"
                                                          for i in ids) + "}"})
     out: dict[str, _Member] = {}
-    for r in rows:
+    for r in rows.all():
         record = cached.get(r.id)
         if record is None:
             record = EventRecord.from_json(r.record)
@@ -482,7 +497,7 @@ def _load_members(conn: Connection, component_ids: Sequence[int], new: _NewEvent
     rows = conn.execute(_MEMBERS, {"known": _text_array(known),
                                    "components": _int_array(component_ids)})
     out: dict[str, _Member] = {}
-    for r in rows:
+    for r in rows.all():
         if r.record is None:
             record = known[r.id].record
         elif (record := cache.get(r.id)) is None:
@@ -506,7 +521,7 @@ def _load_decisions(conn: Connection, ids: Sequence[str]) -> list[PairScore]:
     if not ids:
         return []
     rows = conn.execute(_DECISIONS, {"ids": _text_array(ids)})
-    return [PairScore.from_json(r.score) for r in rows]
+    return [PairScore.from_json(r.score) for r in rows.all()]
 
 
 _CONSTRAINTS = sa.text(

@@ -67,13 +67,20 @@ def assign_canonical_ids(
     assignments = tuple((c, given.get(n)) for n, c in enumerate(clusters))
     created = tuple(n for n in range(len(clusters)) if n not in given)
     prev_ids = sorted(set(previous.values()), key=_sort_key)
+    # which clusters hold each previous canonical's members, and how many: one pass
+    holders_of: dict[CanonicalId, Counter[int]] = {}
+    for n, members in enumerate(clusters):
+        for m in members:
+            if m in previous:
+                holders_of.setdefault(previous[m], Counter())[n] += 1
+    cluster_of = {cid: n for n, cid in given.items()}
     merged: dict[CanonicalId, CanonicalId] = {}
     split: dict[CanonicalId, tuple[int, ...]] = {}
     emptied: list[CanonicalId] = []
     for cid in prev_ids:
-        holders = Counter(n for n, c in enumerate(clusters) for m in c if previous.get(m) == cid)
+        holders = holders_of.get(cid, Counter())
         if cid in used:
-            own = next(n for n, v in given.items() if v == cid)
+            own = cluster_of[cid]
             others = tuple(sorted(n for n in holders if n != own))
             if others:
                 split[cid] = others
