@@ -19,13 +19,13 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
-from eventdedup.db.dedup import DbDeduplicator
+from eventdedup.db.dedup import DbDeduplicator, score_from_row
 from eventdedup.db.embedded import EmbeddedPostgres
 from eventdedup.db.engine import create_engine
 from eventdedup.db.migrate import upgrade_head
 from eventdedup.db.tables import match_decisions, source_events
 from eventdedup.export import export_clusters
-from eventdedup.matching import EventRecord, MatchingConfig, PairScore, evaluate_clusters
+from eventdedup.matching import EventRecord, MatchingConfig, evaluate_clusters
 from eventdedup.matching.evaluation import false_merges, missed_pairs
 from eventdedup.pipeline import FileProcessor
 
@@ -74,8 +74,9 @@ def evaluate_folder(folder: Path, truth: dict[str, str], cfg: MatchingConfig,
                 clusters = export_clusters(conn)["clusters"]
                 records = {r.id: EventRecord.from_json(r.record) for r in conn.execute(
                     sa.select(source_events.c.id, source_events.c.record))}
-                scores = [PairScore.from_json(r.score) for r in conn.execute(
-                    sa.select(match_decisions.c.score))]
+                scores = [score_from_row(r) for r in conn.execute(sa.select(
+                    match_decisions.c.a_id, match_decisions.c.b_id, match_decisions.c.decision,
+                    match_decisions.c.combined, match_decisions.c.score))]
         finally:
             engine.dispose()
     metrics = evaluate_clusters(clusters, truth)

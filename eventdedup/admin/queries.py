@@ -18,6 +18,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from eventdedup.admin.rpc import MAX_ID, Params
+from eventdedup.db.dedup import score_from_row
 from eventdedup.db.tables import (
     audit_log,
     canonical_events,
@@ -205,11 +206,13 @@ def get_event(conn: Connection, cid: int) -> dict[str, Any] | None:
     constraints: list[dict[str, Any]] = []
     if ids:
         param = sa.literal(ids, sa.ARRAY(sa.Text))
-        for r in conn.execute(sa.select(match_decisions.c.score)
+        for r in conn.execute(sa.select(match_decisions.c.a_id, match_decisions.c.b_id,
+                                        match_decisions.c.decision, match_decisions.c.combined,
+                                        match_decisions.c.score)
                               .where(match_decisions.c.a_id == sa.any_(param))
                               .where(match_decisions.c.b_id == sa.any_(param))
                               .order_by(match_decisions.c.a_id, match_decisions.c.b_id)):
-            score = dict(r.score)
+            score = score_from_row(r).to_json()
             decisions.append({k: score.get(k) for k in (
                 "a_id", "b_id", "date", "geo", "title", "description", "combined", "decision",
                 "reason", "tier")})

@@ -447,14 +447,29 @@ def _next_component_ids(conn: Connection, n: int) -> list[int]:
     ).scalars()]
 
 
-_DECISION_FIELDS = tuple(f.name for f in attrs.fields(PairScore))
+#: What ``match_decisions.score`` holds: the fields that are not columns of their own.
+_SCORE_ONLY_FIELDS = tuple(f.name for f in attrs.fields(PairScore)
+                           if f.name not in ("a_id", "b_id", "decision", "combined"))
 
 
 def _insert_decisions(conn: Connection, scores: Sequence[PairScore]) -> None:
+    def line(s: PairScore) -> str:
+        rest = _json({f: getattr(s, f) for f in _SCORE_ONLY_FIELDS})
+        return (f"{copy_text(s.a_id)}\t{copy_text(s.b_id)}\t{copy_text(s.decision)}\t"
+                f"{s.combined!r}\t{copy_text(rest)}")
+
     copy_lines(conn, "match_decisions", ("a_id", "b_id", "decision", "combined", "score"),
-               (f"{copy_text(s.a_id)}\t{copy_text(s.b_id)}\t{copy_text(s.decision)}\t"
-                f"{s.combined!r}\t{copy_text(_json({f: getattr(s, f) for f in _DECISION_FIELDS}))}"
-                for s in scores))
+               map(line, scores))
+
+
+def score_from_row(row: Any) -> PairScore:
+    """A ``match_decisions`` row (``a_id, b_id, decision, combined, score``) as a PairScore.
+
+    ``score`` holds the rest of the fields; rows written before it was slimmed
+    hold all of them, which the columns simply override with the same values.
+    """
+    return PairScore.from_json({**row.score, "a_id": row.a_id, "b_id": row.b_id,
+                                "decision": row.decision, "combined": row.combined})
 
 
 def _merge_components(components: Mapping[str, int], scores: Sequence[PairScore],
@@ -512,7 +527,7 @@ def _load_members(conn: Connection, component_ids: Sequence[int], new: _NewEvent
 
 
 _DECISIONS = sa.text(
-    "SELECT score FROM match_decisions "
+    "SELECT a_id, b_id, decision, combined, score FROM match_decisions "
     "WHERE a_id = ANY(CAST(:ids AS text[])) AND b_id = ANY(CAST(:ids AS text[])) "
     "ORDER BY a_id, b_id")
 
@@ -521,7 +536,7 @@ def _load_decisions(conn: Connection, ids: Sequence[str]) -> list[PairScore]:
     if not ids:
         return []
     rows = conn.execute(_DECISIONS, {"ids": _text_array(ids)})
-    return [PairScore.from_json(r.score) for r in rows.all()]
+    return [score_from_row(r) for r in rows.all()]
 
 
 _CONSTRAINTS = sa.text(
@@ -712,4 +727,4 @@ def _summary(cid: int, canonical: Canonical) -> dict[str, Any]:
     }
 
 
-__all__ = ["MATCH_LOCK", "DbDeduplicator", "Messages"]
+__all__ = ["MATCH_LOCK", "DbDeduplicator", "Messages", "score_from_row"]
