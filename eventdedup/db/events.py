@@ -54,7 +54,7 @@ def _canonical(value: Any) -> str:
 
 _COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\n": "\\n", "\r": "\\r", "\t": "\\t"})
 _COPY_SPECIAL = re.compile(r"[\\\n\r\t]")
-_COPY_CHUNK = 1 << 20
+_COPY_CHUNK = 1 << 15
 
 
 def copy_value(value: Any) -> str:
