@@ -26,7 +26,8 @@ _COUNTER_EFFECTS: dict[str, Callable[[dict[str, Any]], dict[str, int]]] = {
     "canonical.created": lambda d: {"canonicals": 1},
     "canonical.merged": lambda d: {"canonicals": -1},
     "canonical.removed": lambda d: {"canonicals": -1},
-    "canonical.split": lambda d: {"canonicals": 1},
+    # no "canonical.split": the re-clustering behind a split announces the canonical it
+    # creates (canonical.created) or empties (canonical.removed) itself
     "review.flagged": lambda d: {"review_open": 1},
     "review.resolved": lambda d: {"review_open": -1},
     "deadletter.retried": lambda d: {"dead_letters": -1},

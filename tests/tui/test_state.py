@@ -30,6 +30,17 @@ def test_repeats_are_ignored_and_counters_follow_the_feed() -> None:
                               "canonicals": 0, "review_open": 1, "dead_letters": 1}
 
 
+def test_a_split_counts_one_new_canonical() -> None:
+    # what the daemon sends for a split: the re-clustering's canonical.created, then the split
+    state = ConsoleState(clock=demo.clock)
+    state.apply_status(demo.STATUS)
+    before = state.counters["canonicals"]
+    state.apply_many([message(9841, "canonical.created", canonical_id=2876),
+                      message(9842, "canonical.split", canonical_id=2875,
+                              source_event_id="kk-1", new_canonical_id=2876)])
+    assert state.counters["canonicals"] == before + 1
+
+
 def test_status_replaces_and_throughput_buckets_by_minute() -> None:
     state = ConsoleState(clock=demo.clock)
     state.apply_many([message(1, "file.processed", 0.2, events_accepted=3),
