@@ -398,6 +398,8 @@ async def _steady_client(port: int, token: str, inbox: Path, files: list[Generat
     import trio
     from trio_websocket import open_websocket_url
 
+    from eventdedup.client import feed_messages
+
     base = f"http://127.0.0.1:{port}"
     headers = {"Authorization": f"Bearer {token}"}
     async with httpx.AsyncClient(headers=headers) as http:
@@ -418,12 +420,13 @@ async def _steady_client(port: int, token: str, inbox: Path, files: list[Generat
             async def reader() -> None:
                 nonlocal arrived
                 while True:
-                    message = json.loads(await ws.get_message())
-                    if message.get("type") == "file.processed":
-                        processed[message["data"]["file"]] = (time.perf_counter(),
-                                                              message["data"])
-                        arrived.set()
-                        arrived = trio.Event()
+                    # a frame carries every message the client is behind by (docs/protocol.md)
+                    for message in feed_messages(json.loads(await ws.get_message())):
+                        if message.get("type") == "file.processed":
+                            processed[message["data"]["file"]] = (time.perf_counter(),
+                                                                  message["data"])
+                    arrived.set()
+                    arrived = trio.Event()
 
             async def wait_for(names: Sequence[str], seconds: float) -> None:
                 with trio.fail_after(seconds):
