@@ -113,6 +113,8 @@ class ParsedFile:
     failure: tuple[str, str | None] | None = None
     vanished: bool = False
     prepared: Any = None
+    #: the events formatted for COPY (:func:`eventdedup.db.events.event_rows`)
+    rows: store.EventRows | None = None
     timings: Mapping[str, float] = attrs.field(factory=dict)
 
 
@@ -155,13 +157,16 @@ def parse_file(path: Path, max_file_bytes: int, max_events: int,
                        file_hash=file_hash)
     del data
     timings["parse"] = _ms(lap)
+    lap = time.perf_counter()
+    rows = store.event_rows(loaded.events)
+    timings["format_ahead"] = _ms(lap)
     prepared = None
     if prepare is not None and loaded.events:
         lap = time.perf_counter()
         prepared = prepare(loaded.events)
         timings["prepare_ahead"] = _ms(lap)
     return ParsedFile(path, _ms(started), identity, st.st_size, file_hash, loaded,
-                      prepared=prepared, timings=timings)
+                      prepared=prepared, rows=rows, timings=timings)
 
 
 @attrs.frozen
@@ -222,11 +227,12 @@ class FileProcessor:
         assert parsed.loaded is not None and parsed.file_hash is not None
         return self._store(path, parsed.file_hash, parsed.size, parsed.loaded, started,
                            dict(parsed.timings), identity=parsed.identity,
-                           prepared=parsed.prepared)
+                           prepared=parsed.prepared, rows=parsed.rows)
 
     def _store(self, path: Path, file_hash: str, size: int, loaded: LoadedFile,
                started: float, timings: dict[str, float] | None = None, *,
-               identity: Identity | None = None, prepared: Any = None) -> FileOutcome:
+               identity: Identity | None = None, prepared: Any = None,
+               rows: store.EventRows | None = None) -> FileOutcome:
         name = path.name
         timings = {} if timings is None else timings
         lap = time.perf_counter()
@@ -259,7 +265,7 @@ class FileProcessor:
                     events_rejected=len(rejected), events_skipped=skipped,
                     rejected=[_rejection_json(r) for r in rejected] or None,
                     file_metadata=json_safe(dict(loaded.metadata)), replica=self.replica)
-                accepted = store.insert_events(conn, file_id, accepted_events)
+                accepted = store.insert_events(conn, file_id, accepted_events, rows)
                 timings["store"] = _ms(lap)
                 messages: Messages = []
                 if self.deduplicator is not None:

@@ -14,6 +14,7 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+import attrs
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
@@ -172,16 +173,33 @@ def _json(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
 
-def insert_events(conn: Connection, file_id: int, events: Iterable[SourceEvent]) -> int:
-    """Insert source events and their dates with two ``COPY`` statements."""
-    event_rows: list[tuple[Any, ...]] = []
-    date_rows: list[tuple[Any, ...]] = []
+@attrs.frozen
+class EventRows:
+    """A file's events formatted for ``COPY``, all but the file id (pure: made ahead).
+
+    Canonical JSON, content hash and escaping cost more than the ``COPY``
+    itself, and need nothing but the events, so the processor's parse stage
+    makes them in its worker process while the previous file commits.
+    """
+
+    #: event id -> the row's text after ``id<TAB>file_id<TAB>``
+    events: Mapping[str, str]
+    #: event id -> its ``event_dates`` lines
+    dates: Mapping[str, tuple[str, ...]]
+
+    def covers(self, events: Iterable[SourceEvent]) -> bool:
+        return all(e.id in self.events for e in events)
+
+
+def event_rows(events: Iterable[SourceEvent]) -> EventRows:
+    rows: dict[str, str] = {}
+    dates: dict[str, tuple[str, ...]] = {}
     for ev in events:
         loc = ev.location
         geo = loc.geo if loc else None
         raw_json, raw_hash = _safe_json(ev.raw)
-        event_rows.append((
-            ev.id, file_id, ev.source_code, ev.source_type, ev.title, ev.short_description,
+        rows[ev.id] = "\t".join([copy_value(v) for v in (
+            ev.source_code, ev.source_type, ev.title, ev.short_description,
             ev.description, _json(list(ev.highlights)),
             loc.name if loc else None,
             loc.city if loc else None,
@@ -199,14 +217,31 @@ def insert_events(conn: Connection, file_id: int, events: Iterable[SourceEvent])
             ev.registration_required, ev.registration_contact, ev.confidence_score,
             raw_json,
             raw_hash,
-        ))
-        for position, d in enumerate(ev.dates):
-            date_rows.append((ev.id, position, d.date, d.start_time, d.end_time, d.end_date))
-    if event_rows:
-        copy_rows(conn, source_events.name, _EVENT_COLUMNS, event_rows)
-    if date_rows:
-        copy_rows(conn, event_dates.name, _DATE_COLUMNS, date_rows)
-    return len(event_rows)
+        )])
+        dates[ev.id] = tuple(
+            "\t".join([copy_value(v) for v in (ev.id, position, d.date, d.start_time,
+                                                d.end_time, d.end_date)])
+            for position, d in enumerate(ev.dates))
+    return EventRows(rows, dates)
+
+
+def insert_events(conn: Connection, file_id: int, events: Sequence[SourceEvent],
+                  rows: EventRows | None = None) -> int:
+    """Insert source events and their dates with two ``COPY`` statements.
+
+    ``rows`` is :func:`event_rows` of (at least) these events, if made ahead.
+    """
+    if not events:
+        return 0
+    if rows is None or not rows.covers(events):
+        rows = event_rows(events)
+    prefix = f"\t{int(file_id)}\t"
+    copy_lines(conn, source_events.name, _EVENT_COLUMNS,
+               (copy_text(e.id) + prefix + rows.events[e.id] for e in events))
+    dates = [line for e in events for line in rows.dates[e.id]]
+    if dates:
+        copy_lines(conn, event_dates.name, _DATE_COLUMNS, dates)
+    return len(events)
 
 
 def count_events_of_file(conn: Connection, file_id: int) -> int:
