@@ -22,7 +22,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from eventdedup.db.dedup import MATCH_LOCK, DbDeduplicator, Messages
-from eventdedup.db.tables import config_settings, review_items
+from eventdedup.db.tables import config_settings
 from eventdedup.matching import MatchingConfig
 from eventdedup.model import SourceEvent
 
@@ -105,45 +105,4 @@ class ConfiguredDeduplicator(DbDeduplicator):
             # config.set is either entirely before this file or entirely after it.
             conn.execute(sa.select(sa.func.pg_advisory_xact_lock(MATCH_LOCK)))
             self.cfg = self.source.current(conn)
-        # filtered here as well as in ``recluster``: the base class may re-cluster through
-        # an internal path, and what leaves ``apply`` is what gets announced
-        return suppress_decided_reviews(conn, super().apply(conn, events, *args, **kwargs))
-
-    def recluster(self, conn: Connection, component_ids: Sequence[int], *args: Any,
-                  **kwargs: Any) -> Messages:
-        return suppress_decided_reviews(
-            conn, super().recluster(conn, component_ids, *args, **kwargs))
-
-
-def suppress_decided_reviews(conn: Connection, messages: Messages) -> Messages:
-    """Drop review items an operator already decided that re-clustering raised again.
-
-    An operator's merge / split / keep-separate turns a question into a
-    constraint, but the pair's stored decision stays "ambiguous", so every
-    later re-clustering of its component would raise the same item as new.
-    Items resolved by an operator carry ``data.resolution``; a freshly inserted
-    item with the same kind and pair is deleted again and not announced.
-    (Items closed automatically carry no resolution and may be raised again.)
-    """
-    flagged = [(n, m) for n, m in enumerate(messages) if m[0] == "review.flagged"]
-    if not flagged:
-        return messages
-    keys = {(str(m[1]["kind"]), str(m[1]["event_ids"][0]), str(m[1]["event_ids"][-1]))
-            for _, m in flagged}
-    decided = {(r.kind, r.a_id, r.b_id) for r in conn.execute(
-        sa.select(review_items.c.kind, review_items.c.a_id, review_items.c.b_id)
-        .where(review_items.c.state == "resolved")
-        .where(review_items.c.data.has_key("resolution"))
-        .where(sa.tuple_(review_items.c.kind, review_items.c.a_id, review_items.c.b_id)
-               .in_(sorted(keys))))}
-    if not decided:
-        return messages
-    drop: set[int] = set()
-    stale: list[int] = []
-    for n, (_, data) in flagged:
-        key = (str(data["kind"]), str(data["event_ids"][0]), str(data["event_ids"][-1]))
-        if key in decided:
-            drop.add(n)
-            stale.append(int(data["review_id"]))
-    conn.execute(review_items.delete().where(review_items.c.id.in_(stale)))
-    return [m for n, m in enumerate(messages) if n not in drop]
+        return super().apply(conn, events, *args, **kwargs)

@@ -675,13 +675,21 @@ def _refresh_review(conn: Connection, ids: Sequence[str],
     """Bring the open review items of these events in line with the latest clustering.
 
     Items still raised keep their id (updated in place), items no longer raised
-    are closed as resolved, and only new ones are announced.  Items an operator
-    dismissed stay dismissed: an identical item is not raised again.
+    are closed as resolved, and only new ones are announced.  An item an
+    operator settled is not raised again: one dismissed, or resolved by a merge,
+    split or keep-separate (``data.resolution``) — that turned the question into
+    a constraint, but the pair's stored decision stays "ambiguous", so every
+    later re-clustering would otherwise ask it again.  (Items closed
+    automatically carry no resolution and may be raised again.)
     """
+    # an open item wins over a settled one with the same key (ordered last)
     existing = {(r.kind, r.a_id, r.b_id): (r.id, r.state) for r in conn.execute(sa.text(
-        "SELECT id, kind, a_id, b_id, state FROM review_items "
-        "WHERE state IN ('open', 'dismissed') "
-        "AND (a_id = ANY(CAST(:ids AS text[])) OR b_id = ANY(CAST(:ids AS text[])))"),
+        "SELECT id, kind, a_id, b_id, "
+        "       CASE WHEN state = 'resolved' THEN 'settled' ELSE state END AS state "
+        "FROM review_items "
+        "WHERE (state IN ('open', 'dismissed') OR (state = 'resolved' AND data ? 'resolution')) "
+        "AND (a_id = ANY(CAST(:ids AS text[])) OR b_id = ANY(CAST(:ids AS text[]))) "
+        "ORDER BY state = 'open', id"),
         {"ids": _text_array(ids)})} if ids else {}
     current: set[tuple[str, str, str]] = set()
     updates: list[dict[str, Any]] = []
