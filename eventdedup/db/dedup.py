@@ -107,8 +107,9 @@ class RecordCache:
     A stored record never changes (an event id is inserted once, with its
     record, and never updated), so a record read back from the database stays
     valid.  Only records of *committed* events are ever added: those a file
-    reads that it did not write itself.  Bounded, so memory does not grow with
-    the number of files processed.
+    reads that it did not write itself, and a file's own once its transaction
+    has committed (:meth:`DbDeduplicator.committed`).  Bounded, so memory does
+    not grow with the number of files processed.
     """
 
     def __init__(self, capacity: int) -> None:
