@@ -65,3 +65,35 @@ def test_file_by_file_equals_batch(order: str, corpus_files: list[Path], tmp_pat
         assert counts == 0
         exported = export_events(conn)
     assert len(exported["events"]) == len(clusters)
+
+
+def test_a_files_records_are_cached_only_once_it_commits(
+        corpus_files: list[Path], tmp_path: Path, migrated_engine: sa.Engine,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The next file reuses the parsed records of the last one, never those of a rollback."""
+    from eventdedup.db import outbox
+
+    dedup = DbDeduplicator(CFG)
+    processor = FileProcessor(engine=migrated_engine, archive_dir=tmp_path / "archive",
+                              dead_letter_dir=tmp_path / "dead", deduplicator=dedup)
+    first, second = (tmp_path / p.name for p in corpus_files[:2])
+    shutil.copyfile(corpus_files[0], first)
+    shutil.copyfile(corpus_files[1], second)
+    first_ids = [e.id for e in load_file(first.read_bytes(), first.name).events]
+    second_ids = [e.id for e in load_file(second.read_bytes(), second.name).events]
+
+    real_append = outbox.append
+
+    def failing_append(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("the commit never happens")
+
+    monkeypatch.setattr(outbox, "append", failing_append)
+    with pytest.raises(RuntimeError):
+        processor.process(first)
+    assert all(dedup.records.get(i) is None for i in first_ids), "cached a rolled-back file"
+
+    monkeypatch.setattr(outbox, "append", real_append)
+    assert processor.process(first).outcome == "processed"
+    assert all(dedup.records.get(i) is not None for i in first_ids)
+    assert processor.process(second).outcome == "processed"
+    assert all(dedup.records.get(i) is not None for i in second_ids)

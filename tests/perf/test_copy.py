@@ -44,3 +44,23 @@ def test_insert_events_round_trip(migrated_engine: sa.Engine) -> None:
     with migrated_engine.connect() as conn:
         known = store.stored_content_hashes(conn, ["e\t1", 'q"\\', "missing"])
     assert known == {"e\t1": (row.content_hash, file_id)}
+
+
+def test_decisions_round_trip_old_and_slim_rows(migrated_engine: sa.Engine) -> None:
+    """Decisions written slim read back whole; rows written with the full score JSON too."""
+    from eventdedup.db.dedup import _insert_decisions, _load_decisions
+    from eventdedup.matching import PairScore
+
+    slim = PairScore("a\t1", "b\\2", 1.0, 0.5, 0.25, 0.0, 0.7, "ambiguous",
+                     "ambiguous: combined 0.70", "deterministic")
+    old = PairScore("c", "d", 0.0, 1.0, 0.9, 0.1, 0.2, "no_match", "no match: combined 0.20",
+                    "deterministic")
+    with migrated_engine.begin() as conn:
+        _insert_decisions(conn, [slim])
+        conn.execute(sa.text("INSERT INTO match_decisions (a_id, b_id, decision, combined, score) "
+                             "VALUES ('c', 'd', 'no_match', 0.2, CAST(:score AS jsonb))"),
+                     {"score": json.dumps(old.to_json())})
+        stored = conn.execute(sa.text("SELECT score FROM match_decisions WHERE a_id = 'a\t1'")
+                              ).scalar_one()
+        assert "a_id" not in stored and "combined" not in stored, "columns are not repeated"
+        assert _load_decisions(conn, ["a\t1", "b\\2", "c", "d"]) == [slim, old]
