@@ -201,6 +201,7 @@ def backfill(url: str, events: int, seed: int, work: Path, next_files: int,
     pids = backend_pids(engine)
     cpu0 = cpu_seconds()
     pg_cpu0 = sum(cpu_seconds(p) for p in pids)
+    children0 = resource.getrusage(resource.RUSAGE_CHILDREN)
     wall = time.perf_counter()
     began = [0.0]
 
@@ -244,8 +245,11 @@ def backfill(url: str, events: int, seed: int, work: Path, next_files: int,
     cpu = cpu_seconds() - cpu0
     pg_cpu = sum(cpu_seconds(p) for p in pids) - pg_cpu0
     peak_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    # the parse-stage worker process (a child, ended with the actor)
-    worker_rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    # the parse-stage worker process (a child, ended and reaped with the actor)
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    worker_rss = children.ru_maxrss / 1024
+    worker_cpu = (children.ru_utime + children.ru_stime
+                  - children0.ru_utime - children0.ru_stime)
     if prof and profile:
         prof.dump_stats(str(profile / f"backfill-{events}.pstats"))
 
@@ -276,8 +280,10 @@ def backfill(url: str, events: int, seed: int, work: Path, next_files: int,
         "outcomes": dict(outcomes),
         "seconds_processing": round(busy, 2),
         "seconds_wall": round(wall, 2),
-        # CPU seconds of this process (incl. generating the files) and of its PostgreSQL backend
-        "cpu_seconds": {"python": round(cpu, 1), "postgres": round(pg_cpu, 1)},
+        # CPU seconds of this process (incl. generating the files), of the parse-stage
+        # worker process (with its start-up, ~1.5 s) and of the PostgreSQL backend
+        "cpu_seconds": {"python": round(cpu, 1), "worker": round(worker_cpu, 1),
+                        "postgres": round(pg_cpu, 1)},
         # from the first file handed to the processor to the last one committed
         "events_per_second": round(stored / busy, 1),
         "parse_workers": parse_workers,
@@ -577,6 +583,11 @@ def report(result: dict[str, Any]) -> str:
                 f"{k} {v}" for k, v in b["step_ms_per_file"].items()))
             out.append(f"  {b['events']}: RSS MB after n files: " + ", ".join(
                 f"{n}:{v:.0f}" for n, v in b["rss_mb_by_files"]))
+            cpu = b["cpu_seconds"]
+            out.append(f"  {b['events']}: CPU ms per event: " + ", ".join(
+                f"{k} {v * 1000 / max(1, b['events']):.2f}" for k, v in cpu.items())
+                + f" (total {sum(cpu.values()) * 1000 / max(1, b['events']):.2f}; "
+                f"{b['seconds_processing'] * 1000 / max(1, b['events']):.2f} wall)")
     if result["steady"]:
         rows = []
         for s in result["steady"]:
