@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -20,45 +21,64 @@ from eventdedup.ingest.files import ERROR_SUFFIX, move_unique
 MAX_LISTED = 1000
 
 
-def list_dead_letters(dead_dir: Path, limit: int = MAX_LISTED) -> dict[str, Any]:
-    """Newest first; a sidecar that cannot be read is listed with what is known."""
-    items: list[dict[str, Any]] = []
+#: Said of a dead letter without its sidecar.
+NO_SIDECAR = ("no .error.json beside it: the sidecar is written after the move, and the "
+              "daemon stopped in between; the reason is in the file's ingestion record")
+
+
+def _dead_letters(entries: list[os.DirEntry[str]]) -> list[os.DirEntry[str]]:
+    """The dead letters themselves: every visible entry but sidecars and folders.
+
+    (A dead-lettered symlink is kept as the link itself, so it counts too.)
+    """
+    return [e for e in entries if not e.name.startswith(".")
+            and not e.name.endswith(ERROR_SUFFIX) and not e.is_dir(follow_symlinks=False)]
+
+
+def _scan(dead_dir: Path) -> list[os.DirEntry[str]]:
     try:
-        entries = list(os.scandir(dead_dir))
+        return list(os.scandir(dead_dir))
     except FileNotFoundError:
-        entries = []
+        return []
+
+
+def list_dead_letters(dead_dir: Path, limit: int = MAX_LISTED) -> dict[str, Any]:
+    """Newest first; a missing or unreadable sidecar is listed with what is known.
+
+    Listed by the files, not the sidecars, so a file whose sidecar was never
+    written (a stop between the move and the sidecar) still shows, and can be
+    retried.
+    """
+    entries = _scan(dead_dir)
     names = {e.name for e in entries}
-    for entry in entries:
-        if not entry.name.endswith(ERROR_SUFFIX) or entry.name.startswith("."):
-            continue
-        name = entry.name[: -len(ERROR_SUFFIX)]
-        if name not in names:
-            continue  # a sidecar whose file was retried or removed by hand
+    items: list[dict[str, Any]] = []
+    for entry in _dead_letters(entries):
+        info: dict[str, Any] = {}
+        if entry.name + ERROR_SUFFIX in names:
+            try:
+                loaded = json.loads(Path(entry.path + ERROR_SUFFIX).read_text(encoding="utf-8"))
+                info = loaded if isinstance(loaded, dict) else {}
+            except (OSError, ValueError):
+                pass
+        else:
+            info = {"reason": NO_SIDECAR}
         try:
-            info = json.loads(Path(entry.path).read_text(encoding="utf-8"))
-            if not isinstance(info, dict):
-                info = {}
-        except (OSError, ValueError):
-            info = {}
-        try:
-            size = os.lstat(os.path.join(dead_dir, name)).st_size
+            st = entry.stat(follow_symlinks=False)
+            size: Any = st.st_size
+            mtime = datetime.fromtimestamp(st.st_mtime, UTC).isoformat()
         except OSError:
-            size = info.get("size")
+            size, mtime = info.get("size"), None
         items.append({
-            "file": name, "original": info.get("file"), "reason": info.get("reason"),
-            "json_path": info.get("json_path"), "hash": info.get("hash"), "at": info.get("at"),
-            "size": size,
+            "file": entry.name, "original": info.get("file"), "reason": info.get("reason"),
+            "json_path": info.get("json_path"), "hash": info.get("hash"),
+            "at": info.get("at") or mtime, "size": size,
         })
     items.sort(key=lambda i: (str(i.get("at") or ""), i["file"]), reverse=True)
     return {"items": items[:limit], "total": len(items)}
 
 
 def count_dead_letters(dead_dir: Path) -> int:
-    try:
-        return sum(1 for e in os.scandir(dead_dir)
-                   if e.name.endswith(ERROR_SUFFIX) and not e.name.startswith("."))
-    except FileNotFoundError:
-        return 0
+    return len(_dead_letters(_scan(dead_dir)))
 
 
 def check_name(name: str) -> str:
