@@ -345,6 +345,10 @@ class FileProcessor:
         name = path.name
         duration_ms = int((self.clock() - started) * 1000)
         with self.engine.begin() as conn:
+            # Claimed like a good file, so two replicas failing the same file at the same
+            # moment record it once: the second finds the first's row below, or the file gone.
+            if not store.try_lock_file(conn, file_hash or f"unread:{name}:{size}"):
+                return FileOutcome("busy", name, file_hash)
             # Recorded before, but never dead-lettered (a crash after that commit)?
             file_id = conn.execute(
                 sa.select(file_ingestions.c.id)

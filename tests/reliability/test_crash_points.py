@@ -172,3 +172,32 @@ def test_file_replaced_while_being_processed_is_not_archived_unread(
     assert (tmp_path / "archive" / name).read_bytes() == new
     ids = {r.id for r in rows(migrated_engine, "SELECT id FROM source_events")}
     assert ids == {"rel-old-0", "rel-old-1", "rel-new-0", "rel-new-1"}
+
+
+@pytest.mark.parametrize("data", [BROKEN_DATA, None], ids=["broken", "too large"])
+def test_a_failing_file_claimed_elsewhere_is_left_alone(
+    data: bytes | None, tmp_path: Path, migrated_engine: sa.Engine,
+) -> None:
+    """Another replica failing the same file right now holds its claim: this one waits.
+
+    Otherwise both would record it (two ``file_ingestions`` rows, two notices).
+    A file refused unread (too large) has no hash; it is claimed by name and size.
+    """
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    path = drop_bytes(inbox, BROKEN, BROKEN_DATA if data is None else data)
+    processor = new_processor(migrated_engine, tmp_path)
+    if data is None:
+        processor.max_file_bytes = 8
+    parsed = processor.parse(path)
+    assert parsed.failure is not None
+    claim = parsed.file_hash or f"unread:{BROKEN}:{parsed.size}"
+    with migrated_engine.begin() as other_replica:
+        assert eventdedup.db.events.try_lock_file(other_replica, claim)
+        assert processor.commit(parsed).outcome == "busy"
+    assert visible(inbox) == [BROKEN]
+    assert scalar(migrated_engine, "SELECT count(*) FROM file_ingestions") == 0
+    outcome = processor.commit(processor.parse(path))
+    assert outcome.outcome == "failed"
+    assert visible(inbox) == []
+    assert scalar(migrated_engine, "SELECT count(*) FROM file_ingestions") == 1
