@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import AsyncIterator, Awaitable, Callable
+import pickle
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 import psycopg
 import trio
@@ -27,6 +29,7 @@ from tenacity import (
 )
 
 from eventdedup.db.engine import Database
+from eventdedup.model import SourceEvent
 from eventdedup.pipeline import FileOutcome, FileProcessor, ParsedFile, parse_file
 
 log = logging.getLogger(__name__)
@@ -52,11 +55,23 @@ async def parsing(files: FileProcessor, workers: int) -> AsyncIterator[Parse]:
                                                  grace_period=5.0) as ctx:
         async def in_worker(path: Path) -> ParsedFile:
             # Parsing decides nothing, so a shutdown may kill it half-way.
-            return await ctx.run_sync(parse_file, path, files.max_file_bytes,
+            data = await ctx.run_sync(parse_pickled, path, files.max_file_bytes,
                                       files.max_events, files.preparer(),
                                       kill_on_cancel=True, limiter=limiter)
+            # trio-parallel unpickles a result in the event loop; a parsed file takes
+            # ~15 ms to unpickle, long enough to delay /health and the feed, so it comes
+            # as bytes and is unpickled here in a thread instead.
+            parsed: ParsedFile = await trio.to_thread.run_sync(pickle.loads, data)
+            return parsed
 
         yield in_worker
+
+
+def parse_pickled(path: Path, max_file_bytes: int, max_events: int,
+                  prepare: Callable[[Sequence[SourceEvent]], Any] | None) -> bytes:
+    """:func:`parse_file` in the worker process, its result pickled there."""
+    return pickle.dumps(parse_file(path, max_file_bytes, max_events, prepare),
+                        protocol=pickle.HIGHEST_PROTOCOL)
 
 
 async def parse_ahead(queue: trio.MemoryReceiveChannel[Path],
