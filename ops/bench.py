@@ -4,6 +4,8 @@
                                [--files 20] [--burst 10] [--core-events 10000]
                                [--seed 1] [--json PATH] [--profile DIR]
 
+(``BENCH_FILE_EVENTS`` in the environment changes the file size from 200 events.)
+
 Data comes from ``ops/synthetic.py`` (deterministic by ``--seed``; duplicates
 across sources with realistic variation, hard negatives, dates spread so that
 blocks stay realistic at any size).  Every size runs against its own, new
@@ -88,10 +90,15 @@ def percentile(values: Sequence[float], p: float) -> float:
     return s[lo] + (s[hi] - s[lo]) * (k - lo)
 
 
+def proc_stat(pid: int | str) -> list[str]:
+    """The fields of ``/proc/<pid>/stat`` after the command name (``state`` is [0])."""
+    with open(f"/proc/{pid}/stat") as f:
+        return f.read().rsplit(")", 1)[1].split()
+
+
 def cpu_seconds(pid: int | str = "self") -> float:
     """User + system CPU time of a process so far."""
-    with open(f"/proc/{pid}/stat") as f:
-        fields = f.read().rsplit(")", 1)[1].split()
+    fields = proc_stat(pid)
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
@@ -101,23 +108,19 @@ def postmaster_pid(engine: Any) -> int:
 
     with engine.connect() as conn:
         backend = conn.execute(sa.text("SELECT pg_backend_pid()")).scalar_one()
-    with open(f"/proc/{backend}/stat") as f:
-        return int(f.read().rsplit(")", 1)[1].split()[1])
+    return int(proc_stat(backend)[1])
 
 
 def server_cpu_seconds(postmaster: int) -> float:
     """CPU of the whole server: its main process, its live children, and (``cutime``,
     ``cstime``) every child that has ended, so a backend replaced during a run still counts."""
     tck = os.sysconf("SC_CLK_TCK")
-    with open(f"/proc/{postmaster}/stat") as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    total = sum(int(x) for x in fields[11:15]) / tck
+    total = sum(int(x) for x in proc_stat(postmaster)[11:15]) / tck
     for entry in os.scandir("/proc"):
         if not entry.name.isdigit():
             continue
         try:
-            with open(f"/proc/{entry.name}/stat") as f:
-                child = f.read().rsplit(")", 1)[1].split()
+            child = proc_stat(entry.name)
         except OSError:
             continue  # ended meanwhile: its time is in the postmaster's cutime
         if int(child[1]) == postmaster:

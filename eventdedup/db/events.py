@@ -81,11 +81,15 @@ def copy_text(value: str) -> str:
     return value.translate(_COPY_ESCAPES) if _COPY_SPECIAL.search(value) else value
 
 
+def copy_row(values: Iterable[Any]) -> str:
+    """One row in COPY's text format: the values escaped, tab-separated."""
+    return "\t".join([copy_value(v) for v in values])
+
+
 def copy_rows(conn: Connection, table: str, columns: Sequence[str],
               rows: Iterable[Sequence[Any]]) -> int:
     """Bulk-load rows with one ``COPY … FROM STDIN`` inside the caller's transaction."""
-    return copy_lines(conn, table, columns,
-                      ("\t".join([copy_value(v) for v in row]) for row in rows))
+    return copy_lines(conn, table, columns, map(copy_row, rows))
 
 
 def copy_lines(conn: Connection, table: str, columns: Sequence[str],
@@ -198,7 +202,7 @@ def event_rows(events: Iterable[SourceEvent]) -> EventRows:
         loc = ev.location
         geo = loc.geo if loc else None
         raw_json, raw_hash = _safe_json(ev.raw)
-        rows[ev.id] = "\t".join([copy_value(v) for v in (
+        rows[ev.id] = copy_row((
             ev.source_code, ev.source_type, ev.title, ev.short_description,
             ev.description, _json(list(ev.highlights)),
             loc.name if loc else None,
@@ -217,10 +221,9 @@ def event_rows(events: Iterable[SourceEvent]) -> EventRows:
             ev.registration_required, ev.registration_contact, ev.confidence_score,
             raw_json,
             raw_hash,
-        )])
+        ))
         dates[ev.id] = tuple(
-            "\t".join([copy_value(v) for v in (ev.id, position, d.date, d.start_time,
-                                                d.end_time, d.end_date)])
+            copy_row((ev.id, position, d.date, d.start_time, d.end_time, d.end_date))
             for position, d in enumerate(ev.dates))
     return EventRows(rows, dates)
 
