@@ -35,9 +35,10 @@ def run() -> None:
     """Run the daemon: migrate, watch the inbox, process files, serve /health and /ws."""
     settings = _settings()
     setup_logging(settings.log_level, settings.log_json)
-    from eventdedup.runner import run_daemon
+    from eventdedup.runner import prepare_interpreter, run_daemon
     from supervisor import SupervisorEscalation
 
+    prepare_interpreter()
     try:
         trio.run(run_daemon, settings)
     except ConfigError as exc:

@@ -27,7 +27,7 @@ embedded PostgreSQL in a temporary directory, which is removed afterwards.
   ``file.processed`` message on a websocket client: median, p95, max, plus
   the per-step ``timings_ms`` the message carries.  Then ``--burst`` files are
   dropped at once (a backfill through the daemon) while ``/health`` is polled
-  every 100 ms: health latency median / p99 / max and the burst's events/s.
+  every 20 ms: health latency median / p99 / max and the burst's events/s.
 * **core** — the pure matching core on the first ``--core-events`` events:
   events/s of preparation, candidate pairs per event, scored pairs per second,
   blocking recall, and the batch clustering's pairwise quality.
@@ -476,6 +476,7 @@ async def _steady_client(port: int, token: str, inbox: Path, files: list[Generat
                         await arrived.wait()
 
             health: list[float] = []
+            health_at: list[float] = []
             polling = False
 
             async def poll_health() -> None:
@@ -484,7 +485,8 @@ async def _steady_client(port: int, token: str, inbox: Path, files: list[Generat
                         t0 = time.perf_counter()
                         await http.get(base + "/health")
                         health.append((time.perf_counter() - t0) * 1000)
-                    await trio.sleep(0.1)
+                        health_at.append(t0)
+                    await trio.sleep(0.02)
 
             async with trio.open_nursery() as nursery:
                 nursery.start_soon(reader)
@@ -518,6 +520,11 @@ async def _steady_client(port: int, token: str, inbox: Path, files: list[Generat
                                       "p50": round(percentile(health, 50), 1),
                                       "p99": round(percentile(health, 99), 1),
                                       "max": round(max(health, default=float("nan")), 1)},
+                        # (seconds since the burst began, ms): where the slow answers fall
+                        "health_samples": [(round(at - t0, 3), round(ms, 1))
+                                           for at, ms in zip(health_at, health, strict=True)],
+                        "processed_at": sorted(round(processed[f.name][0] - t0, 3)
+                                               for f in burst),
                     }
                 nursery.cancel_scope.cancel()
     return {
