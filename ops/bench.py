@@ -235,6 +235,9 @@ def backfill(url: str, events: int, seed: int, work: Path, next_files: int,
     generation_s = time.perf_counter() - generating
     print(f"  backfill {events}: {len(paths)} files written in {generation_s:.0f} s",
           file=sys.stderr, flush=True)
+    from eventdedup.runner import prepare_interpreter
+
+    prepare_interpreter()  # as `eventdedup run` does before its loop starts
     postmaster = postmaster_pid(engine)
     cpu0 = cpu_seconds()
     pg_cpu0 = server_cpu_seconds(postmaster)

@@ -169,8 +169,10 @@ def test_bad_events_are_quarantined_and_the_rest_of_the_file_is_stored(
     drop_json(daemon.inbox, name, make_file(events))
     row = wait_ingested(engine, name)
     assert (row.state, row.events_accepted, row.events_rejected) == ("completed", 3, len(bad))
-    assert (daemon.archive / name).exists()
+    # the file is moved (and its quarantine written) after the transaction commits
     stem = name.removesuffix(".json")
+    wait_until(lambda: (daemon.archive / name).exists()
+               and (daemon.dead_letters / f"{stem}.rejected.json").exists(), 30, "the move")
     quarantined = json.loads((daemon.dead_letters / f"{stem}.rejected.json").read_text())
     assert quarantined["events"] == list(bad.values()), "kept verbatim, to fix and re-drop"
     reasons = json.loads(
@@ -210,7 +212,8 @@ def test_unusual_file_names_are_processed_under_their_own_name(
     for name in names:
         row = wait_ingested(engine, name)
         assert (row.state, row.events_accepted) == ("completed", 2), name
-        assert (daemon.archive / name).exists(), name
+        # moved after the transaction commits
+        wait_until(lambda name=name: (daemon.archive / name).exists(), 30, f"{name!r} archived")
     assert sorted(os.listdir(daemon.archive)) == sorted(
         set(os.listdir(daemon.archive)))  # nothing escaped the archive folder
     assert not any((daemon.root / n).exists() for n in ("archive.json", "..json"))
