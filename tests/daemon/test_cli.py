@@ -118,3 +118,47 @@ async def test_feed_command_prints_json_lines(
     assert [m["seq"] for m in lines] == list(range(1, len(lines) + 1))
     processed = next(m for m in lines if m["type"] == "file.processed")
     assert processed["data"]["file"] == corpus_files[1].name
+
+
+def _start_daemon(tmp_path: Path, port: int) -> subprocess.Popen[str]:
+    env = _env(tmp_path, EVENT_DEDUP_HTTP_PORT=str(port))
+    proc = subprocess.Popen([*EVENTDEDUP, "run"], env=env, cwd=tmp_path,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/health", timeout=1).status_code == 200:
+                return proc
+        except httpx.TransportError:
+            pass
+        assert proc.poll() is None, proc.communicate()[0]
+        time.sleep(0.2)
+    proc.kill()
+    raise AssertionError(f"no /health 200 within 60 s: {proc.communicate()[0]}")
+
+
+def test_a_killed_daemon_does_not_keep_postgres_running_for_ever(tmp_path: Path) -> None:
+    """kill -9 leaves the embedded server running (nobody is left to stop it); the
+    next daemon attaches to it, and its clean stop stops it again, even when the
+    stop request arrives twice at once (``pkill -f`` plus ``uv run`` forwarding)."""
+    postmaster = tmp_path / "state" / "pgdata" / "postmaster.pid"
+    killed = _start_daemon(tmp_path, free_port())
+    killed.kill()
+    killed.communicate(timeout=30)
+    assert postmaster.exists(), "the server outlives a killed daemon"
+
+    proc = _start_daemon(tmp_path, free_port())
+    try:
+        proc.send_signal(signal.SIGTERM)
+        time.sleep(0.15)  # after the first is taken (two at once are one to trio anyway)
+        proc.send_signal(signal.SIGTERM)
+        output, _ = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert proc.returncode == 0, output
+    assert "forgotten" in output and str(killed.pid) in output
+    assert "the same stop request" in output
+    assert "stopped cleanly" in output
+    assert not postmaster.exists(), "postgres left running"

@@ -79,13 +79,13 @@ async def test_escalation_is_reraised_bare_with_its_cause(
 
 
 @pytest.mark.trio
-async def test_second_signal_reaches_the_previous_handler(
+async def test_a_later_repeat_reaches_the_previous_handler(
     autojump_clock: trio.testing.MockClock,
 ) -> None:
-    """After the first signal the old handlers are back, so a repeated signal
-    has its usual (forcing) effect while a slow shutdown is under way."""
+    """Once ``repeat_after`` has passed the old handlers are back, so a repeated
+    signal has its usual (forcing) effect while a slow shutdown is under way."""
     log = EventLog()
-    slow = FakeChild("slow", log, default=Step.run(cleanup=0.5))
+    slow = FakeChild("slow", log, default=Step.run(cleanup=3.0))
     sup = Supervisor([slow.spec()])
     previous: list[int] = []
     old = signal.signal(signal.SIGUSR1, lambda signum, frame: previous.append(signum))
@@ -95,7 +95,7 @@ async def test_second_signal_reaches_the_previous_handler(
                 functools.partial(serve_until_signal, sup, signals=[signal.SIGUSR1])
             )
             os.kill(os.getpid(), signal.SIGUSR1)  # ours: graceful stop begins
-            await trio.sleep(0.1)
+            await trio.sleep(1.5)
             assert previous == []
             assert slow.running  # still in its shielded cleanup
             os.kill(os.getpid(), signal.SIGUSR1)  # the previous handler's again
@@ -103,4 +103,33 @@ async def test_second_signal_reaches_the_previous_handler(
             assert previous == [signal.SIGUSR1]
     finally:
         signal.signal(signal.SIGUSR1, old)
-    assert log.times("slow", "exit") == [pytest.approx(0.5)]
+    assert log.times("slow", "exit") == [pytest.approx(3.0)]
+
+
+@pytest.mark.trio
+async def test_a_repeat_right_after_the_first_is_the_same_request(
+    autojump_clock: trio.testing.MockClock, caplog: pytest.LogCaptureFixture,
+) -> None:
+    """``pkill``/systemd signal the whole group and ``uv run`` forwards the
+    signal too: two at once must not force past the orderly shutdown."""
+    log = EventLog()
+    slow = FakeChild("slow", log, default=Step.run(cleanup=3.0))
+    sup = Supervisor([slow.spec()])
+    previous: list[int] = []
+    old = signal.signal(signal.SIGUSR1, lambda signum, frame: previous.append(signum))
+    try:
+        async with trio.open_nursery() as nursery:
+            await nursery.start(
+                functools.partial(serve_until_signal, sup, signals=[signal.SIGUSR1])
+            )
+            os.kill(os.getpid(), signal.SIGUSR1)
+            await trio.sleep(0.05)
+            os.kill(os.getpid(), signal.SIGUSR1)  # the forwarded copy
+            await trio.sleep(0.5)
+            os.kill(os.getpid(), signal.SIGUSR1)  # still within repeat_after
+            await trio.sleep(0.1)
+    finally:
+        signal.signal(signal.SIGUSR1, old)
+    assert previous == []
+    assert log.times("slow", "exit") == [pytest.approx(3.0)]  # shut down in order
+    assert sum("the same stop request" in r.getMessage() for r in caplog.records) == 2
