@@ -32,37 +32,53 @@ def _env(tmp_path: Path, **extra: str) -> dict[str, str]:
     return env
 
 
+def _start_daemon(tmp_path: Path, within: float = 60, **extra: str) -> subprocess.Popen[str]:
+    """``eventdedup run`` on a free port, once its /health answers 200."""
+    port = free_port()
+    env = _env(tmp_path, EVENT_DEDUP_HTTP_PORT=str(port), **extra)
+    proc = subprocess.Popen([*EVENTDEDUP, "run"], env=env, cwd=tmp_path,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/health", timeout=1).status_code == 200:
+                return proc
+        except httpx.TransportError:
+            pass
+        assert proc.poll() is None, proc.communicate()[0]
+        time.sleep(0.2)
+    proc.kill()
+    raise AssertionError(f"no /health 200 within {within} s: {proc.communicate()[0]}")
+
+
+def _stop(proc: subprocess.Popen[str], signals: int = 1, within: float = 30) -> str:
+    """SIGTERM (``signals`` times, 0.15 s apart: after trio has taken the one before,
+    two at once being one to it anyway); the daemon's output once it has exited."""
+    try:
+        for n in range(signals):
+            if n:
+                time.sleep(0.15)
+            proc.send_signal(signal.SIGTERM)
+        return proc.communicate(timeout=within)[0]
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+
+
 def test_run_with_embedded_postgres_serves_health_and_stops_cleanly_on_sigterm(
     tmp_path: Path, corpus_files: list[Path]
 ) -> None:
     """`eventdedup run` with no database configured: its own PostgreSQL, then exit 0."""
-    port = free_port()
-    env = _env(tmp_path, EVENT_DEDUP_HTTP_PORT=str(port), EVENT_DEDUP_SETTLE_SECONDS="0.2")
-    proc = subprocess.Popen([*EVENTDEDUP, "run"], env=env, cwd=tmp_path,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    proc = _start_daemon(tmp_path, within=30, EVENT_DEDUP_SETTLE_SECONDS="0.2")
     try:
-        deadline = time.monotonic() + 30
-        status = None
-        while time.monotonic() < deadline:
-            try:
-                status = httpx.get(f"http://127.0.0.1:{port}/health", timeout=1).status_code
-            except httpx.TransportError:
-                status = None
-            if status == 200:
-                break
-            time.sleep(0.2)
-        assert status == 200
         drop_file(corpus_files[0], tmp_path / "inbox")
         deadline = time.monotonic() + 15
         while not (tmp_path / "archive" / corpus_files[0].name).exists():
             assert time.monotonic() < deadline, "file was not processed"
             time.sleep(0.1)
-        proc.send_signal(signal.SIGTERM)
-        output, _ = proc.communicate(timeout=30)
     finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.communicate()
+        output = _stop(proc)
     assert proc.returncode == 0, output
     assert "stopped cleanly" in output
     assert (tmp_path / "state" / "pgdata" / "PG_VERSION").exists()
@@ -120,43 +136,18 @@ async def test_feed_command_prints_json_lines(
     assert processed["data"]["file"] == corpus_files[1].name
 
 
-def _start_daemon(tmp_path: Path, port: int) -> subprocess.Popen[str]:
-    env = _env(tmp_path, EVENT_DEDUP_HTTP_PORT=str(port))
-    proc = subprocess.Popen([*EVENTDEDUP, "run"], env=env, cwd=tmp_path,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/health", timeout=1).status_code == 200:
-                return proc
-        except httpx.TransportError:
-            pass
-        assert proc.poll() is None, proc.communicate()[0]
-        time.sleep(0.2)
-    proc.kill()
-    raise AssertionError(f"no /health 200 within 60 s: {proc.communicate()[0]}")
-
-
 def test_a_killed_daemon_does_not_keep_postgres_running_for_ever(tmp_path: Path) -> None:
     """kill -9 leaves the embedded server running (nobody is left to stop it); the
     next daemon attaches to it, and its clean stop stops it again, even when the
     stop request arrives twice at once (``pkill -f`` plus ``uv run`` forwarding)."""
     postmaster = tmp_path / "state" / "pgdata" / "postmaster.pid"
-    killed = _start_daemon(tmp_path, free_port())
+    killed = _start_daemon(tmp_path)
     killed.kill()
     killed.communicate(timeout=30)
     assert postmaster.exists(), "the server outlives a killed daemon"
 
-    proc = _start_daemon(tmp_path, free_port())
-    try:
-        proc.send_signal(signal.SIGTERM)
-        time.sleep(0.15)  # after the first is taken (two at once are one to trio anyway)
-        proc.send_signal(signal.SIGTERM)
-        output, _ = proc.communicate(timeout=60)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.communicate()
+    proc = _start_daemon(tmp_path)
+    output = _stop(proc, signals=2, within=60)
     assert proc.returncode == 0, output
     assert "forgotten" in output and str(killed.pid) in output
     assert "the same stop request" in output

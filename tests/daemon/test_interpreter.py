@@ -37,4 +37,3 @@ def test_the_start_heap_is_frozen_and_the_gil_is_handed_over_sooner() -> None:
     # ... but garbage made later is still collected
     assert probe["enabled"]
     assert probe["interval"] == probe["wanted"] < 0.005  # CPython's default is 5 ms
-

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 import signal
+from collections.abc import AsyncIterator
 
 import pytest
 import trio
@@ -78,12 +80,10 @@ async def test_escalation_is_reraised_bare_with_its_cause(
     assert signal.getsignal(signal.SIGTERM) == before
 
 
-@pytest.mark.trio
-async def test_a_later_repeat_reaches_the_previous_handler(
-    autojump_clock: trio.testing.MockClock,
-) -> None:
-    """Once ``repeat_after`` has passed the old handlers are back, so a repeated
-    signal has its usual (forcing) effect while a slow shutdown is under way."""
+@contextlib.asynccontextmanager
+async def _slow_stop_on_sigusr1() -> AsyncIterator[tuple[FakeChild, EventLog, list[int]]]:
+    """Serve a child whose cleanup takes 3 s, stopped by SIGUSR1; the list collects
+    the signals that reach the handler installed before (the "forcing" one)."""
     log = EventLog()
     slow = FakeChild("slow", log, default=Step.run(cleanup=3.0))
     sup = Supervisor([slow.spec()])
@@ -94,15 +94,25 @@ async def test_a_later_repeat_reaches_the_previous_handler(
             await nursery.start(
                 functools.partial(serve_until_signal, sup, signals=[signal.SIGUSR1])
             )
-            os.kill(os.getpid(), signal.SIGUSR1)  # ours: graceful stop begins
-            await trio.sleep(1.5)
-            assert previous == []
-            assert slow.running  # still in its shielded cleanup
-            os.kill(os.getpid(), signal.SIGUSR1)  # the previous handler's again
-            await trio.sleep(0.1)
-            assert previous == [signal.SIGUSR1]
+            yield slow, log, previous
     finally:
         signal.signal(signal.SIGUSR1, old)
+
+
+@pytest.mark.trio
+async def test_a_later_repeat_reaches_the_previous_handler(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    """Once ``repeat_after`` has passed the old handlers are back, so a repeated
+    signal has its usual (forcing) effect while a slow shutdown is under way."""
+    async with _slow_stop_on_sigusr1() as (slow, log, previous):
+        os.kill(os.getpid(), signal.SIGUSR1)  # ours: graceful stop begins
+        await trio.sleep(1.5)
+        assert previous == []
+        assert slow.running  # still in its shielded cleanup
+        os.kill(os.getpid(), signal.SIGUSR1)  # the previous handler's again
+        await trio.sleep(0.1)
+        assert previous == [signal.SIGUSR1]
     assert log.times("slow", "exit") == [pytest.approx(3.0)]
 
 
@@ -112,24 +122,13 @@ async def test_a_repeat_right_after_the_first_is_the_same_request(
 ) -> None:
     """``pkill``/systemd signal the whole group and ``uv run`` forwards the
     signal too: two at once must not force past the orderly shutdown."""
-    log = EventLog()
-    slow = FakeChild("slow", log, default=Step.run(cleanup=3.0))
-    sup = Supervisor([slow.spec()])
-    previous: list[int] = []
-    old = signal.signal(signal.SIGUSR1, lambda signum, frame: previous.append(signum))
-    try:
-        async with trio.open_nursery() as nursery:
-            await nursery.start(
-                functools.partial(serve_until_signal, sup, signals=[signal.SIGUSR1])
-            )
-            os.kill(os.getpid(), signal.SIGUSR1)
-            await trio.sleep(0.05)
-            os.kill(os.getpid(), signal.SIGUSR1)  # the forwarded copy
-            await trio.sleep(0.5)
-            os.kill(os.getpid(), signal.SIGUSR1)  # still within repeat_after
-            await trio.sleep(0.1)
-    finally:
-        signal.signal(signal.SIGUSR1, old)
+    async with _slow_stop_on_sigusr1() as (_slow, log, previous):
+        os.kill(os.getpid(), signal.SIGUSR1)
+        await trio.sleep(0.05)
+        os.kill(os.getpid(), signal.SIGUSR1)  # the forwarded copy
+        await trio.sleep(0.5)
+        os.kill(os.getpid(), signal.SIGUSR1)  # still within repeat_after
+        await trio.sleep(0.1)
     assert previous == []
     assert log.times("slow", "exit") == [pytest.approx(3.0)]  # shut down in order
     assert sum("the same stop request" in r.getMessage() for r in caplog.records) == 2
