@@ -70,8 +70,9 @@ def ingest(paths: tuple[Path, ...], keep: bool) -> None:
     Exit status 1 if any file failed.
     """
     settings = _settings()
-    setup_logging("WARNING" if settings.log_level == "INFO" else settings.log_level,
-                  settings.log_json)
+    setup_logging(
+        "WARNING" if settings.log_level == "INFO" else settings.log_level, settings.log_json
+    )
     from eventdedup.runner import ingest_paths
 
     failed = trio.run(ingest_paths, settings, list(paths), keep)
@@ -92,8 +93,12 @@ def export(fmt: str, output: Path) -> None:
 
 
 @main.command(name="eval")
-@click.option("--truth", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              required=True, help="JSON {event id: real-event key} (or JSON lines id/key).")
+@click.option(
+    "--truth",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    required=True,
+    help="JSON {event id: real-event key} (or JSON lines id/key).",
+)
 @click.argument("directory", type=click.Path(exists=True, file_okay=False, path_type=Path))
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 @click.option("--limit", default=10, show_default=True, help="Error examples to list.")
@@ -108,16 +113,19 @@ def evaluate(truth: Path, directory: Path, as_json: bool, limit: int) -> None:
     from eventdedup.daemon import load_matching
     from eventdedup.evaluate import evaluate_folder, format_report, load_truth
 
-    report = evaluate_folder(directory, load_truth(truth), load_matching(settings),
-                             settings.database_url, limit=limit)
-    click.echo(json.dumps(report, ensure_ascii=False, indent=2) if as_json
-               else format_report(report))
+    report = evaluate_folder(
+        directory, load_truth(truth), load_matching(settings), settings.database_url, limit=limit
+    )
+    click.echo(
+        json.dumps(report, ensure_ascii=False, indent=2) if as_json else format_report(report)
+    )
 
 
 @main.command()
 @click.option("--url", default=None, help="Websocket URL [default: ws://HTTP_HOST:HTTP_PORT/ws]")
-@click.option("--after", type=int, default=None, help="Replay messages after this sequence "
-              "number first.")
+@click.option(
+    "--after", type=int, default=None, help="Replay messages after this sequence number first."
+)
 @click.option("--type", "types", multiple=True, help="Only these message types (repeatable).")
 @click.option("--token", envvar="EVENT_DEDUP_ADMIN_TOKEN", default=None, hidden=True)
 def feed(url: str | None, after: int | None, types: tuple[str, ...], token: str | None) -> None:
@@ -158,9 +166,13 @@ def _tui_token(settings: Settings, token_file: Path | None) -> str | None:
 
 @main.command()
 @click.option("--url", default=None, help="Websocket URL [default: ws://HTTP_HOST:HTTP_PORT/ws]")
-@click.option("--token-file", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="File holding the admin token [default: EVENT_DEDUP_ADMIN_TOKEN, else "
-              "<data dir>/admin_token].")
+@click.option(
+    "--token-file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="File holding the admin token [default: EVENT_DEDUP_ADMIN_TOKEN, else "
+    "<data dir>/admin_token].",
+)
 def tui(url: str | None, token_file: Path | None) -> None:
     """Open the admin console (Textual) on a running daemon's websocket."""
     settings = _settings()

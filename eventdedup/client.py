@@ -161,8 +161,10 @@ def _describe(exc: BaseException) -> tuple[str, int | None]:
         return f"closed {code}{': ' + text if text else ''}", code
     status = getattr(exc, "status_code", None)
     if isinstance(exc, HandshakeError) and status is not None:
-        return f"handshake rejected: HTTP {status}", CLOSE_UNAUTHORIZED if status in (401, 403) \
-            else None
+        return f"handshake rejected: HTTP {status}", CLOSE_UNAUTHORIZED if status in (
+            401,
+            403,
+        ) else None
     return f"{type(exc).__name__}: {exc}".rstrip(": "), None
 
 
@@ -238,7 +240,9 @@ class DaemonClient:
             error, code = "", None
             try:
                 async with open_websocket_url(
-                    url, extra_headers=self._headers(), connect_timeout=self.connect_timeout,
+                    url,
+                    extra_headers=self._headers(),
+                    connect_timeout=self.connect_timeout,
                     disconnect_timeout=1.0,
                 ) as ws:
                     self._ws, self.connected = ws, True
@@ -251,8 +255,9 @@ class DaemonClient:
             finally:
                 self._lost()
             if not self.reconnect:
-                self._report(ConnectionState(self.url, False, attempt, None, error, code,
-                                             self.after))
+                self._report(
+                    ConnectionState(self.url, False, attempt, None, error, code, self.after)
+                )
                 return
             attempt += 1
             wait = 0.0 if code == CLOSE_LAGGING else delay
@@ -299,8 +304,13 @@ class DaemonClient:
         pending.response = response
         pending.event.set()
 
-    async def call(self, method: str, params: Mapping[str, Any] | None = None, *,
-                   time_limit: float | None = None) -> Any:
+    async def call(
+        self,
+        method: str,
+        params: Mapping[str, Any] | None = None,
+        *,
+        time_limit: float | None = None,
+    ) -> Any:
         """Send one request and return its ``result``.
 
         Raises :class:`RpcError` (the daemon said no), :class:`RpcTimeout` and
@@ -334,6 +344,7 @@ class DaemonClient:
         response = pending.response or {}
         if "error" in response:
             err = response["error"] if isinstance(response["error"], dict) else {}
-            raise RpcError(int(err.get("code", -32000)), str(err.get("message", "error")),
-                           err.get("data"))
+            raise RpcError(
+                int(err.get("code", -32000)), str(err.get("message", "error")), err.get("data")
+            )
         return response.get("result")

@@ -94,10 +94,15 @@ def normalize_database_url(url: str) -> str:
     ``postgres://`` (Heroku style), ``postgresql://`` and the asyncpg URL of
     the predecessor all name the same server; the daemon only speaks psycopg.
     """
-    for scheme in ("postgresql+psycopg://", "postgresql+asyncpg://", "postgresql+psycopg2://",
-                   "postgresql://", "postgres://"):
+    for scheme in (
+        "postgresql+psycopg://",
+        "postgresql+asyncpg://",
+        "postgresql+psycopg2://",
+        "postgresql://",
+        "postgres://",
+    ):
         if url.startswith(scheme):
-            return "postgresql+psycopg://" + url[len(scheme):]
+            return "postgresql+psycopg://" + url[len(scheme) :]
     raise ValueError(f"must be a PostgreSQL URL (postgresql://user:pass@host:port/db), got {url!r}")
 
 
@@ -111,59 +116,99 @@ class Settings:
     """Everything the daemon reads from its environment."""
 
     database_url: str | None = _setting(
-        "DATABASE_URL", _database_url,
+        "DATABASE_URL",
+        _database_url,
         "PostgreSQL URL used by the daemon and by migrations alike; unset = start an embedded "
-        "PostgreSQL in the data dir.", None)
+        "PostgreSQL in the data dir.",
+        None,
+    )
     event_data_dir: Path = _setting(
-        "EVENT_DATA_DIR", Path, "Watched inbox folder where JSON files are dropped.", Path("inbox"))
+        "EVENT_DATA_DIR", Path, "Watched inbox folder where JSON files are dropped.", Path("inbox")
+    )
     dead_letter_dir: Path = _setting(
-        "DEAD_LETTER_DIR", Path, "Where rejected files go, each with a <name>.error.json sidecar.",
-        Path("dead_letters"))
+        "DEAD_LETTER_DIR",
+        Path,
+        "Where rejected files go, each with a <name>.error.json sidecar.",
+        Path("dead_letters"),
+    )
     archive_dir: Path = _setting(
-        "ARCHIVE_DIR", Path, "Where processed files are moved so the inbox shows only what is "
-        "pending.", Path("archive"))
+        "ARCHIVE_DIR",
+        Path,
+        "Where processed files are moved so the inbox shows only what is pending.",
+        Path("archive"),
+    )
     data_dir: Path = _setting(
-        "DATA_DIR", Path, "Embedded database and generated state (admin token).",
-        Path(".eventdedup"))
+        "DATA_DIR",
+        Path,
+        "Embedded database and generated state (admin token).",
+        Path(".eventdedup"),
+    )
     matching_config_path: Path | None = _setting(
-        "MATCHING_CONFIG_PATH", _optional_path,
-        "YAML overriding the packaged matching parameters.", None)
+        "MATCHING_CONFIG_PATH",
+        _optional_path,
+        "YAML overriding the packaged matching parameters.",
+        None,
+    )
     log_json: bool = _setting("LOG_JSON", _bool, "Log JSON lines instead of text.", False)
     log_level: str = _setting("LOG_LEVEL", _log_level, "DEBUG, INFO, WARNING or ERROR.", "INFO")
     http_host: str = _setting("HTTP_HOST", str, "Address the HTTP server binds.", "127.0.0.1")
     http_port: int = _setting("HTTP_PORT", _port, "Port of /health, /ws and the API.", 8080)
     watch_poll: bool = _setting(
-        "WATCH_POLL", _bool, "Poll the inbox instead of inotify (bind mounts, network shares).",
-        False)
+        "WATCH_POLL",
+        _bool,
+        "Poll the inbox instead of inotify (bind mounts, network shares).",
+        False,
+    )
     settle_seconds: float = _setting(
-        "SETTLE_SECONDS", _non_negative_float,
+        "SETTLE_SECONDS",
+        _non_negative_float,
         "A file is read only after its size and mtime were stable this long (renamed-in files "
-        "are taken at once).", 1.0)
+        "are taken at once).",
+        1.0,
+    )
     rescan_seconds: float = _setting(
-        "RESCAN_SECONDS", _positive_float,
-        "Full inbox rescan interval; catches anything a file-system event missed.", 30.0)
+        "RESCAN_SECONDS",
+        _positive_float,
+        "Full inbox rescan interval; catches anything a file-system event missed.",
+        30.0,
+    )
     max_file_bytes: int = _setting(
-        "MAX_FILE_BYTES", _positive_int, "Larger files are dead-lettered without being read.",
-        50 * 1024 * 1024)
+        "MAX_FILE_BYTES",
+        _positive_int,
+        "Larger files are dead-lettered without being read.",
+        50 * 1024 * 1024,
+    )
     max_events_per_file: int = _setting(
-        "MAX_EVENTS_PER_FILE", _positive_int, "Files with more events are dead-lettered.", 10_000)
+        "MAX_EVENTS_PER_FILE", _positive_int, "Files with more events are dead-lettered.", 10_000
+    )
     parse_workers: int = _setting(
-        "PARSE_WORKERS", _non_negative_int,
+        "PARSE_WORKERS",
+        _non_negative_int,
         "Processes that read, validate and prepare the next file while the current one is in "
-        "the database (0 = in the processor's own thread).", 1)
+        "the database (0 = in the processor's own thread).",
+        1,
+    )
     db_threads: int = _setting(
-        "DB_THREADS", _positive_int, "Worker threads for database work (capacity limiter).", 4)
+        "DB_THREADS", _positive_int, "Worker threads for database work (capacity limiter).", 4
+    )
     migrate_attempts: int = _setting(
-        "MIGRATE_ATTEMPTS", _positive_int,
-        "Connection attempts of the migrator before the daemon gives up (backoff between).", 8)
+        "MIGRATE_ATTEMPTS",
+        _positive_int,
+        "Connection attempts of the migrator before the daemon gives up (backoff between).",
+        8,
+    )
     admin_token: str | None = _setting(
-        "ADMIN_TOKEN", _optional_str,
+        "ADMIN_TOKEN",
+        _optional_str,
         "Admin token for the websocket and the API; unset = generated once into the data dir.",
-        None)
+        None,
+    )
     admin_token_file: Path | None = _setting(
-        "ADMIN_TOKEN_FILE", _optional_path,
+        "ADMIN_TOKEN_FILE",
+        _optional_path,
         "File holding the admin token (e.g. a compose secret); used when ADMIN_TOKEN is unset.",
-        None)
+        None,
+    )
 
     @property
     def pgdata_dir(self) -> Path:

@@ -48,8 +48,9 @@ def load_matching(settings: Settings) -> MatchingConfig:
     try:
         return load_matching_config(settings.matching_config_path)
     except (MatchingConfigError, OSError) as exc:
-        raise ConfigError(f"EVENT_DEDUP_MATCHING_CONFIG_PATH ({settings.matching_config_path}): "
-                          f"{exc}") from None
+        raise ConfigError(
+            f"EVENT_DEDUP_MATCHING_CONFIG_PATH ({settings.matching_config_path}): {exc}"
+        ) from None
 
 
 def prepare_folders(settings: Settings) -> dict[str, Path]:
@@ -93,8 +94,12 @@ class Daemon:
         if not self.health.ok:
             reasons.append(f"database: {self.health.error}")
         ok = self.supervisor.healthy() and self.health.ok
-        return ok, {"status": "ok" if ok else "unavailable", "reasons": reasons,
-                    "actors": actors, "database": self.health.to_json()}
+        return ok, {
+            "status": "ok" if ok else "unavailable",
+            "reasons": reasons,
+            "actors": actors,
+            "database": self.health.to_json(),
+        }
 
 
 def build_daemon(settings: Settings, database_url: str) -> Daemon:
@@ -109,17 +114,29 @@ def build_daemon(settings: Settings, database_url: str) -> Daemon:
 
     def on_change(status: ChildStatus) -> None:
         payload = status.to_json()
-        log.info("actor %s is %s", status.name, payload["state"],
-                 extra={"event": "actor.status", "actor": payload["name"],
-                        "state": payload["state"], "restarts": payload["restarts"],
-                        "last_error": payload["last_error"]})
+        log.info(
+            "actor %s is %s",
+            status.name,
+            payload["state"],
+            extra={
+                "event": "actor.status",
+                "actor": payload["name"],
+                "state": payload["state"],
+                "restarts": payload["restarts"],
+                "last_error": payload["last_error"],
+            },
+        )
         try:
             status_send.send_nowait(payload)
         except trio.WouldBlock:
             log.warning("status announcement dropped (feed not keeping up)")
 
-    config_source = ConfigSource(matching, origin=str(settings.matching_config_path)
-                                 if settings.matching_config_path else "packaged defaults")
+    config_source = ConfigSource(
+        matching,
+        origin=str(settings.matching_config_path)
+        if settings.matching_config_path
+        else "packaged defaults",
+    )
     files = FileProcessor(
         engine=db.engine,
         archive_dir=folders["archive"],
@@ -138,28 +155,59 @@ def build_daemon(settings: Settings, database_url: str) -> Daemon:
             log.warning("could not announce %s: %s", path.name, exc)
 
     daemon_ref: list[Daemon] = []
-    admin = AdminContext(db=db, hub=hub, token=token, config=config_source,
-                         inbox=folders["inbox"], dead_letters=folders["dead_letters"],
-                         replica=lambda: files.replica)
+    admin = AdminContext(
+        db=db,
+        hub=hub,
+        token=token,
+        config=config_source,
+        inbox=folders["inbox"],
+        dead_letters=folders["dead_letters"],
+        replica=lambda: files.replica,
+    )
     app = create_app(health=lambda: daemon_ref[0].health_report(), hub=hub, admin=admin)
     children = [
-        ChildSpec("http", functools.partial(http_server, app, settings.http_host,
-                                            settings.http_port)),
-        ChildSpec("migrator", functools.partial(migrator, db,
-                                                attempts=settings.migrate_attempts),
-                  restart=Restart.TRANSIENT),
+        ChildSpec(
+            "http", functools.partial(http_server, app, settings.http_host, settings.http_port)
+        ),
+        ChildSpec(
+            "migrator",
+            functools.partial(migrator, db, attempts=settings.migrate_attempts),
+            restart=Restart.TRANSIENT,
+        ),
         ChildSpec("feed", functools.partial(feed, db, hub, health, status_receive)),
-        ChildSpec("processor", functools.partial(processor, queue_receive, db, files,
-                                                 on_done=admin.file_done,
-                                                 parse_workers=settings.parse_workers),
-                  shutdown_timeout=30.0),
-        ChildSpec("watcher", functools.partial(
-            watcher, folders["inbox"], queue_send, settle_seconds=settings.settle_seconds,
-            poll=settings.watch_poll, rescan_seconds=settings.rescan_seconds,
-            announce=announce)),
+        ChildSpec(
+            "processor",
+            functools.partial(
+                processor,
+                queue_receive,
+                db,
+                files,
+                on_done=admin.file_done,
+                parse_workers=settings.parse_workers,
+            ),
+            shutdown_timeout=30.0,
+        ),
+        ChildSpec(
+            "watcher",
+            functools.partial(
+                watcher,
+                folders["inbox"],
+                queue_send,
+                settle_seconds=settings.settle_seconds,
+                poll=settings.watch_poll,
+                rescan_seconds=settings.rescan_seconds,
+                announce=announce,
+            ),
+        ),
     ]
-    sup = Supervisor(children, strategy=Strategy.ONE_FOR_ONE, max_restarts=MAX_RESTARTS,
-                     max_seconds=MAX_SECONDS, on_change=on_change, name="eventdedup")
+    sup = Supervisor(
+        children,
+        strategy=Strategy.ONE_FOR_ONE,
+        max_restarts=MAX_RESTARTS,
+        max_seconds=MAX_SECONDS,
+        on_change=on_change,
+        name="eventdedup",
+    )
     admin.supervisor = sup
     daemon = Daemon(settings, db, sup, health, folders, admin, files)
     daemon_ref.append(daemon)

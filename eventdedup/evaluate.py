@@ -35,8 +35,9 @@ def throwaway_database(server_url: str | None) -> Iterator[str]:
     """A fresh database: on the configured server, or on a temporary embedded one."""
     if server_url:
         name = f"eventdedup_eval_{uuid.uuid4().hex[:12]}"
-        admin = sa.create_engine(server_url, isolation_level="AUTOCOMMIT",
-                                 poolclass=sa.pool.NullPool)
+        admin = sa.create_engine(
+            server_url, isolation_level="AUTOCOMMIT", poolclass=sa.pool.NullPool
+        )
         with admin.connect() as conn:
             conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
         try:
@@ -55,28 +56,48 @@ def throwaway_database(server_url: str | None) -> Iterator[str]:
         shutil.rmtree(root, ignore_errors=True)
 
 
-def evaluate_folder(folder: Path, truth: dict[str, str], cfg: MatchingConfig,
-                    server_url: str | None, *, limit: int = 10) -> dict[str, Any]:
+def evaluate_folder(
+    folder: Path,
+    truth: dict[str, str],
+    cfg: MatchingConfig,
+    server_url: str | None,
+    *,
+    limit: int = 10,
+) -> dict[str, Any]:
     files = sorted(folder.glob("*_*.json"))
     with throwaway_database(server_url) as url, tempfile.TemporaryDirectory() as tmp:
         engine = create_engine(url)
         try:
             upgrade_head(engine)
             work = Path(tmp)
-            processor = FileProcessor(engine=engine, archive_dir=work / "archive",
-                                      dead_letter_dir=work / "dead",
-                                      deduplicator=DbDeduplicator(cfg))
+            processor = FileProcessor(
+                engine=engine,
+                archive_dir=work / "archive",
+                dead_letter_dir=work / "dead",
+                deduplicator=DbDeduplicator(cfg),
+            )
             for path in files:
                 copy = work / path.name
                 shutil.copyfile(path, copy)
                 processor.process(copy)
             with engine.connect() as conn:
                 clusters = export_clusters(conn)["clusters"]
-                records = {r.id: EventRecord.from_json(r.record) for r in conn.execute(
-                    sa.select(source_events.c.id, source_events.c.record))}
-                scores = [score_from_row(r) for r in conn.execute(sa.select(
-                    match_decisions.c.a_id, match_decisions.c.b_id, match_decisions.c.decision,
-                    match_decisions.c.combined, match_decisions.c.score))]
+                records = {
+                    r.id: EventRecord.from_json(r.record)
+                    for r in conn.execute(sa.select(source_events.c.id, source_events.c.record))
+                }
+                scores = [
+                    score_from_row(r)
+                    for r in conn.execute(
+                        sa.select(
+                            match_decisions.c.a_id,
+                            match_decisions.c.b_id,
+                            match_decisions.c.decision,
+                            match_decisions.c.combined,
+                            match_decisions.c.score,
+                        )
+                    )
+                ]
         finally:
             engine.dispose()
     metrics = evaluate_clusters(clusters, truth)
@@ -106,18 +127,25 @@ def format_report(report: dict[str, Any]) -> str:
         f"B-cubed   precision {m['bcubed_precision']:.4f}  recall {m['bcubed_recall']:.4f}"
         f"  F1 {m['bcubed_f1']:.4f}",
     ]
-    for title, rows in (("worst false merges", report["false_merges"]),
-                        ("missed pairs", report["missed_pairs"])):
+    for title, rows in (
+        ("worst false merges", report["false_merges"]),
+        ("missed pairs", report["missed_pairs"]),
+    ):
         lines.append(f"\n{title}:")
         if not rows:
             lines.append("  (none)")
         for row in rows:
             s = row.get("score") or {}
-            signals = (f"date {s.get('date', 0):.2f} geo {s.get('geo', 0):.2f} "
-                       f"title {s.get('title', 0):.2f} desc {s.get('description', 0):.2f} "
-                       f"→ {s.get('combined', 0):.2f} {s.get('decision', 'not scored')}"
-                       if s else "not a candidate pair")
-            lines.append(f"  {row['title_a']!r} ({row['city_a']}) ~ {row['title_b']!r} "
-                         f"({row['city_b']})\n      {signals}"
-                         + (f" — {s['reason']}" if s.get("reason") else ""))
+            signals = (
+                f"date {s.get('date', 0):.2f} geo {s.get('geo', 0):.2f} "
+                f"title {s.get('title', 0):.2f} desc {s.get('description', 0):.2f} "
+                f"→ {s.get('combined', 0):.2f} {s.get('decision', 'not scored')}"
+                if s
+                else "not a candidate pair"
+            )
+            lines.append(
+                f"  {row['title_a']!r} ({row['city_a']}) ~ {row['title_b']!r} "
+                f"({row['city_b']})\n      {signals}"
+                + (f" — {s['reason']}" if s.get("reason") else "")
+            )
     return "\n".join(lines)

@@ -37,16 +37,20 @@ def canonical_as_input_event(cid: int, data: dict[str, Any]) -> dict[str, Any]:
         "zipcode": data.get("location_zipcode"),
     }
     if data.get("geo_latitude") is not None and data.get("geo_longitude") is not None:
-        location["geo"] = {"latitude": data["geo_latitude"], "longitude": data["geo_longitude"],
-                           "confidence": data.get("geo_confidence")}
+        location["geo"] = {
+            "latitude": data["geo_latitude"],
+            "longitude": data["geo_longitude"],
+            "confidence": data.get("geo_confidence"),
+        }
     return {
         "id": f"canonical-{cid}",
         "title": data.get("title") or "",
         "short_description": data.get("short_description"),
         "description": data.get("description"),
         "highlights": list(data.get("highlights") or []),
-        "event_dates": [{k: v for k, v in d.items() if v is not None}
-                        for d in data.get("dates") or []],
+        "event_dates": [
+            {k: v for k, v in d.items() if v is not None} for d in data.get("dates") or []
+        ],
         "location": {k: v for k, v in location.items() if v is not None},
         "source_type": "terminliste",
         "categories": list(data.get("categories") or []),
@@ -59,8 +63,12 @@ def canonical_as_input_event(cid: int, data: dict[str, Any]) -> dict[str, Any]:
 
 
 def export_events(conn: Connection) -> dict[str, Any]:
-    rows = conn.execute(sa.select(canonical_events.c.id, canonical_events.c.data)
-                        .order_by(canonical_events.c.id))
+    rows = conn.execute(
+        sa.select(canonical_events.c.id, canonical_events.c.data).order_by(canonical_events.c.id)
+    )
     events = [canonical_as_input_event(r.id, r.data) for r in rows]
-    return {"events": events, "rejected": [],
-            "metadata": {"sourceKey": "eventdedup-export", "eventCount": len(events)}}
+    return {
+        "events": events,
+        "rejected": [],
+        "metadata": {"sourceKey": "eventdedup-export", "eventCount": len(events)},
+    }

@@ -77,8 +77,14 @@ FEED_REJECTED_LIMIT = 20
 class Deduplicator(Protocol):
     """What the pipeline needs from the dedup engine's storage side."""
 
-    def apply(self, conn: Connection, events: Sequence[SourceEvent],
-              timings: dict[str, float] | None = None, *, prepared: Any = None) -> Messages:
+    def apply(
+        self,
+        conn: Connection,
+        events: Sequence[SourceEvent],
+        timings: dict[str, float] | None = None,
+        *,
+        prepared: Any = None,
+    ) -> Messages:
         """Match ``events`` (already inserted) incrementally; return feed messages.
 
         ``timings``, when given, receives the milliseconds spent per step;
@@ -118,8 +124,12 @@ class ParsedFile:
     timings: Mapping[str, float] = attrs.field(factory=dict)
 
 
-def parse_file(path: Path, max_file_bytes: int, max_events: int,
-               prepare: Callable[[Sequence[SourceEvent]], Any] | None = None) -> ParsedFile:
+def parse_file(
+    path: Path,
+    max_file_bytes: int,
+    max_events: int,
+    prepare: Callable[[Sequence[SourceEvent]], Any] | None = None,
+) -> ParsedFile:
     """Read, hash, validate and (with ``prepare``) prepare one inbox entry.
 
     Only reads the file system: safe to run in another process, and ahead of
@@ -137,8 +147,12 @@ def parse_file(path: Path, max_file_bytes: int, max_events: int,
         return ParsedFile(path, _ms(started), vanished=True)
     identity = _identity(st)
     if path.is_symlink() or not path.is_file():
-        return refused("not a regular file (symlinks are never followed)", None,
-                       identity=identity, size=st.st_size)
+        return refused(
+            "not a regular file (symlinks are never followed)",
+            None,
+            identity=identity,
+            size=st.st_size,
+        )
     try:
         data = read_limited(path, max_file_bytes)
     except FileRejected as exc:
@@ -153,8 +167,9 @@ def parse_file(path: Path, max_file_bytes: int, max_events: int,
     try:
         loaded = load_file(data, path.name, max_events=max_events)
     except FileRejected as exc:
-        return refused(exc.reason, exc.json_path, identity=identity, size=len(data),
-                       file_hash=file_hash)
+        return refused(
+            exc.reason, exc.json_path, identity=identity, size=len(data), file_hash=file_hash
+        )
     del data
     timings["parse"] = _ms(lap)
     lap = time.perf_counter()
@@ -165,8 +180,17 @@ def parse_file(path: Path, max_file_bytes: int, max_events: int,
         lap = time.perf_counter()
         prepared = prepare(loaded.events)
         timings["prepare_ahead"] = _ms(lap)
-    return ParsedFile(path, _ms(started), identity, st.st_size, file_hash, loaded,
-                      prepared=prepared, rows=rows, timings=timings)
+    return ParsedFile(
+        path,
+        _ms(started),
+        identity,
+        st.st_size,
+        file_hash,
+        loaded,
+        prepared=prepared,
+        rows=rows,
+        timings=timings,
+    )
 
 
 @attrs.frozen
@@ -222,17 +246,35 @@ class FileProcessor:
             return FileOutcome("vanished", path.name)
         if parsed.failure is not None:
             reason, json_path = parsed.failure
-            return self._fail(path, parsed.file_hash, parsed.size, reason, json_path, started,
-                              parsed.identity)
+            return self._fail(
+                path, parsed.file_hash, parsed.size, reason, json_path, started, parsed.identity
+            )
         assert parsed.loaded is not None and parsed.file_hash is not None
-        return self._store(path, parsed.file_hash, parsed.size, parsed.loaded, started,
-                           dict(parsed.timings), identity=parsed.identity,
-                           prepared=parsed.prepared, rows=parsed.rows)
+        return self._store(
+            path,
+            parsed.file_hash,
+            parsed.size,
+            parsed.loaded,
+            started,
+            dict(parsed.timings),
+            identity=parsed.identity,
+            prepared=parsed.prepared,
+            rows=parsed.rows,
+        )
 
-    def _store(self, path: Path, file_hash: str, size: int, loaded: LoadedFile,
-               started: float, timings: dict[str, float] | None = None, *,
-               identity: Identity | None = None, prepared: Any = None,
-               rows: store.EventRows | None = None) -> FileOutcome:
+    def _store(
+        self,
+        path: Path,
+        file_hash: str,
+        size: int,
+        loaded: LoadedFile,
+        started: float,
+        timings: dict[str, float] | None = None,
+        *,
+        identity: Identity | None = None,
+        prepared: Any = None,
+        rows: store.EventRows | None = None,
+    ) -> FileOutcome:
         name = path.name
         timings = {} if timings is None else timings
         lap = time.perf_counter()
@@ -251,38 +293,70 @@ class FileProcessor:
                         rejected = []
                 else:
                     outcome = "duplicate"
-                    outbox.append(conn, [("file.duplicate", {
-                        "file": name, "hash": file_hash, "duplicate_of": existing.filename,
-                        "file_id": existing.id})])
+                    outbox.append(
+                        conn,
+                        [
+                            (
+                                "file.duplicate",
+                                {
+                                    "file": name,
+                                    "hash": file_hash,
+                                    "duplicate_of": existing.filename,
+                                    "file_id": existing.id,
+                                },
+                            )
+                        ],
+                    )
                 file_id = existing.id
                 accepted = skipped = 0
             else:
                 outcome = "processed"
                 accepted_events, skipped, rejected = self._split_known(conn, loaded)
                 file_id = store.insert_file(
-                    conn, filename=name, file_hash=file_hash, source_code=loaded.source_code,
-                    state="completed", size_bytes=size, events_accepted=len(accepted_events),
-                    events_rejected=len(rejected), events_skipped=skipped,
+                    conn,
+                    filename=name,
+                    file_hash=file_hash,
+                    source_code=loaded.source_code,
+                    state="completed",
+                    size_bytes=size,
+                    events_accepted=len(accepted_events),
+                    events_rejected=len(rejected),
+                    events_skipped=skipped,
                     rejected=[_rejection_json(r) for r in rejected] or None,
-                    file_metadata=json_safe(dict(loaded.metadata)), replica=self.replica)
+                    file_metadata=json_safe(dict(loaded.metadata)),
+                    replica=self.replica,
+                )
                 accepted = store.insert_events(conn, file_id, accepted_events, rows)
                 timings["store"] = _ms(lap)
                 messages: Messages = []
                 if self.deduplicator is not None:
-                    messages.extend(self.deduplicator.apply(conn, accepted_events, timings,
-                                                            prepared=prepared))
+                    messages.extend(
+                        self.deduplicator.apply(conn, accepted_events, timings, prepared=prepared)
+                    )
                 lap = time.perf_counter()
                 duration_ms = int((self.clock() - started) * 1000)
                 store.update_file(conn, file_id, duration_ms=duration_ms)
-                messages.append(("file.processed", {
-                    "file": name, "file_id": file_id, "hash": file_hash,
-                    "source": loaded.source_code, "events": loaded.event_count,
-                    "events_accepted": accepted, "events_rejected": len(rejected),
-                    "events_skipped": skipped, "duration_ms": duration_ms,
-                    "rejected": [_rejection_json(r) for r in rejected[:FEED_REJECTED_LIMIT]],
-                    # up to here: the outbox write and the commit follow (FileOutcome has them)
-                    "timings_ms": {k: round(v, 1) for k, v in timings.items()},
-                }))
+                messages.append(
+                    (
+                        "file.processed",
+                        {
+                            "file": name,
+                            "file_id": file_id,
+                            "hash": file_hash,
+                            "source": loaded.source_code,
+                            "events": loaded.event_count,
+                            "events_accepted": accepted,
+                            "events_rejected": len(rejected),
+                            "events_skipped": skipped,
+                            "duration_ms": duration_ms,
+                            "rejected": [
+                                _rejection_json(r) for r in rejected[:FEED_REJECTED_LIMIT]
+                            ],
+                            # up to here; the outbox write and the commit follow (in FileOutcome)
+                            "timings_ms": {k: round(v, 1) for k, v in timings.items()},
+                        },
+                    )
+                )
                 outbox.append(conn, messages)
                 timings["outbox"] = _ms(lap)
             lap = time.perf_counter()
@@ -290,8 +364,9 @@ class FileProcessor:
         if outcome == "processed" and self.deduplicator is not None:
             self.deduplicator.committed()
         if rejected:  # before the move: a crash in between must not lose them
-            write_rejected_events(self.dead_letter_dir, name, rejected, file_hash=file_hash,
-                                  at=store.utcnow())
+            write_rejected_events(
+                self.dead_letter_dir, name, rejected, file_hash=file_hash, at=store.utcnow()
+            )
         moved = None
         if self._still_the_same(path, identity):
             existing_link = _hard_link_in(path, self.archive_dir)
@@ -303,8 +378,19 @@ class FileProcessor:
                     moved = move_unique(path, self.archive_dir)
                 except FileNotFoundError:  # removed just now (an operator, another replica)
                     log.warning("%s vanished before it was archived", name)
-        result = FileOutcome(outcome, name, file_hash, file_id, accepted, len(rejected), skipped,
-                             int((self.clock() - started) * 1000), None, moved, timings)
+        result = FileOutcome(
+            outcome,
+            name,
+            file_hash,
+            file_id,
+            accepted,
+            len(rejected),
+            skipped,
+            int((self.clock() - started) * 1000),
+            None,
+            moved,
+            timings,
+        )
         _log_outcome(result)
         return result
 
@@ -331,17 +417,29 @@ class FileProcessor:
             elif previous[0] == store.content_hash(event.raw):
                 skipped += 1
             else:
-                rejected.append(RejectedEvent(
-                    index=index, event_id=event.id,
-                    reason=f"id {event.id!r} is already stored (file #{previous[1]}) with "
-                           "different content; updates of stored events are not supported",
-                    json_path=f"$.events[{index}].id", raw=event.raw))
+                rejected.append(
+                    RejectedEvent(
+                        index=index,
+                        event_id=event.id,
+                        reason=f"id {event.id!r} is already stored (file #{previous[1]}) with "
+                        "different content; updates of stored events are not supported",
+                        json_path=f"$.events[{index}].id",
+                        raw=event.raw,
+                    )
+                )
         rejected.sort(key=lambda r: r.index)
         return accepted, skipped, rejected
 
-    def _fail(self, path: Path, file_hash: str | None, size: int, reason: str,
-              json_path: str | None, started: float,
-              identity: Identity | None = None) -> FileOutcome:
+    def _fail(
+        self,
+        path: Path,
+        file_hash: str | None,
+        size: int,
+        reason: str,
+        json_path: str | None,
+        started: float,
+        identity: Identity | None = None,
+    ) -> FileOutcome:
         name = path.name
         duration_ms = int((self.clock() - started) * 1000)
         with self.engine.begin() as conn:
@@ -352,21 +450,43 @@ class FileProcessor:
             # Recorded before, but never dead-lettered (a crash after that commit)?
             file_id = conn.execute(
                 sa.select(file_ingestions.c.id)
-                .where(file_ingestions.c.filename == name,
-                       file_ingestions.c.file_hash == (file_hash or ""),
-                       file_ingestions.c.size_bytes == size,
-                       file_ingestions.c.state == "failed",
-                       file_ingestions.c.moved_to.is_(None))
-                .order_by(file_ingestions.c.id.desc()).limit(1)).scalar()
+                .where(
+                    file_ingestions.c.filename == name,
+                    file_ingestions.c.file_hash == (file_hash or ""),
+                    file_ingestions.c.size_bytes == size,
+                    file_ingestions.c.state == "failed",
+                    file_ingestions.c.moved_to.is_(None),
+                )
+                .order_by(file_ingestions.c.id.desc())
+                .limit(1)
+            ).scalar()
             if file_id is None:
                 file_id = store.insert_file(
-                    conn, filename=name, file_hash=file_hash or "", source_code=_source(name),
-                    state="failed", size_bytes=size,
+                    conn,
+                    filename=name,
+                    file_hash=file_hash or "",
+                    source_code=_source(name),
+                    state="failed",
+                    size_bytes=size,
                     error={"reason": reason, "json_path": json_path},
-                    replica=self.replica, duration_ms=duration_ms)
-            outbox.append(conn, [("file.failed", {
-                "file": name, "file_id": file_id, "hash": file_hash, "reason": reason,
-                "json_path": json_path})])
+                    replica=self.replica,
+                    duration_ms=duration_ms,
+                )
+            outbox.append(
+                conn,
+                [
+                    (
+                        "file.failed",
+                        {
+                            "file": name,
+                            "file_id": file_id,
+                            "hash": file_hash,
+                            "reason": reason,
+                            "json_path": json_path,
+                        },
+                    )
+                ],
+            )
         moved = None
         if self._still_the_same(path, identity):
             moved = _hard_link_in(path, self.dead_letter_dir)
@@ -374,21 +494,41 @@ class FileProcessor:
                 os.unlink(path)
                 sidecar = moved.with_name(moved.name + ERROR_SUFFIX)
                 if not sidecar.exists():
-                    write_json_atomic(sidecar, {
-                        "file": name, "reason": reason, "json_path": json_path,
-                        "hash": file_hash, "at": store.utcnow().isoformat(), "size": size})
+                    write_json_atomic(
+                        sidecar,
+                        {
+                            "file": name,
+                            "reason": reason,
+                            "json_path": json_path,
+                            "hash": file_hash,
+                            "at": store.utcnow().isoformat(),
+                            "size": size,
+                        },
+                    )
             else:
                 try:
-                    moved = dead_letter(path, self.dead_letter_dir, reason=reason,
-                                        json_path=json_path, file_hash=file_hash,
-                                        at=store.utcnow())
+                    moved = dead_letter(
+                        path,
+                        self.dead_letter_dir,
+                        reason=reason,
+                        json_path=json_path,
+                        file_hash=file_hash,
+                        at=store.utcnow(),
+                    )
                 except FileNotFoundError:  # removed just now (an operator, another replica)
                     log.warning("%s vanished before it was dead-lettered", name)
             if moved is not None:
                 with self.engine.begin() as conn:
                     store.update_file(conn, file_id, moved_to=str(moved))
-        result = FileOutcome("failed", name, file_hash, file_id, duration_ms=duration_ms,
-                             reason=reason, moved_to=moved)
+        result = FileOutcome(
+            "failed",
+            name,
+            file_hash,
+            file_id,
+            duration_ms=duration_ms,
+            reason=reason,
+            moved_to=moved,
+        )
         _log_outcome(result)
         return result
 
@@ -402,12 +542,18 @@ class FileProcessor:
         try:
             now = _identity(path.lstat())
         except FileNotFoundError:
-            log.warning("%s vanished while being processed", path.name,
-                        extra={"event": "file.vanished", "file": path.name})
+            log.warning(
+                "%s vanished while being processed",
+                path.name,
+                extra={"event": "file.vanished", "file": path.name},
+            )
             return False
         if identity is not None and now != identity:
-            log.warning("%s was replaced while being processed; the new version stays in the "
-                        "inbox", path.name, extra={"event": "file.replaced", "file": path.name})
+            log.warning(
+                "%s was replaced while being processed; the new version stays in the inbox",
+                path.name,
+                extra={"event": "file.replaced", "file": path.name},
+            )
             return False
         return True
 
@@ -417,8 +563,12 @@ class FileProcessor:
         if not self.dead_letter_dir.is_dir():
             return False
         for entry in os.scandir(self.dead_letter_dir):
-            if not (entry.name.startswith(stem) and REJECTED_SUFFIX[:-5] in entry.name
-                    and entry.name.endswith(".json") and not entry.name.endswith(ERROR_SUFFIX)):
+            if not (
+                entry.name.startswith(stem)
+                and REJECTED_SUFFIX[:-5] in entry.name
+                and entry.name.endswith(".json")
+                and not entry.name.endswith(ERROR_SUFFIX)
+            ):
                 continue
             try:
                 with open(entry.path, "rb") as f:
@@ -475,9 +625,18 @@ def _sha256(data: bytes) -> str:
 
 def _log_outcome(result: FileOutcome) -> None:
     log.info(
-        "file %s: %s", result.outcome, result.filename,
-        extra={"event": "file", "file": result.filename, "hash": result.file_hash,
-               "outcome": result.outcome, "events_accepted": result.events_accepted,
-               "events_rejected": result.events_rejected, "events_skipped": result.events_skipped,
-               "duration_ms": result.duration_ms, "reason": result.reason},
+        "file %s: %s",
+        result.outcome,
+        result.filename,
+        extra={
+            "event": "file",
+            "file": result.filename,
+            "hash": result.file_hash,
+            "outcome": result.outcome,
+            "events_accepted": result.events_accepted,
+            "events_rejected": result.events_rejected,
+            "events_skipped": result.events_skipped,
+            "duration_ms": result.duration_ms,
+            "reason": result.reason,
+        },
     )

@@ -78,16 +78,23 @@ async def run_daemon(settings: Settings) -> None:
     async with database_url(settings) as url:
         daemon = build_daemon(settings, url)
         try:
-            log.info("eventdedup starting", extra={
-                "event": "daemon.start", "http": f"{settings.http_host}:{settings.http_port}",
-                **{k: str(v) for k, v in daemon.folders.items()}})
+            log.info(
+                "eventdedup starting",
+                extra={
+                    "event": "daemon.start",
+                    "http": f"{settings.http_host}:{settings.http_port}",
+                    **{k: str(v) for k, v in daemon.folders.items()},
+                },
+            )
             await serve_until_signal(daemon.supervisor)
             abandoned = daemon.supervisor.abandoned()
             if abandoned:
-                log.error("eventdedup stopped; %s did not finish within the shutdown timeout, "
-                          "exiting without it (its open transaction is rolled back)",
-                          ", ".join(abandoned),
-                          extra={"event": "daemon.stop", "abandoned": abandoned})
+                log.error(
+                    "eventdedup stopped; %s did not finish within the shutdown timeout, "
+                    "exiting without it (its open transaction is rolled back)",
+                    ", ".join(abandoned),
+                    extra={"event": "daemon.stop", "abandoned": abandoned},
+                )
             else:
                 log.info("eventdedup stopped cleanly", extra={"event": "daemon.stop"})
         finally:
@@ -112,8 +119,9 @@ def expand_paths(paths: list[Path]) -> list[Path]:
     files: list[Path] = []
     for path in paths:
         if path.is_dir():
-            files.extend(sorted(p for p in path.iterdir()
-                                if p.is_file() and is_candidate_name(p.name)))
+            files.extend(
+                sorted(p for p in path.iterdir() if p.is_file() and is_candidate_name(p.name))
+            )
         else:
             files.append(path)
     return files
@@ -134,16 +142,24 @@ async def ingest_paths(settings: Settings, paths: list[Path], keep: bool = True)
         try:
             await db.run(upgrade_head, db.engine)
             processor = FileProcessor(
-                engine=db.engine, archive_dir=folders["archive"],
-                dead_letter_dir=folders["dead_letters"], max_file_bytes=settings.max_file_bytes,
+                engine=db.engine,
+                archive_dir=folders["archive"],
+                dead_letter_dir=folders["dead_letters"],
+                max_file_bytes=settings.max_file_bytes,
                 max_events=settings.max_events_per_file,
                 # the same source as the daemon: operator overrides from config.set apply here too
-                deduplicator=ConfiguredDeduplicator(ConfigSource(
-                    load_matching(settings), origin=str(settings.matching_config_path
-                                                        or "packaged defaults"))))
+                deduplicator=ConfiguredDeduplicator(
+                    ConfigSource(
+                        load_matching(settings),
+                        origin=str(settings.matching_config_path or "packaged defaults"),
+                    )
+                ),
+            )
             failed = 0
-            with tempfile.TemporaryDirectory(dir=folders["data"]) as staging, \
-                    Progress(transient=False) as progress:
+            with (
+                tempfile.TemporaryDirectory(dir=folders["data"]) as staging,
+                Progress(transient=False) as progress,
+            ):
                 task = progress.add_task("ingesting", total=len(files))
                 for path in files:
                     copy = Path(staging) / path.name
@@ -152,8 +168,7 @@ async def ingest_paths(settings: Settings, paths: list[Path], keep: bool = True)
                     if outcome.outcome == "failed":
                         failed += 1
                         progress.console.print(f"[red]failed[/] {path.name}: {outcome.reason}")
-                    progress.update(task, advance=1,
-                                    description=f"{outcome.outcome}: {path.name}")
+                    progress.update(task, advance=1, description=f"{outcome.outcome}: {path.name}")
             return failed
         finally:
             db.dispose()

@@ -135,13 +135,24 @@ def machine() -> dict[str, Any]:
             if line.startswith("MemTotal:"):
                 mem = int(line.split()[1]) // 1024
     try:
-        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT,
-                                capture_output=True, text=True, check=False).stdout.strip()
+        commit = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            check=False,
+        ).stdout.strip()
     except OSError:
         commit = ""
-    return {"cores": os.cpu_count(), "memory_mb": mem, "python": platform.python_version(),
-            "platform": platform.platform(), "commit": commit,
-            "load_average": os.getloadavg(), "at": dt.datetime.now(dt.UTC).isoformat()}
+    return {
+        "cores": os.cpu_count(),
+        "memory_mb": mem,
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "commit": commit,
+        "load_average": os.getloadavg(),
+        "at": dt.datetime.now(dt.UTC).isoformat(),
+    }
 
 
 def write_file(inbox: Path, f: GeneratedFile) -> Path:
@@ -168,8 +179,15 @@ def embedded_postgres(root: Path) -> Iterator[str]:
 # --- backfill (child process) -------------------------------------------------------------------
 
 
-def backfill(url: str, events: int, seed: int, work: Path, next_files: int,
-             profile: Path | None, parse_workers: int = 1) -> dict[str, Any]:
+def backfill(
+    url: str,
+    events: int,
+    seed: int,
+    work: Path,
+    next_files: int,
+    profile: Path | None,
+    parse_workers: int = 1,
+) -> dict[str, Any]:
     """Ingest ``events`` through the processor actor; write the following files to ``work/next``.
 
     The daemon's own code path: the ``processor`` actor (parse stage in
@@ -213,8 +231,8 @@ def backfill(url: str, events: int, seed: int, work: Path, next_files: int,
                 prof.disable()
 
     processor = (Profiled if prof else FileProcessor)(
-        engine=engine, archive_dir=archive, dead_letter_dir=dead,
-        deduplicator=DbDeduplicator(cfg))
+        engine=engine, archive_dir=archive, dead_letter_dir=dead, deduplicator=DbDeduplicator(cfg)
+    )
     stream = generate(seed, file_events=FILE_EVENTS)
     expected_files = -(-events // FILE_EVENTS)
     steps: dict[str, float] = defaultdict(float)
@@ -233,8 +251,11 @@ def backfill(url: str, events: int, seed: int, work: Path, next_files: int,
                 truth.write(f"{i}\t{k}\n")
             paths.append(write_file(inbox, f))
     generation_s = time.perf_counter() - generating
-    print(f"  backfill {events}: {len(paths)} files written in {generation_s:.0f} s",
-          file=sys.stderr, flush=True)
+    print(
+        f"  backfill {events}: {len(paths)} files written in {generation_s:.0f} s",
+        file=sys.stderr,
+        flush=True,
+    )
     from eventdedup.runner import prepare_interpreter
 
     prepare_interpreter()  # as `eventdedup run` does before its loop starts
@@ -253,22 +274,31 @@ def backfill(url: str, events: int, seed: int, work: Path, next_files: int,
         stored += outcome.events_accepted
         for k, v in outcome.timings.items():
             steps[k] += v
-        per_file_out.write(json.dumps({k: round(v, 1) for k, v in outcome.timings.items()})
-                           + "\n")
+        per_file_out.write(json.dumps({k: round(v, 1) for k, v in outcome.timings.items()}) + "\n")
         if n % max(1, expected_files // 10) == 0 or n == expected_files:
             rss.append((n, round(rss_mb(), 1)))
             took = time.perf_counter() - began[0]
-            print(f"  backfill {events}: {n}/{expected_files} files, {stored} events, "
-                  f"{stored / took:.0f} events/s, RSS {rss[-1][1]:.0f} MB",
-                  file=sys.stderr, flush=True)
+            print(
+                f"  backfill {events}: {n}/{expected_files} files, {stored} events, "
+                f"{stored / took:.0f} events/s, RSS {rss[-1][1]:.0f} MB",
+                file=sys.stderr,
+                flush=True,
+            )
 
     async def feed_processor() -> None:
         db = Database(engine)
         send, receive = trio.open_memory_channel[Path](1)
         async with trio.open_nursery() as nursery:
-            await nursery.start(functools.partial(
-                processor_actor, receive, db, processor, on_done=done,
-                parse_workers=parse_workers))
+            await nursery.start(
+                functools.partial(
+                    processor_actor,
+                    receive,
+                    db,
+                    processor,
+                    on_done=done,
+                    parse_workers=parse_workers,
+                )
+            )
             async with send:
                 began[0] = time.perf_counter()
                 for path in paths:
@@ -283,8 +313,7 @@ def backfill(url: str, events: int, seed: int, work: Path, next_files: int,
     # the parse-stage worker process (a child, ended and reaped with the actor)
     children = resource.getrusage(resource.RUSAGE_CHILDREN)
     worker_rss = children.ru_maxrss / 1024
-    worker_cpu = (children.ru_utime + children.ru_stime
-                  - children0.ru_utime - children0.ru_stime)
+    worker_cpu = children.ru_utime + children.ru_stime - children0.ru_utime - children0.ru_stime
     if prof and profile:
         prof.dump_stats(str(profile / f"backfill-{events}.pstats"))
     per_file_out.close()
@@ -321,8 +350,11 @@ def backfill(url: str, events: int, seed: int, work: Path, next_files: int,
         "seconds_generating_files": round(generation_s, 1),
         # CPU seconds of this process (incl. generating the files), of the parse-stage
         # worker process (with its start-up, ~1.5 s) and of the whole PostgreSQL server
-        "cpu_seconds": {"python": round(cpu, 1), "worker": round(worker_cpu, 1),
-                        "postgres": round(pg_cpu, 1)},
+        "cpu_seconds": {
+            "python": round(cpu, 1),
+            "worker": round(worker_cpu, 1),
+            "postgres": round(pg_cpu, 1),
+        },
         # from the first file handed to the processor to the last one committed
         "events_per_second": round(stored / busy, 1),
         "parse_workers": parse_workers,
@@ -330,12 +362,15 @@ def backfill(url: str, events: int, seed: int, work: Path, next_files: int,
         "worker_peak_rss_mb": round(worker_rss, 1) if parse_workers else 0.0,
         "rss_mb_by_files": rss,
         "db": db,
-        "step_ms_per_file": {k: round(v / files, 1) for k, v in
-                             sorted(steps.items(), key=lambda kv: -kv[1])},
-        "file_ms": {"p50": round(percentile(durations, 50), 1),
-                    "p95": round(percentile(durations, 95), 1),
-                    "first_tenth_mean": round(statistics.fmean(durations[:tenth]), 1),
-                    "last_tenth_mean": round(statistics.fmean(durations[-tenth:]), 1)},
+        "step_ms_per_file": {
+            k: round(v / files, 1) for k, v in sorted(steps.items(), key=lambda kv: -kv[1])
+        },
+        "file_ms": {
+            "p50": round(percentile(durations, 50), 1),
+            "p95": round(percentile(durations, 95), 1),
+            "first_tenth_mean": round(statistics.fmean(durations[:tenth]), 1),
+            "last_tenth_mean": round(statistics.fmean(durations[-tenth:]), 1),
+        },
         "candidate_pairs_per_event": round(db["decisions"] / max(1, db["source_events"]), 2),
         **quality,
         "per_file_ms": per_file,
@@ -348,13 +383,17 @@ def truth_quality(conn: Any, truth_path: Path) -> dict[str, Any]:
 
     conn.execute(sa.text("CREATE TEMP TABLE truth (id text PRIMARY KEY, key text NOT NULL)"))
     raw = conn.connection.driver_connection
-    with raw.cursor() as cur, cur.copy("COPY truth (id, key) FROM STDIN") as copy, \
-            truth_path.open("rb") as f:
+    with (
+        raw.cursor() as cur,
+        cur.copy("COPY truth (id, key) FROM STDIN") as copy,
+        truth_path.open("rb") as f,
+    ):
         while chunk := f.read(1 << 20):
             copy.write(chunk)
     conn.execute(sa.text("CREATE INDEX ON truth (key, id)"))
     conn.execute(sa.text("ANALYZE truth"))
-    row = conn.execute(sa.text("""
+    row = conn.execute(
+        sa.text("""
         WITH pairs AS (
             SELECT a.id AS a_id, b.id AS b_id FROM truth a
             JOIN truth b ON a.key = b.key AND a.id < b.id)
@@ -364,24 +403,50 @@ def truth_quality(conn: Any, truth_path: Path) -> dict[str, Any]:
         FROM pairs p
         LEFT JOIN match_decisions d ON d.a_id = p.a_id AND d.b_id = p.b_id
         JOIN source_events ea ON ea.id = p.a_id
-        JOIN source_events eb ON eb.id = p.b_id""")).one()
-    predicted = conn.execute(sa.text(
-        "SELECT coalesce(sum(n * (n - 1) / 2), 0) FROM (SELECT count(*) AS n FROM source_events "
-        "GROUP BY canonical_id) c")).scalar_one()
+        JOIN source_events eb ON eb.id = p.b_id""")
+    ).one()
+    predicted = conn.execute(
+        sa.text(
+            "SELECT coalesce(sum(n * (n - 1) / 2), 0) "
+            "FROM (SELECT count(*) AS n FROM source_events GROUP BY canonical_id) c"
+        )
+    ).scalar_one()
     predicted = int(predicted)
     p = row.correct / predicted if predicted else 0.0
     r = row.correct / row.true_pairs if row.true_pairs else 0.0
-    return {"blocking_recall": round(row.blocked / max(1, row.true_pairs), 4),
-            "true_pairs": row.true_pairs,
-            "pairwise": {"precision": round(p, 4), "recall": round(r, 4),
-                         "f1": round(2 * p * r / (p + r), 4) if p + r else 0.0}}
+    return {
+        "blocking_recall": round(row.blocked / max(1, row.true_pairs), 4),
+        "true_pairs": row.true_pairs,
+        "pairwise": {
+            "precision": round(p, 4),
+            "recall": round(r, 4),
+            "f1": round(2 * p * r / (p + r), 4) if p + r else 0.0,
+        },
+    }
 
 
-def run_backfill_child(url: str, events: int, seed: int, work: Path, next_files: int,
-                       profile: Path | None, parse_workers: int) -> dict[str, Any]:
+def run_backfill_child(
+    url: str,
+    events: int,
+    seed: int,
+    work: Path,
+    next_files: int,
+    profile: Path | None,
+    parse_workers: int,
+) -> dict[str, Any]:
     out = work / "backfill.json"
-    cmd = [sys.executable, str(Path(__file__).resolve()), "_backfill", url, str(events),
-           str(seed), str(work), str(next_files), str(profile or ""), str(parse_workers)]
+    cmd = [
+        sys.executable,
+        str(Path(__file__).resolve()),
+        "_backfill",
+        url,
+        str(events),
+        str(seed),
+        str(work),
+        str(next_files),
+        str(profile or ""),
+        str(parse_workers),
+    ]
     subprocess.run(cmd, check=True)
     return json.loads(out.read_text())
 
@@ -395,28 +460,41 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def steady(url: str | None, work: Path, files: list[GeneratedFile], sequential: int,
-           stored: int, parse_workers: int = 1) -> dict[str, Any]:
+def steady(
+    url: str | None,
+    work: Path,
+    files: list[GeneratedFile],
+    sequential: int,
+    stored: int,
+    parse_workers: int = 1,
+) -> dict[str, Any]:
     import trio
 
     port = free_port()
     token = secrets.token_urlsafe(24)
     env = {k: v for k, v in os.environ.items() if not k.startswith("EVENT_DEDUP_")}
-    env.update({
-        "EVENT_DEDUP_EVENT_DATA_DIR": str(work / "d_inbox"),
-        "EVENT_DEDUP_DEAD_LETTER_DIR": str(work / "d_dead"),
-        "EVENT_DEDUP_ARCHIVE_DIR": str(work / "d_archive"),
-        "EVENT_DEDUP_DATA_DIR": str(work / "d_state"),
-        "EVENT_DEDUP_HTTP_PORT": str(port),
-        "EVENT_DEDUP_ADMIN_TOKEN": token,
-        "EVENT_DEDUP_LOG_LEVEL": "WARNING",
-        "EVENT_DEDUP_PARSE_WORKERS": str(parse_workers),
-    })
+    env.update(
+        {
+            "EVENT_DEDUP_EVENT_DATA_DIR": str(work / "d_inbox"),
+            "EVENT_DEDUP_DEAD_LETTER_DIR": str(work / "d_dead"),
+            "EVENT_DEDUP_ARCHIVE_DIR": str(work / "d_archive"),
+            "EVENT_DEDUP_DATA_DIR": str(work / "d_state"),
+            "EVENT_DEDUP_HTTP_PORT": str(port),
+            "EVENT_DEDUP_ADMIN_TOKEN": token,
+            "EVENT_DEDUP_LOG_LEVEL": "WARNING",
+            "EVENT_DEDUP_PARSE_WORKERS": str(parse_workers),
+        }
+    )
     if url:
         env["EVENT_DEDUP_DATABASE_URL"] = url
     log = (work / "daemon.log").open("w")
-    proc = subprocess.Popen([sys.executable, "-m", "eventdedup", "run"], cwd=work, env=env,
-                            stdout=log, stderr=subprocess.STDOUT)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "eventdedup", "run"],
+        cwd=work,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
     try:
         result = trio.run(_steady_client, port, token, work / "d_inbox", files, sequential)
         result["daemon_peak_rss_mb"] = round(rss_mb(proc.pid, "VmHWM"), 1)
@@ -437,8 +515,9 @@ def steady(url: str | None, work: Path, files: list[GeneratedFile], sequential: 
         log.close()
 
 
-async def _steady_client(port: int, token: str, inbox: Path, files: list[GeneratedFile],
-                         sequential: int) -> dict[str, Any]:
+async def _steady_client(
+    port: int, token: str, inbox: Path, files: list[GeneratedFile], sequential: int
+) -> dict[str, Any]:
     import httpx
     import trio
     from trio_websocket import open_websocket_url
@@ -458,7 +537,8 @@ async def _steady_client(port: int, token: str, inbox: Path, files: list[Generat
                 await trio.sleep(0.2)
         ws_url = f"ws://127.0.0.1:{port}/ws?types=file.processed"
         async with open_websocket_url(
-                ws_url, extra_headers=[(b"Authorization", f"Bearer {token}".encode())]) as ws:
+            ws_url, extra_headers=[(b"Authorization", f"Bearer {token}".encode())]
+        ) as ws:
             processed: dict[str, tuple[float, dict[str, Any]]] = {}
             arrived = trio.Event()
 
@@ -468,8 +548,10 @@ async def _steady_client(port: int, token: str, inbox: Path, files: list[Generat
                     # a frame carries every message the client is behind by (docs/protocol.md)
                     for message in feed_messages(json.loads(await ws.get_message())):
                         if message.get("type") == "file.processed":
-                            processed[message["data"]["file"]] = (time.perf_counter(),
-                                                                  message["data"])
+                            processed[message["data"]["file"]] = (
+                                time.perf_counter(),
+                                message["data"],
+                            )
                     arrived.set()
                     arrived = trio.Event()
 
@@ -519,24 +601,31 @@ async def _steady_client(port: int, token: str, inbox: Path, files: list[Generat
                     burst_result = {
                         "files": len(burst),
                         "events_per_second": round(sum(len(f.events) for f in burst) / took, 1),
-                        "health_ms": {"n": len(health),
-                                      "p50": round(percentile(health, 50), 1),
-                                      "p99": round(percentile(health, 99), 1),
-                                      "max": round(max(health, default=float("nan")), 1)},
+                        "health_ms": {
+                            "n": len(health),
+                            "p50": round(percentile(health, 50), 1),
+                            "p99": round(percentile(health, 99), 1),
+                            "max": round(max(health, default=float("nan")), 1),
+                        },
                         # (seconds since the burst began, ms): where the slow answers fall
-                        "health_samples": [(round(at - t0, 3), round(ms, 1))
-                                           for at, ms in zip(health_at, health, strict=True)],
-                        "processed_at": sorted(round(processed[f.name][0] - t0, 3)
-                                               for f in burst),
+                        "health_samples": [
+                            (round(at - t0, 3), round(ms, 1))
+                            for at, ms in zip(health_at, health, strict=True)
+                        ],
+                        "processed_at": sorted(round(processed[f.name][0] - t0, 3) for f in burst),
                     }
                 nursery.cancel_scope.cancel()
     return {
         "files": len(latencies),
-        "latency_ms": {"p50": round(percentile(latencies, 50), 1),
-                       "p95": round(percentile(latencies, 95), 1),
-                       "max": round(max(latencies, default=float("nan")), 1)},
-        "step_ms_median": {k: round(statistics.median(v), 1) for k, v in
-                           sorted(steps.items(), key=lambda kv: -statistics.median(kv[1]))},
+        "latency_ms": {
+            "p50": round(percentile(latencies, 50), 1),
+            "p95": round(percentile(latencies, 95), 1),
+            "max": round(max(latencies, default=float("nan")), 1),
+        },
+        "step_ms_median": {
+            k: round(statistics.median(v), 1)
+            for k, v in sorted(steps.items(), key=lambda kv: -statistics.median(kv[1]))
+        },
         "burst": burst_result,
     }
 
@@ -592,8 +681,11 @@ def core(events: int, seed: int) -> dict[str, Any]:
         "clustering_seconds": round(t_cluster, 2),
         "core_events_per_second": round(n / (t_prepare + t_block + t_score + t_cluster), 1),
         "blocking_recall": round(len(true_pairs & set(pairs)) / max(1, len(true_pairs)), 4),
-        "pairwise": {"precision": quality["pairwise_precision"],
-                     "recall": quality["pairwise_recall"], "f1": quality["pairwise_f1"]},
+        "pairwise": {
+            "precision": quality["pairwise_precision"],
+            "recall": quality["pairwise_recall"],
+            "f1": quality["pairwise_f1"],
+        },
     }
 
 
@@ -603,61 +695,148 @@ def core(events: int, seed: int) -> dict[str, Any]:
 def table(rows: list[list[Any]], header: list[str]) -> str:
     cells = [header] + [[str(c) for c in r] for r in rows]
     widths = [max(len(r[i]) for r in cells) for i in range(len(header))]
-    line = lambda r: "  ".join(c.rjust(w) if i else c.ljust(w)  # noqa: E731
-                               for i, (c, w) in enumerate(zip(r, widths, strict=True)))
-    return "\n".join([line(cells[0]), line(["-" * w for w in widths]),
-                      *(line(r) for r in cells[1:])])
+
+    def line(r: list[str]) -> str:
+        return "  ".join(
+            c.rjust(w) if i else c.ljust(w) for i, (c, w) in enumerate(zip(r, widths, strict=True))
+        )
+
+    return "\n".join(
+        [line(cells[0]), line(["-" * w for w in widths]), *(line(r) for r in cells[1:])]
+    )
 
 
 def report(result: dict[str, Any]) -> str:
     m = result["machine"]
-    out = [f"machine: {m['cores']} cores, {m['memory_mb']} MB, Python {m['python']}, "
-           f"commit {m['commit']}, load {m['load_average'][0]:.1f}"]
+    out = [
+        f"machine: {m['cores']} cores, {m['memory_mb']} MB, Python {m['python']}, "
+        f"commit {m['commit']}, load {m['load_average'][0]:.1f}"
+    ]
     if result["backfill"]:
-        rows = [[b["events"], b["files"], b["events_per_second"], b["seconds_processing"],
-                 f"{b['peak_rss_mb']} + {b.get('worker_peak_rss_mb', 0)}", b["db"]["size_mb"],
-                 b["file_ms"]["first_tenth_mean"],
-                 b["file_ms"]["last_tenth_mean"], b["candidate_pairs_per_event"],
-                 b["blocking_recall"], b["pairwise"]["f1"]] for b in result["backfill"]]
-        out += ["", "backfill (the processor actor: parse stage + FileProcessor.commit with "
-                "DbDeduplicator, 200-event files)",
-                table(rows, ["events", "files", "events/s", "seconds", "peak RSS MB (+ worker)",
-                             "DB MB", "ms/file first 10%", "ms/file last 10%", "pairs/event",
-                             "block recall", "F1"])]
+        rows = [
+            [
+                b["events"],
+                b["files"],
+                b["events_per_second"],
+                b["seconds_processing"],
+                f"{b['peak_rss_mb']} + {b.get('worker_peak_rss_mb', 0)}",
+                b["db"]["size_mb"],
+                b["file_ms"]["first_tenth_mean"],
+                b["file_ms"]["last_tenth_mean"],
+                b["candidate_pairs_per_event"],
+                b["blocking_recall"],
+                b["pairwise"]["f1"],
+            ]
+            for b in result["backfill"]
+        ]
+        out += [
+            "",
+            "backfill (the processor actor: parse stage + FileProcessor.commit with "
+            "DbDeduplicator, 200-event files)",
+            table(
+                rows,
+                [
+                    "events",
+                    "files",
+                    "events/s",
+                    "seconds",
+                    "peak RSS MB (+ worker)",
+                    "DB MB",
+                    "ms/file first 10%",
+                    "ms/file last 10%",
+                    "pairs/event",
+                    "block recall",
+                    "F1",
+                ],
+            ),
+        ]
         for b in result["backfill"]:
-            out.append(f"  {b['events']}: mean ms per file by step: " + ", ".join(
-                f"{k} {v}" for k, v in b["step_ms_per_file"].items()))
-            out.append(f"  {b['events']}: RSS MB after n files: " + ", ".join(
-                f"{n}:{v:.0f}" for n, v in b["rss_mb_by_files"]))
+            out.append(
+                f"  {b['events']}: mean ms per file by step: "
+                + ", ".join(f"{k} {v}" for k, v in b["step_ms_per_file"].items())
+            )
+            out.append(
+                f"  {b['events']}: RSS MB after n files: "
+                + ", ".join(f"{n}:{v:.0f}" for n, v in b["rss_mb_by_files"])
+            )
             cpu = b["cpu_seconds"]
-            out.append(f"  {b['events']}: CPU ms per event: " + ", ".join(
-                f"{k} {v * 1000 / max(1, b['events']):.2f}" for k, v in cpu.items())
+            out.append(
+                f"  {b['events']}: CPU ms per event: "
+                + ", ".join(f"{k} {v * 1000 / max(1, b['events']):.2f}" for k, v in cpu.items())
                 + f" (total {sum(cpu.values()) * 1000 / max(1, b['events']):.2f}; "
-                f"{b['seconds_processing'] * 1000 / max(1, b['events']):.2f} wall)")
+                f"{b['seconds_processing'] * 1000 / max(1, b['events']):.2f} wall)"
+            )
     if result["steady"]:
         rows = []
         for s in result["steady"]:
             h = s["burst"].get("health_ms", {})
-            rows.append([s["stored_before"], s["files"], s["latency_ms"]["p50"],
-                         s["latency_ms"]["p95"], s["latency_ms"]["max"],
-                         s["burst"].get("events_per_second", "-"), h.get("p50", "-"),
-                         h.get("p99", "-"), h.get("max", "-"), s["daemon_peak_rss_mb"]])
-        out += ["", "steady state (daemon; 200-event file: rename in inbox -> file.processed on "
-                "the websocket)",
-                table(rows, ["stored", "files", "p50 ms", "p95 ms", "max ms", "burst ev/s",
-                             "health p50", "health p99", "health max", "daemon RSS MB"])]
+            rows.append(
+                [
+                    s["stored_before"],
+                    s["files"],
+                    s["latency_ms"]["p50"],
+                    s["latency_ms"]["p95"],
+                    s["latency_ms"]["max"],
+                    s["burst"].get("events_per_second", "-"),
+                    h.get("p50", "-"),
+                    h.get("p99", "-"),
+                    h.get("max", "-"),
+                    s["daemon_peak_rss_mb"],
+                ]
+            )
+        out += [
+            "",
+            "steady state (daemon; 200-event file: rename in inbox -> file.processed on "
+            "the websocket)",
+            table(
+                rows,
+                [
+                    "stored",
+                    "files",
+                    "p50 ms",
+                    "p95 ms",
+                    "max ms",
+                    "burst ev/s",
+                    "health p50",
+                    "health p99",
+                    "health max",
+                    "daemon RSS MB",
+                ],
+            ),
+        ]
         for s in result["steady"]:
-            out.append(f"  {s['stored_before']} stored: median ms by step: " + ", ".join(
-                f"{k} {v}" for k, v in s["step_ms_median"].items()))
+            out.append(
+                f"  {s['stored_before']} stored: median ms by step: "
+                + ", ".join(f"{k} {v}" for k, v in s["step_ms_median"].items())
+            )
     if result.get("core"):
         c = result["core"]
-        out += ["", f"core (pure matching, {c['events']} events in one batch)",
-                table([[c["load_validate_events_per_second"], c["prepare_events_per_second"],
-                        c["candidate_pairs_per_event"], c["scored_pairs_per_second"],
-                        c["core_events_per_second"], c["blocking_recall"],
-                        c["pairwise"]["f1"]]],
-                      ["load+validate ev/s", "prepare ev/s", "pairs/event", "scored pairs/s",
-                       "core ev/s", "block recall", "F1"])]
+        out += [
+            "",
+            f"core (pure matching, {c['events']} events in one batch)",
+            table(
+                [
+                    [
+                        c["load_validate_events_per_second"],
+                        c["prepare_events_per_second"],
+                        c["candidate_pairs_per_event"],
+                        c["scored_pairs_per_second"],
+                        c["core_events_per_second"],
+                        c["blocking_recall"],
+                        c["pairwise"]["f1"],
+                    ]
+                ],
+                [
+                    "load+validate ev/s",
+                    "prepare ev/s",
+                    "pairs/event",
+                    "scored pairs/s",
+                    "core ev/s",
+                    "block recall",
+                    "F1",
+                ],
+            ),
+        ]
     return "\n".join(out)
 
 
@@ -672,19 +851,30 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv and argv[0] == "_backfill":  # the child process of one backfill
         url, events, seed, work, next_files, profile, workers = argv[1:8]
-        res = backfill(url, int(events), int(seed), Path(work), int(next_files),
-                       Path(profile) if profile else None, int(workers))
+        res = backfill(
+            url,
+            int(events),
+            int(seed),
+            Path(work),
+            int(next_files),
+            Path(profile) if profile else None,
+            int(workers),
+        )
         (Path(work) / "backfill.json").write_text(json.dumps(res))
         return 0
 
     # stopped with SIGTERM: unwind, so the embedded servers and temp directories go too
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--sizes", type=_ints, default=[10_000, 100_000],
-                    help="backfill sizes (comma-separated)")
-    ap.add_argument("--steady", type=_ints, default=[0, 10_000, 100_000],
-                    help="stored sizes for the steady-state test; each must be 0 or a "
-                         "backfill size")
+    ap.add_argument(
+        "--sizes", type=_ints, default=[10_000, 100_000], help="backfill sizes (comma-separated)"
+    )
+    ap.add_argument(
+        "--steady",
+        type=_ints,
+        default=[0, 10_000, 100_000],
+        help="stored sizes for the steady-state test; each must be 0 or a backfill size",
+    )
     ap.add_argument("--files", type=int, default=20, help="files dropped one at a time")
     ap.add_argument("--burst", type=int, default=10, help="files dropped at once")
     ap.add_argument("--core-events", type=int, default=10_000, help="0 = skip")
@@ -692,8 +882,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--json", type=Path, help="also write the result here")
     ap.add_argument("--profile", type=Path, help="write cProfile stats of each backfill here")
     ap.add_argument("--workdir", type=Path, help="parent of the temporary directories")
-    ap.add_argument("--parse-workers", type=int, default=1,
-                    help="EVENT_DEDUP_PARSE_WORKERS of the backfill and the daemon")
+    ap.add_argument(
+        "--parse-workers",
+        type=int,
+        default=1,
+        help="EVENT_DEDUP_PARSE_WORKERS of the backfill and the daemon",
+    )
     args = ap.parse_args(argv)
     if args.profile:
         args.profile.mkdir(parents=True, exist_ok=True)
@@ -702,8 +896,13 @@ def main(argv: list[str] | None = None) -> int:
     if bad:
         ap.error(f"--steady {bad}: not a backfill size")
 
-    result: dict[str, Any] = {"machine": machine(), "backfill": [], "steady": [], "core": None,
-                              "args": {k: str(v) for k, v in vars(args).items()}}
+    result: dict[str, Any] = {
+        "machine": machine(),
+        "backfill": [],
+        "steady": [],
+        "core": None,
+        "args": {k: str(v) for k, v in vars(args).items()},
+    }
     per_file_steady = args.files + args.burst
 
     def save() -> None:
@@ -713,29 +912,35 @@ def main(argv: list[str] | None = None) -> int:
     if 0 in args.steady:
         with tempfile.TemporaryDirectory(prefix="bench-", dir=args.workdir) as tmp:
             work = Path(tmp)
-            files = list(itertools.islice(generate(args.seed + 1000, file_events=FILE_EVENTS),
-                                          per_file_steady))
+            files = list(
+                itertools.islice(
+                    generate(args.seed + 1000, file_events=FILE_EVENTS), per_file_steady
+                )
+            )
             with embedded_postgres(work) as url:
                 print("steady state, empty store", file=sys.stderr, flush=True)
-                result["steady"].append(steady(url, work, files, args.files, 0,
-                                              args.parse_workers))
+                result["steady"].append(steady(url, work, files, args.files, 0, args.parse_workers))
         save()
     for size in args.sizes:
         with tempfile.TemporaryDirectory(prefix="bench-", dir=args.workdir) as tmp:
             work = Path(tmp)
             with embedded_postgres(work) as url:
                 print(f"backfill {size}", file=sys.stderr, flush=True)
-                b = run_backfill_child(url, size, args.seed, work, per_file_steady, args.profile,
-                                       args.parse_workers)
+                b = run_backfill_child(
+                    url, size, args.seed, work, per_file_steady, args.profile, args.parse_workers
+                )
                 result["backfill"].append(b)
                 save()
                 if size in args.steady:
                     names = json.loads((work / "next.json").read_text())
-                    files = [GeneratedFile(n, json.loads((work / "next" / n).read_bytes()), [])
-                             for n in names]
+                    files = [
+                        GeneratedFile(n, json.loads((work / "next" / n).read_bytes()), [])
+                        for n in names
+                    ]
                     print(f"steady state, {size} stored", file=sys.stderr, flush=True)
-                    result["steady"].append(steady(url, work, files, args.files, b["events"],
-                                                   args.parse_workers))
+                    result["steady"].append(
+                        steady(url, work, files, args.files, b["events"], args.parse_workers)
+                    )
                     save()
     if args.core_events:
         print(f"core, {args.core_events} events", file=sys.stderr, flush=True)

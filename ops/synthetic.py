@@ -43,23 +43,101 @@ from typing import Any
 # --- vocabularies (written for this generator) -------------------------------------------------
 
 _TOWN_HEADS = [
-    "Mühl", "Wald", "Berg", "Tann", "Linden", "Eichen", "Buchen", "Rosen", "Sonnen", "Kirch",
-    "Stein", "Brunn", "Hasel", "Wein", "Frei", "Schön", "Rot", "Grün", "Fuchs", "Hirsch",
-    "Adler", "Erlen", "Birken", "Kalt", "Warm", "Sulz", "Salz", "Gold", "Silber", "Lauf",
-    "Hohen", "Breit", "Lang", "Kreuz", "Markt", "Mauer", "Wiesen", "Bären", "Falken", "Hagen",
-    "Riet", "Moos", "Tauben", "Eschen", "Ulmen", "Wolfs", "Otter", "Reh", "Biber", "Öl",
+    "Mühl",
+    "Wald",
+    "Berg",
+    "Tann",
+    "Linden",
+    "Eichen",
+    "Buchen",
+    "Rosen",
+    "Sonnen",
+    "Kirch",
+    "Stein",
+    "Brunn",
+    "Hasel",
+    "Wein",
+    "Frei",
+    "Schön",
+    "Rot",
+    "Grün",
+    "Fuchs",
+    "Hirsch",
+    "Adler",
+    "Erlen",
+    "Birken",
+    "Kalt",
+    "Warm",
+    "Sulz",
+    "Salz",
+    "Gold",
+    "Silber",
+    "Lauf",
+    "Hohen",
+    "Breit",
+    "Lang",
+    "Kreuz",
+    "Markt",
+    "Mauer",
+    "Wiesen",
+    "Bären",
+    "Falken",
+    "Hagen",
+    "Riet",
+    "Moos",
+    "Tauben",
+    "Eschen",
+    "Ulmen",
+    "Wolfs",
+    "Otter",
+    "Reh",
+    "Biber",
+    "Öl",
 ]
 _TOWN_TAILS = [
-    "bach", "weiler", "hausen", "ingen", "heim", "dorf", "au", "kirch", "stetten", "feld",
-    "burg", "tal", "hofen", "wangen", "rode", "brück", "sweiler", "berg", "egg", "matt",
+    "bach",
+    "weiler",
+    "hausen",
+    "ingen",
+    "heim",
+    "dorf",
+    "au",
+    "kirch",
+    "stetten",
+    "feld",
+    "burg",
+    "tal",
+    "hofen",
+    "wangen",
+    "rode",
+    "brück",
+    "sweiler",
+    "berg",
+    "egg",
+    "matt",
 ]
 _TOWN_QUALIFIERS = ["", "", "", "", "", "", "Ober", "Unter", "Nieder", "Alt", "Neu", "Groß"]
 _TOWN_SUFFIXES = ["im Tal", "am Rhein", "an der Elz", "im Wald", "am See", "ob der Höhe"]
 
 _STREETS = [
-    "Hauptstraße", "Kirchstraße", "Schulstraße", "Bahnhofstraße", "Gartenstraße", "Lindenweg",
-    "Marktplatz", "Rathausplatz", "Mühlenweg", "Bergstraße", "Talstraße", "Schlossgasse",
-    "Am Brunnen", "Friedhofstraße", "Weinstraße", "Dorfstraße", "Waldstraße", "Rosengasse",
+    "Hauptstraße",
+    "Kirchstraße",
+    "Schulstraße",
+    "Bahnhofstraße",
+    "Gartenstraße",
+    "Lindenweg",
+    "Marktplatz",
+    "Rathausplatz",
+    "Mühlenweg",
+    "Bergstraße",
+    "Talstraße",
+    "Schlossgasse",
+    "Am Brunnen",
+    "Friedhofstraße",
+    "Weinstraße",
+    "Dorfstraße",
+    "Waldstraße",
+    "Rosengasse",
 ]
 
 _SAINTS = ["Martin", "Georg", "Johannes", "Michael", "Nikolaus", "Peter", "Ulrich", "Blasius"]
@@ -76,7 +154,7 @@ _VENUES: list[tuple[str, tuple[str, ...]]] = [
     ("Kirche St. {saint}", ("St. {saint}", "Pfarrkirche St. {saint}")),
     ("Gasthaus {inn}", ("Gasthof {inn}", "Zum {inn}")),
     ("Marktplatz", ("Marktplatz {town}", "auf dem Marktplatz")),
-    ("Kulturzentrum Alte Mühle", ("Alte Mühle", "Kulturzentrum \"Alte Mühle\"")),
+    ("Kulturzentrum Alte Mühle", ("Alte Mühle", 'Kulturzentrum "Alte Mühle"')),
     ("Grundschule {town}", ("Grundschule", "Turnhalle der Grundschule")),
     ("Rathaus", ("Rathaussaal", "Rathaus {town}")),
     ("Stadtbibliothek", ("Bibliothek", "Stadtbücherei")),
@@ -85,31 +163,140 @@ _VENUES: list[tuple[str, tuple[str, ...]]] = [
     ("Kino im Kornhaus", ("Kornhaus-Kino", "Kornhauskino")),
 ]
 
-_FIRST = ["Anna", "Bernd", "Clara", "Dieter", "Eva", "Frank", "Gabi", "Hans", "Ines", "Jürgen",
-          "Karin", "Lukas", "Maria", "Norbert", "Olga", "Paul", "Rita", "Stefan", "Tanja", "Uwe",
-          "Vera", "Walter", "Yvonne", "Zoe", "Jörg", "Bärbel", "Günter", "Sören"]
-_LAST = ["Maier", "Schäfer", "Keller", "Huber", "Wagner", "Becker", "Schulz", "Fischer",
-         "Köhler", "Bühler", "Vogt", "Ritter", "Zimmermann", "Graf", "Lorenz", "Wehrle",
-         "Hässler", "Götz", "Brändle", "Jäger", "Sutter", "Frey", "Löffler", "Mössner"]
-_PROGRAMMES = ["Ganz schön schräg", "Heimatabend", "Alles im Fluss", "Mitten im Leben",
-               "Kopfsalat", "Zwischen den Zeilen", "Späte Früchte", "Über Gott und die Welt",
-               "Nachtschicht", "Landluft", "Grenzgänger", "Flüsterpost", "Sturm im Wasserglas"]
-_TOPICS = ["Streuobstwiesen im Wandel", "Die Geschichte der Flößerei", "Gesund älter werden",
-           "Photovoltaik auf dem eigenen Dach", "Vögel im heimischen Garten",
-           "Erben und Vererben", "Die Römer am Oberrhein", "Pilze der Region",
-           "Sicher im Internet", "Bienen und Wildbienen", "Wasserkraft früher und heute",
-           "Klimawandel vor der Haustür", "Ahnenforschung für Einsteiger", "Heilkräuter"]
-_FILMS = ["Das Lied der Flüsse", "Sommer im Tal", "Die letzte Fähre", "Grüne Grenze",
-          "Zwei Brüder", "Der Uhrmacher", "Nebel über dem Moor", "Heimweh", "Die Glockengießerin"]
-_ENSEMBLES = ["Blechbläserquintett {town}", "Kammerchor Cantabile", "Jazztrio Blue Notes",
-              "Gitarrenduo Saitenwind", "Posaunenchor {town}", "Akkordeonorchester {town}",
-              "Streichquartett Arcadia", "Big Band {town}", "Gospelchor Joyful Voices"]
+_FIRST = [
+    "Anna",
+    "Bernd",
+    "Clara",
+    "Dieter",
+    "Eva",
+    "Frank",
+    "Gabi",
+    "Hans",
+    "Ines",
+    "Jürgen",
+    "Karin",
+    "Lukas",
+    "Maria",
+    "Norbert",
+    "Olga",
+    "Paul",
+    "Rita",
+    "Stefan",
+    "Tanja",
+    "Uwe",
+    "Vera",
+    "Walter",
+    "Yvonne",
+    "Zoe",
+    "Jörg",
+    "Bärbel",
+    "Günter",
+    "Sören",
+]
+_LAST = [
+    "Maier",
+    "Schäfer",
+    "Keller",
+    "Huber",
+    "Wagner",
+    "Becker",
+    "Schulz",
+    "Fischer",
+    "Köhler",
+    "Bühler",
+    "Vogt",
+    "Ritter",
+    "Zimmermann",
+    "Graf",
+    "Lorenz",
+    "Wehrle",
+    "Hässler",
+    "Götz",
+    "Brändle",
+    "Jäger",
+    "Sutter",
+    "Frey",
+    "Löffler",
+    "Mössner",
+]
+_PROGRAMMES = [
+    "Ganz schön schräg",
+    "Heimatabend",
+    "Alles im Fluss",
+    "Mitten im Leben",
+    "Kopfsalat",
+    "Zwischen den Zeilen",
+    "Späte Früchte",
+    "Über Gott und die Welt",
+    "Nachtschicht",
+    "Landluft",
+    "Grenzgänger",
+    "Flüsterpost",
+    "Sturm im Wasserglas",
+]
+_TOPICS = [
+    "Streuobstwiesen im Wandel",
+    "Die Geschichte der Flößerei",
+    "Gesund älter werden",
+    "Photovoltaik auf dem eigenen Dach",
+    "Vögel im heimischen Garten",
+    "Erben und Vererben",
+    "Die Römer am Oberrhein",
+    "Pilze der Region",
+    "Sicher im Internet",
+    "Bienen und Wildbienen",
+    "Wasserkraft früher und heute",
+    "Klimawandel vor der Haustür",
+    "Ahnenforschung für Einsteiger",
+    "Heilkräuter",
+]
+_FILMS = [
+    "Das Lied der Flüsse",
+    "Sommer im Tal",
+    "Die letzte Fähre",
+    "Grüne Grenze",
+    "Zwei Brüder",
+    "Der Uhrmacher",
+    "Nebel über dem Moor",
+    "Heimweh",
+    "Die Glockengießerin",
+]
+_ENSEMBLES = [
+    "Blechbläserquintett {town}",
+    "Kammerchor Cantabile",
+    "Jazztrio Blue Notes",
+    "Gitarrenduo Saitenwind",
+    "Posaunenchor {town}",
+    "Akkordeonorchester {town}",
+    "Streichquartett Arcadia",
+    "Big Band {town}",
+    "Gospelchor Joyful Voices",
+]
 _SPORTS = ["Fußball", "Tischtennis", "Volleyball", "Handball", "Boule", "Schach", "Tennis"]
-_CLUBS = ["Musikverein", "Turnverein", "Narrenzunft", "Gesangverein", "Schwarzwaldverein",
-          "Obst- und Gartenbauverein", "Heimatverein", "Förderverein", "Sportverein", "Landfrauen"]
+_CLUBS = [
+    "Musikverein",
+    "Turnverein",
+    "Narrenzunft",
+    "Gesangverein",
+    "Schwarzwaldverein",
+    "Obst- und Gartenbauverein",
+    "Heimatverein",
+    "Förderverein",
+    "Sportverein",
+    "Landfrauen",
+]
 _SEASONS = ["Frühlings", "Sommer", "Herbst", "Wein", "Dorf", "Straßen", "Brunnen", "Kastanien"]
-_LANDMARKS = ["Hochkopf", "Kandelblick", "Eichelspitzturm", "Burgruine", "Wasserfall",
-              "Hünersedel", "Kapellenberg", "Rheinauen", "Moosmatten"]
+_LANDMARKS = [
+    "Hochkopf",
+    "Kandelblick",
+    "Eichelspitzturm",
+    "Burgruine",
+    "Wasserfall",
+    "Hünersedel",
+    "Kapellenberg",
+    "Rheinauen",
+    "Moosmatten",
+]
 
 
 @dataclass
@@ -152,8 +339,15 @@ _KIND_WEIGHTS = [k.weight for k in _KINDS]
 
 
 def _umlaut_translit(s: str) -> str:
-    return (s.replace("ä", "ae").replace("ö", "oe").replace("ü", "ue").replace("Ä", "Ae")
-            .replace("Ö", "Oe").replace("Ü", "Ue").replace("ß", "ss"))
+    return (
+        s.replace("ä", "ae")
+        .replace("ö", "oe")
+        .replace("ü", "ue")
+        .replace("Ä", "Ae")
+        .replace("Ö", "Oe")
+        .replace("Ü", "Ue")
+        .replace("ß", "ss")
+    )
 
 
 # --- the region ---------------------------------------------------------------------------------
@@ -168,8 +362,9 @@ def make_region(rng: random.Random, n_towns: int = 260) -> list[Town]:
     towns: list[Town] = []
     lat0, lat1, lon0, lon1 = REGION
     while len(towns) < n_towns:
-        base = rng.choice(_TOWN_QUALIFIERS) + rng.choice(_TOWN_HEADS).lower() + rng.choice(
-            _TOWN_TAILS)
+        base = (
+            rng.choice(_TOWN_QUALIFIERS) + rng.choice(_TOWN_HEADS).lower() + rng.choice(_TOWN_TAILS)
+        )
         base = base[0].upper() + base[1:]
         if base in names:
             continue
@@ -184,8 +379,9 @@ def make_region(rng: random.Random, n_towns: int = 260) -> list[Town]:
             if d in names:
                 continue
             names.add(d)
-            town.districts.append((d, lat + rng.uniform(-0.03, 0.03),
-                                   lon + rng.uniform(-0.04, 0.04)))
+            town.districts.append(
+                (d, lat + rng.uniform(-0.03, 0.03), lon + rng.uniform(-0.04, 0.04))
+            )
         towns.append(town)
     for i, t in enumerate(towns):
         best, best_d = i, math.inf
@@ -221,11 +417,22 @@ def make_sources(rng: random.Random, towns: list[Town]) -> list[Source]:
         else:
             c = rng.choice(towns)
             radius = rng.uniform(0.25, 0.45)
-            covered = [j for j, t in enumerate(towns)
-                       if (t.lat - c.lat) ** 2 + ((t.lon - c.lon) * 0.67) ** 2 <= radius ** 2]
-        sources.append(Source(code, covered, caps=i in (3, 8), translit=i in (4, 9),
-                              headline=i in (0, 5, 6), prefix_labels=i in (1, 7, 10),
-                              geo_quality=rng.uniform(0.55, 0.95)))
+            covered = [
+                j
+                for j, t in enumerate(towns)
+                if (t.lat - c.lat) ** 2 + ((t.lon - c.lon) * 0.67) ** 2 <= radius**2
+            ]
+        sources.append(
+            Source(
+                code,
+                covered,
+                caps=i in (3, 8),
+                translit=i in (4, 9),
+                headline=i in (0, 5, 6),
+                prefix_labels=i in (1, 7, 10),
+                geo_quality=rng.uniform(0.55, 0.95),
+            )
+        )
     return sources
 
 
@@ -257,8 +464,7 @@ class RealEvent:
     group: str | None = None
 
 
-def _pick_title(rng: random.Random, kind: Kind, town: Town, saint: str
-                ) -> tuple[str, str, str]:
+def _pick_title(rng: random.Random, kind: Kind, town: Town, saint: str) -> tuple[str, str, str]:
     """(listing title, label, headline)."""
     place = town.short or town.name
     club = rng.choice(_CLUBS)
@@ -266,8 +472,14 @@ def _pick_title(rng: random.Random, kind: Kind, town: Town, saint: str
     name = kind.name
     if name == "konzert":
         ens = rng.choice(_ENSEMBLES).format(town=place)
-        title = rng.choice((f"Jahreskonzert des {club}s {place}", f"Konzert mit dem {ens}",
-                            f"{ens}: {rng.choice(_PROGRAMMES)}", f"Frühjahrskonzert {ens}"))
+        title = rng.choice(
+            (
+                f"Jahreskonzert des {club}s {place}",
+                f"Konzert mit dem {ens}",
+                f"{ens}: {rng.choice(_PROGRAMMES)}",
+                f"Frühjahrskonzert {ens}",
+            )
+        )
         return title, "Konzert", f"{ens} spielt in {place}"
     if name == "kabarett":
         prog = rng.choice(_PROGRAMMES)
@@ -276,34 +488,63 @@ def _pick_title(rng: random.Random, kind: Kind, town: Town, saint: str
         topic = rng.choice(_TOPICS)
         return topic, "Vortrag", f"{person} spricht über {topic.lower()}"
     if name == "flohmarkt":
-        t = rng.choice(("Flohmarkt", "Kinderflohmarkt", "Hofflohmarkt", "Bücherflohmarkt",
-                        "Kleiderbörse"))
+        t = rng.choice(
+            ("Flohmarkt", "Kinderflohmarkt", "Hofflohmarkt", "Bücherflohmarkt", "Kleiderbörse")
+        )
         return t, "Markt", f"{t} in {place}"
     if name == "fest":
         t = rng.choice(_SEASONS) + "fest"
-        return rng.choice((t, f"{t} {place}", f"{t} des {club}s")), "Fest", \
-            f"{club} lädt zum {t} ein"
+        return (
+            rng.choice((t, f"{t} {place}", f"{t} des {club}s")),
+            "Fest",
+            f"{club} lädt zum {t} ein",
+        )
     if name == "fasnacht":
-        t = rng.choice(("Fasnetsumzug", "Zunftabend", "Hemdglunkerumzug", "Kinderfasnet",
-                        "Narrenbaumstellen", "Bunter Abend", "Zunftball"))
+        t = rng.choice(
+            (
+                "Fasnetsumzug",
+                "Zunftabend",
+                "Hemdglunkerumzug",
+                "Kinderfasnet",
+                "Narrenbaumstellen",
+                "Bunter Abend",
+                "Zunftball",
+            )
+        )
         return f"{t} der Narrenzunft {place}", "Fasnet", f"Narren feiern: {t} in {place}"
     if name == "gottesdienst":
-        t = rng.choice(("Familiengottesdienst", "Ökumenischer Gottesdienst", "Taizé-Andacht",
-                        "Jubiläumsgottesdienst", "Maiandacht"))
+        t = rng.choice(
+            (
+                "Familiengottesdienst",
+                "Ökumenischer Gottesdienst",
+                "Taizé-Andacht",
+                "Jubiläumsgottesdienst",
+                "Maiandacht",
+            )
+        )
         return t, "Kirche", f"{t} in St. {saint}"
     if name == "wanderung":
         lm = rng.choice(_LANDMARKS)
         return f"Wanderung zum {lm}", "Wanderung", f"{club} wandert zum {lm}"
     if name == "ausstellung":
-        theme = rng.choice(("Farbräume", "Holz und Licht", "Landschaften", "Begegnungen",
-                            "Spuren", "Stillleben"))
+        theme = rng.choice(
+            ("Farbräume", "Holz und Licht", "Landschaften", "Begegnungen", "Spuren", "Stillleben")
+        )
         return f"{person}: {theme}", "Ausstellung", f"Ausstellung „{theme}“ von {person}"
     if name == "sport":
         sp = rng.choice(_SPORTS)
         return f"{sp}-Turnier", "Sport", f"{club} richtet {sp}-Turnier aus"
     if name == "kinder":
-        t = rng.choice(("Bastelnachmittag für Kinder", "Vorlesestunde", "Kinderkino",
-                        "Laternenbasteln", "Kinderyoga", "Ferienprogramm: Waldforscher"))
+        t = rng.choice(
+            (
+                "Bastelnachmittag für Kinder",
+                "Vorlesestunde",
+                "Kinderkino",
+                "Laternenbasteln",
+                "Kinderyoga",
+                "Ferienprogramm: Waldforscher",
+            )
+        )
         return t, "Kinderprogramm", f"{t} in {place}"
     if name == "versammlung":
         return f"Jahreshauptversammlung {club}", "Verein", f"{club} {place} zieht Bilanz"
@@ -341,8 +582,7 @@ def make_real_event(rng: random.Random, n: int, towns: list[Town], day: dt.date)
     kind = rng.choices(_KINDS, _KIND_WEIGHTS)[0]
     ti = rng.randrange(len(towns))
     town = towns[ti]
-    district = rng.randrange(len(town.districts)) if town.districts and rng.random() < 0.3 \
-        else None
+    district = rng.randrange(len(town.districts)) if town.districts and rng.random() < 0.3 else None
     saint = rng.choice(_SAINTS)
     title, label, headline = _pick_title(rng, kind, town, saint)
     vi = rng.choice(kind.venues)
@@ -358,15 +598,32 @@ def make_real_event(rng: random.Random, n: int, towns: list[Town], day: dt.date)
         dates.append(day + dt.timedelta(days=rng.choice((1, 7))))
     desc = None
     if rng.random() < 0.4:
-        desc = (f"{headline}. Beginn {rng.choice(kind.times) or 'ganztägig'}, "
-                f"{venue_name}, {town.name}. Eintritt {rng.choice(('frei', '8 Euro', '12 Euro'))}.")
+        desc = (
+            f"{headline}. Beginn {rng.choice(kind.times) or 'ganztägig'}, "
+            f"{venue_name}, {town.name}. Eintritt {rng.choice(('frei', '8 Euro', '12 Euro'))}."
+        )
     return RealEvent(
-        key=f"R{n:08d}", kind=kind, title=title, label=label, headline=headline, town=ti,
-        district=district, venue=vi, venue_name=venue_name,
+        key=f"R{n:08d}",
+        kind=kind,
+        title=title,
+        label=label,
+        headline=headline,
+        town=ti,
+        district=district,
+        venue=vi,
+        venue_name=venue_name,
         venue_variants=tuple(v.format(**fill) for v in variants),
-        street=rng.choice(_STREETS), street_no=str(rng.randrange(1, 80)) if rng.random() < 0.6
-        else None, lat=lat, lon=lon, day=day, time=rng.choice(kind.times), end_date=end_date,
-        dates=dates, short=_SHORTS[kind.name], description=desc)
+        street=rng.choice(_STREETS),
+        street_no=str(rng.randrange(1, 80)) if rng.random() < 0.6 else None,
+        lat=lat,
+        lon=lon,
+        day=day,
+        time=rng.choice(kind.times),
+        end_date=end_date,
+        dates=dates,
+        short=_SHORTS[kind.name],
+        description=desc,
+    )
 
 
 def make_sibling(rng: random.Random, n: int, towns: list[Town], ev: RealEvent) -> RealEvent:
@@ -376,11 +633,17 @@ def make_sibling(rng: random.Random, n: int, towns: list[Town], ev: RealEvent) -
         other = make_real_event(rng, n, towns, ev.day)
         other.town, other.district, other.venue = ev.town, ev.district, ev.venue
         other.venue_name, other.venue_variants = ev.venue_name, ev.venue_variants
-        other.street, other.street_no, other.lat, other.lon = (ev.street, ev.street_no,
-                                                               ev.lat, ev.lon)
+        other.street, other.street_no, other.lat, other.lon = (
+            ev.street,
+            ev.street_no,
+            ev.lat,
+            ev.lon,
+        )
         if ev.kind.name == "fasnacht" and rng.random() < 0.7:
-            other.kind, other.title = ev.kind, ev.title.rsplit(" der ", 1)[0] + \
-                f" der {rng.choice(_CLUBS)} {rng.choice(_LAST)}"
+            other.kind, other.title = (
+                ev.kind,
+                ev.title.rsplit(" der ", 1)[0] + f" der {rng.choice(_CLUBS)} {rng.choice(_LAST)}",
+            )
     else:
         # same name, neighbouring town, same day
         ti = towns[ev.town].neighbour
@@ -400,8 +663,9 @@ def make_sibling(rng: random.Random, n: int, towns: list[Town], ev: RealEvent) -
 # --- listings -----------------------------------------------------------------------------------
 
 
-def render(rng: random.Random, ev: RealEvent, src: Source, towns: list[Town],
-           event_id: str) -> dict[str, Any]:
+def render(
+    rng: random.Random, ev: RealEvent, src: Source, towns: list[Town], event_id: str
+) -> dict[str, Any]:
     town = towns[ev.town]
     title = ev.title
     r = rng.random()
@@ -444,16 +708,26 @@ def render(rng: random.Random, ev: RealEvent, src: Source, towns: list[Town],
     r = rng.random()
     geo: dict[str, Any] | None
     if r < src.geo_quality * 0.75:
-        geo = {"latitude": round(ev.lat + rng.uniform(-0.0008, 0.0008), 7),
-               "longitude": round(ev.lon + rng.uniform(-0.0011, 0.0011), 7),
-               "confidence": round(rng.uniform(0.86, 1.0), 4), "country": "DEU"}
+        geo = {
+            "latitude": round(ev.lat + rng.uniform(-0.0008, 0.0008), 7),
+            "longitude": round(ev.lon + rng.uniform(-0.0011, 0.0011), 7),
+            "confidence": round(rng.uniform(0.86, 1.0), 4),
+            "country": "DEU",
+        }
     elif r < src.geo_quality:
-        geo = {"latitude": round(town.lat, 5), "longitude": round(town.lon, 5),
-               "confidence": round(rng.uniform(0.7, 0.95), 4), "country": "DEU"}
+        geo = {
+            "latitude": round(town.lat, 5),
+            "longitude": round(town.lon, 5),
+            "confidence": round(rng.uniform(0.7, 0.95), 4),
+            "country": "DEU",
+        }
     elif r < 0.97:
-        geo = {"latitude": round(ev.lat + rng.uniform(-0.05, 0.05), 6),
-               "longitude": round(ev.lon + rng.uniform(-0.05, 0.05), 6),
-               "confidence": round(rng.uniform(0.3, 0.84), 4), "country": "DEU"}
+        geo = {
+            "latitude": round(ev.lat + rng.uniform(-0.05, 0.05), 6),
+            "longitude": round(ev.lon + rng.uniform(-0.05, 0.05), 6),
+            "confidence": round(rng.uniform(0.3, 0.84), 4),
+            "country": "DEU",
+        }
     elif r < 0.995:
         geo = None
     else:
@@ -472,16 +746,21 @@ def render(rng: random.Random, ev: RealEvent, src: Source, towns: list[Town],
             t = None
         if t is not None and rng.random() < 0.5:
             t = t + ":00"
-        entry = {"date": d.isoformat(), "start_time": t, "end_time": None,
-                 "end_date": ev.end_date.isoformat() if ev.end_date else None}
+        entry = {
+            "date": d.isoformat(),
+            "start_time": t,
+            "end_time": None,
+            "end_date": ev.end_date.isoformat() if ev.end_date else None,
+        }
         dates.append(entry)
     if ev.end_date and rng.random() < 0.15:  # some list only the opening day
         dates = [{**dates[0], "end_date": None}]
 
     short = ev.short if rng.random() < 0.7 else f"{ev.headline}."
     description = ev.description if rng.random() < 0.6 else None
-    source_type = "terminliste" if not src.headline else rng.choice(("artikel", "artikel",
-                                                                     "anzeige"))
+    source_type = (
+        "terminliste" if not src.headline else rng.choice(("artikel", "artikel", "anzeige"))
+    )
     categories = list(ev.kind.categories)
     if rng.random() < 0.15:
         categories.append(rng.choice(("familie", "kultur", "kinder", "musik")))
@@ -499,10 +778,13 @@ def render(rng: random.Random, ev: RealEvent, src: Source, towns: list[Town],
             "street": ev.street,
             "street_no": ev.street_no,
             "zipcode": town.zipcode,
-            "_sanitizeResult": {"city": sanitized, "district": district_name,
-                                "confidence": 1 if sanitized else 0.5,
-                                "matchType": "exact" if sanitized else "none",
-                                "requiresReview": sanitized is None},
+            "_sanitizeResult": {
+                "city": sanitized,
+                "district": district_name,
+                "confidence": 1 if sanitized else 0.5,
+                "matchType": "exact" if sanitized else "none",
+                "requiresReview": sanitized is None,
+            },
             "geo": geo,
         },
         "source_type": source_type,
@@ -541,10 +823,15 @@ class _Edition:
     truth: list[tuple[str, str, str | None]] = field(default_factory=list)
 
 
-def generate(seed: int = 1, *, file_events: int = 200, per_day: int = 300,
-             start: dt.date = dt.date(2018, 1, 1), sources_per_event: tuple[float, ...] = (
-                 0.42, 0.30, 0.18, 0.10), sibling_rate: float = 0.08,
-             ) -> Iterator[GeneratedFile]:
+def generate(
+    seed: int = 1,
+    *,
+    file_events: int = 200,
+    per_day: int = 300,
+    start: dt.date = dt.date(2018, 1, 1),
+    sources_per_event: tuple[float, ...] = (0.42, 0.30, 0.18, 0.10),
+    sibling_rate: float = 0.08,
+) -> Iterator[GeneratedFile]:
     """Endless stream of files (take as many as needed); deterministic by ``seed``."""
     rng = random.Random(seed)
     towns = make_region(rng)
@@ -591,16 +878,22 @@ def _event_id(code: str, edition: int, index: int) -> str:
 
 def _close(ed: _Edition, day: dt.date, seed: int) -> GeneratedFile:
     issued = dt.datetime.combine(day - dt.timedelta(days=5), dt.time(20, 0)) + dt.timedelta(
-        seconds=ed.number % 3600, milliseconds=seed % 1000)
+        seconds=ed.number % 3600, milliseconds=seed % 1000
+    )
     stamp = issued.strftime("%Y-%m-%dT%H-%M-%S-") + f"{issued.microsecond // 1000:03d}Z"
     name = f"{ed.source.code}_{issued:%d.%m.%Y}_{stamp}.json"
     for i, e in enumerate(ed.events):
         e["_batch_index"] = i // 10
         e["_event_index"] = i
-    doc = {"events": ed.events, "rejected": [],
-           "metadata": {"processedAt": issued.isoformat() + "Z",
-                        "sourceKey": f"{ed.source.code}_{ed.number:05d}.pdf",
-                        "eventCount": len(ed.events)}}
+    doc = {
+        "events": ed.events,
+        "rejected": [],
+        "metadata": {
+            "processedAt": issued.isoformat() + "Z",
+            "sourceKey": f"{ed.source.code}_{ed.number:05d}.pdf",
+            "eventCount": len(ed.events),
+        },
+    }
     return GeneratedFile(name, doc, ed.truth)
 
 

@@ -24,8 +24,10 @@ class SilentClient:
         self.ws = wsproto.WSConnection(wsproto.ConnectionType.CLIENT)
         target = "/ws" if after is None else f"/ws?after={after}"
         request = wsproto.events.Request(
-            host=f"127.0.0.1:{port}", target=target,
-            extra_headers=[(b"authorization", f"Bearer {token}".encode())])
+            host=f"127.0.0.1:{port}",
+            target=target,
+            extra_headers=[(b"authorization", f"Bearer {token}".encode())],
+        )
         self.sock.sendall(self.ws.send(request))
         self.frames: list[str] = []
         self._partial = ""

@@ -24,14 +24,16 @@ def test_defaults_need_no_environment() -> None:
 
 
 def test_values_are_parsed_from_the_environment() -> None:
-    s = load_settings(environ={
-        "EVENT_DEDUP_DATABASE_URL": "postgres://u:p@db:5432/x",
-        "EVENT_DEDUP_HTTP_PORT": "9000",
-        "EVENT_DEDUP_WATCH_POLL": "true",
-        "EVENT_DEDUP_SETTLE_SECONDS": "2.5",
-        "EVENT_DEDUP_LOG_LEVEL": "debug",
-        "EVENT_DEDUP_EVENT_DATA_DIR": "/data/in",
-    })
+    s = load_settings(
+        environ={
+            "EVENT_DEDUP_DATABASE_URL": "postgres://u:p@db:5432/x",
+            "EVENT_DEDUP_HTTP_PORT": "9000",
+            "EVENT_DEDUP_WATCH_POLL": "true",
+            "EVENT_DEDUP_SETTLE_SECONDS": "2.5",
+            "EVENT_DEDUP_LOG_LEVEL": "debug",
+            "EVENT_DEDUP_EVENT_DATA_DIR": "/data/in",
+        }
+    )
     assert s.database_url == "postgresql+psycopg://u:p@db:5432/x"
     assert s.http_port == 9000
     assert s.watch_poll is True
@@ -40,15 +42,18 @@ def test_values_are_parsed_from_the_environment() -> None:
     assert s.event_data_dir == Path("/data/in")
 
 
-@pytest.mark.parametrize(("name", "value", "needle"), [
-    ("EVENT_DEDUP_HTTP_PORT", "eighty", "EVENT_DEDUP_HTTP_PORT"),
-    ("EVENT_DEDUP_HTTP_PORT", "70000", "TCP port"),
-    ("EVENT_DEDUP_WATCH_POLL", "maybe", "EVENT_DEDUP_WATCH_POLL"),
-    ("EVENT_DEDUP_SETTLE_SECONDS", "-1", "EVENT_DEDUP_SETTLE_SECONDS"),
-    ("EVENT_DEDUP_LOG_LEVEL", "LOUD", "EVENT_DEDUP_LOG_LEVEL"),
-    ("EVENT_DEDUP_DATABASE_URL", "mysql://x", "EVENT_DEDUP_DATABASE_URL"),
-    ("EVENT_DEDUP_SETTLE_SECOND", "1", "unknown setting"),
-])
+@pytest.mark.parametrize(
+    ("name", "value", "needle"),
+    [
+        ("EVENT_DEDUP_HTTP_PORT", "eighty", "EVENT_DEDUP_HTTP_PORT"),
+        ("EVENT_DEDUP_HTTP_PORT", "70000", "TCP port"),
+        ("EVENT_DEDUP_WATCH_POLL", "maybe", "EVENT_DEDUP_WATCH_POLL"),
+        ("EVENT_DEDUP_SETTLE_SECONDS", "-1", "EVENT_DEDUP_SETTLE_SECONDS"),
+        ("EVENT_DEDUP_LOG_LEVEL", "LOUD", "EVENT_DEDUP_LOG_LEVEL"),
+        ("EVENT_DEDUP_DATABASE_URL", "mysql://x", "EVENT_DEDUP_DATABASE_URL"),
+        ("EVENT_DEDUP_SETTLE_SECOND", "1", "unknown setting"),
+    ],
+)
 def test_invalid_values_name_the_variable(name: str, value: str, needle: str) -> None:
     with pytest.raises(ConfigError) as info:
         load_settings(environ={name: value})
@@ -63,8 +68,9 @@ def test_run_help_documents_every_variable() -> None:
         assert name in result.output
 
 
-def test_invalid_configuration_stops_the_cli_before_starting(monkeypatch: pytest.MonkeyPatch,
-                                                             ) -> None:
+def test_invalid_configuration_stops_the_cli_before_starting(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     monkeypatch.setenv("EVENT_DEDUP_HTTP_PORT", "nope")
     result = CliRunner().invoke(main, ["run"])
     assert result.exit_code == 2

@@ -35,8 +35,14 @@ from tui.screens.review import ReviewView
 from tui.state import ConsoleState, utcnow
 from tui.widgets.banner import ConnectionBanner
 
-VIEWS: tuple[type[ConsoleView], ...] = (DashboardView, FeedView, EventsView, ReviewView,
-                                        DeadLettersView, ConfigView)
+VIEWS: tuple[type[ConsoleView], ...] = (
+    DashboardView,
+    FeedView,
+    EventsView,
+    ReviewView,
+    DeadLettersView,
+    ConfigView,
+)
 
 TABLE_KEYS: list[BindingType] = [
     ("up,down,pageup,pagedown", "", "move in a table"),
@@ -88,9 +94,15 @@ class ConsoleApp(App[None]):
         Binding("q", "quit", "Quit"),
     ]
 
-    def __init__(self, backend: Backend, *, clock: Callable[[], dt.datetime] = utcnow,
-                 operator: str | None = None, status_interval: float = 30.0,
-                 blink: bool = True) -> None:
+    def __init__(
+        self,
+        backend: Backend,
+        *,
+        clock: Callable[[], dt.datetime] = utcnow,
+        operator: str | None = None,
+        status_interval: float = 30.0,
+        blink: bool = True,
+    ) -> None:
         super().__init__()
         self.backend = backend
         self.state = ConsoleState(clock=clock)

@@ -77,14 +77,26 @@ def _get_health(url: str, timeout: float) -> dict[str, Any]:
 class ThreadedBackend:
     """A :class:`DaemonClient` running in a trio thread beside the Textual app."""
 
-    def __init__(self, url: str, token: str | None = None, *, request_timeout: float = 10.0,
-                 backoff_initial: float = 0.2, backoff_max: float = 10.0,
-                 after: int | None = None) -> None:
+    def __init__(
+        self,
+        url: str,
+        token: str | None = None,
+        *,
+        request_timeout: float = 10.0,
+        backoff_initial: float = 0.2,
+        backoff_max: float = 10.0,
+        after: int | None = None,
+    ) -> None:
         self.url = url
-        self.client = DaemonClient(url, token=token, after=after,
-                                   request_timeout=request_timeout,
-                                   backoff_initial=backoff_initial, backoff_max=backoff_max,
-                                   on_state=self._on_state)
+        self.client = DaemonClient(
+            url,
+            token=token,
+            after=after,
+            request_timeout=request_timeout,
+            backoff_initial=backoff_initial,
+            backoff_max=backoff_max,
+            on_state=self._on_state,
+        )
         self._sink: Sink | None = None
         self._thread: threading.Thread | None = None
         self._ready = threading.Event()
@@ -94,8 +106,9 @@ class ThreadedBackend:
 
     def start(self, sink: Sink) -> None:
         self._sink = sink
-        self._thread = threading.Thread(target=trio.run, args=(self._main,),
-                                        name="eventdedup-client", daemon=True)
+        self._thread = threading.Thread(
+            target=trio.run, args=(self._main,), name="eventdedup-client", daemon=True
+        )
         self._thread.start()
         self._ready.wait(5.0)
 

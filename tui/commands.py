@@ -37,8 +37,7 @@ COMMANDS: tuple[tuple[str, str, str], ...] = (
     ("Review: dismiss", "close the item, change nothing (d)", "review('act(\"dismiss\")')"),
     ("Review: undo", "revert your last review action (u)", "review('act(\"undo\")')"),
     ("Dead letters: retry file", "move it back to the inbox (r)", "deadletters('retry')"),
-    ("Dashboard: restart actor", "restart the selected actor (r)",
-     "dashboard('restart_actor')"),
+    ("Dashboard: restart actor", "restart the selected actor (r)", "dashboard('restart_actor')"),
     ("Quit", "leave the console (q)", "quit"),
 )
 
@@ -59,5 +58,9 @@ class ConsoleCommands(Provider):
         for title, help_text, action in COMMANDS:
             score = matcher.match(title)
             if score > 0:
-                yield Hit(score, matcher.highlight(title),
-                          partial(self.console.run_action, action), help=help_text)
+                yield Hit(
+                    score,
+                    matcher.highlight(title),
+                    partial(self.console.run_action, action),
+                    help=help_text,
+                )

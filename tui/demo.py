@@ -23,26 +23,38 @@ def _at(minutes_ago: float) -> str:
     return (NOW - dt.timedelta(minutes=minutes_ago)).isoformat()
 
 
-def _actor(name: str, state: str, restarts: int = 0, policy: str = "permanent",
-           error: str | None = None) -> dict[str, Any]:
-    return {"name": name, "state": state, "restarts": restarts, "restart_policy": policy,
-            "last_error": error, "last_error_at": _at(12) if error else None,
-            "since": _at(95 if not restarts else 12)}
+def _actor(
+    name: str, state: str, restarts: int = 0, policy: str = "permanent", error: str | None = None
+) -> dict[str, Any]:
+    return {
+        "name": name,
+        "state": state,
+        "restarts": restarts,
+        "restart_policy": policy,
+        "last_error": error,
+        "last_error_at": _at(12) if error else None,
+        "since": _at(95 if not restarts else 12),
+    }
 
 
 ACTORS = [
     _actor("http", "running"),
     _actor("migrator", "completed", policy="transient"),
     _actor("feed", "running"),
-    _actor("processor", "running", restarts=1,
-           error="OperationalError: connection to server lost"),
+    _actor("processor", "running", restarts=1, error="OperationalError: connection to server lost"),
     _actor("watcher", "backing-off", restarts=2, error="OSError: inotify watch limit reached"),
 ]
 
 STATUS = {
     "actors": ACTORS,
-    "counters": {"files_processed": 128, "files_failed": 3, "events": 4210,
-                 "canonicals": 2875, "review_open": 14, "dead_letters": 3},
+    "counters": {
+        "files_processed": 128,
+        "files_failed": 3,
+        "events": 4210,
+        "canonicals": 2875,
+        "review_open": 14,
+        "dead_letters": 3,
+    },
     "feed": {"head": 9840, "clients": 2},
     "replica": "eventdedup-0",
 }
@@ -51,11 +63,23 @@ _SOURCES = ("kulturkalender", "stadtportal", "ticketshop", "vereinsnetz")
 
 
 def _processed(seq: int, minutes_ago: float, n: int, accepted: int, source: str) -> dict[str, Any]:
-    return {"seq": 0, "type": "file.processed", "at": _at(minutes_ago), "data": {
-        "file": f"{source}_{seq:05d}.json", "file_id": seq // 3, "hash": f"{seq:064x}"[:64],
-        "source": source, "events": n, "events_accepted": accepted,
-        "events_rejected": n - accepted, "events_skipped": 0, "duration_ms": 40 + n * 3,
-        "rejected": []}}
+    return {
+        "seq": 0,
+        "type": "file.processed",
+        "at": _at(minutes_ago),
+        "data": {
+            "file": f"{source}_{seq:05d}.json",
+            "file_id": seq // 3,
+            "hash": f"{seq:064x}"[:64],
+            "source": source,
+            "events": n,
+            "events_accepted": accepted,
+            "events_rejected": n - accepted,
+            "events_skipped": 0,
+            "duration_ms": 40 + n * 3,
+            "rejected": [],
+        },
+    }
 
 
 def _feed() -> list[dict[str, Any]]:
@@ -65,28 +89,72 @@ def _feed() -> list[dict[str, Any]]:
     sizes = [12, 30, 8, 45, 22, 60, 18, 33, 51, 9, 27, 40, 14, 70, 36, 25, 48, 11, 29, 55]
     for i, size in enumerate(sizes):
         seq += 1
-        messages.append(_processed(seq, 29 - i * 1.4, size, size - (i % 3),
-                                   _SOURCES[i % len(_SOURCES)]))
+        messages.append(
+            _processed(seq, 29 - i * 1.4, size, size - (i % 3), _SOURCES[i % len(_SOURCES)])
+        )
     tail: list[tuple[str, float, dict[str, Any]]] = [
         ("actor.status", 12.0, ACTORS[3] | {"state": "backing-off", "restarts": 1}),
         ("actor.status", 11.9, ACTORS[3]),
         ("file.accepted", 2.2, {"file": "stadtportal_0612.json", "size": 48213}),
-        ("canonical.created", 2.0, {"canonical_id": 2874, "title": "Sommerfest im Bürgerpark",
-                                    "city": "Bremen", "first_date": "2025-07-05",
-                                    "source_count": 1, "version": 1, "members": ["sp-9912"]}),
-        ("canonical.updated", 1.9, {"canonical_id": 1042, "title": "Jazz am Hafen",
-                                    "city": "Hamburg", "first_date": "2025-06-21",
-                                    "source_count": 3, "version": 4,
-                                    "members": ["kk-1", "sp-7", "ts-3"],
-                                    "changed": ["source_count", "description"]}),
-        ("review.flagged", 1.8, {"review_id": 77, "kind": "uncertain_pair",
-                                 "event_ids": ["sp-5530", "kk-8812"], "uncertainty": 0.48,
-                                 "reason": "title similar, dates differ by one day"}),
-        ("file.duplicate", 1.5, {"file": "ticketshop_0611.json", "hash": "ab" * 32,
-                                 "duplicate_of": "ticketshop_0610.json", "file_id": 411}),
-        ("file.failed", 1.2, {"file": "vereinsnetz_0613.json", "file_id": 412,
-                              "hash": "cd" * 32, "reason": "not valid JSON: line 1 column 7",
-                              "json_path": None}),
+        (
+            "canonical.created",
+            2.0,
+            {
+                "canonical_id": 2874,
+                "title": "Sommerfest im Bürgerpark",
+                "city": "Bremen",
+                "first_date": "2025-07-05",
+                "source_count": 1,
+                "version": 1,
+                "members": ["sp-9912"],
+            },
+        ),
+        (
+            "canonical.updated",
+            1.9,
+            {
+                "canonical_id": 1042,
+                "title": "Jazz am Hafen",
+                "city": "Hamburg",
+                "first_date": "2025-06-21",
+                "source_count": 3,
+                "version": 4,
+                "members": ["kk-1", "sp-7", "ts-3"],
+                "changed": ["source_count", "description"],
+            },
+        ),
+        (
+            "review.flagged",
+            1.8,
+            {
+                "review_id": 77,
+                "kind": "uncertain_pair",
+                "event_ids": ["sp-5530", "kk-8812"],
+                "uncertainty": 0.48,
+                "reason": "title similar, dates differ by one day",
+            },
+        ),
+        (
+            "file.duplicate",
+            1.5,
+            {
+                "file": "ticketshop_0611.json",
+                "hash": "ab" * 32,
+                "duplicate_of": "ticketshop_0610.json",
+                "file_id": 411,
+            },
+        ),
+        (
+            "file.failed",
+            1.2,
+            {
+                "file": "vereinsnetz_0613.json",
+                "file_id": 412,
+                "hash": "cd" * 32,
+                "reason": "not valid JSON: line 1 column 7",
+                "json_path": None,
+            },
+        ),
         ("canonical.merged", 0.8, {"canonical_id": 1042, "merged": 2811}),
         ("actor.status", 0.5, ACTORS[4]),
     ]
@@ -101,96 +169,279 @@ def _feed() -> list[dict[str, Any]]:
 FEED = _feed()
 
 EVENTS = [
-    {"id": 1042, "title": "Jazz am Hafen", "city": "Hamburg", "first_date": "2025-06-21",
-     "last_date": "2025-06-22", "categories": ["music"], "source_count": 3,
-     "match_confidence": 0.93, "needs_review": False, "version": 4},
-    {"id": 2874, "title": "Sommerfest im Bürgerpark", "city": "Bremen",
-     "first_date": "2025-07-05", "last_date": "2025-07-05", "categories": ["family"],
-     "source_count": 1, "match_confidence": None, "needs_review": False, "version": 1},
-    {"id": 1877, "title": "Lange Nacht der Museen", "city": "Hamburg",
-     "first_date": "2025-06-28", "last_date": "2025-06-29", "categories": ["culture"],
-     "source_count": 4, "match_confidence": 0.88, "needs_review": True, "version": 6},
-    {"id": 903, "title": "Flohmarkt Schanzenviertel", "city": "Hamburg",
-     "first_date": "2025-06-15", "last_date": "2025-06-15", "categories": ["market"],
-     "source_count": 2, "match_confidence": 0.97, "needs_review": False, "version": 2},
-    {"id": 1500, "title": "Kinderkino: Die Biene Maja", "city": "Lübeck",
-     "first_date": "2025-06-18", "last_date": "2025-06-18", "categories": ["film", "kids"],
-     "source_count": 2, "match_confidence": 0.71, "needs_review": True, "version": 3},
-    {"id": 2210, "title": "Stadtführung Speicherstadt", "city": "Hamburg",
-     "first_date": "2025-06-16", "last_date": "2025-09-30", "categories": ["tour"],
-     "source_count": 1, "match_confidence": None, "needs_review": False, "version": 1},
+    {
+        "id": 1042,
+        "title": "Jazz am Hafen",
+        "city": "Hamburg",
+        "first_date": "2025-06-21",
+        "last_date": "2025-06-22",
+        "categories": ["music"],
+        "source_count": 3,
+        "match_confidence": 0.93,
+        "needs_review": False,
+        "version": 4,
+    },
+    {
+        "id": 2874,
+        "title": "Sommerfest im Bürgerpark",
+        "city": "Bremen",
+        "first_date": "2025-07-05",
+        "last_date": "2025-07-05",
+        "categories": ["family"],
+        "source_count": 1,
+        "match_confidence": None,
+        "needs_review": False,
+        "version": 1,
+    },
+    {
+        "id": 1877,
+        "title": "Lange Nacht der Museen",
+        "city": "Hamburg",
+        "first_date": "2025-06-28",
+        "last_date": "2025-06-29",
+        "categories": ["culture"],
+        "source_count": 4,
+        "match_confidence": 0.88,
+        "needs_review": True,
+        "version": 6,
+    },
+    {
+        "id": 903,
+        "title": "Flohmarkt Schanzenviertel",
+        "city": "Hamburg",
+        "first_date": "2025-06-15",
+        "last_date": "2025-06-15",
+        "categories": ["market"],
+        "source_count": 2,
+        "match_confidence": 0.97,
+        "needs_review": False,
+        "version": 2,
+    },
+    {
+        "id": 1500,
+        "title": "Kinderkino: Die Biene Maja",
+        "city": "Lübeck",
+        "first_date": "2025-06-18",
+        "last_date": "2025-06-18",
+        "categories": ["film", "kids"],
+        "source_count": 2,
+        "match_confidence": 0.71,
+        "needs_review": True,
+        "version": 3,
+    },
+    {
+        "id": 2210,
+        "title": "Stadtführung Speicherstadt",
+        "city": "Hamburg",
+        "first_date": "2025-06-16",
+        "last_date": "2025-09-30",
+        "categories": ["tour"],
+        "source_count": 1,
+        "match_confidence": None,
+        "needs_review": False,
+        "version": 1,
+    },
 ]
 
 DETAIL = {
     "canonical": {
-        "id": 1042, "title": "Jazz am Hafen", "location_city": "Hamburg",
-        "location_name": "Hafenbühne St. Pauli", "first_date": "2025-06-21",
-        "last_date": "2025-06-22", "categories": ["music"], "source_count": 3,
-        "match_confidence": 0.93, "needs_review": False, "version": 4,
-        "provenance": {"title": "kk-1", "location_name": "sp-7", "location_city": "kk-1",
-                       "first_date": "ts-3", "description": "sp-7"},
+        "id": 1042,
+        "title": "Jazz am Hafen",
+        "location_city": "Hamburg",
+        "location_name": "Hafenbühne St. Pauli",
+        "first_date": "2025-06-21",
+        "last_date": "2025-06-22",
+        "categories": ["music"],
+        "source_count": 3,
+        "match_confidence": 0.93,
+        "needs_review": False,
+        "version": 4,
+        "provenance": {
+            "title": "kk-1",
+            "location_name": "sp-7",
+            "location_city": "kk-1",
+            "first_date": "ts-3",
+            "description": "sp-7",
+        },
     },
     "sources": [
-        {"id": "kk-1", "source_code": "kulturkalender", "source_type": "calendar",
-         "title": "Jazz am Hafen", "short_description": "Open-Air-Jazz an zwei Abenden",
-         "location_name": "Hafenbühne", "location_city": "Hamburg",
-         "dates": ["2025-06-21 19:00", "2025-06-22 19:00"], "file": "kulturkalender_09801.json"},
-        {"id": "sp-7", "source_code": "stadtportal", "source_type": "portal",
-         "title": "Jazz am Hafen 2025", "short_description": "Konzerte direkt am Wasser",
-         "location_name": "Hafenbühne St. Pauli", "location_city": "Hamburg",
-         "dates": ["2025-06-21 19:30"], "file": "stadtportal_09805.json"},
-        {"id": "ts-3", "source_code": "ticketshop", "source_type": "tickets",
-         "title": "JAZZ AM HAFEN – Tag 1", "short_description": "Tickets ab 18 €",
-         "location_name": "St. Pauli Hafenbühne", "location_city": "Hamburg",
-         "dates": ["2025-06-21 19:00"], "file": "ticketshop_09811.json"},
+        {
+            "id": "kk-1",
+            "source_code": "kulturkalender",
+            "source_type": "calendar",
+            "title": "Jazz am Hafen",
+            "short_description": "Open-Air-Jazz an zwei Abenden",
+            "location_name": "Hafenbühne",
+            "location_city": "Hamburg",
+            "dates": ["2025-06-21 19:00", "2025-06-22 19:00"],
+            "file": "kulturkalender_09801.json",
+        },
+        {
+            "id": "sp-7",
+            "source_code": "stadtportal",
+            "source_type": "portal",
+            "title": "Jazz am Hafen 2025",
+            "short_description": "Konzerte direkt am Wasser",
+            "location_name": "Hafenbühne St. Pauli",
+            "location_city": "Hamburg",
+            "dates": ["2025-06-21 19:30"],
+            "file": "stadtportal_09805.json",
+        },
+        {
+            "id": "ts-3",
+            "source_code": "ticketshop",
+            "source_type": "tickets",
+            "title": "JAZZ AM HAFEN – Tag 1",
+            "short_description": "Tickets ab 18 €",
+            "location_name": "St. Pauli Hafenbühne",
+            "location_city": "Hamburg",
+            "dates": ["2025-06-21 19:00"],
+            "file": "ticketshop_09811.json",
+        },
     ],
     "decisions": [
-        {"a_id": "kk-1", "b_id": "sp-7", "date": 0.95, "geo": 1.0, "title": 0.91,
-         "description": 0.42, "combined": 0.9, "decision": "match",
-         "reason": "same venue and day, near-identical title"},
-        {"a_id": "kk-1", "b_id": "ts-3", "date": 1.0, "geo": 0.97, "title": 0.78,
-         "description": 0.12, "combined": 0.81, "decision": "match",
-         "reason": "same start time, title after normalisation"},
-        {"a_id": "sp-7", "b_id": "ts-3", "date": 0.9, "geo": 0.97, "title": 0.74,
-         "description": 0.08, "combined": 0.76, "decision": "match",
-         "reason": "transitive via kk-1"},
+        {
+            "a_id": "kk-1",
+            "b_id": "sp-7",
+            "date": 0.95,
+            "geo": 1.0,
+            "title": 0.91,
+            "description": 0.42,
+            "combined": 0.9,
+            "decision": "match",
+            "reason": "same venue and day, near-identical title",
+        },
+        {
+            "a_id": "kk-1",
+            "b_id": "ts-3",
+            "date": 1.0,
+            "geo": 0.97,
+            "title": 0.78,
+            "description": 0.12,
+            "combined": 0.81,
+            "decision": "match",
+            "reason": "same start time, title after normalisation",
+        },
+        {
+            "a_id": "sp-7",
+            "b_id": "ts-3",
+            "date": 0.9,
+            "geo": 0.97,
+            "title": 0.74,
+            "description": 0.08,
+            "combined": 0.76,
+            "decision": "match",
+            "reason": "transitive via kk-1",
+        },
     ],
 }
 
 REVIEWS = [
-    {"id": 77, "kind": "uncertain_pair", "event_ids": ["sp-5530", "kk-8812"],
-     "uncertainty": 0.48, "reason": "title similar, dates differ by one day",
-     "created_at": _at(1.8),
-     "events": [
-         {"id": "sp-5530", "title": "Kinderkino: Die Biene Maja", "city": "Lübeck",
-          "dates": ["2025-06-18"], "source_code": "stadtportal", "canonical_id": 1500},
-         {"id": "kk-8812", "title": "Kinderkino – Biene Maja", "city": "Lübeck",
-          "dates": ["2025-06-19"], "source_code": "kulturkalender", "canonical_id": 2950}]},
-    {"id": 61, "kind": "weak_member", "event_ids": ["ts-440", "kk-77"], "uncertainty": 0.41,
-     "reason": "joined through a chain; description differs",
-     "created_at": _at(40),
-     "events": [
-         {"id": "ts-440", "title": "Lange Nacht der Museen", "city": "Hamburg",
-          "dates": ["2025-06-28"], "source_code": "ticketshop", "canonical_id": 1877},
-         {"id": "kk-77", "title": "Museumsnacht Hamburg", "city": "Hamburg",
-          "dates": ["2025-06-28", "2025-06-29"], "source_code": "kulturkalender",
-          "canonical_id": 1877}]},
-    {"id": 58, "kind": "uncertain_pair", "event_ids": ["vn-12", "sp-901"],
-     "uncertainty": 0.22, "reason": "same venue, different titles", "created_at": _at(55),
-     "events": [
-         {"id": "vn-12", "title": "Sommerkonzert Chor", "city": "Kiel",
-          "dates": ["2025-07-02"], "source_code": "vereinsnetz", "canonical_id": 2990},
-         {"id": "sp-901", "title": "Chorkonzert im Dom", "city": "Kiel",
-          "dates": ["2025-07-02"], "source_code": "stadtportal", "canonical_id": 2991}]},
+    {
+        "id": 77,
+        "kind": "uncertain_pair",
+        "event_ids": ["sp-5530", "kk-8812"],
+        "uncertainty": 0.48,
+        "reason": "title similar, dates differ by one day",
+        "created_at": _at(1.8),
+        "events": [
+            {
+                "id": "sp-5530",
+                "title": "Kinderkino: Die Biene Maja",
+                "city": "Lübeck",
+                "dates": ["2025-06-18"],
+                "source_code": "stadtportal",
+                "canonical_id": 1500,
+            },
+            {
+                "id": "kk-8812",
+                "title": "Kinderkino – Biene Maja",
+                "city": "Lübeck",
+                "dates": ["2025-06-19"],
+                "source_code": "kulturkalender",
+                "canonical_id": 2950,
+            },
+        ],
+    },
+    {
+        "id": 61,
+        "kind": "weak_member",
+        "event_ids": ["ts-440", "kk-77"],
+        "uncertainty": 0.41,
+        "reason": "joined through a chain; description differs",
+        "created_at": _at(40),
+        "events": [
+            {
+                "id": "ts-440",
+                "title": "Lange Nacht der Museen",
+                "city": "Hamburg",
+                "dates": ["2025-06-28"],
+                "source_code": "ticketshop",
+                "canonical_id": 1877,
+            },
+            {
+                "id": "kk-77",
+                "title": "Museumsnacht Hamburg",
+                "city": "Hamburg",
+                "dates": ["2025-06-28", "2025-06-29"],
+                "source_code": "kulturkalender",
+                "canonical_id": 1877,
+            },
+        ],
+    },
+    {
+        "id": 58,
+        "kind": "uncertain_pair",
+        "event_ids": ["vn-12", "sp-901"],
+        "uncertainty": 0.22,
+        "reason": "same venue, different titles",
+        "created_at": _at(55),
+        "events": [
+            {
+                "id": "vn-12",
+                "title": "Sommerkonzert Chor",
+                "city": "Kiel",
+                "dates": ["2025-07-02"],
+                "source_code": "vereinsnetz",
+                "canonical_id": 2990,
+            },
+            {
+                "id": "sp-901",
+                "title": "Chorkonzert im Dom",
+                "city": "Kiel",
+                "dates": ["2025-07-02"],
+                "source_code": "stadtportal",
+                "canonical_id": 2991,
+            },
+        ],
+    },
 ]
 
 DEAD_LETTERS = [
-    {"file": "vereinsnetz_0613.json", "reason": "not valid JSON: line 1 column 7",
-     "json_path": None, "hash": "cd" * 32, "at": _at(1.2), "size": 1822},
-    {"file": "ticketshop_0598.json", "reason": "schema: 'events' is a required property",
-     "json_path": "$", "hash": "ef" * 32, "at": _at(300), "size": 950},
-    {"file": "stadtportal_0550.json", "reason": "too many events (12000 > 10000)",
-     "json_path": "$.events", "hash": "01" * 32, "at": _at(2000), "size": 50_331_648},
+    {
+        "file": "vereinsnetz_0613.json",
+        "reason": "not valid JSON: line 1 column 7",
+        "json_path": None,
+        "hash": "cd" * 32,
+        "at": _at(1.2),
+        "size": 1822,
+    },
+    {
+        "file": "ticketshop_0598.json",
+        "reason": "schema: 'events' is a required property",
+        "json_path": "$",
+        "hash": "ef" * 32,
+        "at": _at(300),
+        "size": 950,
+    },
+    {
+        "file": "stadtportal_0550.json",
+        "reason": "too many events (12000 > 10000)",
+        "json_path": "$.events",
+        "hash": "01" * 32,
+        "at": _at(2000),
+        "size": 50_331_648,
+    },
 ]
 
 CONFIG = {
@@ -207,14 +458,24 @@ CONFIG = {
 def _search(params: dict[str, Any]) -> dict[str, Any]:
     q = str(params.get("q") or "").lower()
     items = [e for e in EVENTS if q in e["title"].lower() or q in (e["city"] or "").lower()]
-    key = {"title": "title", "city": "city", "source_count": "source_count",
-           "confidence": "match_confidence"}.get(params.get("sort") or "date", "first_date")
-    items.sort(key=lambda e: (e[key] is None, e[key] if e[key] is not None else 0),
-               reverse=params.get("order") == "desc")
+    key = {
+        "title": "title",
+        "city": "city",
+        "source_count": "source_count",
+        "confidence": "match_confidence",
+    }.get(params.get("sort") or "date", "first_date")
+    items.sort(
+        key=lambda e: (e[key] is None, e[key] if e[key] is not None else 0),
+        reverse=params.get("order") == "desc",
+    )
     size = int(params.get("size") or 25)
     page = int(params.get("page") or 1)
-    return {"items": items[(page - 1) * size: page * size], "total": len(items), "page": page,
-            "size": size}
+    return {
+        "items": items[(page - 1) * size : page * size],
+        "total": len(items),
+        "page": page,
+        "size": size,
+    }
 
 
 def _get(params: dict[str, Any]) -> dict[str, Any]:
@@ -242,8 +503,10 @@ def results() -> dict[str, Any]:
         "review.dismiss": {"review_id": 77, "state": "dismissed"},
         "review.undo": {"undone": 501, "action": "review.merge"},
         "deadletters.list": {"items": DEAD_LETTERS},
-        "deadletters.retry": {"file": "vereinsnetz_0613.json",
-                              "moved_to": "inbox/vereinsnetz_0613.json"},
+        "deadletters.retry": {
+            "file": "vereinsnetz_0613.json",
+            "moved_to": "inbox/vereinsnetz_0613.json",
+        },
         "config.get": CONFIG,
         "actor.restart": {"name": "watcher", "state": "starting"},
     }

@@ -21,9 +21,14 @@ Answer = Any | BaseException | Callable[[dict[str, Any]], Any]
 class FakeBackend:
     """Records calls and answers them from ``results`` (unknown method: -32601)."""
 
-    def __init__(self, results: Mapping[str, Answer] | None = None,
-                 feed: Iterable[dict[str, Any]] = (), *, connected: bool = True,
-                 url: str = "ws://127.0.0.1:8080/ws") -> None:
+    def __init__(
+        self,
+        results: Mapping[str, Answer] | None = None,
+        feed: Iterable[dict[str, Any]] = (),
+        *,
+        connected: bool = True,
+        url: str = "ws://127.0.0.1:8080/ws",
+    ) -> None:
         self.url = url
         self.results: dict[str, Answer] = dict(results or {})
         self.initial_feed = list(feed)
@@ -37,9 +42,16 @@ class FakeBackend:
         if self.connected:
             sink.connection_changed(ConnectionState(self.url, True, last_seq=last))
         else:
-            sink.connection_changed(ConnectionState(
-                self.url, False, attempt=3, retry_in=1.6, error="ConnectionRefusedError",
-                last_seq=last))
+            sink.connection_changed(
+                ConnectionState(
+                    self.url,
+                    False,
+                    attempt=3,
+                    retry_in=1.6,
+                    error="ConnectionRefusedError",
+                    last_seq=last,
+                )
+            )
         if self.initial_feed:
             sink.feed_received(list(self.initial_feed))
 

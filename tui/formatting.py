@@ -76,10 +76,16 @@ def summarize(message: dict[str, Any]) -> str:
     if kind == "file.processed":
         rejected = d.get("events_rejected") or 0
         skipped = d.get("events_skipped") or 0
-        extra = "".join([f", {rejected} rejected" if rejected else "",
-                         f", {skipped} skipped" if skipped else ""])
-        return (f"{d.get('file')}: {d.get('events_accepted', 0)}/{d.get('events', 0)} events"
-                f"{extra} in {d.get('duration_ms', '?')} ms")
+        extra = "".join(
+            [
+                f", {rejected} rejected" if rejected else "",
+                f", {skipped} skipped" if skipped else "",
+            ]
+        )
+        return (
+            f"{d.get('file')}: {d.get('events_accepted', 0)}/{d.get('events', 0)} events"
+            f"{extra} in {d.get('duration_ms', '?')} ms"
+        )
     if kind == "file.duplicate":
         return f"{d.get('file')} duplicate of {d.get('duplicate_of')}"
     if kind == "file.failed":
@@ -89,19 +95,25 @@ def summarize(message: dict[str, Any]) -> str:
         return f"{d.get('name')} {d.get('state')} (restarts {d.get('restarts', 0)}){error}"
     if kind in ("canonical.created", "canonical.updated"):
         changed = f" changed {', '.join(d['changed'])}" if d.get("changed") else ""
-        return (f"{d.get('canonical_id')} “{shorten(d.get('title'), 40)}” {d.get('city') or ''}"
-                f" {short_date(d.get('first_date'))} ×{d.get('source_count', '?')}{changed}")
+        return (
+            f"{d.get('canonical_id')} “{shorten(d.get('title'), 40)}” {d.get('city') or ''}"
+            f" {short_date(d.get('first_date'))} ×{d.get('source_count', '?')}{changed}"
+        )
     if kind == "canonical.merged":
         return f"{d.get('merged')} merged into {d.get('canonical_id')}"
     if kind == "canonical.split":
-        return (f"{d.get('source_event_id', 'source')} split off {d.get('canonical_id')}"
-                f" → {d.get('new_canonical_id', '?')}")
+        return (
+            f"{d.get('source_event_id', 'source')} split off {d.get('canonical_id')}"
+            f" → {d.get('new_canonical_id', '?')}"
+        )
     if kind == "canonical.removed":
         return f"{d.get('canonical_id')} removed"
     if kind == "review.flagged":
         ids = ", ".join(str(i) for i in d.get("event_ids") or [])
-        return (f"review {d.get('review_id')} {d.get('kind')} u={_num(d.get('uncertainty'))}"
-                f" [{ids}] {d.get('reason') or ''}")
+        return (
+            f"review {d.get('review_id')} {d.get('kind')} u={_num(d.get('uncertainty'))}"
+            f" [{ids}] {d.get('reason') or ''}"
+        )
     if kind == "review.resolved":
         return f"review {d.get('review_id')} {d.get('action') or d.get('state') or 'resolved'}"
     if kind == "deadletter.retried":

@@ -15,13 +15,21 @@ from typing import Any
 
 import attrs
 
-COUNTER_KEYS = ("files_processed", "files_failed", "events", "canonicals", "review_open",
-                "dead_letters")
+COUNTER_KEYS = (
+    "files_processed",
+    "files_failed",
+    "events",
+    "canonicals",
+    "review_open",
+    "dead_letters",
+)
 
 #: How each feed message type moves the counters until the next ``status``.
 _COUNTER_EFFECTS: dict[str, Callable[[dict[str, Any]], dict[str, int]]] = {
-    "file.processed": lambda d: {"files_processed": 1, "events": int(d.get("events_accepted")
-                                                                     or 0)},
+    "file.processed": lambda d: {
+        "files_processed": 1,
+        "events": int(d.get("events_accepted") or 0),
+    },
     "file.failed": lambda d: {"files_failed": 1, "dead_letters": 1},
     "canonical.created": lambda d: {"canonicals": 1},
     "canonical.merged": lambda d: {"canonicals": -1},
@@ -93,8 +101,9 @@ class ConsoleState:
         if kind == "file.processed":
             at = parse_time(message.get("at")) or self.clock()
             bucket = minute(at)
-            self.throughput[bucket] = (self.throughput.get(bucket, 0)
-                                       + int(data.get("events_accepted") or 0))
+            self.throughput[bucket] = self.throughput.get(bucket, 0) + int(
+                data.get("events_accepted") or 0
+            )
             self._trim_throughput()
         return True
 
@@ -121,14 +130,17 @@ class ConsoleState:
         """Actors from ``/health``: the fallback when ``status`` is not available."""
         actors = report.get("actors") or []
         if actors:
-            self.actors = {a["name"]: dict(a) for a in actors
-                           if isinstance(a, dict) and "name" in a}
+            self.actors = {
+                a["name"]: dict(a) for a in actors if isinstance(a, dict) and "name" in a
+            }
 
     def events_per_minute(self, minutes: int = 30) -> list[int]:
         """Accepted events per minute for the last ``minutes`` minutes, oldest first."""
         now = minute(self.clock())
-        return [self.throughput.get(now - dt.timedelta(minutes=i), 0)
-                for i in range(minutes - 1, -1, -1)]
+        return [
+            self.throughput.get(now - dt.timedelta(minutes=i), 0)
+            for i in range(minutes - 1, -1, -1)
+        ]
 
     def _trim_throughput(self, keep_minutes: int = 120) -> None:
         if len(self.throughput) <= keep_minutes:

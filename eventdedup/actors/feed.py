@@ -43,8 +43,11 @@ class DatabaseHealth:
     checked_at: dt.datetime | None = None
 
     def to_json(self) -> dict[str, Any]:
-        return {"ok": self.ok, "error": self.error,
-                "checked_at": self.checked_at.isoformat() if self.checked_at else None}
+        return {
+            "ok": self.ok,
+            "error": self.error,
+            "checked_at": self.checked_at.isoformat() if self.checked_at else None,
+        }
 
 
 def _ping(db: Database) -> None:
@@ -83,8 +86,10 @@ async def probe_database(db: Database, health: DatabaseHealth, *, interval: floa
                 await db.run(_ping, db)
         except (*DB_ERRORS, trio.TooSlowError) as exc:
             if health.ok:
-                log.error("database unreachable", extra={"event": "database.down",
-                                                         "error": str(exc).strip()})
+                log.error(
+                    "database unreachable",
+                    extra={"event": "database.down", "error": str(exc).strip()},
+                )
             health.ok, health.error = False, f"{type(exc).__name__}: {str(exc).strip()}"
         else:
             if not health.ok:
@@ -125,8 +130,9 @@ def listener_conninfo(db: Database) -> str:
     return db.engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
 
 
-def _listen_blocking(conninfo: str, on_ready: Any, wake: Any, *, idle_check: float,
-                     wait: float) -> None:
+def _listen_blocking(
+    conninfo: str, on_ready: Any, wake: Any, *, idle_check: float, wait: float
+) -> None:
     """Worker thread: LISTEN on a dedicated autocommit connection and wake the hub.
 
     ``notifies(timeout=wait, stop_after=1)`` returns as soon as something
@@ -136,9 +142,16 @@ def _listen_blocking(conninfo: str, on_ready: Any, wake: Any, *, idle_check: flo
     ``SELECT 1`` proves the connection is still alive — a half-open TCP
     connection would otherwise listen to nothing forever.
     """
-    with psycopg.connect(conninfo, autocommit=True, connect_timeout=5,
-                         application_name=LISTENER_NAME, keepalives=1, keepalives_idle=30,
-                         keepalives_interval=10, keepalives_count=3) as conn:
+    with psycopg.connect(
+        conninfo,
+        autocommit=True,
+        connect_timeout=5,
+        application_name=LISTENER_NAME,
+        keepalives=1,
+        keepalives_idle=30,
+        keepalives_interval=10,
+        keepalives_count=3,
+    ) as conn:
         conn.execute(f"LISTEN {outbox.NOTIFY_CHANNEL}")
         trio.from_thread.run_sync(on_ready)
         quiet = 0.0
@@ -157,8 +170,14 @@ def _listen_blocking(conninfo: str, on_ready: Any, wake: Any, *, idle_check: flo
                 quiet = 0.0
 
 
-async def listen_for_commits(db: Database, hub: FeedHub, *, backoff_max: float = 10.0,
-                             idle_check: float = 15.0, wait: float = 0.5) -> None:
+async def listen_for_commits(
+    db: Database,
+    hub: FeedHub,
+    *,
+    backoff_max: float = 10.0,
+    idle_check: float = 15.0,
+    wait: float = 0.5,
+) -> None:
     """Keep a LISTEN connection up, reconnecting with backoff; never raises on outages."""
     conninfo = listener_conninfo(db)
     delay = 0.5
@@ -172,15 +191,22 @@ async def listen_for_commits(db: Database, hub: FeedHub, *, backoff_max: float =
 
     while True:
         try:
-            await trio.to_thread.run_sync(functools.partial(
-                _listen_blocking, conninfo, ready, hub.notify, idle_check=idle_check,
-                wait=wait))
+            await trio.to_thread.run_sync(
+                functools.partial(
+                    _listen_blocking, conninfo, ready, hub.notify, idle_check=idle_check, wait=wait
+                )
+            )
         except (psycopg.Error, OSError) as exc:
             if hub.listening:
-                log.warning("lost the LISTEN connection; polling until it is back",
-                            extra={"event": "feed.listen_lost",
-                                   "error": str(exc).strip().splitlines()[0] if str(exc)
-                                   else type(exc).__name__})
+                log.warning(
+                    "lost the LISTEN connection; polling until it is back",
+                    extra={
+                        "event": "feed.listen_lost",
+                        "error": str(exc).strip().splitlines()[0]
+                        if str(exc)
+                        else type(exc).__name__,
+                    },
+                )
         finally:
             hub.listening = False
         await trio.sleep(delay)
@@ -192,8 +218,10 @@ async def pump_forever(hub: FeedHub) -> None:
         try:
             await hub.run(initial_head=hub.head)
         except DB_ERRORS as exc:
-            log.warning("feed cannot read the outbox; retrying",
-                        extra={"event": "feed.retry", "error": str(exc).strip()})
+            log.warning(
+                "feed cannot read the outbox; retrying",
+                extra={"event": "feed.retry", "error": str(exc).strip()},
+            )
             await trio.sleep(2.0)
 
 

@@ -57,9 +57,11 @@ async def migrator(
                 revision = await db.run(upgrade_head, db.engine)
     except OperationalError as exc:
         error = " ".join(str(exc.orig or exc).split())
-        message = (f"eventdedup: giving up on the database after {attempts} attempt"
-                   f"{'s' if attempts != 1 else ''} to migrate it "
-                   f"(EVENT_DEDUP_MIGRATE_ATTEMPTS): {error}")
+        message = (
+            f"eventdedup: giving up on the database after {attempts} attempt"
+            f"{'s' if attempts != 1 else ''} to migrate it "
+            f"(EVENT_DEDUP_MIGRATE_ATTEMPTS): {error}"
+        )
         log.critical("%s", message, extra={"event": "migrate.failed", "attempts": attempts})
         raise MigrationFailed(message) from exc
     log.info("database migrated", extra={"event": "migrated", "revision": revision})

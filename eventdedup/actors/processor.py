@@ -45,19 +45,26 @@ Parse = Callable[[Path], Awaitable[ParsedFile]]
 async def parsing(files: FileProcessor, workers: int) -> AsyncIterator[Parse]:
     """How the first stage runs: in ``workers`` processes, or (0) in a thread here."""
     if workers == 0:
+
         async def in_thread(path: Path) -> ParsedFile:
             return await trio.to_thread.run_sync(files.parse, path)
 
         yield in_thread
         return
     limiter = trio.CapacityLimiter(workers)
-    async with trio_parallel.open_worker_context(idle_timeout=math.inf,
-                                                 grace_period=5.0) as ctx:
+    async with trio_parallel.open_worker_context(idle_timeout=math.inf, grace_period=5.0) as ctx:
+
         async def in_worker(path: Path) -> ParsedFile:
             # Parsing decides nothing, so a shutdown may kill it half-way.
-            data = await ctx.run_sync(parse_pickled, path, files.max_file_bytes,
-                                      files.max_events, files.preparer(),
-                                      kill_on_cancel=True, limiter=limiter)
+            data = await ctx.run_sync(
+                parse_pickled,
+                path,
+                files.max_file_bytes,
+                files.max_events,
+                files.preparer(),
+                kill_on_cancel=True,
+                limiter=limiter,
+            )
             # trio-parallel unpickles a result in the event loop; a parsed file takes
             # ~15 ms to unpickle, long enough to delay /health and the feed, so it comes
             # as bytes and is unpickled here in a thread instead.
@@ -67,15 +74,21 @@ async def parsing(files: FileProcessor, workers: int) -> AsyncIterator[Parse]:
         yield in_worker
 
 
-def parse_pickled(path: Path, max_file_bytes: int, max_events: int,
-                  prepare: Callable[[Sequence[SourceEvent]], Any] | None) -> bytes:
+def parse_pickled(
+    path: Path,
+    max_file_bytes: int,
+    max_events: int,
+    prepare: Callable[[Sequence[SourceEvent]], Any] | None,
+) -> bytes:
     """:func:`parse_file` in the worker process, its result pickled there."""
-    return pickle.dumps(parse_file(path, max_file_bytes, max_events, prepare),
-                        protocol=pickle.HIGHEST_PROTOCOL)
+    return pickle.dumps(
+        parse_file(path, max_file_bytes, max_events, prepare), protocol=pickle.HIGHEST_PROTOCOL
+    )
 
 
-async def parse_ahead(queue: trio.MemoryReceiveChannel[Path],
-                      parsed: trio.MemorySendChannel[ParsedFile], parse: Parse) -> None:
+async def parse_ahead(
+    queue: trio.MemoryReceiveChannel[Path], parsed: trio.MemorySendChannel[ParsedFile], parse: Parse
+) -> None:
     """First stage: parse each queued file; hand it on when the second stage is free."""
     async with parsed:
         async for path in queue:

@@ -164,8 +164,10 @@ async def watcher(
         nursery.start_soon(state.settle_loop)
         nursery.start_soon(_watch_loop, state, poll)
         state.rescan(reoffer_after=rescan_seconds)
-        log.info("watching inbox", extra={"inbox": str(inbox), "poll": poll,
-                                          "pending": len(state.pending)})
+        log.info(
+            "watching inbox",
+            extra={"inbox": str(inbox), "poll": poll, "pending": len(state.pending)},
+        )
         task_status.started()
         while True:
             await trio.sleep(rescan_seconds)

@@ -47,8 +47,9 @@ class AdminToken:
         """Constant-time comparison; ``None`` and non-strings never match."""
         if not isinstance(candidate, str):
             return False
-        return hmac.compare_digest(candidate.encode("utf-8", "surrogatepass"),
-                                   self.value.encode("utf-8", "surrogatepass"))
+        return hmac.compare_digest(
+            candidate.encode("utf-8", "surrogatepass"), self.value.encode("utf-8", "surrogatepass")
+        )
 
     def matches_header(self, header: str | None) -> bool:
         """``Authorization: Bearer <token>`` (scheme case-insensitive, per RFC 7235)."""
@@ -68,8 +69,9 @@ def _read_token_file(path: Path, what: str) -> str:
     try:
         value = path.read_text(encoding="utf-8").strip()
     except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{what} ({path}): cannot read the admin token: "
-                          f"{type(exc).__name__}") from None
+        raise ConfigError(
+            f"{what} ({path}): cannot read the admin token: {type(exc).__name__}"
+        ) from None
     if not value:
         raise ConfigError(f"{what} ({path}): the file is empty")
     return value
@@ -100,14 +102,18 @@ def _generate(path: Path) -> str:
 def load_admin_token(settings: Settings) -> AdminToken:
     """The daemon's token (see the module docstring for the precedence)."""
     if settings.admin_token:
-        log.info("admin token taken from EVENT_DEDUP_ADMIN_TOKEN",
-                 extra={"event": "auth.token", "source": "env"})
+        log.info(
+            "admin token taken from EVENT_DEDUP_ADMIN_TOKEN",
+            extra={"event": "auth.token", "source": "env"},
+        )
         return AdminToken(settings.admin_token.strip(), "env")
     if settings.admin_token_file is not None:
         value = _read_token_file(settings.admin_token_file, "EVENT_DEDUP_ADMIN_TOKEN_FILE")
-        log.info("admin token read from %s", settings.admin_token_file,
-                 extra={"event": "auth.token", "source": "file",
-                        "path": str(settings.admin_token_file)})
+        log.info(
+            "admin token read from %s",
+            settings.admin_token_file,
+            extra={"event": "auth.token", "source": "file", "path": str(settings.admin_token_file)},
+        )
         return AdminToken(value, "file", settings.admin_token_file)
     path = settings.token_path
     try:
@@ -115,8 +121,11 @@ def load_admin_token(settings: Settings) -> AdminToken:
     except FileExistsError:
         _tighten_mode(path)
         return AdminToken(_read_token_file(path, "admin token file"), "data-dir", path)
-    log.warning("generated a new admin token; it is stored in %s (mode 0600)", path,
-                extra={"event": "auth.token", "source": "generated", "path": str(path)})
+    log.warning(
+        "generated a new admin token; it is stored in %s (mode 0600)",
+        path,
+        extra={"event": "auth.token", "source": "generated", "path": str(path)},
+    )
     return AdminToken(token, "generated", path)
 
 
@@ -126,8 +135,12 @@ def _tighten_mode(path: Path) -> None:
         mode = stat.S_IMODE(path.stat().st_mode)
         if mode & 0o077:
             path.chmod(0o600)
-            log.warning("admin token file %s was readable by others (mode %o); now 0600",
-                        path, mode, extra={"event": "auth.token_mode", "path": str(path)})
+            log.warning(
+                "admin token file %s was readable by others (mode %o); now 0600",
+                path,
+                mode,
+                extra={"event": "auth.token_mode", "path": str(path)},
+            )
     except OSError:
         pass
 

@@ -58,11 +58,28 @@ def _read(engine: Engine, fn: Callable[..., T], *args: Any) -> T:
         return fn(conn, *args)
 
 
-def write_audit(conn: Connection, *, operator: str, action: str, replica: str,
-                params: Mapping[str, Any], before: Any = None, after: Any = None) -> int:
-    return conn.execute(audit_log.insert().values(
-        operator=operator, action=action, replica=replica, params=dict(params),
-        before=before, after=after).returning(audit_log.c.id)).scalar_one()
+def write_audit(
+    conn: Connection,
+    *,
+    operator: str,
+    action: str,
+    replica: str,
+    params: Mapping[str, Any],
+    before: Any = None,
+    after: Any = None,
+) -> int:
+    return conn.execute(
+        audit_log.insert()
+        .values(
+            operator=operator,
+            action=action,
+            replica=replica,
+            params=dict(params),
+            before=before,
+            after=after,
+        )
+        .returning(audit_log.c.id)
+    ).scalar_one()
 
 
 # -- config ------------------------------------------------------------------------------------
@@ -70,20 +87,28 @@ def write_audit(conn: Connection, *, operator: str, action: str, replica: str,
 
 def config_view(conn: Connection, source: ConfigSource) -> dict[str, Any]:
     version, overrides, effective = source.load(conn)
-    return {"matching": effective.to_json(), "source": "database" if overrides else source.origin,
-            "base": source.origin, "overrides": overrides, "version": version}
+    return {
+        "matching": effective.to_json(),
+        "source": "database" if overrides else source.origin,
+        "base": source.origin,
+        "overrides": overrides,
+        "version": version,
+    }
 
 
-def set_config(engine: Engine, source: ConfigSource, patch: Mapping[str, Any], operator: str,
-               replica: str) -> dict[str, Any]:
+def set_config(
+    engine: Engine, source: ConfigSource, patch: Mapping[str, Any], operator: str, replica: str
+) -> dict[str, Any]:
     """Deep-merge ``patch`` into the persisted overrides, validate, store, announce."""
     with engine.begin() as conn:
         # The processor reads the configuration under this lock: a file in flight
         # finishes with the old values, the next one starts with the new ones.
         conn.execute(sa.select(sa.func.pg_advisory_xact_lock(MATCH_LOCK)))
-        row = conn.execute(sa.select(config_settings.c.value)
-                           .where(config_settings.c.key == MATCHING_KEY)
-                           .with_for_update()).first()
+        row = conn.execute(
+            sa.select(config_settings.c.value)
+            .where(config_settings.c.key == MATCHING_KEY)
+            .with_for_update()
+        ).first()
         old = dict(row.value) if row is not None else {}
         new = deep_merge(old, patch)
         try:
@@ -94,29 +119,52 @@ def set_config(engine: Engine, source: ConfigSource, patch: Mapping[str, Any], o
         if not changed:
             return {"matching": after_cfg.to_json(), "changed": [], "version": None}
         version = conn.execute(
-            pg_insert(config_settings).values(key=MATCHING_KEY, value=new, updated_by=operator)
-            .on_conflict_do_update(index_elements=[config_settings.c.key], set_={
-                "value": new, "version": config_settings.c.version + 1,
-                "updated_at": sa.func.now(), "updated_by": operator})
-            .returning(config_settings.c.version)).scalar_one()
-        write_audit(conn, operator=operator, action="config.set", replica=replica,
-                    params={"matching": dict(patch)}, before={"overrides": old},
-                    after={"overrides": new, "changed": changed, "version": version})
-        outbox.append(conn, [("config.changed", {"changed": changed, "version": version,
-                                                 "operator": operator})])
+            pg_insert(config_settings)
+            .values(key=MATCHING_KEY, value=new, updated_by=operator)
+            .on_conflict_do_update(
+                index_elements=[config_settings.c.key],
+                set_={
+                    "value": new,
+                    "version": config_settings.c.version + 1,
+                    "updated_at": sa.func.now(),
+                    "updated_by": operator,
+                },
+            )
+            .returning(config_settings.c.version)
+        ).scalar_one()
+        write_audit(
+            conn,
+            operator=operator,
+            action="config.set",
+            replica=replica,
+            params={"matching": dict(patch)},
+            before={"overrides": old},
+            after={"overrides": new, "changed": changed, "version": version},
+        )
+        outbox.append(
+            conn,
+            [("config.changed", {"changed": changed, "version": version, "operator": operator})],
+        )
     return {"matching": after_cfg.to_json(), "changed": changed, "version": version}
 
 
 # -- dead letters ------------------------------------------------------------------------------
 
 
-def retry(engine: Engine, ctx: AdminContext, name: str, operator: str, replica: str
-          ) -> dict[str, Any]:
+def retry(
+    engine: Engine, ctx: AdminContext, name: str, operator: str, replica: str
+) -> dict[str, Any]:
     """Announce, audit and move in one step: a failed move rolls the announcement back."""
     with engine.begin() as conn:
         result = retry_dead_letter(ctx.dead_letters, ctx.inbox, name)
-        write_audit(conn, operator=operator, action="deadletters.retry", replica=replica,
-                    params={"file": name}, after=result)
+        write_audit(
+            conn,
+            operator=operator,
+            action="deadletters.retry",
+            replica=replica,
+            params={"file": name},
+            after=result,
+        )
         outbox.append(conn, [("deadletter.retried", result)])
     return result
 
@@ -137,11 +185,16 @@ def build_dispatcher(ctx: AdminContext) -> Dispatcher:
         p.done()
         counts = await ctx.store_counters()
         dead_letters = await ctx.count_dead_letters()
-        return {"actors": ctx.actors(),
-                "counters": {**counts, "dead_letters": dead_letters},
-                "feed": {"head": ctx.hub.head, "clients": ctx.hub.client_count,
-                         "listening": ctx.hub.listening},
-                "replica": ctx.replica()}
+        return {
+            "actors": ctx.actors(),
+            "counters": {**counts, "dead_letters": dead_letters},
+            "feed": {
+                "head": ctx.hub.head,
+                "clients": ctx.hub.client_count,
+                "listening": ctx.hub.listening,
+            },
+            "replica": ctx.replica(),
+        }
 
     async def events_search(p: Params, _c: Caller) -> Any:
         query = SearchQuery.parse(p)
@@ -171,14 +224,24 @@ def build_dispatcher(ctx: AdminContext) -> Dispatcher:
         p.done()
         return await db.run(_read, engine, list_audit, operator, action, page, size)
 
-    async def review(action: str, p: Params, body: Callable[[ops.ReviewTx], dict[str, Any]],
-                     params: dict[str, Any]) -> Any:
+    async def review(
+        action: str,
+        p: Params,
+        body: Callable[[ops.ReviewTx], dict[str, Any]],
+        params: dict[str, Any],
+    ) -> Any:
         operator = ops.check_operator(p.string("operator", max_length=100))
         p.done()
-        result = await db.run(ops.run_review, engine, ctx.config, action=action,
-                              operator=operator, replica=ctx.replica(),
-                              params={**params, "operator": operator},
-                              body=body)
+        result = await db.run(
+            ops.run_review,
+            engine,
+            ctx.config,
+            action=action,
+            operator=operator,
+            replica=ctx.replica(),
+            params={**params, "operator": operator},
+            body=body,
+        )
         ctx.hub.notify()
         return result
 
@@ -187,10 +250,12 @@ def build_dispatcher(ctx: AdminContext) -> Dispatcher:
         target = p.identifier("target_canonical_id")
         review_id = p.identifier("review_id", required=False)
         assert source is not None and target is not None
-        return await review("review.merge", p, lambda tx: ops.merge(tx, source, target,
-                                                                    review_id),
-                            {"source_canonical_id": source, "target_canonical_id": target,
-                             "review_id": review_id})
+        return await review(
+            "review.merge",
+            p,
+            lambda tx: ops.merge(tx, source, target, review_id),
+            {"source_canonical_id": source, "target_canonical_id": target, "review_id": review_id},
+        )
 
     async def review_split(p: Params, _c: Caller) -> Any:
         cid = p.identifier("canonical_id")
@@ -198,10 +263,17 @@ def build_dispatcher(ctx: AdminContext) -> Dispatcher:
         target = p.identifier("target_canonical_id", required=False)
         review_id = p.identifier("review_id", required=False)
         assert cid is not None and event is not None
-        return await review("review.split", p, lambda tx: ops.split(tx, cid, event, target,
-                                                                    review_id),
-                            {"canonical_id": cid, "source_event_id": event,
-                             "target_canonical_id": target, "review_id": review_id})
+        return await review(
+            "review.split",
+            p,
+            lambda tx: ops.split(tx, cid, event, target, review_id),
+            {
+                "canonical_id": cid,
+                "source_event_id": event,
+                "target_canonical_id": target,
+                "review_id": review_id,
+            },
+        )
 
     async def review_keep_separate(p: Params, _c: Caller) -> Any:
         a = p.string("a_id", max_length=200)
@@ -222,15 +294,20 @@ def build_dispatcher(ctx: AdminContext) -> Dispatcher:
             assert x is not None and y is not None
             return ops.keep_separate(tx, x, y, review_id)
 
-        return await review("review.keep_separate", p, body,
-                            {"a_id": a, "b_id": b, "review_id": review_id})
+        return await review(
+            "review.keep_separate", p, body, {"a_id": a, "b_id": b, "review_id": review_id}
+        )
 
     async def review_dismiss(p: Params, _c: Caller) -> Any:
         review_id = p.identifier("review_id")
         reason = p.string("reason", max_length=500)
         assert review_id is not None
-        return await review("review.dismiss", p, lambda tx: ops.dismiss(tx, review_id, reason),
-                            {"review_id": review_id, "reason": reason})
+        return await review(
+            "review.dismiss",
+            p,
+            lambda tx: ops.dismiss(tx, review_id, reason),
+            {"review_id": review_id, "reason": reason},
+        )
 
     async def review_undo(p: Params, _c: Caller) -> Any:
         return await review("review.undo", p, ops.undo, {})
@@ -278,19 +355,36 @@ def build_dispatcher(ctx: AdminContext) -> Dispatcher:
             raise not_found(f"actor {name!r}") from None
         except RuntimeError as exc:
             raise conflict(str(exc)) from None
-        await db.run(audit_only, engine, operator=operator, action="actor.restart",
-                     replica=ctx.replica(), params={"name": name},
-                     before={"state": before.state.value, "restarts": before.restarts})
-        log.info("actor %s restarted by %s", name, operator,
-                 extra={"event": "actor.restart", "actor": name, "operator": operator,
-                        "peer": caller.peer})
+        await db.run(
+            audit_only,
+            engine,
+            operator=operator,
+            action="actor.restart",
+            replica=ctx.replica(),
+            params={"name": name},
+            before={"state": before.state.value, "restarts": before.restarts},
+        )
+        log.info(
+            "actor %s restarted by %s",
+            name,
+            operator,
+            extra={
+                "event": "actor.restart",
+                "actor": name,
+                "operator": operator,
+                "peer": caller.peer,
+            },
+        )
         state = before.state
         with trio.move_on_after(5.0):  # report where it got to, without waiting forever
             while True:
                 now = {s.name: s for s in sup.status()}[name]
                 state = now.state
                 if now.restarts > before.restarts and state in (
-                        ChildState.RUNNING, ChildState.COMPLETED, ChildState.FAILED):
+                    ChildState.RUNNING,
+                    ChildState.COMPLETED,
+                    ChildState.FAILED,
+                ):
                     break
                 await trio.sleep(0.05)
         return {"name": name, "state": state.value}

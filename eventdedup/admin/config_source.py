@@ -61,8 +61,11 @@ class ConfigSource:
 
     def load(self, conn: Connection) -> tuple[int, dict[str, Any], MatchingConfig]:
         """``(version, overrides, effective config)``; version 0 = nothing persisted."""
-        row = conn.execute(sa.select(config_settings.c.version, config_settings.c.value)
-                           .where(config_settings.c.key == MATCHING_KEY)).first()
+        row = conn.execute(
+            sa.select(config_settings.c.version, config_settings.c.value).where(
+                config_settings.c.key == MATCHING_KEY
+            )
+        ).first()
         version = row.version if row is not None else 0
         with self._lock:
             cached = self._cached
@@ -98,8 +101,9 @@ class ConfiguredDeduplicator(DbDeduplicator):
 
     # ``*args/**kwargs`` pass through whatever else the base class takes (e.g. timings),
     # so this wrapper does not have to change with it.
-    def apply(self, conn: Connection, events: Sequence[SourceEvent], *args: Any,
-              **kwargs: Any) -> Messages:
+    def apply(
+        self, conn: Connection, events: Sequence[SourceEvent], *args: Any, **kwargs: Any
+    ) -> Messages:
         if events:
             # Under the matching lock (re-entrant per transaction), so a concurrent
             # config.set is either entirely before this file or entirely after it.

@@ -22,8 +22,10 @@ MAX_LISTED = 1000
 
 
 #: Said of a dead letter without its sidecar.
-NO_SIDECAR = ("no .error.json beside it: the sidecar is written after the move, and the "
-              "daemon stopped in between; the reason is in the file's ingestion record")
+NO_SIDECAR = (
+    "no .error.json beside it: the sidecar is written after the move, and the "
+    "daemon stopped in between; the reason is in the file's ingestion record"
+)
 
 
 def _dead_letters(entries: list[os.DirEntry[str]]) -> list[os.DirEntry[str]]:
@@ -31,8 +33,13 @@ def _dead_letters(entries: list[os.DirEntry[str]]) -> list[os.DirEntry[str]]:
 
     (A dead-lettered symlink is kept as the link itself, so it counts too.)
     """
-    return [e for e in entries if not e.name.startswith(".")
-            and not e.name.endswith(ERROR_SUFFIX) and not e.is_dir(follow_symlinks=False)]
+    return [
+        e
+        for e in entries
+        if not e.name.startswith(".")
+        and not e.name.endswith(ERROR_SUFFIX)
+        and not e.is_dir(follow_symlinks=False)
+    ]
 
 
 def _scan(dead_dir: Path) -> list[os.DirEntry[str]]:
@@ -68,11 +75,17 @@ def list_dead_letters(dead_dir: Path, limit: int = MAX_LISTED) -> dict[str, Any]
             mtime = datetime.fromtimestamp(st.st_mtime, UTC).isoformat()
         except OSError:
             size, mtime = info.get("size"), None
-        items.append({
-            "file": entry.name, "original": info.get("file"), "reason": info.get("reason"),
-            "json_path": info.get("json_path"), "hash": info.get("hash"),
-            "at": info.get("at") or mtime, "size": size,
-        })
+        items.append(
+            {
+                "file": entry.name,
+                "original": info.get("file"),
+                "reason": info.get("reason"),
+                "json_path": info.get("json_path"),
+                "hash": info.get("hash"),
+                "at": info.get("at") or mtime,
+                "size": size,
+            }
+        )
     items.sort(key=lambda i: (str(i.get("at") or ""), i["file"]), reverse=True)
     return {"items": items[:limit], "total": len(items)}
 
@@ -83,8 +96,15 @@ def count_dead_letters(dead_dir: Path) -> int:
 
 def check_name(name: str) -> str:
     """A plain file name inside the folder: no paths, no sidecars, no hidden files."""
-    if (not name or name in (".", "..") or "/" in name or "\\" in name or "\x00" in name
-            or name.startswith(".") or name.endswith(ERROR_SUFFIX)):
+    if (
+        not name
+        or name in (".", "..")
+        or "/" in name
+        or "\\" in name
+        or "\x00" in name
+        or name.startswith(".")
+        or name.endswith(ERROR_SUFFIX)
+    ):
         raise invalid("file", "must be the name of a file listed by deadletters.list")
     return name
 

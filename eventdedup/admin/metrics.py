@@ -37,25 +37,35 @@ class _LiveCollector(Collector):
 
     def collect(self) -> Iterable[Metric]:
         values = self.read()
-        restarts = CounterMetricFamily(PREFIX + "actor_restarts",
-                                       "Restarts of each supervised actor since start",
-                                       labels=["actor"])
+        restarts = CounterMetricFamily(
+            PREFIX + "actor_restarts",
+            "Restarts of each supervised actor since start",
+            labels=["actor"],
+        )
         for name, count in sorted(values.get("actor_restarts", {}).items()):
             restarts.add_metric([name], float(count))
         yield restarts
-        running = GaugeMetricFamily(PREFIX + "actor_up", "1 if the actor is running",
-                                    labels=["actor"])
+        running = GaugeMetricFamily(
+            PREFIX + "actor_up", "1 if the actor is running", labels=["actor"]
+        )
         for name, up in sorted(values.get("actor_up", {}).items()):
             running.add_metric([name], 1.0 if up else 0.0)
         yield running
-        yield GaugeMetricFamily(PREFIX + "feed_clients", "Connected websocket feed clients",
-                                value=float(values.get("feed_clients", 0)))
-        yield GaugeMetricFamily(PREFIX + "feed_head_seq",
-                                "Last outbox sequence number this replica delivered",
-                                value=float(values.get("feed_head", 0)))
-        yield GaugeMetricFamily(PREFIX + "dead_letters",
-                                "Files waiting in the dead-letter folder",
-                                value=float(values.get("dead_letters", 0)))
+        yield GaugeMetricFamily(
+            PREFIX + "feed_clients",
+            "Connected websocket feed clients",
+            value=float(values.get("feed_clients", 0)),
+        )
+        yield GaugeMetricFamily(
+            PREFIX + "feed_head_seq",
+            "Last outbox sequence number this replica delivered",
+            value=float(values.get("feed_head", 0)),
+        )
+        yield GaugeMetricFamily(
+            PREFIX + "dead_letters",
+            "Files waiting in the dead-letter folder",
+            value=float(values.get("dead_letters", 0)),
+        )
 
 
 #: Store counters read at scrape time: key in :meth:`Metrics.set_store` -> (name, help).
@@ -83,19 +93,31 @@ class Metrics:
 
     def __attrs_post_init__(self) -> None:
         r = self.registry
-        self.files = Counter(PREFIX + "files", "Files handled by this replica, by outcome",
-                             ["outcome"], registry=r)
-        self.file_seconds = Histogram(PREFIX + "file_processing_seconds",
-                                      "Time to process one file (read, store, match, commit)",
-                                      buckets=FILE_SECONDS_BUCKETS, registry=r)
-        self.rpc_calls = Counter(PREFIX + "rpc_requests", "JSON-RPC requests by method and "
-                                 "outcome", ["method", "outcome"], registry=r)
-        self.auth_failures = Counter(PREFIX + "auth_failures", "Rejected admin credentials",
-                                     ["surface"], registry=r)
-        self.store = {key: Gauge(PREFIX + name, text, registry=r)
-                      for key, (name, text) in STORE_GAUGES.items()}
-        self.database_up = Gauge(PREFIX + "database_up", "1 if the last scrape could read the "
-                                 "database", registry=r)
+        self.files = Counter(
+            PREFIX + "files", "Files handled by this replica, by outcome", ["outcome"], registry=r
+        )
+        self.file_seconds = Histogram(
+            PREFIX + "file_processing_seconds",
+            "Time to process one file (read, store, match, commit)",
+            buckets=FILE_SECONDS_BUCKETS,
+            registry=r,
+        )
+        self.rpc_calls = Counter(
+            PREFIX + "rpc_requests",
+            "JSON-RPC requests by method and outcome",
+            ["method", "outcome"],
+            registry=r,
+        )
+        self.auth_failures = Counter(
+            PREFIX + "auth_failures", "Rejected admin credentials", ["surface"], registry=r
+        )
+        self.store = {
+            key: Gauge(PREFIX + name, text, registry=r)
+            for key, (name, text) in STORE_GAUGES.items()
+        }
+        self.database_up = Gauge(
+            PREFIX + "database_up", "1 if the last scrape could read the database", registry=r
+        )
         for outcome in ("processed", "duplicate", "failed"):
             self.files.labels(outcome)  # present (as 0) before the first file
         r.register(_LiveCollector(lambda: self.live()))

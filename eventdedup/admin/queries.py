@@ -86,12 +86,16 @@ def _search_filters(query: SearchQuery) -> list[Any]:
     if query.q:
         # ILIKE finds substrings, the trigram operator finds near-misses (typos,
         # dialect spellings); both are answered from the GIN trigram index.
-        where.append(sa.or_(c.title.ilike(_like_pattern(query.q), escape="\\"),
-                            c.title.op("%")(query.q)))
+        where.append(
+            sa.or_(c.title.ilike(_like_pattern(query.q), escape="\\"), c.title.op("%")(query.q))
+        )
     if query.city:
-        where.append(c.location_city.ilike(query.city.replace("\\", "\\\\")
-                                           .replace("%", "\\%").replace("_", "\\_"),
-                                           escape="\\"))
+        where.append(
+            c.location_city.ilike(
+                query.city.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_"),
+                escape="\\",
+            )
+        )
     if query.category:
         where.append(c.categories.contains([query.category]))
     if query.date_from:  # overlapping the range: a festival that started earlier counts
@@ -104,28 +108,51 @@ def _search_filters(query: SearchQuery) -> list[Any]:
 def search_events(conn: Connection, query: SearchQuery) -> dict[str, Any]:
     c = canonical_events.c
     where = _search_filters(query)
-    total = conn.execute(sa.select(sa.func.count()).select_from(canonical_events)
-                         .where(*where)).scalar_one()
+    total = conn.execute(
+        sa.select(sa.func.count()).select_from(canonical_events).where(*where)
+    ).scalar_one()
     if query.sort == "relevance" and query.q:
         # most similar first whatever ``order`` says: "least relevant first" is never wanted
         order = [sa.func.similarity(c.title, query.q).desc(), c.id.asc()]
     else:
         column = SORTS.get(query.sort, c.first_date)
-        direction = column.desc().nulls_last() if query.order == "desc" \
-            else column.asc().nulls_last()
+        direction = (
+            column.desc().nulls_last() if query.order == "desc" else column.asc().nulls_last()
+        )
         order = [direction, c.id.asc()]
     rows = conn.execute(
-        sa.select(c.id, c.title, c.location_city, c.first_date, c.last_date, c.categories,
-                  c.source_count, c.match_confidence, c.needs_review, c.version)
-        .where(*where).order_by(*order)
-        .limit(query.size).offset((query.page - 1) * query.size))
-    items = [{
-        "id": r.id, "title": r.title, "city": r.location_city,
-        "first_date": _iso(r.first_date), "last_date": _iso(r.last_date),
-        "categories": list(r.categories or []), "source_count": r.source_count,
-        "match_confidence": r.match_confidence, "needs_review": r.needs_review,
-        "version": r.version,
-    } for r in rows]
+        sa.select(
+            c.id,
+            c.title,
+            c.location_city,
+            c.first_date,
+            c.last_date,
+            c.categories,
+            c.source_count,
+            c.match_confidence,
+            c.needs_review,
+            c.version,
+        )
+        .where(*where)
+        .order_by(*order)
+        .limit(query.size)
+        .offset((query.page - 1) * query.size)
+    )
+    items = [
+        {
+            "id": r.id,
+            "title": r.title,
+            "city": r.location_city,
+            "first_date": _iso(r.first_date),
+            "last_date": _iso(r.last_date),
+            "categories": list(r.categories or []),
+            "source_count": r.source_count,
+            "match_confidence": r.match_confidence,
+            "needs_review": r.needs_review,
+            "version": r.version,
+        }
+        for r in rows
+    ]
     return {"items": items, "total": total, "page": query.page, "size": query.size}
 
 
@@ -140,26 +167,50 @@ def resolve_canonical(conn: Connection, cid: int) -> tuple[int, int | None] | No
     """
     if not 0 < cid <= MAX_ID:
         return None
-    exists = conn.execute(sa.select(canonical_events.c.id)
-                          .where(canonical_events.c.id == cid)).scalar_one_or_none()
+    exists = conn.execute(
+        sa.select(canonical_events.c.id).where(canonical_events.c.id == cid)
+    ).scalar_one_or_none()
     if exists is not None:
         return cid, None
-    target = conn.execute(sa.select(canonical_redirects.c.new_id)
-                          .where(canonical_redirects.c.old_id == cid)).scalar_one_or_none()
+    target = conn.execute(
+        sa.select(canonical_redirects.c.new_id).where(canonical_redirects.c.old_id == cid)
+    ).scalar_one_or_none()
     if target is None:
         return None
-    still = conn.execute(sa.select(canonical_events.c.id)
-                         .where(canonical_events.c.id == target)).scalar_one_or_none()
+    still = conn.execute(
+        sa.select(canonical_events.c.id).where(canonical_events.c.id == target)
+    ).scalar_one_or_none()
     return (target, cid) if still is not None else None
 
 
 SOURCE_FIELDS = (
-    "id", "source_code", "source_type", "title", "short_description", "description",
-    "highlights", "location_name", "location_city", "location_printed_city",
-    "location_district", "location_street", "location_street_no", "location_zipcode",
-    "geo_latitude", "geo_longitude", "geo_confidence", "geo_country", "categories",
-    "is_family_event", "is_child_focused", "admission_free", "registration_required",
-    "registration_contact", "confidence_score", "canonical_id", "created_at",
+    "id",
+    "source_code",
+    "source_type",
+    "title",
+    "short_description",
+    "description",
+    "highlights",
+    "location_name",
+    "location_city",
+    "location_printed_city",
+    "location_district",
+    "location_street",
+    "location_street_no",
+    "location_zipcode",
+    "geo_latitude",
+    "geo_longitude",
+    "geo_confidence",
+    "geo_country",
+    "categories",
+    "is_family_event",
+    "is_child_focused",
+    "admission_free",
+    "registration_required",
+    "registration_contact",
+    "confidence_score",
+    "canonical_id",
+    "created_at",
 )
 
 
@@ -167,15 +218,26 @@ def dates_of(conn: Connection, ids: Sequence[str]) -> dict[str, list[dict[str, A
     if not ids:
         return {}
     rows = conn.execute(
-        sa.select(event_dates.c.event_id, event_dates.c.date, event_dates.c.start_time,
-                  event_dates.c.end_time, event_dates.c.end_date)
+        sa.select(
+            event_dates.c.event_id,
+            event_dates.c.date,
+            event_dates.c.start_time,
+            event_dates.c.end_time,
+            event_dates.c.end_date,
+        )
         .where(event_dates.c.event_id.in_(list(ids)))
-        .order_by(event_dates.c.event_id, event_dates.c.position))
+        .order_by(event_dates.c.event_id, event_dates.c.position)
+    )
     out: dict[str, list[dict[str, Any]]] = {}
     for r in rows:
-        out.setdefault(r.event_id, []).append({
-            "date": _iso(r.date), "start_time": _iso(r.start_time),
-            "end_time": _iso(r.end_time), "end_date": _iso(r.end_date)})
+        out.setdefault(r.event_id, []).append(
+            {
+                "date": _iso(r.date),
+                "start_time": _iso(r.start_time),
+                "end_time": _iso(r.end_time),
+                "end_date": _iso(r.end_date),
+            }
+        )
     return out
 
 
@@ -187,16 +249,27 @@ def get_event(conn: Connection, cid: int) -> dict[str, Any] | None:
     current, redirected_from = resolved
     row = conn.execute(sa.select(canonical_events).where(canonical_events.c.id == current)).one()
     canonical = dict(row.data)
-    canonical.update({
-        "id": row.id, "version": row.version, "needs_review": row.needs_review,
-        "match_confidence": row.match_confidence, "source_count": row.source_count,
-        "created_at": _iso(row.created_at), "updated_at": _iso(row.updated_at),
-    })
+    canonical.update(
+        {
+            "id": row.id,
+            "version": row.version,
+            "needs_review": row.needs_review,
+            "match_confidence": row.match_confidence,
+            "source_count": row.source_count,
+            "created_at": _iso(row.created_at),
+            "updated_at": _iso(row.updated_at),
+        }
+    )
     columns = [getattr(source_events.c, f) for f in SOURCE_FIELDS]
-    sources = [dict(r._mapping) for r in conn.execute(
-        sa.select(*columns, file_ingestions.c.filename.label("file"))
-        .join(file_ingestions, file_ingestions.c.id == source_events.c.file_id)
-        .where(source_events.c.canonical_id == current).order_by(source_events.c.id))]
+    sources = [
+        dict(r._mapping)
+        for r in conn.execute(
+            sa.select(*columns, file_ingestions.c.filename.label("file"))
+            .join(file_ingestions, file_ingestions.c.id == source_events.c.file_id)
+            .where(source_events.c.canonical_id == current)
+            .order_by(source_events.c.id)
+        )
+    ]
     ids = [s["id"] for s in sources]
     dates = dates_of(conn, ids)
     for s in sources:
@@ -206,25 +279,59 @@ def get_event(conn: Connection, cid: int) -> dict[str, Any] | None:
     constraints: list[dict[str, Any]] = []
     if ids:
         param = sa.literal(ids, sa.ARRAY(sa.Text))
-        for r in conn.execute(sa.select(match_decisions.c.a_id, match_decisions.c.b_id,
-                                        match_decisions.c.decision, match_decisions.c.combined,
-                                        match_decisions.c.score)
-                              .where(match_decisions.c.a_id == sa.any_(param))
-                              .where(match_decisions.c.b_id == sa.any_(param))
-                              .order_by(match_decisions.c.a_id, match_decisions.c.b_id)):
+        for r in conn.execute(
+            sa.select(
+                match_decisions.c.a_id,
+                match_decisions.c.b_id,
+                match_decisions.c.decision,
+                match_decisions.c.combined,
+                match_decisions.c.score,
+            )
+            .where(match_decisions.c.a_id == sa.any_(param))
+            .where(match_decisions.c.b_id == sa.any_(param))
+            .order_by(match_decisions.c.a_id, match_decisions.c.b_id)
+        ):
             score = score_from_row(r).to_json()
-            decisions.append({k: score.get(k) for k in (
-                "a_id", "b_id", "date", "geo", "title", "description", "combined", "decision",
-                "reason", "tier")})
-        touching = sa.or_(match_constraints.c.a_id == sa.any_(param),
-                          match_constraints.c.b_id == sa.any_(param))
-        constraints = [{"a_id": r.a_id, "b_id": r.b_id, "kind": r.kind, "operator": r.operator,
-                        "created_at": _iso(r.created_at)}
-                       for r in conn.execute(sa.select(match_constraints).where(touching)
-                                             .order_by(match_constraints.c.a_id,
-                                                       match_constraints.c.b_id))]
-    result: dict[str, Any] = {"canonical": canonical, "sources": sources,
-                              "decisions": decisions, "constraints": constraints}
+            decisions.append(
+                {
+                    k: score.get(k)
+                    for k in (
+                        "a_id",
+                        "b_id",
+                        "date",
+                        "geo",
+                        "title",
+                        "description",
+                        "combined",
+                        "decision",
+                        "reason",
+                        "tier",
+                    )
+                }
+            )
+        touching = sa.or_(
+            match_constraints.c.a_id == sa.any_(param), match_constraints.c.b_id == sa.any_(param)
+        )
+        constraints = [
+            {
+                "a_id": r.a_id,
+                "b_id": r.b_id,
+                "kind": r.kind,
+                "operator": r.operator,
+                "created_at": _iso(r.created_at),
+            }
+            for r in conn.execute(
+                sa.select(match_constraints)
+                .where(touching)
+                .order_by(match_constraints.c.a_id, match_constraints.c.b_id)
+            )
+        ]
+    result: dict[str, Any] = {
+        "canonical": canonical,
+        "sources": sources,
+        "decisions": decisions,
+        "constraints": constraints,
+    }
     if redirected_from is not None:
         result["redirected_from"] = redirected_from
     return result
@@ -232,33 +339,54 @@ def get_event(conn: Connection, cid: int) -> dict[str, Any] | None:
 
 def list_reviews(conn: Connection, state: str, page: int, size: int) -> dict[str, Any]:
     where = review_items.c.state == state
-    total = conn.execute(sa.select(sa.func.count()).select_from(review_items)
-                         .where(where)).scalar_one()
+    total = conn.execute(
+        sa.select(sa.func.count()).select_from(review_items).where(where)
+    ).scalar_one()
     rows = conn.execute(
-        sa.select(review_items).where(where)
+        sa.select(review_items)
+        .where(where)
         .order_by(review_items.c.uncertainty.desc(), review_items.c.id)
-        .limit(size).offset((page - 1) * size)).all()
+        .limit(size)
+        .offset((page - 1) * size)
+    ).all()
     event_ids = sorted({e for r in rows for e in _review_event_ids(r)})
     events: dict[str, dict[str, Any]] = {}
     if event_ids:
         dates = dates_of(conn, event_ids)
         for e in conn.execute(
-                sa.select(source_events.c.id, source_events.c.title,
-                          source_events.c.location_city, source_events.c.source_code,
-                          source_events.c.canonical_id)
-                .where(source_events.c.id.in_(event_ids))):
-            events[e.id] = {"id": e.id, "title": e.title, "city": e.location_city,
-                            "dates": dates.get(e.id, []), "source_code": e.source_code,
-                            "canonical_id": e.canonical_id}
+            sa.select(
+                source_events.c.id,
+                source_events.c.title,
+                source_events.c.location_city,
+                source_events.c.source_code,
+                source_events.c.canonical_id,
+            ).where(source_events.c.id.in_(event_ids))
+        ):
+            events[e.id] = {
+                "id": e.id,
+                "title": e.title,
+                "city": e.location_city,
+                "dates": dates.get(e.id, []),
+                "source_code": e.source_code,
+                "canonical_id": e.canonical_id,
+            }
     items = []
     for r in rows:
         ids = _review_event_ids(r)
-        items.append({
-            "id": r.id, "kind": r.kind, "state": r.state, "event_ids": ids,
-            "uncertainty": r.uncertainty, "reason": r.reason, "created_at": _iso(r.created_at),
-            "resolved_at": _iso(r.resolved_at), "resolution": (r.data or {}).get("resolution"),
-            "events": [events[i] for i in ids if i in events],
-        })
+        items.append(
+            {
+                "id": r.id,
+                "kind": r.kind,
+                "state": r.state,
+                "event_ids": ids,
+                "uncertainty": r.uncertainty,
+                "reason": r.reason,
+                "created_at": _iso(r.created_at),
+                "resolved_at": _iso(r.resolved_at),
+                "resolution": (r.data or {}).get("resolution"),
+                "events": [events[i] for i in ids if i in events],
+            }
+        )
     return {"items": items, "total": total, "page": page, "size": size}
 
 
@@ -269,38 +397,74 @@ def _review_event_ids(row: Any) -> list[str]:
     return [i for i in (row.a_id, row.b_id) if i]
 
 
-def list_audit(conn: Connection, operator: str | None, action: str | None, page: int,
-               size: int) -> dict[str, Any]:
+def list_audit(
+    conn: Connection, operator: str | None, action: str | None, page: int, size: int
+) -> dict[str, Any]:
     where = []
     if operator is not None:
         where.append(audit_log.c.operator == operator)
     if action is not None:
         where.append(audit_log.c.action == action)
-    total = conn.execute(sa.select(sa.func.count()).select_from(audit_log)
-                         .where(*where)).scalar_one()
-    rows = conn.execute(sa.select(audit_log).where(*where).order_by(audit_log.c.id.desc())
-                        .limit(size).offset((page - 1) * size))
-    items = [{"id": r.id, "at": _iso(r.at), "operator": r.operator, "action": r.action,
-              "replica": r.replica, "params": r.params, "before": r.before, "after": r.after,
-              "undone_by": r.undone_by} for r in rows]
+    total = conn.execute(
+        sa.select(sa.func.count()).select_from(audit_log).where(*where)
+    ).scalar_one()
+    rows = conn.execute(
+        sa.select(audit_log)
+        .where(*where)
+        .order_by(audit_log.c.id.desc())
+        .limit(size)
+        .offset((page - 1) * size)
+    )
+    items = [
+        {
+            "id": r.id,
+            "at": _iso(r.at),
+            "operator": r.operator,
+            "action": r.action,
+            "replica": r.replica,
+            "params": r.params,
+            "before": r.before,
+            "after": r.after,
+            "undone_by": r.undone_by,
+        }
+        for r in rows
+    ]
     return {"items": items, "total": total, "page": page, "size": size}
 
 
 def counters(conn: Connection) -> dict[str, int]:
     """The store's headline numbers in one round trip."""
-    row = conn.execute(sa.select(
-        sa.select(sa.func.count()).select_from(file_ingestions)
-        .where(file_ingestions.c.state == "completed").scalar_subquery().label("processed"),
-        sa.select(sa.func.count()).select_from(file_ingestions)
-        .where(file_ingestions.c.state == "failed").scalar_subquery().label("failed"),
-        sa.select(sa.func.count()).select_from(source_events).scalar_subquery().label("events"),
-        sa.select(sa.func.count()).select_from(canonical_events).scalar_subquery()
-        .label("canonicals"),
-        sa.select(sa.func.count()).select_from(review_items)
-        .where(review_items.c.state == "open").scalar_subquery().label("review_open"),
-    )).one()
-    return {"files_processed": row.processed, "files_failed": row.failed, "events": row.events,
-            "canonicals": row.canonicals, "review_open": row.review_open}
+    row = conn.execute(
+        sa.select(
+            sa.select(sa.func.count())
+            .select_from(file_ingestions)
+            .where(file_ingestions.c.state == "completed")
+            .scalar_subquery()
+            .label("processed"),
+            sa.select(sa.func.count())
+            .select_from(file_ingestions)
+            .where(file_ingestions.c.state == "failed")
+            .scalar_subquery()
+            .label("failed"),
+            sa.select(sa.func.count()).select_from(source_events).scalar_subquery().label("events"),
+            sa.select(sa.func.count())
+            .select_from(canonical_events)
+            .scalar_subquery()
+            .label("canonicals"),
+            sa.select(sa.func.count())
+            .select_from(review_items)
+            .where(review_items.c.state == "open")
+            .scalar_subquery()
+            .label("review_open"),
+        )
+    ).one()
+    return {
+        "files_processed": row.processed,
+        "files_failed": row.failed,
+        "events": row.events,
+        "canonicals": row.canonicals,
+        "review_open": row.review_open,
+    }
 
 
 def members_of(conn: Connection, cids: Sequence[int]) -> dict[int, list[tuple[str, int]]]:
@@ -308,10 +472,11 @@ def members_of(conn: Connection, cids: Sequence[int]) -> dict[int, list[tuple[st
     out: dict[int, list[tuple[str, int]]] = {}
     if not cids:
         return out
-    for r in conn.execute(sa.select(source_events.c.id, source_events.c.component_id,
-                                    source_events.c.canonical_id)
-                          .where(source_events.c.canonical_id.in_(list(cids)))
-                          .order_by(source_events.c.id)):
+    for r in conn.execute(
+        sa.select(source_events.c.id, source_events.c.component_id, source_events.c.canonical_id)
+        .where(source_events.c.canonical_id.in_(list(cids)))
+        .order_by(source_events.c.id)
+    ):
         out.setdefault(r.canonical_id, []).append((r.id, r.component_id))
     return out
 
@@ -320,12 +485,27 @@ def canonical_summaries(conn: Connection, event_ids: Sequence[str]) -> dict[str,
     """``{canonical id: {title, members}}`` of the canonicals holding these events."""
     if not event_ids:
         return {}
-    cids = sorted({r.canonical_id for r in conn.execute(
-        sa.select(source_events.c.canonical_id).where(source_events.c.id.in_(list(event_ids))))
-        if r.canonical_id is not None})
-    titles: Mapping[int, str] = {r.id: r.title for r in conn.execute(
-        sa.select(canonical_events.c.id, canonical_events.c.title)
-        .where(canonical_events.c.id.in_(cids)))}
+    cids = sorted(
+        {
+            r.canonical_id
+            for r in conn.execute(
+                sa.select(source_events.c.canonical_id).where(
+                    source_events.c.id.in_(list(event_ids))
+                )
+            )
+            if r.canonical_id is not None
+        }
+    )
+    titles: Mapping[int, str] = {
+        r.id: r.title
+        for r in conn.execute(
+            sa.select(canonical_events.c.id, canonical_events.c.title).where(
+                canonical_events.c.id.in_(cids)
+            )
+        )
+    }
     members = members_of(conn, cids)
-    return {str(cid): {"title": titles.get(cid), "members": [m for m, _ in members.get(cid, [])]}
-            for cid in cids}
+    return {
+        str(cid): {"title": titles.get(cid), "members": [m for m, _ in members.get(cid, [])]}
+        for cid in cids
+    }

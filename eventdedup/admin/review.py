@@ -71,27 +71,38 @@ class ReviewTx:
 
     def canonical_of(self, event_ids: Iterable[str]) -> dict[str, int | None]:
         ids = sorted(set(event_ids))
-        return {r.id: r.canonical_id for r in self.conn.execute(
-            sa.select(source_events.c.id, source_events.c.canonical_id)
-            .where(source_events.c.id.in_(ids)))}
+        return {
+            r.id: r.canonical_id
+            for r in self.conn.execute(
+                sa.select(source_events.c.id, source_events.c.canonical_id).where(
+                    source_events.c.id.in_(ids)
+                )
+            )
+        }
 
     def components_of(self, event_ids: Iterable[str]) -> set[int]:
         ids = sorted(set(event_ids))
         if not ids:
             return set()
-        return {r.component_id for r in self.conn.execute(
-            sa.select(source_events.c.component_id).where(source_events.c.id.in_(ids)))
-            if r.component_id is not None}
+        return {
+            r.component_id
+            for r in self.conn.execute(
+                sa.select(source_events.c.component_id).where(source_events.c.id.in_(ids))
+            )
+            if r.component_id is not None
+        }
 
     def event_exists(self, event_id: str, name: str) -> None:
-        found = self.conn.execute(sa.select(source_events.c.id)
-                                  .where(source_events.c.id == event_id)).scalar_one_or_none()
+        found = self.conn.execute(
+            sa.select(source_events.c.id).where(source_events.c.id == event_id)
+        ).scalar_one_or_none()
         if found is None:
             raise not_found(f"source event {event_id!r} ({name})")
 
     def review(self, review_id: int) -> Any:
-        row = self.conn.execute(sa.select(review_items).where(review_items.c.id == review_id)
-                                .with_for_update()).first()
+        row = self.conn.execute(
+            sa.select(review_items).where(review_items.c.id == review_id).with_for_update()
+        ).first()
         if row is None:
             raise not_found(f"review item {review_id}")
         return row
@@ -112,21 +123,30 @@ class ReviewTx:
         """
         a, b = (x, y) if x < y else (y, x)
         prior = self.conn.execute(
-            sa.select(match_constraints.c.kind).where(match_constraints.c.a_id == a)
-            .where(match_constraints.c.b_id == b).with_for_update()).scalar_one_or_none()
+            sa.select(match_constraints.c.kind)
+            .where(match_constraints.c.a_id == a)
+            .where(match_constraints.c.b_id == b)
+            .with_for_update()
+        ).scalar_one_or_none()
         if prior == kind:
             return
         if kind is None:
-            self.conn.execute(match_constraints.delete().where(match_constraints.c.a_id == a)
-                              .where(match_constraints.c.b_id == b))
+            self.conn.execute(
+                match_constraints.delete()
+                .where(match_constraints.c.a_id == a)
+                .where(match_constraints.c.b_id == b)
+            )
         elif prior is None:
-            self.conn.execute(match_constraints.insert().values(a_id=a, b_id=b, kind=kind,
-                                                                operator=self.operator))
+            self.conn.execute(
+                match_constraints.insert().values(a_id=a, b_id=b, kind=kind, operator=self.operator)
+            )
         else:
-            self.conn.execute(match_constraints.update().where(match_constraints.c.a_id == a)
-                              .where(match_constraints.c.b_id == b)
-                              .values(kind=kind, operator=self.operator,
-                                      created_at=sa.func.now()))
+            self.conn.execute(
+                match_constraints.update()
+                .where(match_constraints.c.a_id == a)
+                .where(match_constraints.c.b_id == b)
+                .values(kind=kind, operator=self.operator, created_at=sa.func.now())
+            )
         self.constraints.append({"a": a, "b": b, "before": prior, "after": kind})
         self.touched |= {a, b}
 
@@ -135,9 +155,11 @@ class ReviewTx:
         comps = sorted(set(components))
         root, others = comps[0], comps[1:]
         if others:
-            self.conn.execute(source_events.update()
-                              .where(source_events.c.component_id.in_(others))
-                              .values(component_id=root))
+            self.conn.execute(
+                source_events.update()
+                .where(source_events.c.component_id.in_(others))
+                .values(component_id=root)
+            )
         return root
 
     def recluster(self, components: Iterable[int]) -> None:
@@ -153,28 +175,47 @@ class ReviewTx:
 
     def set_review_state(self, row: Any, state: str, extra: Mapping[str, Any]) -> None:
         data = {**(row.data or {}), **extra}
-        self.conn.execute(review_items.update().where(review_items.c.id == row.id).values(
-            state=state, data=data,
-            resolved_at=sa.func.now() if state != "open" else None))
-        self.reviews.append({"id": row.id, "before": row.state, "after": state,
-                             "data_before": row.data})
+        self.conn.execute(
+            review_items.update()
+            .where(review_items.c.id == row.id)
+            .values(state=state, data=data, resolved_at=sa.func.now() if state != "open" else None)
+        )
+        self.reviews.append(
+            {"id": row.id, "before": row.state, "after": state, "data_before": row.data}
+        )
 
     def resolve_review(self, review_id: int, resolution: str) -> None:
         """Close a review item the operation answered (no-op if already closed)."""
         row = self.review(review_id)
         if row.state != "open":
             return
-        self.set_review_state(row, "resolved", {"resolution": resolution,
-                                                "resolved_by": self.operator})
-        self.messages.append(("review.resolved", {
-            "review_id": row.id, "state": "resolved", "action": resolution,
-            "operator": self.operator}))
+        self.set_review_state(
+            row, "resolved", {"resolution": resolution, "resolved_by": self.operator}
+        )
+        self.messages.append(
+            (
+                "review.resolved",
+                {
+                    "review_id": row.id,
+                    "state": "resolved",
+                    "action": resolution,
+                    "operator": self.operator,
+                },
+            )
+        )
 
     def resolve_pair_reviews(self, a: str, b: str, resolution: str) -> None:
         x, y = (a, b) if a < b else (b, a)
-        ids = self.conn.execute(
-            sa.select(review_items.c.id).where(review_items.c.state == "open")
-            .where(review_items.c.a_id == x).where(review_items.c.b_id == y)).scalars().all()
+        ids = (
+            self.conn.execute(
+                sa.select(review_items.c.id)
+                .where(review_items.c.state == "open")
+                .where(review_items.c.a_id == x)
+                .where(review_items.c.b_id == y)
+            )
+            .scalars()
+            .all()
+        )
         for rid in ids:
             self.resolve_review(rid, resolution)
 
@@ -196,14 +237,23 @@ def run_review(
         tx = ReviewTx(conn, dedup, operator)
         result = body(tx)
         after = canonical_summaries(conn, sorted(tx.touched))
-        audit_id = conn.execute(audit_log.insert().values(
-            operator=operator, action=action, replica=replica, params=dict(params),
-            before=tx.before, after={"canonicals": after, "result": result},
-            undo={"constraints": tx.constraints, "review_items": tx.reviews},
-        ).returning(audit_log.c.id)).scalar_one()
+        audit_id = conn.execute(
+            audit_log.insert()
+            .values(
+                operator=operator,
+                action=action,
+                replica=replica,
+                params=dict(params),
+                before=tx.before,
+                after={"canonicals": after, "result": result},
+                undo={"constraints": tx.constraints, "review_items": tx.reviews},
+            )
+            .returning(audit_log.c.id)
+        ).scalar_one()
         if tx.undoes is not None:
-            conn.execute(audit_log.update().where(audit_log.c.id == tx.undoes)
-                         .values(undone_by=audit_id))
+            conn.execute(
+                audit_log.update().where(audit_log.c.id == tx.undoes).values(undone_by=audit_id)
+            )
         outbox.append(conn, tx.messages)
     return result
 
@@ -211,8 +261,7 @@ def run_review(
 # -- the operations ----------------------------------------------------------------------------
 
 
-def merge(tx: ReviewTx, source_id: int, target_id: int, review_id: int | None
-          ) -> dict[str, Any]:
+def merge(tx: ReviewTx, source_id: int, target_id: int, review_id: int | None) -> dict[str, Any]:
     """Must-link the two canonicals' first members, join their components, re-cluster."""
     src = tx.canonical(source_id, "source_canonical_id")
     tgt = tx.canonical(target_id, "target_canonical_id")
@@ -228,8 +277,10 @@ def merge(tx: ReviewTx, source_id: int, target_id: int, review_id: int | None
     tx.recluster([root])
     now = set(tx.canonical_of(s_ids + t_ids).values())
     if len(now) != 1:
-        raise conflict("the clustering rules keep these events apart "
-                       f"({_why_apart(tx.conn, s_ids, t_ids)}); nothing was changed")
+        raise conflict(
+            "the clustering rules keep these events apart "
+            f"({_why_apart(tx.conn, s_ids, t_ids)}); nothing was changed"
+        )
     survivor = int(next(iter(now)))  # type: ignore[arg-type]
     merged = tgt if survivor == src else src
     _ensure_redirect(tx, merged, survivor)
@@ -242,10 +293,13 @@ def _why_apart(conn: Connection, left: Sequence[str], right: Sequence[str]) -> s
     row = conn.execute(
         sa.select(match_constraints.c.a_id, match_constraints.c.b_id)
         .where(match_constraints.c.kind == "cannot_link")
-        .where(sa.or_(sa.and_(match_constraints.c.a_id.in_(left),
-                              match_constraints.c.b_id.in_(right)),
-                      sa.and_(match_constraints.c.a_id.in_(right),
-                              match_constraints.c.b_id.in_(left))))).first()
+        .where(
+            sa.or_(
+                sa.and_(match_constraints.c.a_id.in_(left), match_constraints.c.b_id.in_(right)),
+                sa.and_(match_constraints.c.a_id.in_(right), match_constraints.c.b_id.in_(left)),
+            )
+        )
+    ).first()
     if row is not None:
         return f"cannot-link between {row.a_id} and {row.b_id}"
     return "size limit, date spread or a strong disagreement between members"
@@ -253,23 +307,31 @@ def _why_apart(conn: Connection, left: Sequence[str], right: Sequence[str]) -> s
 
 def _ensure_redirect(tx: ReviewTx, lost: int, survivor: int) -> None:
     """The merged-away id must keep resolving (``events.get`` of old links)."""
-    exists = tx.conn.execute(sa.select(canonical_redirects.c.new_id)
-                             .where(canonical_redirects.c.old_id == lost)).scalar_one_or_none()
+    exists = tx.conn.execute(
+        sa.select(canonical_redirects.c.new_id).where(canonical_redirects.c.old_id == lost)
+    ).scalar_one_or_none()
     if exists == survivor:
         return
-    tx.conn.execute(canonical_redirects.update().where(canonical_redirects.c.new_id == lost)
-                    .values(new_id=survivor))
+    tx.conn.execute(
+        canonical_redirects.update()
+        .where(canonical_redirects.c.new_id == lost)
+        .values(new_id=survivor)
+    )
     if exists is None:
         tx.conn.execute(canonical_redirects.insert().values(old_id=lost, new_id=survivor))
     else:
-        tx.conn.execute(canonical_redirects.update().where(canonical_redirects.c.old_id == lost)
-                        .values(new_id=survivor))
+        tx.conn.execute(
+            canonical_redirects.update()
+            .where(canonical_redirects.c.old_id == lost)
+            .values(new_id=survivor)
+        )
     tx.conn.execute(canonical_events.delete().where(canonical_events.c.id == lost))
     tx.messages.append(("canonical.merged", {"canonical_id": survivor, "merged": lost}))
 
 
-def split(tx: ReviewTx, canonical_id: int, event_id: str, target_id: int | None,
-          review_id: int | None) -> dict[str, Any]:
+def split(
+    tx: ReviewTx, canonical_id: int, event_id: str, target_id: int | None, review_id: int | None
+) -> dict[str, Any]:
     """Cannot-link the event to every other member (must-link it to the target), re-cluster."""
     cid = tx.canonical(canonical_id, "canonical_id")
     members = tx.members(cid)
@@ -301,14 +363,21 @@ def split(tx: ReviewTx, canonical_id: int, event_id: str, target_id: int | None,
     new_id = now[event_id]
     remaining = [now[o] for o in others]
     if new_id in remaining:
-        raise conflict("the clustering rules keep the event with the other members; "
-                       "nothing was changed")
+        raise conflict(
+            "the clustering rules keep the event with the other members; nothing was changed"
+        )
     if t_ids and any(now[t] != new_id for t in t_ids):
-        raise conflict("the clustering rules keep the event apart from the target "
-                       f"({_why_apart(tx.conn, [event_id], t_ids)}); nothing was changed")
+        raise conflict(
+            "the clustering rules keep the event apart from the target "
+            f"({_why_apart(tx.conn, [event_id], t_ids)}); nothing was changed"
+        )
     keeps = cid if cid in remaining else (remaining[0] if remaining else None)
-    tx.messages.append(("canonical.split", {"canonical_id": keeps, "source_event_id": event_id,
-                                            "new_canonical_id": new_id}))
+    tx.messages.append(
+        (
+            "canonical.split",
+            {"canonical_id": keeps, "source_event_id": event_id, "new_canonical_id": new_id},
+        )
+    )
     if review_id is not None:
         tx.resolve_review(review_id, "split")
     return {"canonical_id": keeps, "new_canonical_id": new_id}
@@ -321,8 +390,12 @@ def keep_separate(tx: ReviewTx, a: str, b: str, review_id: int | None) -> dict[s
     tx.event_exists(a, "a_id")
     tx.event_exists(b, "b_id")
     canon = tx.canonical_of([a, b])
-    related = [m for cid in {canon[a], canon[b]} if cid is not None
-               for m, _ in members_of(tx.conn, [cid]).get(cid, [])]
+    related = [
+        m
+        for cid in {canon[a], canon[b]}
+        if cid is not None
+        for m, _ in members_of(tx.conn, [cid]).get(cid, [])
+    ]
     tx.snapshot_before([a, b, *related])
     tx.constraint(a, b, "cannot_link")
     tx.recluster(tx.components_of([a, b]))
@@ -343,9 +416,18 @@ def dismiss(tx: ReviewTx, review_id: int, reason: str | None) -> dict[str, Any]:
     if reason:
         extra["dismiss_reason"] = reason
     tx.set_review_state(row, "dismissed", extra)
-    tx.messages.append(("review.resolved", {"review_id": row.id, "state": "dismissed",
-                                            "action": "dismissed", "reason": reason,
-                                            "operator": tx.operator}))
+    tx.messages.append(
+        (
+            "review.resolved",
+            {
+                "review_id": row.id,
+                "state": "dismissed",
+                "action": "dismissed",
+                "reason": reason,
+                "operator": tx.operator,
+            },
+        )
+    )
     return {"review_id": row.id, "state": "dismissed"}
 
 
@@ -356,9 +438,14 @@ def undo(tx: ReviewTx) -> dict[str, Any]:
     by another operation: undoing it would silently revert someone else too.
     """
     row = tx.conn.execute(
-        sa.select(audit_log).where(audit_log.c.operator == tx.operator)
-        .where(audit_log.c.action.in_(REVIEW_ACTIONS)).where(audit_log.c.undone_by.is_(None))
-        .order_by(audit_log.c.id.desc()).limit(1).with_for_update()).first()
+        sa.select(audit_log)
+        .where(audit_log.c.operator == tx.operator)
+        .where(audit_log.c.action.in_(REVIEW_ACTIONS))
+        .where(audit_log.c.undone_by.is_(None))
+        .order_by(audit_log.c.id.desc())
+        .limit(1)
+        .with_for_update()
+    ).first()
     if row is None:
         raise not_found(f"a review operation of operator {tx.operator!r} to undo")
     record = row.undo or {}
@@ -367,29 +454,54 @@ def undo(tx: ReviewTx) -> dict[str, Any]:
     tx.snapshot_before([e for p in pairs for e in p])
     for change in reversed(changes):
         current = tx.conn.execute(
-            sa.select(match_constraints.c.kind).where(match_constraints.c.a_id == change["a"])
-            .where(match_constraints.c.b_id == change["b"])).scalar_one_or_none()
+            sa.select(match_constraints.c.kind)
+            .where(match_constraints.c.a_id == change["a"])
+            .where(match_constraints.c.b_id == change["b"])
+        ).scalar_one_or_none()
         if current != change["after"]:
-            raise conflict(f"the constraint between {change['a']} and {change['b']} was "
-                           f"changed since (now {current or 'none'}); undo the later "
-                           "operation first")
+            raise conflict(
+                f"the constraint between {change['a']} and {change['b']} was "
+                f"changed since (now {current or 'none'}); undo the later "
+                "operation first"
+            )
         tx.constraint(change["a"], change["b"], change["before"])
     for item in reversed(record.get("review_items") or []):
-        current = tx.conn.execute(sa.select(review_items).where(review_items.c.id == item["id"])
-                                  .with_for_update()).first()
+        current = tx.conn.execute(
+            sa.select(review_items).where(review_items.c.id == item["id"]).with_for_update()
+        ).first()
         if current is None or current.state != item["after"]:
             continue  # re-clustering closed or replaced it meanwhile: nothing to restore
-        tx.conn.execute(review_items.update().where(review_items.c.id == item["id"]).values(
-            state=item["before"], data=item["data_before"],
-            resolved_at=None if item["before"] == "open" else current.resolved_at))
-        tx.reviews.append({"id": item["id"], "before": item["after"], "after": item["before"],
-                           "data_before": current.data})
+        tx.conn.execute(
+            review_items.update()
+            .where(review_items.c.id == item["id"])
+            .values(
+                state=item["before"],
+                data=item["data_before"],
+                resolved_at=None if item["before"] == "open" else current.resolved_at,
+            )
+        )
+        tx.reviews.append(
+            {
+                "id": item["id"],
+                "before": item["after"],
+                "after": item["before"],
+                "data_before": current.data,
+            }
+        )
         if item["before"] == "open":
             data = item["data_before"] or {}
-            tx.messages.append(("review.flagged", {
-                "review_id": current.id, "kind": current.kind,
-                "event_ids": data.get("event_ids") or [current.a_id, current.b_id],
-                "uncertainty": current.uncertainty, "reason": current.reason}))
+            tx.messages.append(
+                (
+                    "review.flagged",
+                    {
+                        "review_id": current.id,
+                        "kind": current.kind,
+                        "event_ids": data.get("event_ids") or [current.a_id, current.b_id],
+                        "uncertainty": current.uncertainty,
+                        "reason": current.reason,
+                    },
+                )
+            )
     tx.recluster(tx.components_of(e for p in pairs for e in p))
     tx.undoes = row.id
     return {"undone": row.id, "action": row.action}

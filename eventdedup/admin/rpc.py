@@ -96,8 +96,14 @@ class Params:
         if unknown:
             raise invalid(str(unknown[0])[:50], "is not a known parameter")
 
-    def string(self, name: str, *, required: bool = False, max_length: int = MAX_TEXT,
-               default: str | None = None) -> str | None:
+    def string(
+        self,
+        name: str,
+        *,
+        required: bool = False,
+        max_length: int = MAX_TEXT,
+        default: str | None = None,
+    ) -> str | None:
         value = self._get(name)
         if value is None:
             if required:
@@ -113,8 +119,15 @@ class Params:
             raise invalid(name, "must not be empty")
         return value
 
-    def integer(self, name: str, *, required: bool = False, default: int | None = None,
-                minimum: int | None = None, maximum: int | None = None) -> int | None:
+    def integer(
+        self,
+        name: str,
+        *,
+        required: bool = False,
+        default: int | None = None,
+        minimum: int | None = None,
+        maximum: int | None = None,
+    ) -> int | None:
         value = self._get(name)
         if value is None:
             if required:
@@ -139,8 +152,9 @@ class Params:
         """A database id: a positive bigint (anything else cannot exist)."""
         return self.integer(name, required=required, minimum=1, maximum=MAX_ID)
 
-    def choice(self, name: str, options: Iterable[str], *, default: str | None = None
-               ) -> str | None:
+    def choice(
+        self, name: str, options: Iterable[str], *, default: str | None = None
+    ) -> str | None:
         allowed = list(options)
         value = self.string(name, max_length=100)
         if value is None:
@@ -214,17 +228,20 @@ def dumps(obj: Any) -> str:
     return json.dumps(obj, ensure_ascii=False, default=_json_default, allow_nan=False)
 
 
-def _response(request_id: Any, *, result: Any = None, error: RpcError | None = None
-              ) -> dict[str, Any]:
+def _response(
+    request_id: Any, *, result: Any = None, error: RpcError | None = None
+) -> dict[str, Any]:
     if error is not None:
         return {"jsonrpc": "2.0", "id": request_id, "error": error.to_json()}
     return {"jsonrpc": "2.0", "id": request_id, "result": result}
 
 
 def _valid_id(value: Any) -> bool:
-    return value is None or isinstance(value, str) or (
-        isinstance(value, int | float) and not isinstance(value, bool)
-        and math.isfinite(value))
+    return (
+        value is None
+        or isinstance(value, str)
+        or (isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value))
+    )
 
 
 @attrs.define
@@ -234,51 +251,80 @@ class Dispatcher:
     methods: dict[str, Handler]
     on_call: Callable[[str, str], None] | None = None  # (method, outcome) for metrics
 
-    async def handle_frame(self, frame: str | bytes, caller: Caller,
-                           bucket: TokenBucket | None = None) -> str | None:
+    async def handle_frame(
+        self, frame: str | bytes, caller: Caller, bucket: TokenBucket | None = None
+    ) -> str | None:
         """One websocket frame in, the text to send back (or None for notifications)."""
         if isinstance(frame, bytes):
             try:
                 frame = frame.decode("utf-8")
             except UnicodeDecodeError:
-                return dumps(_response(None, error=RpcError(PARSE_ERROR, "parse error: "
-                                                            "frame is not UTF-8")))
+                return dumps(
+                    _response(None, error=RpcError(PARSE_ERROR, "parse error: frame is not UTF-8"))
+                )
         try:
             payload = json.loads(frame)
         except (ValueError, RecursionError):
-            return dumps(_response(None, error=RpcError(PARSE_ERROR, "parse error: "
-                                                        "frame is not valid JSON")))
+            return dumps(
+                _response(None, error=RpcError(PARSE_ERROR, "parse error: frame is not valid JSON"))
+            )
         if isinstance(payload, list):
             if not payload:
-                return dumps(_response(None, error=RpcError(INVALID_REQUEST,
-                                                            "invalid request: empty batch")))
+                return dumps(
+                    _response(None, error=RpcError(INVALID_REQUEST, "invalid request: empty batch"))
+                )
             if len(payload) > MAX_BATCH:
-                return dumps(_response(None, error=RpcError(
-                    INVALID_REQUEST, f"invalid request: more than {MAX_BATCH} requests in a "
-                    "batch")))
-            replies = [r for r in [await self.handle_one(p, caller, bucket) for p in payload]
-                       if r is not None]
+                return dumps(
+                    _response(
+                        None,
+                        error=RpcError(
+                            INVALID_REQUEST,
+                            f"invalid request: more than {MAX_BATCH} requests in a batch",
+                        ),
+                    )
+                )
+            replies = [
+                r
+                for r in [await self.handle_one(p, caller, bucket) for p in payload]
+                if r is not None
+            ]
             return dumps(replies) if replies else None
         reply = await self.handle_one(payload, caller, bucket)
         return dumps(reply) if reply is not None else None
 
-    async def handle_one(self, payload: Any, caller: Caller, bucket: TokenBucket | None
-                         ) -> dict[str, Any] | None:
+    async def handle_one(
+        self, payload: Any, caller: Caller, bucket: TokenBucket | None
+    ) -> dict[str, Any] | None:
         if not isinstance(payload, dict):
-            return _response(None, error=RpcError(INVALID_REQUEST, "invalid request: "
-                                                  "expected a JSON-RPC 2.0 request object"))
+            return _response(
+                None,
+                error=RpcError(
+                    INVALID_REQUEST, "invalid request: expected a JSON-RPC 2.0 request object"
+                ),
+            )
         request_id = payload.get("id")
         notification = "id" not in payload
-        if (payload.get("jsonrpc") != "2.0" or not isinstance(payload.get("method"), str)
-                or not _valid_id(request_id)):
-            return _response(request_id if _valid_id(request_id) else None, error=RpcError(
-                INVALID_REQUEST, "invalid request: needs jsonrpc \"2.0\", a string method "
-                "and a string or number id"))
+        if (
+            payload.get("jsonrpc") != "2.0"
+            or not isinstance(payload.get("method"), str)
+            or not _valid_id(request_id)
+        ):
+            return _response(
+                request_id if _valid_id(request_id) else None,
+                error=RpcError(
+                    INVALID_REQUEST,
+                    'invalid request: needs jsonrpc "2.0", a string method '
+                    "and a string or number id",
+                ),
+            )
         method = payload["method"]
         if bucket is not None and not bucket.take():
             self._count(method, "rate_limited")
-            return None if notification else _response(
-                request_id, error=RpcError(RATE_LIMITED, "rate limited"))
+            return (
+                None
+                if notification
+                else _response(request_id, error=RpcError(RATE_LIMITED, "rate limited"))
+            )
         try:
             result = await self.call(method, payload.get("params"), caller)
         except RpcError as exc:
@@ -298,13 +344,19 @@ class Dispatcher:
         except RpcError:
             raise
         except DBAPIError as exc:
-            log.warning("admin command %s: database error: %s", method,
-                        str(exc.orig or exc).strip().splitlines()[0],
-                        extra={"event": "rpc.db_error", "method": method})
+            log.warning(
+                "admin command %s: database error: %s",
+                method,
+                str(exc.orig or exc).strip().splitlines()[0],
+                extra={"event": "rpc.db_error", "method": method},
+            )
             raise RpcError(INTERNAL_ERROR, "internal error: database unavailable") from None
         except Exception:
-            log.exception("admin command %s failed", method,
-                          extra={"event": "rpc.error", "method": method, "peer": caller.peer})
+            log.exception(
+                "admin command %s failed",
+                method,
+                extra={"event": "rpc.error", "method": method, "peer": caller.peer},
+            )
             raise RpcError(INTERNAL_ERROR, "internal error") from None
 
     def _count(self, method: str, outcome: str) -> None:

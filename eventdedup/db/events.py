@@ -47,8 +47,9 @@ def _safe_json(raw: Mapping[str, Any]) -> tuple[str, str]:
 
 
 def _canonical(value: Any) -> str:
-    return json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":"),
-                      allow_nan=False)
+    return json.dumps(
+        value, sort_keys=True, ensure_ascii=False, separators=(",", ":"), allow_nan=False
+    )
 
 
 # --- COPY ---------------------------------------------------------------------------------------
@@ -86,21 +87,19 @@ def copy_row(values: Iterable[Any]) -> str:
     return "\t".join([copy_value(v) for v in values])
 
 
-def copy_rows(conn: Connection, table: str, columns: Sequence[str],
-              rows: Iterable[Sequence[Any]]) -> int:
+def copy_rows(
+    conn: Connection, table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]
+) -> int:
     """Bulk-load rows with one ``COPY … FROM STDIN`` inside the caller's transaction."""
     return copy_lines(conn, table, columns, map(copy_row, rows))
 
 
-def copy_lines(conn: Connection, table: str, columns: Sequence[str],
-               lines: Iterable[str]) -> int:
+def copy_lines(conn: Connection, table: str, columns: Sequence[str], lines: Iterable[str]) -> int:
     """Like :func:`copy_rows` with rows already formatted (values escaped, tab-separated)."""
     raw = conn.connection.driver_connection
     assert raw is not None
     count = 0
-    with raw.cursor() as cur, cur.copy(
-        f"COPY {table} ({', '.join(columns)}) FROM STDIN"
-    ) as copy:
+    with raw.cursor() as cur, cur.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
         buf: list[str] = []
         size = 0
         for line in lines:
@@ -136,8 +135,12 @@ def stored_content_hashes(conn: Connection, ids: Sequence[str]) -> dict[str, tup
     if not ids:
         return {}
     rows = conn.execute(
-        sa.text("SELECT id, content_hash, file_id FROM source_events "
-                "WHERE id = ANY(CAST(:ids AS text[]))"), {"ids": text_array(ids)})
+        sa.text(
+            "SELECT id, content_hash, file_id FROM source_events "
+            "WHERE id = ANY(CAST(:ids AS text[]))"
+        ),
+        {"ids": text_array(ids)},
+    )
     return {r.id: (r.content_hash, r.file_id) for r in rows}
 
 
@@ -148,8 +151,9 @@ def text_array(items: Iterable[str]) -> str:
     every file (and can stay prepared); far cheaper than the driver adapting a
     Python list element by element.
     """
-    return "{" + ",".join(
-        '"' + s.replace("\\", "\\\\").replace('"', '\\"') + '"' for s in items) + "}"
+    return (
+        "{" + ",".join('"' + s.replace("\\", "\\\\").replace('"', '\\"') + '"' for s in items) + "}"
+    )
 
 
 def insert_file(conn: Connection, **values: Any) -> int:
@@ -163,12 +167,34 @@ def update_file(conn: Connection, file_id: int, **values: Any) -> None:
 
 
 _EVENT_COLUMNS = (
-    "id", "file_id", "source_code", "source_type", "title", "short_description", "description",
-    "highlights", "location_name", "location_city", "location_printed_city",
-    "location_district", "location_street", "location_street_no", "location_zipcode",
-    "geo_latitude", "geo_longitude", "geo_confidence", "geo_country", "categories",
-    "is_family_event", "is_child_focused", "admission_free", "registration_required",
-    "registration_contact", "confidence_score", "raw", "content_hash",
+    "id",
+    "file_id",
+    "source_code",
+    "source_type",
+    "title",
+    "short_description",
+    "description",
+    "highlights",
+    "location_name",
+    "location_city",
+    "location_printed_city",
+    "location_district",
+    "location_street",
+    "location_street_no",
+    "location_zipcode",
+    "geo_latitude",
+    "geo_longitude",
+    "geo_confidence",
+    "geo_country",
+    "categories",
+    "is_family_event",
+    "is_child_focused",
+    "admission_free",
+    "registration_required",
+    "registration_contact",
+    "confidence_score",
+    "raw",
+    "content_hash",
 )
 _DATE_COLUMNS = ("event_id", "position", "date", "start_time", "end_time", "end_date")
 
@@ -202,34 +228,46 @@ def event_rows(events: Iterable[SourceEvent]) -> EventRows:
         loc = ev.location
         geo = loc.geo if loc else None
         raw_json, raw_hash = _safe_json(ev.raw)
-        rows[ev.id] = copy_row((
-            ev.source_code, ev.source_type, ev.title, ev.short_description,
-            ev.description, _json(list(ev.highlights)),
-            loc.name if loc else None,
-            loc.city if loc else None,
-            loc.printed_city if loc else None,
-            loc.district if loc else None,
-            loc.street if loc else None,
-            loc.street_no if loc else None,
-            loc.zipcode if loc else None,
-            geo.latitude if geo else None,
-            geo.longitude if geo else None,
-            geo.confidence if geo else None,
-            geo.country if geo else None,
-            _json(list(ev.categories)),
-            ev.is_family_event, ev.is_child_focused, ev.admission_free,
-            ev.registration_required, ev.registration_contact, ev.confidence_score,
-            raw_json,
-            raw_hash,
-        ))
+        rows[ev.id] = copy_row(
+            (
+                ev.source_code,
+                ev.source_type,
+                ev.title,
+                ev.short_description,
+                ev.description,
+                _json(list(ev.highlights)),
+                loc.name if loc else None,
+                loc.city if loc else None,
+                loc.printed_city if loc else None,
+                loc.district if loc else None,
+                loc.street if loc else None,
+                loc.street_no if loc else None,
+                loc.zipcode if loc else None,
+                geo.latitude if geo else None,
+                geo.longitude if geo else None,
+                geo.confidence if geo else None,
+                geo.country if geo else None,
+                _json(list(ev.categories)),
+                ev.is_family_event,
+                ev.is_child_focused,
+                ev.admission_free,
+                ev.registration_required,
+                ev.registration_contact,
+                ev.confidence_score,
+                raw_json,
+                raw_hash,
+            )
+        )
         dates[ev.id] = tuple(
             copy_row((ev.id, position, d.date, d.start_time, d.end_time, d.end_date))
-            for position, d in enumerate(ev.dates))
+            for position, d in enumerate(ev.dates)
+        )
     return EventRows(rows, dates)
 
 
-def insert_events(conn: Connection, file_id: int, events: Sequence[SourceEvent],
-                  rows: EventRows | None = None) -> int:
+def insert_events(
+    conn: Connection, file_id: int, events: Sequence[SourceEvent], rows: EventRows | None = None
+) -> int:
     """Insert source events and their dates with two ``COPY`` statements.
 
     ``rows`` is :func:`event_rows` of (at least) these events, if made ahead.
@@ -239,8 +277,12 @@ def insert_events(conn: Connection, file_id: int, events: Sequence[SourceEvent],
     if rows is None or not rows.covers(events):
         rows = event_rows(events)
     prefix = f"\t{int(file_id)}\t"
-    copy_lines(conn, source_events.name, _EVENT_COLUMNS,
-               (copy_text(e.id) + prefix + rows.events[e.id] for e in events))
+    copy_lines(
+        conn,
+        source_events.name,
+        _EVENT_COLUMNS,
+        (copy_text(e.id) + prefix + rows.events[e.id] for e in events),
+    )
     dates = [line for e in events for line in rows.dates[e.id]]
     if dates:
         copy_lines(conn, event_dates.name, _DATE_COLUMNS, dates)
@@ -249,7 +291,8 @@ def insert_events(conn: Connection, file_id: int, events: Sequence[SourceEvent],
 
 def count_events_of_file(conn: Connection, file_id: int) -> int:
     return conn.execute(
-        sa.select(sa.func.count()).select_from(source_events)
+        sa.select(sa.func.count())
+        .select_from(source_events)
         .where(source_events.c.file_id == file_id)
     ).scalar_one()
 

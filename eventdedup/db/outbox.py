@@ -64,4 +64,3 @@ def fetch_after(conn: Connection, after: int, limit: int = 500) -> list[FeedMess
 
 def last_seq(conn: Connection) -> int:
     return conn.execute(sa.select(sa.func.coalesce(sa.func.max(outbox.c.seq), 0))).scalar_one()
-

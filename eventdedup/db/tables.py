@@ -104,9 +104,7 @@ event_dates = Table(
     "event_dates",
     metadata,
     Column("id", BigInteger, primary_key=True, autoincrement=True),
-    Column(
-        "event_id", Text, ForeignKey("source_events.id", ondelete="CASCADE"), nullable=False
-    ),
+    Column("event_id", Text, ForeignKey("source_events.id", ondelete="CASCADE"), nullable=False),
     Column("position", Integer, nullable=False),
     Column("date", Date, nullable=False),
     Column("start_time", Time),

@@ -42,8 +42,9 @@ OPEN_PATHS = frozenset({"/health", "/metrics"})
 
 
 def _json(body: Any, status: int = 200, **headers: str) -> Response:
-    return Response(dumps(body), status=status, content_type="application/json",
-                    headers=headers or None)
+    return Response(
+        dumps(body), status=status, content_type="application/json", headers=headers or None
+    )
 
 
 def _error(status: int, message: str, **headers: str) -> Response:
@@ -61,10 +62,15 @@ def create_app(*, health: HealthProbe, hub: FeedHub, admin: AdminContext) -> Qua
     app.config["MAX_CONTENT_LENGTH"] = 64 * 1024
     QuartSchema(
         app,
-        info={"title": "eventdedup admin API", "version": "1",
-              "description": "REST routes for scripts; the websocket /ws carries the feed and "
-                             "the JSON-RPC admin commands (docs/protocol.md)."},
-        openapi_path="/openapi.json", redoc_ui_path=None, scalar_ui_path=None,
+        info={
+            "title": "eventdedup admin API",
+            "version": "1",
+            "description": "REST routes for scripts; the websocket /ws carries the feed and "
+            "the JSON-RPC admin commands (docs/protocol.md).",
+        },
+        openapi_path="/openapi.json",
+        redoc_ui_path=None,
+        scalar_ui_path=None,
         swagger_ui_path=None,
         security_schemes={doc.BEARER: {"type": "http", "scheme": "bearer"}},
         security=[{doc.BEARER: []}],
@@ -80,10 +86,13 @@ def create_app(*, health: HealthProbe, hub: FeedHub, admin: AdminContext) -> Qua
         if admin.token.matches_header(request.headers.get("Authorization")):
             return None
         admin.metrics.auth_failures.labels("http").inc()
-        log.warning("HTTP authentication failed for %s %s from %s", request.method,
-                    request.path[:200], request.remote_addr,
-                    extra={"event": "auth.failed", "surface": "http",
-                           "peer": request.remote_addr})
+        log.warning(
+            "HTTP authentication failed for %s %s from %s",
+            request.method,
+            request.path[:200],
+            request.remote_addr,
+            extra={"event": "auth.failed", "surface": "http", "peer": request.remote_addr},
+        )
         return _error(401, "unauthorized", **{"WWW-Authenticate": "Bearer"})
 
     @app.errorhandler(HTTPException)
@@ -96,39 +105,62 @@ def create_app(*, health: HealthProbe, hub: FeedHub, admin: AdminContext) -> Qua
         return _error(status, exc.message)
 
     @app.get("/health")
-    @doc.api_doc(summary="Liveness and readiness", security=[], responses={
-        "200": doc.json_response("Every permanent actor runs and the database answers"),
-        "503": doc.json_response("Not ready; `reasons` says why")})
+    @doc.api_doc(
+        summary="Liveness and readiness",
+        security=[],
+        responses={
+            "200": doc.json_response("Every permanent actor runs and the database answers"),
+            "503": doc.json_response("Not ready; `reasons` says why"),
+        },
+    )
     async def get_health() -> Response:
         ok, body = health()
-        return Response(json.dumps(body), status=200 if ok else 503,
-                        content_type="application/json")
+        return Response(
+            json.dumps(body), status=200 if ok else 503, content_type="application/json"
+        )
 
     @app.get("/metrics")
-    @doc.api_doc(summary="Prometheus metrics", security=[], responses={
-        "200": {"description": "Prometheus text exposition format",
-                "content": {"text/plain": {"schema": {"type": "string"}}}}})
+    @doc.api_doc(
+        summary="Prometheus metrics",
+        security=[],
+        responses={
+            "200": {
+                "description": "Prometheus text exposition format",
+                "content": {"text/plain": {"schema": {"type": "string"}}},
+            }
+        },
+    )
     async def get_metrics() -> Response:
         await admin.refresh_metrics()
         return Response(admin.metrics.render(), status=200, content_type=CONTENT_TYPE_LATEST)
 
     @app.get("/api/events")
-    @doc.api_doc(summary="Search canonical events (same as the events.search command)",
-                 parameters=doc.SEARCH_PARAMETERS, responses={
-                     "200": doc.json_response("One page of canonical events",
-                                              doc.SEARCH_RESULT),
-                     "400": doc.BAD_REQUEST, "401": doc.UNAUTHORIZED})
+    @doc.api_doc(
+        summary="Search canonical events (same as the events.search command)",
+        parameters=doc.SEARCH_PARAMETERS,
+        responses={
+            "200": doc.json_response("One page of canonical events", doc.SEARCH_RESULT),
+            "400": doc.BAD_REQUEST,
+            "401": doc.UNAUTHORIZED,
+        },
+    )
     async def api_events() -> Response:
         query = SearchQuery.parse(Params(request.args.to_dict(), from_query=True))
         return _json(await db.run(_read, db.engine, search_events, query))
 
     @app.get("/api/events/<int(signed=True):event_id>")
-    @doc.api_doc(summary="One canonical event with sources, decisions and constraints",
-                 description="A merged-away id resolves to the survivor (`redirected_from`).",
-                 parameters=[{"name": "event_id", "in": "path", "required": True,
-                              "schema": {"type": "integer"}}],
-                 responses={"200": doc.json_response("The canonical event", doc.EVENT_DETAIL),
-                            "401": doc.UNAUTHORIZED, "404": doc.NOT_FOUND})
+    @doc.api_doc(
+        summary="One canonical event with sources, decisions and constraints",
+        description="A merged-away id resolves to the survivor (`redirected_from`).",
+        parameters=[
+            {"name": "event_id", "in": "path", "required": True, "schema": {"type": "integer"}}
+        ],
+        responses={
+            "200": doc.json_response("The canonical event", doc.EVENT_DETAIL),
+            "401": doc.UNAUTHORIZED,
+            "404": doc.NOT_FOUND,
+        },
+    )
     async def api_event(event_id: int) -> Response:
         Params(request.args.to_dict(), from_query=True).done()
         if not 0 < event_id <= MAX_ID:
@@ -139,21 +171,31 @@ def create_app(*, health: HealthProbe, hub: FeedHub, admin: AdminContext) -> Qua
         return _json(result)
 
     @app.get("/api/export")
-    @doc.api_doc(summary="Export canonical events (input format) or clusters",
-                 parameters=[doc.query("format", {"type": "string",
-                                                  "enum": ["events", "clusters"]},
-                                       "events (default): canonical events in the drop-folder "
-                                       "format; clusters: source-event ids per canonical")],
-                 responses={"200": doc.json_response("The export (a JSON attachment)"),
-                            "400": doc.BAD_REQUEST, "401": doc.UNAUTHORIZED})
+    @doc.api_doc(
+        summary="Export canonical events (input format) or clusters",
+        parameters=[
+            doc.query(
+                "format",
+                {"type": "string", "enum": ["events", "clusters"]},
+                "events (default): canonical events in the drop-folder "
+                "format; clusters: source-event ids per canonical",
+            )
+        ],
+        responses={
+            "200": doc.json_response("The export (a JSON attachment)"),
+            "400": doc.BAD_REQUEST,
+            "401": doc.UNAUTHORIZED,
+        },
+    )
     async def api_export() -> Response:
         params = Params(request.args.to_dict(), from_query=True)
         kind = params.choice("format", ["events", "clusters"], default="events")
         params.done()
         fn = export_events if kind == "events" else export_clusters
         body = await db.run(_read, db.engine, fn)
-        return _json(body, **{"Content-Disposition":
-                              f'attachment; filename="eventdedup-{kind}.json"'})
+        return _json(
+            body, **{"Content-Disposition": f'attachment; filename="eventdedup-{kind}.json"'}
+        )
 
     @app.websocket("/ws")
     async def ws_feed() -> None:

@@ -58,8 +58,7 @@ class Encoded:
 
     @classmethod
     def of(cls, message: FeedMessage) -> Encoded:
-        return cls(message.seq, message.type,
-                   json.dumps(message.to_json(), ensure_ascii=False))
+        return cls(message.seq, message.type, json.dumps(message.to_json(), ensure_ascii=False))
 
 
 FetchAfter = Callable[[int, int], Awaitable[list[Encoded]]]
@@ -120,8 +119,9 @@ class FeedHub:
     def client_count(self) -> int:
         return len(self._subscribers)
 
-    def subscribe(self, types: frozenset[str] | None = None,
-                  after: int | None = None) -> Subscription:
+    def subscribe(
+        self, types: frozenset[str] | None = None, after: int | None = None
+    ) -> Subscription:
         """A cursor at ``after``, or at the head: live messages come after it."""
         sub = Subscription(types, self.head if after is None else after)
         self._subscribers.add(sub)
@@ -137,8 +137,9 @@ class FeedHub:
     async def wait_started(self) -> None:
         await self._started.wait()
 
-    async def run(self, *, initial_head: int, task_status: trio.TaskStatus[None]
-                  = trio.TASK_STATUS_IGNORED) -> None:
+    async def run(
+        self, *, initial_head: int, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED
+    ) -> None:
         if initial_head != self.head:
             self._window.clear()  # a new starting point: the window no longer joins up
         self.head = initial_head
@@ -148,8 +149,7 @@ class FeedHub:
         while True:
             # Wake for commits, for the poll timer, and every lag_check_interval: a
             # client's send can get stuck at any time, not only when messages arrive.
-            with trio.move_on_at(min(next_poll, trio.current_time()
-                                     + self.lag_check_interval)):
+            with trio.move_on_at(min(next_poll, trio.current_time() + self.lag_check_interval)):
                 await self._wake.wait()
             if self._wake.is_set() or trio.current_time() >= next_poll:
                 self._wake = trio.Event()
@@ -180,8 +180,10 @@ class FeedHub:
             if sub.lagging(self.head, self.queue_size):
                 sub.overflowed = True
                 self._subscribers.discard(sub)
-                log.warning("feed client fell behind; disconnecting it",
-                            extra={"event": "feed.lagging", "seq": sub.position})
+                log.warning(
+                    "feed client fell behind; disconnecting it",
+                    extra={"event": "feed.lagging", "seq": sub.position},
+                )
 
     def window_after(self, seq: int) -> list[Encoded] | None:
         """The window's messages after ``seq``; None if some of them left it already."""
@@ -205,8 +207,9 @@ def next_frame(sub: Subscription, pending: Sequence[Encoded]) -> tuple[list[str]
     reached = sub.position
     for message in pending:
         if sub.wants(message):
-            if texts and (len(texts) >= MAX_FRAME_MESSAGES
-                          or size + len(message.text) > MAX_FRAME_BYTES):
+            if texts and (
+                len(texts) >= MAX_FRAME_MESSAGES or size + len(message.text) > MAX_FRAME_BYTES
+            ):
                 break
             texts.append(message.text)
             size += len(message.text)
@@ -214,8 +217,7 @@ def next_frame(sub: Subscription, pending: Sequence[Encoded]) -> tuple[list[str]
     return texts, reached
 
 
-async def stream(hub: FeedHub, sub: Subscription,
-                 send: Callable[[str], Awaitable[None]]) -> int:
+async def stream(hub: FeedHub, sub: Subscription, send: Callable[[str], Awaitable[None]]) -> int:
     """Send everything after the cursor, replaying from the database where needed.
 
     ``sub`` must have been taken *before* the client was told it is connected,

@@ -42,14 +42,16 @@ class FragmentProvider(OpenAPIProvider):
         if fragment:
             for operations in paths.values():
                 for operation in operations.values():
-                    path_params = [p for p in operation.get("parameters", [])
-                                   if p.get("in") == "path"]
+                    path_params = [
+                        p for p in operation.get("parameters", []) if p.get("in") == "path"
+                    ]
                     operation.update(fragment)
-                    documented = {p["name"] for p in operation.get("parameters", [])
-                                  if p.get("in") == "path"}
-                    operation["parameters"] = [p for p in path_params
-                                               if p["name"] not in documented] + list(
-                        operation.get("parameters", []))
+                    documented = {
+                        p["name"] for p in operation.get("parameters", []) if p.get("in") == "path"
+                    }
+                    operation["parameters"] = [
+                        p for p in path_params if p["name"] not in documented
+                    ] + list(operation.get("parameters", []))
         return paths, components
 
 
@@ -57,13 +59,20 @@ class FragmentProvider(OpenAPIProvider):
 
 
 def query(name: str, schema: dict[str, Any], description: str) -> dict[str, Any]:
-    return {"name": name, "in": "query", "required": False, "schema": schema,
-            "description": description}
+    return {
+        "name": name,
+        "in": "query",
+        "required": False,
+        "schema": schema,
+        "description": description,
+    }
 
 
 def json_response(description: str, schema: dict[str, Any] | None = None) -> dict[str, Any]:
-    return {"description": description,
-            "content": {"application/json": {"schema": schema or {"type": "object"}}}}
+    return {
+        "description": description,
+        "content": {"application/json": {"schema": schema or {"type": "object"}}},
+    }
 
 
 ERROR = {"type": "object", "properties": {"error": {"type": "string"}}, "required": ["error"]}
@@ -76,13 +85,24 @@ SEARCH_PARAMETERS = [
     query("q", TEXT_PARAM, "Title search: substring (case-insensitive) or trigram similarity"),
     query("city", TEXT_PARAM, "City, case-insensitive exact match"),
     query("category", TEXT_PARAM, "Category the event must carry"),
-    query("date_from", {"type": "string", "format": "date"},
-          "Events ending on or after this date (ISO)"),
-    query("date_to", {"type": "string", "format": "date"},
-          "Events starting on or before this date (ISO)"),
-    query("sort", {"type": "string", "enum": ["date", "title", "city", "source_count",
-                                              "confidence", "updated", "relevance"]},
-          "Sort key (default: relevance with q, else date)"),
+    query(
+        "date_from",
+        {"type": "string", "format": "date"},
+        "Events ending on or after this date (ISO)",
+    ),
+    query(
+        "date_to",
+        {"type": "string", "format": "date"},
+        "Events starting on or before this date (ISO)",
+    ),
+    query(
+        "sort",
+        {
+            "type": "string",
+            "enum": ["date", "title", "city", "source_count", "confidence", "updated", "relevance"],
+        },
+        "Sort key (default: relevance with q, else date)",
+    ),
     query("order", {"type": "string", "enum": ["asc", "desc"]}, "Sort direction"),
     query("page", {"type": "integer", "minimum": 1, "maximum": 100000}, "Page, from 1"),
     query("size", {"type": "integer", "minimum": 1, "maximum": 200}, "Page size"),
@@ -90,29 +110,36 @@ SEARCH_PARAMETERS = [
 EVENT_ITEM = {
     "type": "object",
     "properties": {
-        "id": {"type": "integer"}, "title": {"type": "string"},
+        "id": {"type": "integer"},
+        "title": {"type": "string"},
         "city": {"type": ["string", "null"]},
         "first_date": {"type": ["string", "null"], "format": "date"},
         "last_date": {"type": ["string", "null"], "format": "date"},
         "categories": {"type": "array", "items": {"type": "string"}},
         "source_count": {"type": "integer"},
         "match_confidence": {"type": ["number", "null"]},
-        "needs_review": {"type": "boolean"}, "version": {"type": "integer"},
+        "needs_review": {"type": "boolean"},
+        "version": {"type": "integer"},
     },
 }
 SEARCH_RESULT = {
     "type": "object",
-    "properties": {"items": {"type": "array", "items": EVENT_ITEM},
-                   "total": {"type": "integer"}, "page": {"type": "integer"},
-                   "size": {"type": "integer"}},
+    "properties": {
+        "items": {"type": "array", "items": EVENT_ITEM},
+        "total": {"type": "integer"},
+        "page": {"type": "integer"},
+        "size": {"type": "integer"},
+    },
     "required": ["items", "total", "page", "size"],
 }
 EVENT_DETAIL = {
     "type": "object",
-    "properties": {"canonical": {"type": "object"},
-                   "sources": {"type": "array", "items": {"type": "object"}},
-                   "decisions": {"type": "array", "items": {"type": "object"}},
-                   "constraints": {"type": "array", "items": {"type": "object"}},
-                   "redirected_from": {"type": "integer"}},
+    "properties": {
+        "canonical": {"type": "object"},
+        "sources": {"type": "array", "items": {"type": "object"}},
+        "decisions": {"type": "array", "items": {"type": "object"}},
+        "constraints": {"type": "array", "items": {"type": "object"}},
+        "redirected_from": {"type": "integer"},
+    },
     "required": ["canonical", "sources", "decisions"],
 }

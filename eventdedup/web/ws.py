@@ -42,8 +42,7 @@ def _auth_frame_token(frame: str | bytes) -> str | None:
         payload = json.loads(frame)
     except (ValueError, RecursionError, UnicodeDecodeError):
         return None
-    if isinstance(payload, dict) and set(payload) == {"auth"} and isinstance(payload["auth"],
-                                                                               str):
+    if isinstance(payload, dict) and set(payload) == {"auth"} and isinstance(payload["auth"], str):
         return payload["auth"]
     return None
 
@@ -72,9 +71,12 @@ async def _authenticate(ctx: AdminContext, peer: str) -> bool:
             return True
         how = "no credentials" if frame is None else "first frame"
     ctx.metrics.auth_failures.labels("websocket").inc()
-    log.warning("websocket authentication failed (%s) from %s", how, peer,
-                extra={"event": "auth.failed", "surface": "websocket", "peer": peer,
-                       "how": how})
+    log.warning(
+        "websocket authentication failed (%s) from %s",
+        how,
+        peer,
+        extra={"event": "auth.failed", "surface": "websocket", "peer": peer, "how": how},
+    )
     await _close(CLOSE_UNAUTHORIZED)
     return False
 
@@ -112,15 +114,18 @@ async def serve_ws(ctx: AdminContext, dispatcher: Dispatcher) -> None:
             nursery.start_soon(_answer_requests, ctx, dispatcher, caller, send_text)
             last = await stream(hub, sub, send_text)
             nursery.cancel_scope.cancel()  # lagging: stop answering, tell it where to resume
-        log.info("feed client lagging; closing it", extra={
-            "event": "feed.client_lagging", "peer": peer, "last_seq": last})
+        log.info(
+            "feed client lagging; closing it",
+            extra={"event": "feed.client_lagging", "peer": peer, "last_seq": last},
+        )
         await _close(CLOSE_LAGGING, f"lagging; resume with after={last}")
     finally:
         hub.unsubscribe(sub)
 
 
-async def _answer_requests(ctx: AdminContext, dispatcher: Dispatcher, caller: Caller,
-                           send_text: Any) -> None:
+async def _answer_requests(
+    ctx: AdminContext, dispatcher: Dispatcher, caller: Caller, send_text: Any
+) -> None:
     """Read frames forever; answer each (in order) without ever raising on bad input."""
     bucket = TokenBucket(rate=ctx.rpc_rate, burst=ctx.rpc_burst)
     while True:

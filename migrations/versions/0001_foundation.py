@@ -40,7 +40,10 @@ def upgrade() -> None:
         sa.CheckConstraint("state IN ('completed', 'failed')", name="file_ingestions_state"),
     )
     op.create_index(
-        "file_ingestions_completed_hash", "file_ingestions", ["file_hash"], unique=True,
+        "file_ingestions_completed_hash",
+        "file_ingestions",
+        ["file_hash"],
+        unique=True,
         postgresql_where=sa.text("state = 'completed'"),
     )
     op.create_index("file_ingestions_completed_at", "file_ingestions", ["completed_at"])
@@ -83,7 +86,9 @@ def upgrade() -> None:
         "event_dates",
         sa.Column("id", sa.BigInteger, primary_key=True, autoincrement=True),
         sa.Column(
-            "event_id", sa.Text, sa.ForeignKey("source_events.id", ondelete="CASCADE"),
+            "event_id",
+            sa.Text,
+            sa.ForeignKey("source_events.id", ondelete="CASCADE"),
             nullable=False,
         ),
         sa.Column("position", sa.Integer, nullable=False),

@@ -53,8 +53,13 @@ def upgrade() -> None:
     )
     op.create_index("canonical_events_first_date", "canonical_events", ["first_date"])
     op.create_index("canonical_events_last_date", "canonical_events", ["last_date"])
-    op.create_index("canonical_events_title_trgm", "canonical_events", ["title"],
-                    postgresql_using="gin", postgresql_ops={"title": "gin_trgm_ops"})
+    op.create_index(
+        "canonical_events_title_trgm",
+        "canonical_events",
+        ["title"],
+        postgresql_using="gin",
+        postgresql_ops={"title": "gin_trgm_ops"},
+    )
 
     op.create_table(
         "canonical_redirects",
@@ -72,17 +77,20 @@ def upgrade() -> None:
         sa.Column("score", JSONB, nullable=False),
         sa.Column("decided_at", TZ, nullable=False, server_default=sa.text("now()")),
         sa.CheckConstraint("a_id < b_id", name="match_decisions_ordered"),
-        sa.CheckConstraint("decision IN ('match', 'ambiguous', 'no_match')",
-                           name="match_decisions_decision"),
+        sa.CheckConstraint(
+            "decision IN ('match', 'ambiguous', 'no_match')", name="match_decisions_decision"
+        ),
     )
     op.create_index("match_decisions_b_id", "match_decisions", ["b_id"])
 
     op.create_table(
         "match_constraints",
-        sa.Column("a_id", sa.Text, sa.ForeignKey("source_events.id", ondelete="CASCADE"),
-                  primary_key=True),
-        sa.Column("b_id", sa.Text, sa.ForeignKey("source_events.id", ondelete="CASCADE"),
-                  primary_key=True),
+        sa.Column(
+            "a_id", sa.Text, sa.ForeignKey("source_events.id", ondelete="CASCADE"), primary_key=True
+        ),
+        sa.Column(
+            "b_id", sa.Text, sa.ForeignKey("source_events.id", ondelete="CASCADE"), primary_key=True
+        ),
         sa.Column("kind", sa.Text, nullable=False),
         sa.Column("operator", sa.Text),
         sa.Column("created_at", TZ, nullable=False, server_default=sa.text("now()")),
@@ -104,8 +112,7 @@ def upgrade() -> None:
         sa.Column("state", sa.Text, nullable=False, server_default="open"),
         sa.Column("created_at", TZ, nullable=False, server_default=sa.text("now()")),
         sa.Column("resolved_at", TZ),
-        sa.CheckConstraint("state IN ('open', 'resolved', 'dismissed')",
-                           name="review_items_state"),
+        sa.CheckConstraint("state IN ('open', 'resolved', 'dismissed')", name="review_items_state"),
     )
     op.create_index("review_items_open", "review_items", ["state", sa.text("uncertainty DESC")])
     op.create_index("review_items_a_id", "review_items", ["a_id"])
@@ -113,8 +120,14 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    for table in ("review_items", "match_constraints", "match_decisions", "canonical_redirects",
-                  "canonical_events", "event_blocking_keys"):
+    for table in (
+        "review_items",
+        "match_constraints",
+        "match_decisions",
+        "canonical_redirects",
+        "canonical_events",
+        "event_blocking_keys",
+    ):
         op.drop_table(table)
     op.execute("DROP SEQUENCE component_ids")
     for column in ("canonical_id", "component_id", "record"):

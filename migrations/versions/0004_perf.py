@@ -32,8 +32,9 @@ _SPLIT = r"regexp_match(key, '^(.+)\|(0|[1-9][0-9]?)$')"
 
 
 def upgrade() -> None:
-    op.add_column("event_blocking_keys",
-                  sa.Column("slots", sa.BigInteger, nullable=False, server_default="1"))
+    op.add_column(
+        "event_blocking_keys", sa.Column("slots", sa.BigInteger, nullable=False, server_default="1")
+    )
     op.execute(f"""
         CREATE TEMP TABLE blocking_rows ON COMMIT DROP AS
         SELECT CASE WHEN slot IS NULL THEN key ELSE prefix END AS key, event_id,
@@ -44,12 +45,16 @@ def upgrade() -> None:
               FROM (SELECT key, event_id, {_SPLIT} AS m FROM event_blocking_keys) s) t
         GROUP BY 1, 2""")
     op.execute("TRUNCATE event_blocking_keys")
-    op.execute("INSERT INTO event_blocking_keys (key, event_id, slots) "
-               "SELECT key, event_id, slots FROM blocking_rows")
+    op.execute(
+        "INSERT INTO event_blocking_keys (key, event_id, slots) "
+        "SELECT key, event_id, slots FROM blocking_rows"
+    )
     op.alter_column("event_blocking_keys", "slots", server_default=None)
-    op.execute("ALTER TABLE event_blocking_keys DROP CONSTRAINT event_blocking_keys_pkey, "
-               "ADD CONSTRAINT event_blocking_keys_pkey PRIMARY KEY (key, event_id) "
-               "INCLUDE (slots)")
+    op.execute(
+        "ALTER TABLE event_blocking_keys DROP CONSTRAINT event_blocking_keys_pkey, "
+        "ADD CONSTRAINT event_blocking_keys_pkey PRIMARY KEY (key, event_id) "
+        "INCLUDE (slots)"
+    )
     op.execute("ALTER TABLE event_blocking_keys ALTER COLUMN key SET (n_distinct = -0.3)")
     op.execute("ANALYZE event_blocking_keys")
 
@@ -62,8 +67,12 @@ def downgrade() -> None:
         FROM event_blocking_keys, generate_series(0, 62) AS b
         WHERE slots & (1::bigint << b) <> 0""")
     op.execute("TRUNCATE event_blocking_keys")
-    op.execute("ALTER TABLE event_blocking_keys DROP CONSTRAINT event_blocking_keys_pkey, "
-               "ADD CONSTRAINT event_blocking_keys_pkey PRIMARY KEY (key, event_id)")
+    op.execute(
+        "ALTER TABLE event_blocking_keys DROP CONSTRAINT event_blocking_keys_pkey, "
+        "ADD CONSTRAINT event_blocking_keys_pkey PRIMARY KEY (key, event_id)"
+    )
     op.drop_column("event_blocking_keys", "slots")
-    op.execute("INSERT INTO event_blocking_keys (key, event_id) "
-               "SELECT DISTINCT key, event_id FROM blocking_rows")
+    op.execute(
+        "INSERT INTO event_blocking_keys (key, event_id) "
+        "SELECT DISTINCT key, event_id FROM blocking_rows"
+    )

@@ -85,8 +85,10 @@ def main() -> int:
             except Exception as exc:
                 failed += 1
                 print(f"fetch-debs: {exc}", file=sys.stderr)
-    print(f"fetch-debs: {counts['fetched']} fetched, {counts['cached']} cached, "
-          f"{failed} failed", file=sys.stderr)
+    print(
+        f"fetch-debs: {counts['fetched']} fetched, {counts['cached']} cached, {failed} failed",
+        file=sys.stderr,
+    )
     return 1 if failed else 0
 
 

@@ -62,12 +62,17 @@ class Session:
         assert "error" in reply, f"{method} {params} should fail: {reply}"
         return reply["error"]
 
-    async def message(self, type_: str, wait: float = 30, after: int = 0,
-                      **match: Any) -> dict[str, Any]:
+    async def message(
+        self, type_: str, wait: float = 30, after: int = 0, **match: Any
+    ) -> dict[str, Any]:
         """The first feed message after ``after`` (received or next) of ``type_`` matching."""
+
         def hit(m: dict[str, Any]) -> bool:
-            return m["seq"] > after and m["type"] == type_ and all(
-                m["data"].get(k) == v for k, v in match.items())
+            return (
+                m["seq"] > after
+                and m["type"] == type_
+                and all(m["data"].get(k) == v for k, v in match.items())
+            )
 
         for m in self.feed:
             if hit(m):
@@ -85,13 +90,21 @@ class Session:
 @asynccontextmanager
 async def session(settings: Settings, query: str = "") -> AsyncIterator[Session]:
     headers = [(b"authorization", f"Bearer {admin_token(settings)}".encode())]
-    async with open_websocket_url(ws_url(settings, query), extra_headers=headers,
-                                  message_queue_size=10_000) as ws:
+    async with open_websocket_url(
+        ws_url(settings, query), extra_headers=headers, message_queue_size=10_000
+    ) as ws:
         yield Session(ws)
 
 
-def write_events(source: Path, inbox: Path, name: str, *, prefix: str = "",
-                 only: Sequence[str] | None = None, limit: int | None = None) -> Path:
+def write_events(
+    source: Path,
+    inbox: Path,
+    name: str,
+    *,
+    prefix: str = "",
+    only: Sequence[str] | None = None,
+    limit: int | None = None,
+) -> Path:
     """A file made of ``source``'s events (optionally renamed by ``prefix``), dropped atomically.
 
     A renamed copy is a *later file from another source* describing the same

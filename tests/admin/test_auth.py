@@ -18,13 +18,19 @@ from eventdedup.config import ConfigError
 from tests.admin.helpers import TOKEN, Session
 from tests.daemon.harness import base_url, make_settings, running_daemon, ws_url
 
-PROTECTED = ["/api/events", "/api/events/1", "/api/export", "/api/export?format=clusters",
-             "/openapi.json"]
+PROTECTED = [
+    "/api/events",
+    "/api/events/1",
+    "/api/export",
+    "/api/export?format=clusters",
+    "/openapi.json",
+]
 OPEN = ["/health", "/metrics"]
 
 
-async def _close_code(url: str, headers: list[tuple[bytes, bytes]],
-                      first: str | None = None) -> int | None:
+async def _close_code(
+    url: str, headers: list[tuple[bytes, bytes]], first: str | None = None
+) -> int | None:
     """Connect, optionally send one frame, and return the close code the server chose."""
     async with open_websocket_url(url, extra_headers=headers) as ws:
         if first is not None:
@@ -40,20 +46,28 @@ async def _close_code(url: str, headers: list[tuple[bytes, bytes]],
 
 @pytest.mark.trio
 async def test_every_route_and_the_websocket_need_the_token(
-    tmp_path: Path, database_url: str, migrated_engine: sa.Engine,
+    tmp_path: Path,
+    database_url: str,
+    migrated_engine: sa.Engine,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     settings = make_settings(tmp_path, database_url, admin_token=TOKEN)
     wrong = "wrong-token-0123456789"
     caplog.set_level(logging.INFO)
-    async with running_daemon(settings) as daemon, httpx.AsyncClient(
-            base_url=base_url(settings), timeout=30) as http:
+    async with (
+        running_daemon(settings) as daemon,
+        httpx.AsyncClient(base_url=base_url(settings), timeout=30) as http,
+    ):
         assert daemon.admin is not None
         daemon.admin.auth_deadline = 0.5
         for path in PROTECTED:
-            for headers in ({}, {"Authorization": f"Bearer {wrong}"},
-                            {"Authorization": f"Basic {TOKEN}"}, {"Authorization": "Bearer"},
-                            {"Authorization": f"Bearer {TOKEN}x"}):
+            for headers in (
+                {},
+                {"Authorization": f"Bearer {wrong}"},
+                {"Authorization": f"Basic {TOKEN}"},
+                {"Authorization": "Bearer"},
+                {"Authorization": f"Bearer {TOKEN}x"},
+            ):
                 r = await http.get(path, headers=headers)
                 assert r.status_code == 401, (path, headers, r.text)
                 assert r.json() == {"error": "unauthorized"}
@@ -62,8 +76,9 @@ async def test_every_route_and_the_websocket_need_the_token(
             expected = 404 if path == "/api/events/1" else 200
             assert ok.status_code == expected, (path, ok.text)
         # the scheme is case-insensitive (RFC 7235)
-        assert (await http.get("/api/events", headers={"Authorization": f"bearer {TOKEN}"})
-                ).status_code == 200
+        assert (
+            await http.get("/api/events", headers={"Authorization": f"bearer {TOKEN}"})
+        ).status_code == 200
         for path in OPEN:
             assert (await http.get(path)).status_code == 200, path
 
@@ -71,8 +86,12 @@ async def test_every_route_and_the_websocket_need_the_token(
         bearer = [(b"authorization", f"Bearer {TOKEN}".encode())]
         assert await _close_code(url, [(b"authorization", f"Bearer {wrong}".encode())]) == 4401
         assert await _close_code(url, [], first=json.dumps({"auth": wrong})) == 4401
-        assert await _close_code(url, [], first=json.dumps(
-            {"jsonrpc": "2.0", "id": 1, "method": "status"})) == 4401
+        assert (
+            await _close_code(
+                url, [], first=json.dumps({"jsonrpc": "2.0", "id": 1, "method": "status"})
+            )
+            == 4401
+        )
         assert await _close_code(url, [], first="not json") == 4401
         assert await _close_code(url, []) == 4401  # said nothing within the deadline
         # a bad query is only answered after authentication
@@ -92,12 +111,10 @@ async def test_every_route_and_the_websocket_need_the_token(
     assert 'eventdedup_auth_failures_total{surface="websocket"} 5.0' in metrics
     failures = [r for r in caplog.records if "authentication failed" in r.getMessage()]
     assert len(failures) >= len(PROTECTED) * 5 + 5
-    assert all(wrong not in r.getMessage() and TOKEN not in r.getMessage()
-               for r in caplog.records)
+    assert all(wrong not in r.getMessage() and TOKEN not in r.getMessage() for r in caplog.records)
 
 
-def test_token_sources_and_generated_file(tmp_path: Path,
-                                          caplog: pytest.LogCaptureFixture) -> None:
+def test_token_sources_and_generated_file(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.INFO)
     base = make_settings(tmp_path, "postgresql://unused/db")
     generated = load_admin_token(base)
@@ -122,13 +139,13 @@ def test_token_sources_and_generated_file(tmp_path: Path,
     secret.write_text("from-file\n")
     from_file = make_settings(tmp_path, "postgresql://unused/db", admin_token_file=secret)
     assert load_admin_token(from_file).value == "from-file"
-    both = make_settings(tmp_path, "postgresql://unused/db", admin_token_file=secret,
-                         admin_token="from-env")
+    both = make_settings(
+        tmp_path, "postgresql://unused/db", admin_token_file=secret, admin_token="from-env"
+    )
     assert load_admin_token(both).value == "from-env"
     secret.write_text("  \n")
     with pytest.raises(ConfigError, match="EVENT_DEDUP_ADMIN_TOKEN_FILE"):
         load_admin_token(from_file)
-    missing = make_settings(tmp_path, "postgresql://unused/db",
-                            admin_token_file=tmp_path / "nope")
+    missing = make_settings(tmp_path, "postgresql://unused/db", admin_token_file=tmp_path / "nope")
     with pytest.raises(ConfigError, match="EVENT_DEDUP_ADMIN_TOKEN_FILE"):
         load_admin_token(missing)

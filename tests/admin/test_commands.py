@@ -24,14 +24,20 @@ AUTH = {"Authorization": f"Bearer {TOKEN}"}
 
 @pytest.mark.trio
 async def test_queries_dead_letters_config_actors_and_metrics(
-    tmp_path: Path, database_url: str, migrated_engine: sa.Engine, corpus_files: list[Path],
+    tmp_path: Path,
+    database_url: str,
+    migrated_engine: sa.Engine,
+    corpus_files: list[Path],
 ) -> None:
     settings = make_settings(tmp_path, database_url, admin_token=TOKEN)
     source = corpus_files[1]
     events_in_file = len(json.loads(source.read_text())["events"])
-    async with running_daemon(settings) as daemon, session(settings) as s, \
-            session(settings, "types=config.changed,deadletter.retried") as filtered, \
-            httpx.AsyncClient(base_url=base_url(settings), headers=AUTH, timeout=60) as http:
+    async with (
+        running_daemon(settings) as daemon,
+        session(settings) as s,
+        session(settings, "types=config.changed,deadletter.retried") as filtered,
+        httpx.AsyncClient(base_url=base_url(settings), headers=AUTH, timeout=60) as http,
+    ):
         drop_file(source, settings.event_data_dir)
         await s.message("file.processed", file=source.name, wait=90)
 
@@ -59,12 +65,12 @@ async def test_queries_dead_letters_config_actors_and_metrics(
         by_title = await s.call("events.search", {"sort": "title", "order": "desc", "size": 10})
         titles = [i["title"] for i in by_title["items"]]
         assert len(titles) == 10
-        page2 = await s.call("events.search", {"sort": "title", "order": "desc", "size": 10,
-                                               "page": 2})
+        page2 = await s.call(
+            "events.search", {"sort": "title", "order": "desc", "size": 10, "page": 2}
+        )
         assert not {i["id"] for i in page2["items"]} & {i["id"] for i in by_title["items"]}
         if target["city"]:
-            in_city = await s.call("events.search", {"city": target["city"].upper(),
-                                                     "size": 200})
+            in_city = await s.call("events.search", {"city": target["city"].upper(), "size": 200})
             assert all(i["city"].lower() == target["city"].lower() for i in in_city["items"])
             assert target["id"] in [i["id"] for i in in_city["items"]]
         day = target["first_date"]
@@ -82,7 +88,8 @@ async def test_queries_dead_letters_config_actors_and_metrics(
         assert len(detail["sources"]) == multi["source_count"]
         assert all(src["file"] == source.name and src["dates"] for src in detail["sources"])
         assert detail["decisions"] and {"combined", "decision", "reason"} <= set(
-            detail["decisions"][0])
+            detail["decisions"][0]
+        )
         assert (await http.get(f"/api/events/{multi['id']}")).json() == detail
         assert (await http.get("/api/events/999999999")).status_code == 404
         clusters = (await http.get("/api/export", params={"format": "clusters"})).json()
@@ -111,8 +118,9 @@ async def test_queries_dead_letters_config_actors_and_metrics(
         config = await s.call("config.get")
         assert config["source"] == "packaged defaults" and config["overrides"] == {}
         high = config["matching"]["thresholds"]["high"]
-        changed = await s.call("config.set", {"matching": {"thresholds": {"high": 0.8123}},
-                                              "operator": "ops"})
+        changed = await s.call(
+            "config.set", {"matching": {"thresholds": {"high": 0.8123}}, "operator": "ops"}
+        )
         assert changed["changed"] == ["thresholds.high"] and changed["version"] == 1
         assert changed["matching"]["thresholds"]["high"] == 0.8123 != high
         await s.message("config.changed", changed=["thresholds.high"])
@@ -139,14 +147,14 @@ async def test_queries_dead_letters_config_actors_and_metrics(
         await s.message("actor.status", name="watcher", state="running", restarts=1)
 
         audit = (await s.call("audit.list", {"operator": "ops"}))["items"]
-        assert [a["action"] for a in audit] == ["actor.restart", "config.set",
-                                                "deadletters.retry"]
+        assert [a["action"] for a in audit] == ["actor.restart", "config.set", "deadletters.retry"]
         assert audit[1]["after"]["changed"] == ["thresholds.high"]
 
         # -- metrics (open, Prometheus text) ---------------------------------------------------
         metrics = (await httpx.AsyncClient().get(base_url(settings) + "/metrics")).text
-    lines = dict(line.rsplit(" ", 1) for line in metrics.splitlines()
-                 if line and not line.startswith("#"))
+    lines = dict(
+        line.rsplit(" ", 1) for line in metrics.splitlines() if line and not line.startswith("#")
+    )
     assert float(lines['eventdedup_files_total{outcome="processed"}']) == 2
     assert float(lines['eventdedup_files_total{outcome="failed"}']) == 2
     assert float(lines["eventdedup_file_processing_seconds_count"]) == 4

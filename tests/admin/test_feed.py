@@ -36,7 +36,10 @@ def _seqs(s: Session) -> list[int]:
 
 @pytest.mark.trio
 async def test_two_replicas_one_feed_exactly_once_and_resume_across_them(
-    tmp_path: Path, database_url: str, migrated_engine: sa.Engine, corpus_files: list[Path],
+    tmp_path: Path,
+    database_url: str,
+    migrated_engine: sa.Engine,
+    corpus_files: list[Path],
 ) -> None:
     # same database, same inbox/archive/dead letters; only the port differs
     settings_a = make_settings(tmp_path, database_url, admin_token=TOKEN)
@@ -50,8 +53,7 @@ async def test_two_replicas_one_feed_exactly_once_and_resume_across_them(
         hub_a.listen_poll_interval = hub_b.listen_poll_interval = 300.0
         await _until(lambda: hub_a.listening and hub_b.listening)
 
-        async with session(settings_a, "after=0") as on_a, \
-                session(settings_b, "after=0") as on_b:
+        async with session(settings_a, "after=0") as on_a, session(settings_b, "after=0") as on_b:
             # a commit made on B reaches A's client at once: NOTIFY, not a timer
             started = trio.current_time()
             await on_b.call("config.set", {"matching": {"thresholds": {"high": 0.76}}})
@@ -64,14 +66,17 @@ async def test_two_replicas_one_feed_exactly_once_and_resume_across_them(
             # a third client reads part of the feed from A and is cut off without a close
             # handshake; it resumes from B later with ?after=
             first_part: list[int] = []
-            with contextlib.suppress(ConnectionClosed, trio.BrokenResourceError,
-                                     trio.ClosedResourceError):
-                async with open_websocket_url(ws_url(settings_a, "after=0"),
-                                              extra_headers=BEARER) as ws:
+            with contextlib.suppress(
+                ConnectionClosed, trio.BrokenResourceError, trio.ClosedResourceError
+            ):
+                async with open_websocket_url(
+                    ws_url(settings_a, "after=0"), extra_headers=BEARER
+                ) as ws:
                     with trio.fail_after(60):
                         while len(first_part) < 60:
-                            first_part.extend(m["seq"] for m in feed_messages(
-                                json.loads(await ws.get_message())))
+                            first_part.extend(
+                                m["seq"] for m in feed_messages(json.loads(await ws.get_message()))
+                            )
                     await ws._stream.aclose()  # forced disconnect: TCP gone, no close frame
 
             for f in files:
@@ -80,19 +85,25 @@ async def test_two_replicas_one_feed_exactly_once_and_resume_across_them(
             head = _seqs(on_a)[-1]
 
             resumed: list[int] = []
-            async with open_websocket_url(ws_url(settings_b, f"after={first_part[-1]}"),
-                                          extra_headers=BEARER) as ws:
+            async with open_websocket_url(
+                ws_url(settings_b, f"after={first_part[-1]}"), extra_headers=BEARER
+            ) as ws:
                 with trio.fail_after(60):
                     while not resumed or resumed[-1] < head:
-                        resumed.extend(m["seq"] for m in feed_messages(
-                            json.loads(await ws.get_message())))
+                        resumed.extend(
+                            m["seq"] for m in feed_messages(json.loads(await ws.get_message()))
+                        )
 
             # the listener connection drops: the hub polls meanwhile and reconnects
             hub_a.poll_interval = 0.5
             with migrated_engine.connect() as conn:
-                killed = conn.execute(sa.text(
-                    "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
-                    "WHERE application_name = :name"), {"name": LISTENER_NAME}).scalar_one()
+                killed = conn.execute(
+                    sa.text(
+                        "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                        "WHERE application_name = :name"
+                    ),
+                    {"name": LISTENER_NAME},
+                ).scalar_one()
             assert killed == 2
             mark = _seqs(on_a)[-1]
             await on_b.call("config.set", {"matching": {"thresholds": {"high": 0.77}}})
@@ -129,22 +140,24 @@ def _burst(key: str) -> dict[str, Any]:
 
 @pytest.mark.trio
 async def test_a_client_that_never_reads_is_cut_off_without_slowing_anything(
-    tmp_path: Path, database_url: str, migrated_engine: sa.Engine,
+    tmp_path: Path,
+    database_url: str,
+    migrated_engine: sa.Engine,
 ) -> None:
     settings = make_settings(tmp_path, database_url, admin_token=TOKEN)
     async with running_daemon(settings) as daemon, session(settings) as fast:
         assert daemon.admin
         hub = daemon.admin.hub
         drop_json(settings.event_data_dir, "bwb_baseline_01.03.2026.json", _burst("base"))
-        baseline = await fast.message("file.processed", file="bwb_baseline_01.03.2026.json",
-                                      wait=90)
+        baseline = await fast.message(
+            "file.processed", file="bwb_baseline_01.03.2026.json", wait=90
+        )
 
         hub.queue_size = 50  # a small lag limit: the burst is far beyond it
         silent = await trio.to_thread.run_sync(SilentClient, settings.http_port, None, TOKEN)
         await _until(lambda: hub.client_count == 2)
         drop_json(settings.event_data_dir, "bwb_stalled_01.03.2026.json", _burst("stall"))
-        stalled = await fast.message("file.processed", file="bwb_stalled_01.03.2026.json",
-                                     wait=90)
+        stalled = await fast.message("file.processed", file="bwb_stalled_01.03.2026.json", wait=90)
         await _until(lambda: hub.client_count == 1)
         # only now does the silent client read: the frames it was sent, then 4008
         close = await trio.to_thread.run_sync(silent.read_until_closed)
@@ -158,22 +171,27 @@ async def test_a_client_that_never_reads_is_cut_off_without_slowing_anything(
         assert (await fast.call("status"))["feed"]["clients"] == 1  # the fast one is fine
         # and it can resume from where it was told, losing nothing
         async with session(settings, f"after={received[-1]}") as resumed:
-            await resumed.message("file.processed", file="bwb_stalled_01.03.2026.json",
-                                  wait=30)
+            await resumed.message("file.processed", file="bwb_stalled_01.03.2026.json", wait=30)
             assert _seqs(resumed)[0] == received[-1] + 1
 
     seqs = _seqs(fast)
     assert seqs == list(range(seqs[0], seqs[-1] + 1)), "the fast client missed something"
-    per_event = [m["data"]["duration_ms"] / m["data"]["events_accepted"]
-                 for m in (baseline, stalled)]
-    print(f"cut off after {len(received)} of {stalled['seq'] - baseline['seq']} messages;",
-          "ms per event without / with a stalled client:", per_event)
+    per_event = [
+        m["data"]["duration_ms"] / m["data"]["events_accepted"] for m in (baseline, stalled)
+    ]
+    print(
+        f"cut off after {len(received)} of {stalled['seq'] - baseline['seq']} messages;",
+        "ms per event without / with a stalled client:",
+        per_event,
+    )
     assert per_event[1] < per_event[0] * 3 + 2, "a stalled client slowed the pipeline"
 
 
 @pytest.mark.trio
 async def test_server_pings_keep_live_clients_and_drop_dead_ones(
-    tmp_path: Path, database_url: str, migrated_engine: sa.Engine,
+    tmp_path: Path,
+    database_url: str,
+    migrated_engine: sa.Engine,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     real = http_actor.hypercorn_config
@@ -195,7 +213,8 @@ async def test_server_pings_keep_live_clients_and_drop_dead_ones(
         await dead.send_all(
             b"GET /ws HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n"
             b"Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
-            b"Sec-WebSocket-Version: 13\r\nAuthorization: Bearer " + TOKEN.encode() + b"\r\n\r\n")
+            b"Sec-WebSocket-Version: 13\r\nAuthorization: Bearer " + TOKEN.encode() + b"\r\n\r\n"
+        )
         handshake = await dead.receive_some(4096)
         assert handshake.startswith(b"HTTP/1.1 101")
         await _until(lambda: hub.client_count == 2)

@@ -29,13 +29,20 @@ class Outbox:
     def commit(self, count: int, type_: str = "file.accepted") -> None:
         for _ in range(count):
             seq = len(self.rows) + 1
-            self.rows.append(Encoded(seq, type_, json.dumps(
-                {"seq": seq, "type": type_, "at": "2026-01-01T00:00:00+00:00", "data": {}})))
+            self.rows.append(
+                Encoded(
+                    seq,
+                    type_,
+                    json.dumps(
+                        {"seq": seq, "type": type_, "at": "2026-01-01T00:00:00+00:00", "data": {}}
+                    ),
+                )
+            )
 
     async def fetch_after(self, after: int, limit: int) -> list[Encoded]:
         self.reads += 1
         await trio.lowlevel.checkpoint()
-        return self.rows[after:after + limit]
+        return self.rows[after : after + limit]
 
 
 class Recorder:
@@ -122,8 +129,7 @@ async def test_replay_from_far_back_reads_the_database_then_joins_the_live_windo
     outbox.commit(3000)
     hub = FeedHub(outbox.fetch_after, queue_size=10)
     async with trio.open_nursery() as nursery:
-        await nursery.start(lambda task_status: hub.run(initial_head=3000,
-                                                        task_status=task_status))
+        await nursery.start(lambda task_status: hub.run(initial_head=3000, task_status=task_status))
         sub = hub.subscribe(after=5)
         nursery.start_soon(stream, hub, sub, client.send)
         await settle()

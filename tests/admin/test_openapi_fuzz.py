@@ -29,10 +29,10 @@ def _real_packaging() -> Iterator[None]:
     """
     tests_dir = Path(__file__).resolve().parents[1]
     saved_path = list(sys.path)
-    saved = {k: v for k, v in sys.modules.items() if k == "packaging" or
-             k.startswith("packaging.")}
-    shadowed = any(str(getattr(m, "__file__", "")).startswith(str(tests_dir))
-                   for m in saved.values())
+    saved = {k: v for k, v in sys.modules.items() if k == "packaging" or k.startswith("packaging.")}
+    shadowed = any(
+        str(getattr(m, "__file__", "")).startswith(str(tests_dir)) for m in saved.values()
+    )
     if shadowed:
         for key in saved:
             del sys.modules[key]
@@ -44,8 +44,7 @@ def _real_packaging() -> Iterator[None]:
     finally:
         sys.path[:] = saved_path
         if shadowed:
-            for key in [k for k in sys.modules if k == "packaging" or
-                        k.startswith("packaging.")]:
+            for key in [k for k in sys.modules if k == "packaging" or k.startswith("packaging.")]:
                 del sys.modules[key]
             sys.modules.update(saved)
 
@@ -66,13 +65,19 @@ def _run_fuzz(base: str) -> set[str]:
     for mode in (schemathesis.GenerationMode.POSITIVE, schemathesis.GenerationMode.NEGATIVE):
 
         @given(case=schema.as_strategy(generation_mode=mode))
-        @settings(max_examples=MAX_EXAMPLES, deadline=None, database=None, derandomize=True,
-                  phases=[Phase.explicit, Phase.generate],
-                  suppress_health_check=list(HealthCheck))
+        @settings(
+            max_examples=MAX_EXAMPLES,
+            deadline=None,
+            database=None,
+            derandomize=True,
+            phases=[Phase.explicit, Phase.generate],
+            suppress_health_check=list(HealthCheck),
+        )
         def run(case: schemathesis.Case) -> None:
             seen.add(f"{case.method} {case.path}")
-            case.call_and_validate(base_url=base, headers=AUTH, checks=[not_a_server_error],
-                                   timeout=30)
+            case.call_and_validate(
+                base_url=base, headers=AUTH, checks=[not_a_server_error], timeout=30
+            )
 
         run()
     return seen
@@ -80,7 +85,10 @@ def _run_fuzz(base: str) -> set[str]:
 
 @pytest.mark.trio
 async def test_openapi_document_and_no_server_errors(
-    tmp_path: Path, database_url: str, migrated_engine: sa.Engine, corpus_files: list[Path],
+    tmp_path: Path,
+    database_url: str,
+    migrated_engine: sa.Engine,
+    corpus_files: list[Path],
 ) -> None:
     settings = make_settings(tmp_path, database_url, admin_token=TOKEN)
     async with running_daemon(settings), session(settings) as s:
@@ -90,13 +98,32 @@ async def test_openapi_document_and_no_server_errors(
         async with httpx.AsyncClient(base_url=base_url(settings), headers=AUTH) as http:
             document = (await http.get("/openapi.json")).json()
         assert document["openapi"].startswith("3.")
-        assert set(document["paths"]) == {"/health", "/metrics", "/api/events",
-                                          "/api/events/{event_id}", "/api/export"}
+        assert set(document["paths"]) == {
+            "/health",
+            "/metrics",
+            "/api/events",
+            "/api/events/{event_id}",
+            "/api/export",
+        }
         assert document["components"]["securitySchemes"]["bearerAuth"]["scheme"] == "bearer"
         assert document["paths"]["/health"]["get"]["security"] == []
         params = {p["name"] for p in document["paths"]["/api/events"]["get"]["parameters"]}
-        assert params == {"q", "city", "category", "date_from", "date_to", "sort", "order",
-                          "page", "size"}
+        assert params == {
+            "q",
+            "city",
+            "category",
+            "date_from",
+            "date_to",
+            "sort",
+            "order",
+            "page",
+            "size",
+        }
         seen = await trio.to_thread.run_sync(_fuzz, base_url(settings))
-    assert {"GET /api/events", "GET /api/events/{event_id}", "GET /api/export",
-            "GET /health", "GET /metrics"} <= seen, seen
+    assert {
+        "GET /api/events",
+        "GET /api/events/{event_id}",
+        "GET /api/export",
+        "GET /health",
+        "GET /metrics",
+    } <= seen, seen

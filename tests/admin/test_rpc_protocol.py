@@ -17,10 +17,13 @@ from tests.daemon.harness import make_settings, running_daemon
 
 @pytest.mark.trio
 async def test_malformed_and_unknown_requests_keep_the_connection_open(
-    tmp_path: Path, database_url: str, migrated_engine: sa.Engine,
+    tmp_path: Path,
+    database_url: str,
+    migrated_engine: sa.Engine,
 ) -> None:
     settings = make_settings(tmp_path, database_url, admin_token=TOKEN)
     async with running_daemon(settings), session(settings) as s, session(settings) as other:
+
         async def reply_to(frame: str | bytes) -> dict:
             await s.ws.send_message(frame)
             with trio.fail_after(10):
@@ -34,8 +37,9 @@ async def test_malformed_and_unknown_requests_keep_the_connection_open(
         assert (await reply_to("[]"))["error"]["code"] == -32600
         assert (await reply_to("42"))["error"]["code"] == -32600
         assert (await reply_to('{"id": 1, "method": "status"}'))["error"]["code"] == -32600
-        assert (await reply_to('{"jsonrpc": "2.0", "id": [1], "method": "status"}')
-                )["error"]["code"] == -32600
+        assert (await reply_to('{"jsonrpc": "2.0", "id": [1], "method": "status"}'))["error"][
+            "code"
+        ] == -32600
         unknown = await s.error("no.such.method")
         assert unknown["code"] == -32601
         bad = await s.error("events.search", {"size": 0})
@@ -47,22 +51,28 @@ async def test_malformed_and_unknown_requests_keep_the_connection_open(
         assert (await s.error("events.get", {"id": "7"}))["code"] == -32602
         assert (await s.error("events.get", {"id": 7}))["code"] == -32004
         assert (await s.error("events.search", {"q": "a\x00b"}))["code"] == -32602
-        assert (await s.error("review.merge", {"source_canonical_id": 1,
-                                               "target_canonical_id": 1}))["code"] == -32004
-        assert (await s.error("config.set", {"matching": {"thresholds": {"high": 7}}})
-                )["code"] == -32602
-        assert (await s.error("config.set", {"matching": {"no_such_section": {}}})
-                )["code"] == -32602
-        assert (await s.error("deadletters.retry", {"file": "../../etc/passwd"})
-                )["code"] == -32602
+        assert (
+            await s.error("review.merge", {"source_canonical_id": 1, "target_canonical_id": 1})
+        )["code"] == -32004
+        assert (await s.error("config.set", {"matching": {"thresholds": {"high": 7}}}))[
+            "code"
+        ] == -32602
+        assert (await s.error("config.set", {"matching": {"no_such_section": {}}}))[
+            "code"
+        ] == -32602
+        assert (await s.error("deadletters.retry", {"file": "../../etc/passwd"}))["code"] == -32602
         assert (await s.error("actor.restart", {"name": "nobody"}))["code"] == -32004
 
         # a batch: each answered; a notification (no id) is not answered at all
-        batch = await reply_to(json.dumps([
-            {"jsonrpc": "2.0", "id": "a", "method": "events.search", "params": {"size": 1}},
-            {"jsonrpc": "2.0", "method": "status"},
-            {"jsonrpc": "2.0", "id": "b", "method": "nope"},
-        ]))
+        batch = await reply_to(
+            json.dumps(
+                [
+                    {"jsonrpc": "2.0", "id": "a", "method": "events.search", "params": {"size": 1}},
+                    {"jsonrpc": "2.0", "method": "status"},
+                    {"jsonrpc": "2.0", "id": "b", "method": "nope"},
+                ]
+            )
+        )
         assert [r["id"] for r in batch] == ["a", "b"]
         assert batch[0]["result"]["total"] == 0 and batch[1]["error"]["code"] == -32601
 

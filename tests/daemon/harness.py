@@ -102,8 +102,9 @@ async def next_message(ws: WebSocketConnection, type_: str, **match: Any) -> dic
     with trio.fail_after(15):
         while True:
             for message in feed_messages(json.loads(await ws.get_message())):
-                if message["type"] == type_ and all(message["data"].get(k) == v
-                                                    for k, v in match.items()):
+                if message["type"] == type_ and all(
+                    message["data"].get(k) == v for k, v in match.items()
+                ):
                     return message
 
 

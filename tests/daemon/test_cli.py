@@ -22,12 +22,14 @@ EVENTDEDUP = [sys.executable, "-m", "eventdedup"]
 
 def _env(tmp_path: Path, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("EVENT_DEDUP_")}
-    env.update({
-        "EVENT_DEDUP_EVENT_DATA_DIR": str(tmp_path / "inbox"),
-        "EVENT_DEDUP_DEAD_LETTER_DIR": str(tmp_path / "dead_letters"),
-        "EVENT_DEDUP_ARCHIVE_DIR": str(tmp_path / "archive"),
-        "EVENT_DEDUP_DATA_DIR": str(tmp_path / "state"),
-    })
+    env.update(
+        {
+            "EVENT_DEDUP_EVENT_DATA_DIR": str(tmp_path / "inbox"),
+            "EVENT_DEDUP_DEAD_LETTER_DIR": str(tmp_path / "dead_letters"),
+            "EVENT_DEDUP_ARCHIVE_DIR": str(tmp_path / "archive"),
+            "EVENT_DEDUP_DATA_DIR": str(tmp_path / "state"),
+        }
+    )
     env.update(extra)
     return env
 
@@ -36,8 +38,14 @@ def _start_daemon(tmp_path: Path, within: float = 60, **extra: str) -> subproces
     """``eventdedup run`` on a free port, once its /health answers 200."""
     port = free_port()
     env = _env(tmp_path, EVENT_DEDUP_HTTP_PORT=str(port), **extra)
-    proc = subprocess.Popen([*EVENTDEDUP, "run"], env=env, cwd=tmp_path,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    proc = subprocess.Popen(
+        [*EVENTDEDUP, "run"],
+        env=env,
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     deadline = time.monotonic() + within
     while time.monotonic() < deadline:
         try:
@@ -91,8 +99,14 @@ def test_ingest_command_processes_files_and_reports_failures(
     bad = tmp_path / "bad_01.01.2026.json"
     bad.write_text("[]")
     env = _env(tmp_path, EVENT_DEDUP_DATABASE_URL=database_url)
-    result = subprocess.run([*EVENTDEDUP, "ingest", str(corpus_files[0]), str(bad)], env=env,
-                            cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        [*EVENTDEDUP, "ingest", str(corpus_files[0]), str(bad)],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert result.returncode == 1, result.stdout + result.stderr
     assert "bad_01.01.2026.json" in result.stdout
     engine = sa.create_engine(database_url)
@@ -102,8 +116,14 @@ def test_ingest_command_processes_files_and_reports_failures(
     assert corpus_files[0].exists(), "ingest must never move the user's originals"
     assert (tmp_path / "dead_letters" / "bad_01.01.2026.json.error.json").exists()
 
-    again = subprocess.run([*EVENTDEDUP, "ingest", str(corpus_files[0])], env=env,
-                           cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    again = subprocess.run(
+        [*EVENTDEDUP, "ingest", str(corpus_files[0])],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert again.returncode == 0, again.stdout + again.stderr
 
 
@@ -115,9 +135,17 @@ async def test_feed_command_prints_json_lines(
     async with running_daemon(settings):
         drop_file(corpus_files[1], settings.event_data_dir)
         proc = await trio.lowlevel.open_process(
-            [*EVENTDEDUP, "feed", "--url", f"ws://127.0.0.1:{settings.http_port}/ws",
-             "--after", "0"],
-            env=_env(tmp_path), stdout=subprocess.PIPE)
+            [
+                *EVENTDEDUP,
+                "feed",
+                "--url",
+                f"ws://127.0.0.1:{settings.http_port}/ws",
+                "--after",
+                "0",
+            ],
+            env=_env(tmp_path),
+            stdout=subprocess.PIPE,
+        )
         assert proc.stdout is not None
         lines: list[dict] = []
         buffer = b""

@@ -37,7 +37,12 @@ async def test_dropped_file_becomes_rows_and_feed_message(
         health = await get_health(settings)
         assert health.status_code == 200, health.text
         assert {a["name"] for a in health.json()["actors"]} == {
-            "http", "migrator", "feed", "processor", "watcher"}
+            "http",
+            "migrator",
+            "feed",
+            "processor",
+            "watcher",
+        }
 
         async with feed(settings) as ws:
             drop_file(first, settings.event_data_dir)
@@ -76,7 +81,7 @@ async def test_slowly_written_file_is_processed_once_and_complete(
         step = len(data) // chunks + 1
         with target.open("wb") as out:  # written in place, no rename: 3 s of partial file
             for i in range(chunks):
-                out.write(data[i * step:(i + 1) * step])
+                out.write(data[i * step : (i + 1) * step])
                 out.flush()
                 await trio.sleep(0.25)
         processed = await next_message(ws, "file.processed", file=source.name)
@@ -112,15 +117,21 @@ async def test_duplicate_and_broken_files(
         good = corpus_files[4]
         drop_file(good, settings.event_data_dir)
         await next_message(ws, "file.processed", file=good.name)
-    assert scalar(migrated_engine,
-                  "SELECT count(*) FROM file_ingestions WHERE state = 'completed'") == 2
+    assert (
+        scalar(migrated_engine, "SELECT count(*) FROM file_ingestions WHERE state = 'completed'")
+        == 2
+    )
     assert scalar(migrated_engine, "SELECT count(*) FROM source_events") == (
-        _event_count(source) + _event_count(good))
+        _event_count(source) + _event_count(good)
+    )
 
 
 @pytest.mark.trio
 async def test_crashed_processor_is_restarted_and_loses_nothing(
-    tmp_path: Path, database_url: str, migrated_engine: sa.Engine, corpus_files: list[Path],
+    tmp_path: Path,
+    database_url: str,
+    migrated_engine: sa.Engine,
+    corpus_files: list[Path],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     from eventdedup.pipeline import FileProcessor

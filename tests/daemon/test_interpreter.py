@@ -24,8 +24,9 @@ print(json.dumps({"before": before, "after": len(gc.get_objects()),
 
 
 def _probe() -> dict[str, float]:
-    out = subprocess.run([sys.executable, "-c", PROBE], capture_output=True, text=True,
-                         check=True, timeout=120)
+    out = subprocess.run(
+        [sys.executable, "-c", PROBE], capture_output=True, text=True, check=True, timeout=120
+    )
     return json.loads(out.stdout)
 
 

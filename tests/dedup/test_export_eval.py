@@ -16,25 +16,29 @@ EVENTDEDUP = [sys.executable, "-m", "eventdedup"]
 
 def _env(tmp_path: Path, database_url: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("EVENT_DEDUP_")}
-    env.update({
-        "EVENT_DEDUP_DATABASE_URL": database_url,
-        "EVENT_DEDUP_EVENT_DATA_DIR": str(tmp_path / "inbox"),
-        "EVENT_DEDUP_DEAD_LETTER_DIR": str(tmp_path / "dead_letters"),
-        "EVENT_DEDUP_ARCHIVE_DIR": str(tmp_path / "archive"),
-        "EVENT_DEDUP_DATA_DIR": str(tmp_path / "state"),
-    })
+    env.update(
+        {
+            "EVENT_DEDUP_DATABASE_URL": database_url,
+            "EVENT_DEDUP_EVENT_DATA_DIR": str(tmp_path / "inbox"),
+            "EVENT_DEDUP_DEAD_LETTER_DIR": str(tmp_path / "dead_letters"),
+            "EVENT_DEDUP_ARCHIVE_DIR": str(tmp_path / "archive"),
+            "EVENT_DEDUP_DATA_DIR": str(tmp_path / "state"),
+        }
+    )
     return env
 
 
 def _run(args: list[str], env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
-    result = subprocess.run([*EVENTDEDUP, *args], env=env, cwd=cwd, capture_output=True,
-                            text=True, timeout=300)
+    result = subprocess.run(
+        [*EVENTDEDUP, *args], env=env, cwd=cwd, capture_output=True, text=True, timeout=300
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     return result
 
 
-def test_export_clusters_and_events_round_trip(tmp_path: Path, database_url: str,
-                                               corpus_files: list[Path]) -> None:
+def test_export_clusters_and_events_round_trip(
+    tmp_path: Path, database_url: str, corpus_files: list[Path]
+) -> None:
     env = _env(tmp_path, database_url)
     files = corpus_files[:2]
     _run(["ingest", *map(str, files)], env, tmp_path)
@@ -53,38 +57,50 @@ def test_export_clusters_and_events_round_trip(tmp_path: Path, database_url: str
     # The export is itself a valid input file (DOMAIN.md §17 item 24): it ingests cleanly.
     export_file = tmp_path / "export_01.01.2026.json"
     shutil.copyfile(tmp_path / "events.json", export_file)
-    result = subprocess.run([*EVENTDEDUP, "ingest", str(export_file)], env=env, cwd=tmp_path,
-                            capture_output=True, text=True, timeout=300)
+    result = subprocess.run(
+        [*EVENTDEDUP, "ingest", str(export_file)],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     engine = sa.create_engine(database_url)
     with engine.connect() as conn:
-        imported = conn.execute(sa.text(
-            "SELECT events_accepted, events_rejected FROM file_ingestions "
-            "WHERE filename = 'export_01.01.2026.json'")).one()
+        imported = conn.execute(
+            sa.text(
+                "SELECT events_accepted, events_rejected FROM file_ingestions "
+                "WHERE filename = 'export_01.01.2026.json'"
+            )
+        ).one()
     engine.dispose()
     assert imported == (len(clusters), 0)
 
 
-def test_eval_grades_a_folder_in_a_throwaway_database(tmp_path: Path, pg_admin_url: str,
-                                                      corpus_files: list[Path],
-                                                      corpus_dir: Path) -> None:
+def test_eval_grades_a_folder_in_a_throwaway_database(
+    tmp_path: Path, pg_admin_url: str, corpus_files: list[Path], corpus_dir: Path
+) -> None:
     folder = tmp_path / "sample"
     folder.mkdir()
     for f in corpus_files[:3]:
         shutil.copyfile(f, folder / f.name)
     env = _env(tmp_path, pg_admin_url)
-    result = _run(["eval", "--truth", str(corpus_dir / "truth.json"), str(folder), "--json"],
-                  env, tmp_path)
+    result = _run(
+        ["eval", "--truth", str(corpus_dir / "truth.json"), str(folder), "--json"], env, tmp_path
+    )
     report = json.loads(result.stdout)
     assert report["files"] == 3
-    assert report["events"] == sum(len(json.loads(f.read_text())["events"])
-                                   for f in corpus_files[:3])
+    assert report["events"] == sum(
+        len(json.loads(f.read_text())["events"]) for f in corpus_files[:3]
+    )
     metrics = report["metrics"]
     assert 0.9 <= metrics["pairwise_precision"] <= 1.0
     assert metrics["true_pairs"] > 0
     engine = sa.create_engine(pg_admin_url)
     with engine.connect() as conn:
-        leftovers = conn.execute(sa.text(
-            "SELECT count(*) FROM pg_database WHERE datname LIKE 'eventdedup_eval_%'")).scalar_one()
+        leftovers = conn.execute(
+            sa.text("SELECT count(*) FROM pg_database WHERE datname LIKE 'eventdedup_eval_%'")
+        ).scalar_one()
     engine.dispose()
     assert leftovers == 0, "the throw-away database is dropped"

@@ -19,8 +19,12 @@ CFG = load_matching_config(None)
 
 
 def _ingest(engine: sa.Engine, files: list[Path], tmp_path: Path) -> None:
-    processor = FileProcessor(engine=engine, archive_dir=tmp_path / "archive",
-                              dead_letter_dir=tmp_path / "dead", deduplicator=DbDeduplicator(CFG))
+    processor = FileProcessor(
+        engine=engine,
+        archive_dir=tmp_path / "archive",
+        dead_letter_dir=tmp_path / "dead",
+        deduplicator=DbDeduplicator(CFG),
+    )
     staging = tmp_path / "staging"
     staging.mkdir()
     for path in files:
@@ -42,9 +46,13 @@ def batch_clusters(corpus_files: list[Path]) -> set[frozenset[str]]:
 
 
 @pytest.mark.parametrize("order", ["reversed", "shuffled"])
-def test_file_by_file_equals_batch(order: str, corpus_files: list[Path], tmp_path: Path,
-                                   migrated_engine: sa.Engine,
-                                   batch_clusters: set[frozenset[str]]) -> None:
+def test_file_by_file_equals_batch(
+    order: str,
+    corpus_files: list[Path],
+    tmp_path: Path,
+    migrated_engine: sa.Engine,
+    batch_clusters: set[frozenset[str]],
+) -> None:
     files = list(corpus_files)
     if order == "reversed":
         files.reverse()
@@ -55,27 +63,40 @@ def test_file_by_file_equals_batch(order: str, corpus_files: list[Path], tmp_pat
     assert sum(len(c) for c in clusters) == 2000
     assert clusters == batch_clusters
     with migrated_engine.connect() as conn:
-        orphans = conn.execute(sa.text(
-            "SELECT count(*) FROM source_events e LEFT JOIN canonical_events c "
-            "ON c.id = e.canonical_id WHERE c.id IS NULL")).scalar_one()
+        orphans = conn.execute(
+            sa.text(
+                "SELECT count(*) FROM source_events e LEFT JOIN canonical_events c "
+                "ON c.id = e.canonical_id WHERE c.id IS NULL"
+            )
+        ).scalar_one()
         assert orphans == 0, "every source event belongs to exactly one canonical"
-        counts = conn.execute(sa.text(
-            "SELECT count(*) FROM canonical_events c WHERE source_count <> "
-            "(SELECT count(*) FROM source_events e WHERE e.canonical_id = c.id)")).scalar_one()
+        counts = conn.execute(
+            sa.text(
+                "SELECT count(*) FROM canonical_events c WHERE source_count <> "
+                "(SELECT count(*) FROM source_events e WHERE e.canonical_id = c.id)"
+            )
+        ).scalar_one()
         assert counts == 0
         exported = export_events(conn)
     assert len(exported["events"]) == len(clusters)
 
 
 def test_a_files_records_are_cached_only_once_it_commits(
-        corpus_files: list[Path], tmp_path: Path, migrated_engine: sa.Engine,
-        monkeypatch: pytest.MonkeyPatch) -> None:
+    corpus_files: list[Path],
+    tmp_path: Path,
+    migrated_engine: sa.Engine,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     """The next file reuses the parsed records of the last one, never those of a rollback."""
     from eventdedup.db import outbox
 
     dedup = DbDeduplicator(CFG)
-    processor = FileProcessor(engine=migrated_engine, archive_dir=tmp_path / "archive",
-                              dead_letter_dir=tmp_path / "dead", deduplicator=dedup)
+    processor = FileProcessor(
+        engine=migrated_engine,
+        archive_dir=tmp_path / "archive",
+        dead_letter_dir=tmp_path / "dead",
+        deduplicator=dedup,
+    )
     first, second = (tmp_path / p.name for p in corpus_files[:2])
     shutil.copyfile(corpus_files[0], first)
     shutil.copyfile(corpus_files[1], second)

@@ -46,15 +46,28 @@ def test_agree_on_every_dev_corpus_event() -> None:
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=8),
-    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=6), inner,
-                                                                 max_size=4),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=6), inner, max_size=4)
+    ),
     max_leaves=12,
 )
-fields = st.sampled_from([
-    "id", "title", "source_type", "short_description", "description", "highlights",
-    "categories", "event_dates", "location", "is_family_event", "admission_free",
-    "confidence_score", "registration_contact",
-])
+fields = st.sampled_from(
+    [
+        "id",
+        "title",
+        "source_type",
+        "short_description",
+        "description",
+        "highlights",
+        "categories",
+        "event_dates",
+        "location",
+        "is_family_event",
+        "admission_free",
+        "confidence_score",
+        "registration_contact",
+    ]
+)
 
 
 @settings(max_examples=400, deadline=None)

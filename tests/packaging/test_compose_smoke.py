@@ -42,8 +42,7 @@ def _enabled() -> tuple[bool, str]:
     has_apt = shutil.which("apt-get") is not None
     if on_ci and is_root and has_apt:
         return True, "CI as root with apt-get"
-    return False, ("container smoke test runs on CI (root + apt-get) or with "
-                   "EVENTDEDUP_SMOKE=1")
+    return False, ("container smoke test runs on CI (root + apt-get) or with EVENTDEDUP_SMOKE=1")
 
 
 ENABLED, REASON = _enabled()
@@ -58,8 +57,14 @@ def test_compose_stack_processes_a_file_end_to_end() -> None:
     for name in [k for k in env if k.startswith("EVENT_DEDUP_")]:
         del env[name]
     proc = subprocess.Popen(
-        ["bash", str(SCRIPT)], cwd=ROOT, env=env, stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True,
+        ["bash", str(SCRIPT)],
+        cwd=ROOT,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
     )
     try:
         out, _ = proc.communicate(timeout=TIMEOUT)
@@ -74,5 +79,4 @@ def test_compose_stack_processes_a_file_end_to_end() -> None:
         pytest.fail(f"smoke-compose.sh did not finish within {TIMEOUT}s:\n{out[-8000:]}")
     # keep the summary in the test log even when it passes (timings for CI)
     sys.stdout.write(out[-3000:])
-    assert proc.returncode == 0, (
-        f"smoke-compose.sh exited {proc.returncode}:\n{out[-12000:]}")
+    assert proc.returncode == 0, f"smoke-compose.sh exited {proc.returncode}:\n{out[-12000:]}"

@@ -280,14 +280,17 @@ def test_database_url_matches_the_db_service(
 
 # -------------------------------------------------------------- admin token
 def test_admin_token_is_never_written_down(
-    compose_raw: dict[str, Any], compose: dict[str, Any], daemon_settings: config.Settings,
+    compose_raw: dict[str, Any],
+    compose: dict[str, Any],
+    daemon_settings: config.Settings,
     image_env: dict[str, str],
 ) -> None:
     for name, service in compose_raw["services"].items():
         env = env_mapping(service.get("environment"))
         if "EVENT_DEDUP_ADMIN_TOKEN" in env:  # allowed only as a bare ${VAR} reference
-            assert re.fullmatch(r"\$\{[A-Za-z_][A-Za-z0-9_]*(:\?[^}]*)?\}",
-                                env["EVENT_DEDUP_ADMIN_TOKEN"]), name
+            assert re.fullmatch(
+                r"\$\{[A-Za-z_][A-Za-z0-9_]*(:\?[^}]*)?\}", env["EVENT_DEDUP_ADMIN_TOKEN"]
+            ), name
     assert "EVENT_DEDUP_ADMIN_TOKEN" not in image_env
     assert "EVENT_DEDUP_ADMIN_TOKEN_FILE" not in image_env
     # the daemon gets it from a compose secret backed by a file
@@ -295,8 +298,10 @@ def test_admin_token_is_never_written_down(
     token_file = str(daemon_settings.admin_token_file)
     assert token_file.startswith("/run/secrets/")
     secret = token_file.removeprefix("/run/secrets/")
-    app_secrets = [s if isinstance(s, str) else s["source"]
-                   for s in compose["services"][APP].get("secrets", [])]
+    app_secrets = [
+        s if isinstance(s, str) else s["source"]
+        for s in compose["services"][APP].get("secrets", [])
+    ]
     assert secret in app_secrets
     assert "file" in compose["secrets"][secret]
     for instruction, args in containerfile_instructions():
@@ -308,13 +313,15 @@ def test_admin_token_is_never_written_down(
 def test_compose_service_shape(compose_raw: dict[str, Any], compose: dict[str, Any]) -> None:
     db, app = compose["services"]["db"], compose["services"][APP]
     assert compose_raw["services"]["db"]["image"] == (
-        "${POSTGRES_IMAGE:-docker.io/library/postgres:16-alpine}")
+        "${POSTGRES_IMAGE:-docker.io/library/postgres:16-alpine}"
+    )
     assert "pg_isready" in " ".join(db["healthcheck"]["test"])
     volume = str(db["volumes"][0]).split(":")
     assert volume[0] in compose["volumes"] and volume[1] == "/var/lib/postgresql/data"
     assert app["build"]["context"] == "." and app["build"]["dockerfile"] == "Containerfile"
     assert compose_raw["services"][APP]["build"]["args"]["PYTHON_IMAGE"] == (
-        "${PYTHON_IMAGE:-docker.io/library/python:3.12-slim-bookworm}")
+        "${PYTHON_IMAGE:-docker.io/library/python:3.12-slim-bookworm}"
+    )
     assert app["depends_on"]["db"]["condition"] == "service_healthy"
     assert app["restart"] == "unless-stopped"
     grace = re.fullmatch(r"(\d+)s", str(app["stop_grace_period"]))
@@ -349,16 +356,29 @@ def test_containerfile_is_multi_stage_uv_build(runtime_stage: list) -> None:
 
 
 def test_build_context_holds_what_the_wheel_needs() -> None:
-    patterns = [line.strip() for line in CONTAINERIGNORE.read_text().splitlines()
-                if line.strip() and not line.lstrip().startswith("#")]
+    patterns = [
+        line.strip()
+        for line in CONTAINERIGNORE.read_text().splitlines()
+        if line.strip() and not line.lstrip().startswith("#")
+    ]
     assert patterns[0] == "*", "allow-list: exclude everything, then re-include"
     included = {p[1:].rstrip("/") for p in patterns if p.startswith("!")}
     pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text())
     needed = {"pyproject.toml", "uv.lock", pyproject["project"]["readme"]}
     needed |= set(pyproject["tool"]["hatch"]["build"]["targets"]["wheel"]["packages"])
     assert needed <= included, f"missing from the build context: {sorted(needed - included)}"
-    private = {".git", ".venv", "tests", "inbox", "dead_letters", "archive", ".eventdedup",
-               ".env", "secrets", "corpus"}
+    private = {
+        ".git",
+        ".venv",
+        "tests",
+        "inbox",
+        "dead_letters",
+        "archive",
+        ".eventdedup",
+        ".env",
+        "secrets",
+        "corpus",
+    }
     assert not included & private
     assert DOCKERIGNORE.exists() and DOCKERIGNORE.read_text() == CONTAINERIGNORE.read_text()
 

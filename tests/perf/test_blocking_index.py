@@ -11,15 +11,27 @@ from eventdedup.db.dedup import index_entries
 from eventdedup.db.migrate import alembic_config
 
 KEYS = [
-    "dc|2026-02-14|waldkirch|0", "dc|2026-02-14|waldkirch|11", "dc|2026-02-14|waldkirch",
-    "dt|2026-02-14|konzert|9", "dt|2026-02-14|konzert|07", "dg|2026-02-14|48.10|7.80|61",
-    "dg|2026-02-14|48.10|7.80|62", "|5", "x|٣", "plain", "a|b\nc|3",
+    "dc|2026-02-14|waldkirch|0",
+    "dc|2026-02-14|waldkirch|11",
+    "dc|2026-02-14|waldkirch",
+    "dt|2026-02-14|konzert|9",
+    "dt|2026-02-14|konzert|07",
+    "dg|2026-02-14|48.10|7.80|61",
+    "dg|2026-02-14|48.10|7.80|62",
+    "|5",
+    "x|٣",
+    "plain",
+    "a|b\nc|3",
 ]
 
 
 def _decode(entries: dict[str, int]) -> set[str]:
-    return {prefix if bit == 0 else f"{prefix}|{bit - 1}"
-            for prefix, slots in entries.items() for bit in range(63) if slots >> bit & 1}
+    return {
+        prefix if bit == 0 else f"{prefix}|{bit - 1}"
+        for prefix, slots in entries.items()
+        for bit in range(63)
+        if slots >> bit & 1
+    }
 
 
 def test_entries_are_a_one_to_one_encoding_of_the_keys() -> None:
@@ -40,15 +52,19 @@ def test_migration_converts_stored_keys_and_back(engine: sa.Engine) -> None:
         connection.commit()
     old = [(k, f"e{n % 3}") for n, k in enumerate(KEYS)]
     with engine.begin() as conn:
-        conn.execute(sa.text("INSERT INTO event_blocking_keys (key, event_id) VALUES (:k, :e)"),
-                     [{"k": k, "e": e} for k, e in old])
+        conn.execute(
+            sa.text("INSERT INTO event_blocking_keys (key, event_id) VALUES (:k, :e)"),
+            [{"k": k, "e": e} for k, e in old],
+        )
     with engine.connect() as connection:
         cfg.attributes["connection"] = connection
         command.upgrade(cfg, "0004")
         connection.commit()
     with engine.connect() as conn:
-        rows = {(r.key, r.event_id): r.slots for r in conn.execute(
-            sa.text("SELECT key, event_id, slots FROM event_blocking_keys"))}
+        rows = {
+            (r.key, r.event_id): r.slots
+            for r in conn.execute(sa.text("SELECT key, event_id, slots FROM event_blocking_keys"))
+        }
     expected: dict[tuple[str, str], int] = {}
     for e in sorted({e for _, e in old}):
         for prefix, slots in index_entries(k for k, x in old if x == e).items():

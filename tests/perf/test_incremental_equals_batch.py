@@ -32,8 +32,7 @@ EVENTS = 3000
 
 def test_pairs_from_the_index_equal_the_core_candidate_pairs(synthetic: ModuleType) -> None:
     files = list(synthetic.take(synthetic.generate(11), 1200))
-    records = [prepare_event(e, CFG) for f in files
-               for e in load_file(f.to_bytes(), f.name).events]
+    records = [prepare_event(e, CFG) for f in files for e in load_file(f.to_bytes(), f.name).events]
     stored, new = records[:1000], records[1000:]
     keys = {r.id: blocking_keys(r, CFG) for r in new}
     index: dict[str, list[str]] = {}
@@ -54,11 +53,16 @@ def corpus(synthetic: ModuleType) -> list[tuple[str, bytes]]:
 
 
 def test_file_by_file_equals_batch_on_a_generated_corpus(
-    corpus: list[tuple[str, bytes]], tmp_path: Path, migrated_engine: sa.Engine,
+    corpus: list[tuple[str, bytes]],
+    tmp_path: Path,
+    migrated_engine: sa.Engine,
 ) -> None:
-    processor = FileProcessor(engine=migrated_engine, archive_dir=tmp_path / "archive",
-                              dead_letter_dir=tmp_path / "dead",
-                              deduplicator=DbDeduplicator(CFG, record_cache=500))
+    processor = FileProcessor(
+        engine=migrated_engine,
+        archive_dir=tmp_path / "archive",
+        dead_letter_dir=tmp_path / "dead",
+        deduplicator=DbDeduplicator(CFG, record_cache=500),
+    )
     inbox = tmp_path / "inbox"
     inbox.mkdir()
     for name, data in corpus:
@@ -71,11 +75,16 @@ def test_file_by_file_equals_batch_on_a_generated_corpus(
     batch = dedupe_batch(events, CFG)
     with migrated_engine.connect() as conn:
         clusters = {frozenset(c) for c in export_clusters(conn)["clusters"]}
-        decided = {(r.a_id, r.b_id): r.decision for r in conn.execute(
-            sa.text("SELECT a_id, b_id, decision FROM match_decisions"))}
-        orphans = conn.execute(sa.text(
-            "SELECT count(*) FROM source_events e LEFT JOIN canonical_events c "
-            "ON c.id = e.canonical_id WHERE c.id IS NULL")).scalar_one()
+        decided = {
+            (r.a_id, r.b_id): r.decision
+            for r in conn.execute(sa.text("SELECT a_id, b_id, decision FROM match_decisions"))
+        }
+        orphans = conn.execute(
+            sa.text(
+                "SELECT count(*) FROM source_events e LEFT JOIN canonical_events c "
+                "ON c.id = e.canonical_id WHERE c.id IS NULL"
+            )
+        ).scalar_one()
     assert len(events) == EVENTS
     assert decided == {d.key: d.decision for d in batch.decisions}
     assert clusters == {frozenset(c) for c in batch.clusters}

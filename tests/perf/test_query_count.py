@@ -56,11 +56,16 @@ def counting(monkeypatch: pytest.MonkeyPatch) -> Iterator[Counter]:
     yield counter
 
 
-def _run(engine: sa.Engine, tmp: Path, stored: list[Any], measured: Any,
-         counter: Counter) -> tuple[int, int]:
+def _run(
+    engine: sa.Engine, tmp: Path, stored: list[Any], measured: Any, counter: Counter
+) -> tuple[int, int]:
     upgrade_head(engine)
-    processor = FileProcessor(engine=engine, archive_dir=tmp / "archive",
-                              dead_letter_dir=tmp / "dead", deduplicator=DbDeduplicator(CFG))
+    processor = FileProcessor(
+        engine=engine,
+        archive_dir=tmp / "archive",
+        dead_letter_dir=tmp / "dead",
+        deduplicator=DbDeduplicator(CFG),
+    )
     inbox = tmp / "inbox"
     inbox.mkdir(parents=True)
     for f in stored:
@@ -76,14 +81,21 @@ def _run(engine: sa.Engine, tmp: Path, stored: list[Any], measured: Any,
         sa.event.remove(engine, "before_cursor_execute", counter)
     ids = [e["id"] for e in measured.events]
     with engine.connect() as conn:
-        candidates = conn.execute(sa.text(
-            "SELECT count(*) FROM match_decisions WHERE (a_id = ANY(:ids)) <> (b_id = ANY(:ids))"
-        ), {"ids": ids}).scalar_one()
+        candidates = conn.execute(
+            sa.text(
+                "SELECT count(*) FROM match_decisions "
+                "WHERE (a_id = ANY(:ids)) <> (b_id = ANY(:ids))"
+            ),
+            {"ids": ids},
+        ).scalar_one()
     return len(counter.statements), candidates
 
 
 def test_statements_per_file_do_not_grow_with_the_store(
-    synthetic: ModuleType, tmp_path: Path, engine: sa.Engine, counting: Counter,
+    synthetic: ModuleType,
+    tmp_path: Path,
+    engine: sa.Engine,
+    counting: Counter,
 ) -> None:
     files = list(synthetic.take(synthetic.generate(21), 2200))
     measured, before = files[-1], files[:-1]
@@ -96,8 +108,10 @@ def test_statements_per_file_do_not_grow_with_the_store(
         conn.execute(sa.text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
     large, large_pairs = _run(engine, tmp_path / "large", before, measured, counting)
 
-    print(f"statements for one file: {small} with 200 stored ({small_pairs} stored "
-          f"candidates), {large} with 2000 stored ({large_pairs})")
+    print(
+        f"statements for one file: {small} with 200 stored ({small_pairs} stored "
+        f"candidates), {large} with 2000 stored ({large_pairs})"
+    )
     assert large_pairs >= 3 * small_pairs > 0, "the larger store must offer more candidates"
     extra = sorted(set(counting.statements) - set(small_statements))
     print("only with the larger store:", extra)

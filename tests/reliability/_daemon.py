@@ -41,18 +41,20 @@ def free_port() -> int:
 def daemon_env(root: Path, database_url: str, port: int, **extra: str) -> dict[str, str]:
     """A clean environment: no inherited ``EVENT_DEDUP_*``, folders under ``root``."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("EVENT_DEDUP_")}
-    env.update({
-        "EVENT_DEDUP_DATABASE_URL": database_url,
-        "EVENT_DEDUP_EVENT_DATA_DIR": str(root / "inbox"),
-        "EVENT_DEDUP_DEAD_LETTER_DIR": str(root / "dead_letters"),
-        "EVENT_DEDUP_ARCHIVE_DIR": str(root / "archive"),
-        "EVENT_DEDUP_DATA_DIR": str(root / "state"),
-        "EVENT_DEDUP_HTTP_PORT": str(port),
-        "EVENT_DEDUP_SETTLE_SECONDS": "0.2",
-        "EVENT_DEDUP_RESCAN_SECONDS": "2",
-        "EVENT_DEDUP_ADMIN_TOKEN": TOKEN,
-        "PYTHONUNBUFFERED": "1",
-    })
+    env.update(
+        {
+            "EVENT_DEDUP_DATABASE_URL": database_url,
+            "EVENT_DEDUP_EVENT_DATA_DIR": str(root / "inbox"),
+            "EVENT_DEDUP_DEAD_LETTER_DIR": str(root / "dead_letters"),
+            "EVENT_DEDUP_ARCHIVE_DIR": str(root / "archive"),
+            "EVENT_DEDUP_DATA_DIR": str(root / "state"),
+            "EVENT_DEDUP_HTTP_PORT": str(port),
+            "EVENT_DEDUP_SETTLE_SECONDS": "0.2",
+            "EVENT_DEDUP_RESCAN_SECONDS": "2",
+            "EVENT_DEDUP_ADMIN_TOKEN": TOKEN,
+            "PYTHONUNBUFFERED": "1",
+        }
+    )
     env.update(extra)
     return env
 
@@ -66,9 +68,17 @@ class DaemonProcess:
     instead of exec'ing a fresh interpreter (see ``_zygote.py`` for why).
     """
 
-    def __init__(self, root: Path, database_url: str, *, port: int | None = None,
-                 argv: list[str] | None = None, zygote: Zygote | None = None,
-                 inject: str | None = None, **extra_env: str) -> None:
+    def __init__(
+        self,
+        root: Path,
+        database_url: str,
+        *,
+        port: int | None = None,
+        argv: list[str] | None = None,
+        zygote: Zygote | None = None,
+        inject: str | None = None,
+        **extra_env: str,
+    ) -> None:
         self.root = root
         self.port = port or free_port()
         self.env = daemon_env(root, database_url, self.port, **extra_env)
@@ -110,8 +120,14 @@ class DaemonProcess:
             self.proc = self.zygote.spawn(self.env, self.root, self.log_path, self.inject)
             return
         with self.log_path.open("wb") as log:
-            self.proc = subprocess.Popen(self.argv, env=self.env, cwd=self.root, stdout=log,
-                                         stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+            self.proc = subprocess.Popen(
+                self.argv,
+                env=self.env,
+                cwd=self.root,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+            )
 
     @property
     def pid(self) -> int:
@@ -139,8 +155,9 @@ class DaemonProcess:
                 return last
             time.sleep(0.1)
         body = last.text if last is not None else "no answer"
-        raise AssertionError(f"/health did not answer {status} within {timeout} s: {body}\n"
-                             f"{self.log()[-4000:]}")
+        raise AssertionError(
+            f"/health did not answer {status} within {timeout} s: {body}\n{self.log()[-4000:]}"
+        )
 
     def kill(self) -> None:
         """``kill -9``: no cleanup, no rollback by the process, sockets closed by the kernel."""
@@ -165,8 +182,9 @@ class DaemonProcess:
         return self.log_path.read_text(errors="replace")
 
     def all_logs(self) -> str:
-        return "\n".join(p.read_text(errors="replace")
-                         for p in sorted((self.root / "logs").glob("daemon-*.log")))
+        return "\n".join(
+            p.read_text(errors="replace") for p in sorted((self.root / "logs").glob("daemon-*.log"))
+        )
 
     def close(self) -> None:
         if self.running():
@@ -272,8 +290,9 @@ def scalar(engine: sa.Engine, query: str, **params: Any) -> Any:
         return conn.execute(sa.text(query), params).scalar_one()
 
 
-def wait_until(predicate: Callable[[], Any], timeout: float, what: str,
-               interval: float = 0.1) -> Any:
+def wait_until(
+    predicate: Callable[[], Any], timeout: float, what: str, interval: float = 0.1
+) -> Any:
     deadline = time.monotonic() + timeout
     while True:
         value = predicate()
@@ -286,8 +305,11 @@ def wait_until(predicate: Callable[[], Any], timeout: float, what: str,
 
 def ingestion(engine: sa.Engine, filename: str) -> sa.Row[Any] | None:
     """The latest ``file_ingestions`` row for ``filename``, if any."""
-    found = rows(engine, "SELECT * FROM file_ingestions WHERE filename = :f ORDER BY id DESC "
-                         "LIMIT 1", f=filename)
+    found = rows(
+        engine,
+        "SELECT * FROM file_ingestions WHERE filename = :f ORDER BY id DESC LIMIT 1",
+        f=filename,
+    )
     return found[0] if found else None
 
 
@@ -297,7 +319,6 @@ def wait_ingested(engine: sa.Engine, filename: str, timeout: float = 60.0) -> sa
 
 def feed_messages(engine: sa.Engine) -> list[sa.Row[Any]]:
     return rows(engine, "SELECT seq, type, data FROM outbox ORDER BY seq")
-
 
 
 # --------------------------------------------------------------------------------------------
@@ -310,8 +331,13 @@ class Zygote:
     """Client of ``_zygote.py``; one per test session, shared by the tests that restart a lot."""
 
     def __init__(self) -> None:
-        self.proc = subprocess.Popen([sys.executable, str(ZYGOTE)], stdin=subprocess.PIPE,
-                                     stdout=subprocess.PIPE, text=True, bufsize=1)
+        self.proc = subprocess.Popen(
+            [sys.executable, str(ZYGOTE)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+            bufsize=1,
+        )
         self._lock = threading.Lock()
 
     def ask(self, request: dict[str, Any]) -> dict[str, Any]:
@@ -324,10 +350,12 @@ class Zygote:
             raise RuntimeError(f"fork server died with {self.proc.poll()}")
         return json.loads(line)
 
-    def spawn(self, env: dict[str, str], cwd: Path, log: Path,
-              inject: str | None = None) -> ForkedProcess:
-        answer = self.ask({"op": "spawn", "env": env, "cwd": str(cwd), "log": str(log),
-                           "inject": inject})
+    def spawn(
+        self, env: dict[str, str], cwd: Path, log: Path, inject: str | None = None
+    ) -> ForkedProcess:
+        answer = self.ask(
+            {"op": "spawn", "env": env, "cwd": str(cwd), "log": str(log), "inject": inject}
+        )
         return ForkedProcess(self, answer["pid"])
 
     def close(self) -> None:

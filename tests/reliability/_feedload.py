@@ -56,7 +56,8 @@ class Client:
             f"GET /ws?after={after} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
             "Upgrade: websocket\r\nConnection: Upgrade\r\n"
             f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n"
-            f"Authorization: Bearer {token}\r\n\r\n".encode())
+            f"Authorization: Bearer {token}\r\n\r\n".encode()
+        )
         head = b""
         while b"\r\n\r\n" not in head:
             chunk = self.sock.recv(4096)
@@ -90,14 +91,14 @@ class Client:
             if length == 126:
                 if len(buf) - at < 4:
                     break
-                length, header = int.from_bytes(buf[at + 2:at + 4], "big"), 4
+                length, header = int.from_bytes(buf[at + 2 : at + 4], "big"), 4
             elif length == 127:
                 if len(buf) - at < 10:
                     break
-                length, header = int.from_bytes(buf[at + 2:at + 10], "big"), 10
+                length, header = int.from_bytes(buf[at + 2 : at + 10], "big"), 10
             if len(buf) - at < header + length:
                 break
-            payload = bytes(buf[at + header:at + header + length])
+            payload = bytes(buf[at + header : at + header + length])
             at += header + length
             if opcode == 1:
                 # Every message of a frame starts like this (json.dumps of the outbox
@@ -159,16 +160,21 @@ def main() -> None:
             wait = None
         if until is not None and all(c.expected > until or c.close_code for c in clients):
             break
-    print(json.dumps({
-        "clients": count,
-        "complete": sum(c.expected > (until or 0) for c in clients),
-        "received": [c.received for c in clients],
-        "out_of_order": sum(c.out_of_order for c in clients),
-        "resumed": sum(c.resumed for c in clients),
-        "clients_resumed": sum(c.resumed > 0 for c in clients),
-        "cpu_seconds": round(time.process_time(), 1),
-        "closed": [c.close_code for c in clients if c.close_code is not None],
-    }), flush=True)
+    print(
+        json.dumps(
+            {
+                "clients": count,
+                "complete": sum(c.expected > (until or 0) for c in clients),
+                "received": [c.received for c in clients],
+                "out_of_order": sum(c.out_of_order for c in clients),
+                "resumed": sum(c.resumed for c in clients),
+                "clients_resumed": sum(c.resumed > 0 for c in clients),
+                "cpu_seconds": round(time.process_time(), 1),
+                "closed": [c.close_code for c in clients if c.close_code is not None],
+            }
+        ),
+        flush=True,
+    )
 
 
 if __name__ == "__main__":

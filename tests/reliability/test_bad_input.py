@@ -45,10 +45,12 @@ def module_database_url(pg_admin_url: str) -> Iterator[str]:
 
 
 @pytest.fixture(scope="module")
-def daemon(tmp_path_factory: pytest.TempPathFactory, module_database_url: str,
-           zygote: Zygote) -> Iterator[DaemonProcess]:
-    process = DaemonProcess(tmp_path_factory.mktemp("bad-input"), module_database_url,
-                            zygote=zygote)
+def daemon(
+    tmp_path_factory: pytest.TempPathFactory, module_database_url: str, zygote: Zygote
+) -> Iterator[DaemonProcess]:
+    process = DaemonProcess(
+        tmp_path_factory.mktemp("bad-input"), module_database_url, zygote=zygote
+    )
     try:
         process.start()
         process.wait_health(200, 120)
@@ -94,20 +96,31 @@ FILE_LEVEL: dict[str, tuple[bytes, list[str]]] = {
     "bwb_empty_01.03.2026.json": (b"", ["empty"]),
     "bwb_blank_01.03.2026.json": (b" \n\t\n", ["empty", "whitespace"]),
     "bwb_truncated_01.03.2026.json": (
-        json.dumps(good_file("trunc", 5)).encode()[:150], ["invalid JSON", "ends early"]),
+        json.dumps(good_file("trunc", 5)).encode()[:150],
+        ["invalid JSON", "ends early"],
+    ),
     "bwb_image_01.03.2026.json": (
-        b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(range(256)) * 4, ["binary", "NUL"]),
+        b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(range(256)) * 4,
+        ["binary", "NUL"],
+    ),
     "bwb_latin1_01.03.2026.json": (
-        json.dumps(good_file("latin"), ensure_ascii=False).replace("Zuverlässig", "Grüße")
-        .encode("latin-1"), ["not valid UTF-8", "Latin-1"]),
+        json.dumps(good_file("latin"), ensure_ascii=False)
+        .replace("Zuverlässig", "Grüße")
+        .encode("latin-1"),
+        ["not valid UTF-8", "Latin-1"],
+    ),
     "bwb_list_01.03.2026.json": (b'[{"events": []}]', ["top level must be an object", "array"]),
     "bwb_string_01.03.2026.json": (b'"events"', ["top level must be an object", "string"]),
     "bwb_noevents_01.03.2026.json": (b'{"metadata": {"sourceKey": "x"}}', ["missing", "events"]),
-    "bwb_eventsobject_01.03.2026.json": (b'{"events": {"0": {}}}',
-                                         ["'events' must be an array", "object"]),
+    "bwb_eventsobject_01.03.2026.json": (
+        b'{"events": {"0": {}}}',
+        ["'events' must be an array", "object"],
+    ),
     "bwb_deep_01.03.2026.json": (deeply_nested(10_000), ["nested deeper than"]),
-    "bwb_toomany_01.03.2026.json": (json.dumps({"events": [{}] * 10_001}).encode(),
-                                    ["10001 events", "limit is 10000"]),
+    "bwb_toomany_01.03.2026.json": (
+        json.dumps({"events": [{}] * 10_001}).encode(),
+        ["10001 events", "limit is 10000"],
+    ),
     "_nosource.json": (json.dumps(good_file("nosource")).encode(), ["empty source code"]),
 }
 
@@ -117,6 +130,7 @@ def file_level(daemon: DaemonProcess, engine: sa.Engine) -> dict[str, sa.Row[Any
     """Drop every file-level bad input at once; their rows once all are handled."""
     for name, (data, _) in FILE_LEVEL.items():
         drop_bytes(daemon.inbox, name, data)
+
     def finished(name: str) -> sa.Row[Any] | None:  # moved_to is recorded after the move
         row = ingestion(engine, name)
         return row if row is not None and row.moved_to is not None else None
@@ -126,7 +140,9 @@ def file_level(daemon: DaemonProcess, engine: sa.Engine) -> dict[str, sa.Row[Any
 
 @pytest.mark.parametrize("name", list(FILE_LEVEL))
 def test_bad_file_is_dead_lettered_with_a_reason_that_names_the_problem(
-    name: str, daemon: DaemonProcess, file_level: dict[str, sa.Row[Any]],
+    name: str,
+    daemon: DaemonProcess,
+    file_level: dict[str, sa.Row[Any]],
 ) -> None:
     data, words = FILE_LEVEL[name]
     row = file_level[name]
@@ -141,7 +157,9 @@ def test_bad_file_is_dead_lettered_with_a_reason_that_names_the_problem(
 
 
 def test_daemon_stays_healthy_and_processes_the_next_good_file_after_bad_ones(
-    daemon: DaemonProcess, engine: sa.Engine, file_level: dict[str, sa.Row[Any]],
+    daemon: DaemonProcess,
+    engine: sa.Engine,
+    file_level: dict[str, sa.Row[Any]],
 ) -> None:
     carries_on(daemon, engine, "after-bad-files")
     body = daemon.health().json()  # type: ignore[union-attr]
@@ -149,7 +167,8 @@ def test_daemon_stays_healthy_and_processes_the_next_good_file_after_bad_ones(
 
 
 def test_bad_events_are_quarantined_and_the_rest_of_the_file_is_stored(
-    daemon: DaemonProcess, engine: sa.Engine,
+    daemon: DaemonProcess,
+    engine: sa.Engine,
 ) -> None:
     name = "bwb_mixed_01.03.2026.json"
     uhr = make_event("mixed", 2, event_dates=[{"date": "2026-03-05", "start_time": "19 Uhr"}])
@@ -163,27 +182,44 @@ def test_bad_events_are_quarantined_and_the_rest_of_the_file_is_stored(
         9: "Konzert am Freitag",  # an event that is a string
         10: {"title": "ohne id", "source_type": "artikel"},
     }
-    names_the_problem = {3: "title", 4: "zipcode", 5: "date", 6: "date", 7: "start_time",
-                         8: "object", 9: "object", 10: "id"}
+    names_the_problem = {
+        3: "title",
+        4: "zipcode",
+        5: "date",
+        6: "date",
+        7: "start_time",
+        8: "object",
+        9: "object",
+        10: "id",
+    }
     events = [make_event("mixed", 0), make_event("mixed", 1), uhr, *bad.values()]
     drop_json(daemon.inbox, name, make_file(events))
     row = wait_ingested(engine, name)
     assert (row.state, row.events_accepted, row.events_rejected) == ("completed", 3, len(bad))
     # the file is moved (and its quarantine written) after the transaction commits
     stem = name.removesuffix(".json")
-    wait_until(lambda: (daemon.archive / name).exists()
-               and (daemon.dead_letters / f"{stem}.rejected.json").exists(), 30, "the move")
+    wait_until(
+        lambda: (
+            (daemon.archive / name).exists()
+            and (daemon.dead_letters / f"{stem}.rejected.json").exists()
+        ),
+        30,
+        "the move",
+    )
     quarantined = json.loads((daemon.dead_letters / f"{stem}.rejected.json").read_text())
     assert quarantined["events"] == list(bad.values()), "kept verbatim, to fix and re-drop"
-    reasons = json.loads(
-        (daemon.dead_letters / f"{stem}.rejected.json.error.json").read_text())["events"]
+    reasons = json.loads((daemon.dead_letters / f"{stem}.rejected.json.error.json").read_text())[
+        "events"
+    ]
     assert [r["index"] for r in reasons] == list(bad)
     for r in reasons:
         assert names_the_problem[r["index"]] in r["reason"], r
     assert "year" in reasons[2]["reason"] or "0000" in reasons[2]["reason"]
     # "19 Uhr" is a time of day by design (DOMAIN.md §1.4 made it "no time"; here: 19:00).
-    assert str(scalar(engine, "SELECT start_time FROM event_dates WHERE event_id = :i",
-                      i=uhr["id"])) == "19:00:00"
+    assert (
+        str(scalar(engine, "SELECT start_time FROM event_dates WHERE event_id = :i", i=uhr["id"]))
+        == "19:00:00"
+    )
     carries_on(daemon, engine, "after-bad-events")
 
 
@@ -195,7 +231,8 @@ def test_utf8_bom_is_accepted(daemon: DaemonProcess, engine: sa.Engine) -> None:
 
 
 def test_unusual_file_names_are_processed_under_their_own_name(
-    daemon: DaemonProcess, engine: sa.Engine,
+    daemon: DaemonProcess,
+    engine: sa.Engine,
 ) -> None:
     names = [
         "bwb mit Leerzeichen_01.03.2026.json",
@@ -215,7 +252,8 @@ def test_unusual_file_names_are_processed_under_their_own_name(
         # moved after the transaction commits
         wait_until(lambda name=name: (daemon.archive / name).exists(), 30, f"{name!r} archived")
     assert sorted(os.listdir(daemon.archive)) == sorted(
-        set(os.listdir(daemon.archive)))  # nothing escaped the archive folder
+        set(os.listdir(daemon.archive))
+    )  # nothing escaped the archive folder
     assert not any((daemon.root / n).exists() for n in ("archive.json", "..json"))
     carries_on(daemon, engine, "after-names")
     assert (daemon.inbox / hidden).exists(), "dot-files are left alone"
@@ -223,7 +261,8 @@ def test_unusual_file_names_are_processed_under_their_own_name(
 
 
 def test_symlink_in_the_inbox_is_dead_lettered_as_a_link_and_its_target_untouched(
-    daemon: DaemonProcess, engine: sa.Engine,
+    daemon: DaemonProcess,
+    engine: sa.Engine,
 ) -> None:
     outside = daemon.root / "outside"
     outside.mkdir(exist_ok=True)
@@ -246,7 +285,9 @@ def test_symlink_in_the_inbox_is_dead_lettered_as_a_link_and_its_target_untouche
 
 
 def test_200_mb_file_is_refused_by_size_without_reading_it(
-    daemon: DaemonProcess, engine: sa.Engine, figures: dict[str, Any],
+    daemon: DaemonProcess,
+    engine: sa.Engine,
+    figures: dict[str, Any],
 ) -> None:
     name = "bwb_huge_01.03.2026.json"
     size = 200 * MB
@@ -264,8 +305,9 @@ def test_200_mb_file_is_refused_by_size_without_reading_it(
         row = wait_ingested(engine, name, timeout=60)
     assert row.state == "failed"
     # The default limit is 50 MiB, which the reason gives in decimal units: "52.4 MB".
-    assert row.error["reason"] == ("file is 209.7 MB (209715200 bytes); "
-                                   f"the limit is 52.4 MB ({50 * MB} bytes)")
+    assert row.error["reason"] == (
+        f"file is 209.7 MB (209715200 bytes); the limit is 52.4 MB ({50 * MB} bytes)"
+    )
     assert row.file_hash == "", "refused unread: not even hashed"
     assert (daemon.dead_letters / name).stat().st_size == size
     growth = rss.peak - baseline
@@ -277,26 +319,50 @@ def test_200_mb_file_is_refused_by_size_without_reading_it(
 
 @pytest.mark.slow
 def test_10000_events_and_a_new_version_dropped_over_it_while_it_is_processed(
-    daemon: DaemonProcess, engine: sa.Engine, figures: dict[str, Any],
+    daemon: DaemonProcess,
+    engine: sa.Engine,
+    figures: dict[str, Any],
 ) -> None:
     """The event limit is accepted in full; a replacement landing meanwhile is not lost."""
     name = "bwb_tenthousand_01.03.2026.json"
-    first = make_file([{"id": f"tenk-{i}", "title": f"Eintrag {i}", "source_type": "terminliste"}
-                       for i in range(10_000)])
+    first = make_file(
+        [
+            {"id": f"tenk-{i}", "title": f"Eintrag {i}", "source_type": "terminliste"}
+            for i in range(10_000)
+        ]
+    )
     second = good_file("tenk-v2")
     with RssSampler(daemon.pid) as rss:
         drop_json(daemon.inbox, name, first)
-        wait_until(lambda: scalar(engine, "SELECT count(*) FROM pg_locks l JOIN "
-                                          "pg_stat_activity a ON a.pid = l.pid WHERE "
-                                          "l.locktype = 'advisory' AND a.datname = "
-                                          "current_database()"), 60, "processing to start")
+        wait_until(
+            lambda: scalar(
+                engine,
+                "SELECT count(*) FROM pg_locks l JOIN "
+                "pg_stat_activity a ON a.pid = l.pid WHERE "
+                "l.locktype = 'advisory' AND a.datname = "
+                "current_database()",
+            ),
+            60,
+            "processing to start",
+        )
         drop_json(daemon.inbox, name, second)  # os.replace while the first is processed
-        wait_until(lambda: len(rows(engine, "SELECT 1 FROM file_ingestions WHERE filename = :f",
-                                    f=name)) == 2, 180, "both versions")
-    versions = rows(engine, "SELECT state, events_accepted, duration_ms FROM file_ingestions "
-                            "WHERE filename = :f ORDER BY id", f=name)
+        wait_until(
+            lambda: (
+                len(rows(engine, "SELECT 1 FROM file_ingestions WHERE filename = :f", f=name)) == 2
+            ),
+            180,
+            "both versions",
+        )
+    versions = rows(
+        engine,
+        "SELECT state, events_accepted, duration_ms FROM file_ingestions "
+        "WHERE filename = :f ORDER BY id",
+        f=name,
+    )
     assert [(v.state, v.events_accepted) for v in versions] == [
-        ("completed", 10_000), ("completed", 2)]
+        ("completed", 10_000),
+        ("completed", 2),
+    ]
     wait_until(lambda: not (daemon.inbox / name).exists(), 30, "the second version's move")
     assert json.loads((daemon.archive / name).read_text()) == second, "the newest is archived"
     assert scalar(engine, "SELECT count(*) FROM source_events WHERE id LIKE 'tenk-%'") == 10_000

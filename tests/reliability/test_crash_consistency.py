@@ -57,16 +57,23 @@ class Drop:
 def plan_drops(corpus_files: list[Path], rng: random.Random) -> list[Drop]:
     drops = [Drop(p.name, p.read_bytes(), "original") for p in corpus_files]
     for source in rng.sample(corpus_files, 3):  # same bytes, another name: a duplicate
-        drops.append(Drop(source.name.removesuffix(".json") + "_copy.json", source.read_bytes(),
-                          "copy"))
+        drops.append(
+            Drop(source.name.removesuffix(".json") + "_copy.json", source.read_bytes(), "copy")
+        )
     broken = corpus_files[0].read_bytes()[:20_000]  # cut off mid-file: truncated JSON
     drops.append(Drop("rks_broken_01.03.2026.json", broken, "broken"))
-    partial = make_file([make_event("partial", i) for i in range(3)]
-                        + [make_event("partial", 3, event_dates=[{"date": "2026-02-30"}])])
+    partial = make_file(
+        [make_event("partial", i) for i in range(3)]
+        + [make_event("partial", 3, event_dates=[{"date": "2026-02-30"}])]
+    )
     drops.append(Drop("ets_partial_01.03.2026.json", json.dumps(partial).encode(), "partial"))
     for b in range(BULK_FILES):  # seconds of work each: kills land mid-file more often
-        bulk = make_file([{"id": f"bulk{b}-{i}", "title": f"Eintrag {b}/{i}",
-                           "source_type": "terminliste"} for i in range(BULK_EVENTS)])
+        bulk = make_file(
+            [
+                {"id": f"bulk{b}-{i}", "title": f"Eintrag {b}/{i}", "source_type": "terminliste"}
+                for i in range(BULK_EVENTS)
+            ]
+        )
         drops.append(Drop(f"rkt_bulk{b}_01.03.2026.json", json.dumps(bulk).encode(), "bulk"))
     rng.shuffle(drops)
     return drops
@@ -74,10 +81,15 @@ def plan_drops(corpus_files: list[Path], rng: random.Random) -> list[Drop]:
 
 def file_transaction_open(engine: sa.Engine) -> bool:
     """Whether a daemon transaction holds a file's advisory lock (i.e. a file is mid-commit)."""
-    return bool(scalar(engine, "SELECT count(*) FROM pg_locks l JOIN pg_stat_activity a "
-                               "ON a.pid = l.pid WHERE l.locktype = 'advisory' AND l.granted "
-                               "AND a.datname = current_database() "
-                               "AND a.application_name = 'eventdedup'"))
+    return bool(
+        scalar(
+            engine,
+            "SELECT count(*) FROM pg_locks l JOIN pg_stat_activity a "
+            "ON a.pid = l.pid WHERE l.locktype = 'advisory' AND l.granted "
+            "AND a.datname = current_database() "
+            "AND a.application_name = 'eventdedup'",
+        )
+    )
 
 
 def batch_reference(drops: list[Drop]) -> set[frozenset[str]]:
@@ -92,7 +104,11 @@ def batch_reference(drops: list[Drop]) -> set[frozenset[str]]:
 
 @pytest.mark.slow
 def test_kill_9_at_random_moments_loses_nothing_and_does_nothing_twice(
-    tmp_path: Path, database_url: str, corpus_files: list[Path], zygote: Zygote, seed: int,
+    tmp_path: Path,
+    database_url: str,
+    corpus_files: list[Path],
+    zygote: Zygote,
+    seed: int,
     figures: dict[str, Any],
 ) -> None:
     rng = random.Random(seed)
@@ -144,9 +160,14 @@ def test_kill_9_at_random_moments_loses_nothing_and_does_nothing_twice(
     good = sorted(d.name for d in drops if d.kind != "broken")
     assert [n for n in archived if not n.startswith(".")] == good
     partial = next(d for d in drops if d.kind == "partial").name.removesuffix(".json")
-    assert [n for n in dead if not n.startswith(".")] == sorted([
-        "rks_broken_01.03.2026.json", "rks_broken_01.03.2026.json.error.json",
-        f"{partial}.rejected.json", f"{partial}.rejected.json.error.json"])
+    assert [n for n in dead if not n.startswith(".")] == sorted(
+        [
+            "rks_broken_01.03.2026.json",
+            "rks_broken_01.03.2026.json.error.json",
+            f"{partial}.rejected.json",
+            f"{partial}.rejected.json.error.json",
+        ]
+    )
     for d in drops:
         where = daemon.dead_letters if d.kind == "broken" else daemon.archive
         assert (where / d.name).read_bytes() == d.data, f"{d.name} changed on its way"
@@ -154,8 +175,11 @@ def test_kill_9_at_random_moments_loses_nothing_and_does_nothing_twice(
     assert [e["id"] for e in rejected["events"]] == ["rel-partial-3"]
 
     # ---- database: one row per file, complete, no orphans
-    files = rows(engine, "SELECT id, filename, file_hash, state, events_accepted, "
-                         "events_rejected FROM file_ingestions ORDER BY id")
+    files = rows(
+        engine,
+        "SELECT id, filename, file_hash, state, events_accepted, "
+        "events_rejected FROM file_ingestions ORDER BY id",
+    )
     completed = [f for f in files if f.state == "completed"]
     failed = [f for f in files if f.state == "failed"]
     assert [f.filename for f in failed] == ["rks_broken_01.03.2026.json"], failed
@@ -167,8 +191,10 @@ def test_kill_9_at_random_moments_loses_nothing_and_does_nothing_twice(
         loaded = load_file(drop.data, drop.name)
         assert f.events_accepted == len(loaded.events)
         assert f.events_rejected == len(loaded.rejected)
-        assert scalar(engine, "SELECT count(*) FROM source_events WHERE file_id = :i",
-                      i=f.id) == f.events_accepted, f"half-written file record {f.filename}"
+        assert (
+            scalar(engine, "SELECT count(*) FROM source_events WHERE file_id = :i", i=f.id)
+            == f.events_accepted
+        ), f"half-written file record {f.filename}"
     total = sum(f.events_accepted for f in completed)
     assert scalar(engine, "SELECT count(*) FROM source_events") == total
     orphans = {
@@ -203,7 +229,10 @@ def test_kill_9_at_random_moments_loses_nothing_and_does_nothing_twice(
     for m in by_type["file.processed"]:
         row = rows_by_id[m["file_id"]]
         assert (m["file"], m["hash"], m["events_accepted"]) == (
-            row.filename, row.file_hash, row.events_accepted)
+            row.filename,
+            row.file_hash,
+            row.events_accepted,
+        )
     # Notices are at-least-once: a crash between a commit and the move repeats one, with
     # the same file_id (test_crash_points.py); the state they describe exists once.
     assert {m["file_id"] for m in by_type["file.failed"]} == {failed[0].id}
@@ -224,7 +253,8 @@ def test_kill_9_at_random_moments_loses_nothing_and_does_nothing_twice(
         clusters = {frozenset(c) for c in export_clusters(conn)["clusters"]}
     reference = batch_reference(drops)
     assert clusters == reference, (
-        f"{len(clusters ^ reference)} clusters differ from the uninterrupted reference")
+        f"{len(clusters ^ reference)} clusters differ from the uninterrupted reference"
+    )
     engine.dispose()
 
     figures["crash.kills_survived"] = KILLS

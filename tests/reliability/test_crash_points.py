@@ -32,9 +32,12 @@ from tests.reliability._daemon import drop_bytes, make_event, make_file, rows, s
 
 GOOD = "ets_crash_01.03.2026.json"
 BROKEN = "rks_crash_01.03.2026.json"
-GOOD_DATA = json.dumps(make_file(
-    [make_event("crash", i) for i in range(3)]
-    + [make_event("crash", 3, event_dates=[{"date": "2026-02-30"}])])).encode()
+GOOD_DATA = json.dumps(
+    make_file(
+        [make_event("crash", i) for i in range(3)]
+        + [make_event("crash", 3, event_dates=[{"date": "2026-02-30"}])]
+    )
+).encode()
 BROKEN_DATA = b'{"events": [{"id": "x", "title": '
 
 
@@ -42,8 +45,14 @@ class Killed(BaseException):
     """Stands for SIGKILL at this point: nothing after it runs."""
 
 
-def die_once(monkeypatch: pytest.MonkeyPatch, owner: Any, attr: str, *, after: bool = False,
-             when: Callable[..., bool] = lambda *a, **k: True) -> None:
+def die_once(
+    monkeypatch: pytest.MonkeyPatch,
+    owner: Any,
+    attr: str,
+    *,
+    after: bool = False,
+    when: Callable[..., bool] = lambda *a, **k: True,
+) -> None:
     """Make ``owner.attr`` kill the 'process' on its first matching call (before or after it)."""
     real = getattr(owner, attr)
     fired: list[bool] = []
@@ -61,15 +70,17 @@ def die_once(monkeypatch: pytest.MonkeyPatch, owner: Any, attr: str, *, after: b
 
 def new_processor(engine: sa.Engine, tmp_path: Path) -> FileProcessor:
     """What the daemon builds at start; a new one stands for the restarted process."""
-    return FileProcessor(engine=engine, archive_dir=tmp_path / "archive",
-                         dead_letter_dir=tmp_path / "dead_letters",
-                         deduplicator=DbDeduplicator(load_matching_config(None)))
+    return FileProcessor(
+        engine=engine,
+        archive_dir=tmp_path / "archive",
+        dead_letter_dir=tmp_path / "dead_letters",
+        deduplicator=DbDeduplicator(load_matching_config(None)),
+    )
 
 
 def visible(folder: Path) -> list[str]:
     """Entries an operator sees (our dot-temp files are invisible to the watcher too)."""
-    return sorted(n for n in os.listdir(folder) if not n.startswith(".")) if folder.exists() \
-        else []
+    return sorted(n for n in os.listdir(folder) if not n.startswith(".")) if folder.exists() else []
 
 
 def unlinking(target: Path) -> Callable[..., bool]:
@@ -78,15 +89,20 @@ def unlinking(target: Path) -> Callable[..., bool]:
 
 CRASH_POINTS: dict[str, Callable[[pytest.MonkeyPatch, Path], None]] = {
     "inside the transaction": lambda mp, path: die_once(
-        mp, eventdedup.db.outbox, "append", after=True),
+        mp, eventdedup.db.outbox, "append", after=True
+    ),
     "after the commit, before the move": lambda mp, path: die_once(
-        mp, eventdedup.pipeline, "dead_letter" if path.name == BROKEN else "move_unique"),
-    "after linking into the target folder, before unlinking from the inbox":
-        lambda mp, path: die_once(mp, os, "unlink", when=unlinking(path)),
+        mp, eventdedup.pipeline, "dead_letter" if path.name == BROKEN else "move_unique"
+    ),
+    "after linking into the target folder, before unlinking from the inbox": lambda mp, path: (
+        die_once(mp, os, "unlink", when=unlinking(path))
+    ),
     "after the move, before the rejected events are written": lambda mp, path: die_once(
-        mp, eventdedup.pipeline, "write_rejected_events"),
+        mp, eventdedup.pipeline, "write_rejected_events"
+    ),
     "after the dead-letter move, before moved_to is recorded": lambda mp, path: die_once(
-        mp, eventdedup.db.events, "update_file"),
+        mp, eventdedup.db.events, "update_file"
+    ),
 }
 CASES = [
     *((point, GOOD) for point in list(CRASH_POINTS)[:4]),
@@ -96,7 +112,10 @@ CASES = [
 
 @pytest.mark.parametrize(("point", "name"), CASES)
 def test_crash_at_each_step_then_restart_ends_in_the_same_state(
-    point: str, name: str, tmp_path: Path, migrated_engine: sa.Engine,
+    point: str,
+    name: str,
+    tmp_path: Path,
+    migrated_engine: sa.Engine,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     inbox = tmp_path / "inbox"
@@ -119,7 +138,9 @@ def test_crash_at_each_step_then_restart_ends_in_the_same_state(
         assert visible(tmp_path / "archive") == [GOOD]
         assert (tmp_path / "archive" / GOOD).read_bytes() == GOOD_DATA
         assert visible(tmp_path / "dead_letters") == [
-            f"{stem}.rejected.json", f"{stem}.rejected.json.error.json"]
+            f"{stem}.rejected.json",
+            f"{stem}.rejected.json.error.json",
+        ]
         quarantined = json.loads((tmp_path / "dead_letters" / f"{stem}.rejected.json").read_text())
         assert [e["id"] for e in quarantined["events"]] == ["rel-crash-3"]
         assert [(f.state, f.events_accepted) for f in files] == [("completed", 3)]
@@ -139,7 +160,9 @@ def test_crash_at_each_step_then_restart_ends_in_the_same_state(
 
 
 def test_file_replaced_while_being_processed_is_not_archived_unread(
-    tmp_path: Path, migrated_engine: sa.Engine, monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    migrated_engine: sa.Engine,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """A producer ``os.replace``s a new version while the old one is being processed.
 
@@ -176,7 +199,9 @@ def test_file_replaced_while_being_processed_is_not_archived_unread(
 
 @pytest.mark.parametrize("data", [BROKEN_DATA, None], ids=["broken", "too large"])
 def test_a_failing_file_claimed_elsewhere_is_left_alone(
-    data: bytes | None, tmp_path: Path, migrated_engine: sa.Engine,
+    data: bytes | None,
+    tmp_path: Path,
+    migrated_engine: sa.Engine,
 ) -> None:
     """Another replica failing the same file right now holds its claim: this one waits.
 

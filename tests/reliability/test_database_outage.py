@@ -62,9 +62,13 @@ class ControlledPostgres:
         # Output to a file, never a pipe: the started server would inherit the pipe and keep
         # it open, and subprocess.run would wait for EOF forever.
         with tempfile.TemporaryFile("w+") as out:
-            result = subprocess.run([str(PG_BIN / "pg_ctl"), "-D", str(self.pgdata), *args],
-                                    user=self.user, stdout=out, stderr=subprocess.STDOUT,
-                                    timeout=60)
+            result = subprocess.run(
+                [str(PG_BIN / "pg_ctl"), "-D", str(self.pgdata), *args],
+                user=self.user,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                timeout=60,
+            )
             out.seek(0)
             if result.returncode != 0:
                 raise subprocess.CalledProcessError(result.returncode, result.args, out.read())
@@ -73,8 +77,16 @@ class ControlledPostgres:
         self._pg_ctl("-w", "-m", "fast", "stop")
 
     def start(self) -> None:
-        self._pg_ctl("-w", "-o", '-h ""', "-o", f"-k {self.socket_dir}",
-                     "-l", str(self.pgdata / "log"), "start")
+        self._pg_ctl(
+            "-w",
+            "-o",
+            '-h ""',
+            "-o",
+            f"-k {self.socket_dir}",
+            "-l",
+            str(self.pgdata / "log"),
+            "start",
+        )
 
     def close(self) -> None:
         if (self.pgdata / "postmaster.pid").exists():
@@ -120,7 +132,10 @@ async def wait_for(predicate: Any, within: float, what: str, interval: float = 0
 @pytest.mark.slow
 @pytest.mark.trio
 async def test_database_outage_is_reported_waited_out_and_recovered_from(
-    tmp_path: Path, corpus_files: list[Path], zygote: Zygote, figures: dict[str, Any],
+    tmp_path: Path,
+    corpus_files: list[Path],
+    zygote: Zygote,
+    figures: dict[str, Any],
 ) -> None:
     pg = await trio.to_thread.run_sync(ControlledPostgres)
     engine = engine_for(pg.url)
@@ -128,8 +143,10 @@ async def test_database_outage_is_reported_waited_out_and_recovered_from(
     before, during = corpus_files[:2], corpus_files[2:6]
 
     def completed(files: list[Path]) -> bool:
-        names = {r.filename for r in rows(
-            engine, "SELECT filename FROM file_ingestions WHERE state = 'completed'")}
+        names = {
+            r.filename
+            for r in rows(engine, "SELECT filename FROM file_ingestions WHERE state = 'completed'")
+        }
         return {f.name for f in files} <= names
 
     def health_status() -> int | None:
@@ -140,8 +157,10 @@ async def test_database_outage_is_reported_waited_out_and_recovered_from(
     try:
         daemon.start()
         await trio.to_thread.run_sync(lambda: daemon.wait_health(200, 120))
-        async with open_websocket_url(daemon.ws_url, extra_headers=AUTH_HEADERS) as ws, \
-                trio.open_nursery() as nursery:
+        async with (
+            open_websocket_url(daemon.ws_url, extra_headers=AUTH_HEADERS) as ws,
+            trio.open_nursery() as nursery,
+        ):
             nursery.start_soon(feed.collect, ws)
             for f in before:
                 drop_bytes(daemon.inbox, f.name, f.read_bytes())
@@ -155,8 +174,10 @@ async def test_database_outage_is_reported_waited_out_and_recovered_from(
                 drop_bytes(daemon.inbox, f.name, f.read_bytes())
                 for _ in range(10):
                     await trio.sleep(0.2)
-                    if unhealthy_after is None and await trio.to_thread.run_sync(
-                            health_status) == 503:
+                    if (
+                        unhealthy_after is None
+                        and await trio.to_thread.run_sync(health_status) == 503
+                    ):
                         unhealthy_after = trio.current_time() - down_at
                         outage_body = (await trio.to_thread.run_sync(daemon.health)).json()
             if unhealthy_after is None:
@@ -168,11 +189,16 @@ async def test_database_outage_is_reported_waited_out_and_recovered_from(
 
             await trio.to_thread.run_sync(pg.start)
             healthy_after = await wait_for(lambda: health_status() == 200, 60, "/health 200")
-            drained_after = await wait_for(lambda: completed(during), 120,
-                                           "files dropped during the outage")
+            drained_after = await wait_for(
+                lambda: completed(during), 120, "files dropped during the outage"
+            )
             with trio.fail_after(30):  # the live feed resumes: the clients hear about them
-                await feed.wait_until(lambda messages: {f.name for f in during} <= {
-                    m["data"]["file"] for m in messages if m["type"] == "file.processed"})
+                await feed.wait_until(
+                    lambda messages: (
+                        {f.name for f in during}
+                        <= {m["data"]["file"] for m in messages if m["type"] == "file.processed"}
+                    )
+                )
             nursery.cancel_scope.cancel()
         final = (await trio.to_thread.run_sync(daemon.health)).json()
         log = daemon.log()
@@ -190,7 +216,8 @@ async def test_database_outage_is_reported_waited_out_and_recovered_from(
     assert "database unreachable" in log, "the feed actor's probe reports the outage"
     actors = {a["name"]: a for a in final["actors"]}
     assert {n: a["restarts"] for n, a in actors.items()} == dict.fromkeys(actors, 0), (
-        "an outage is waited out, not escalated to the supervisor")
+        "an outage is waited out, not escalated to the supervisor"
+    )
     # Every file committed once, the feed gap-free; the client saw every message after it
     # connected, in order, without a gap across the outage.
     assert sorted(f.filename for f in files) == sorted(f.name for f in before + during)
@@ -211,12 +238,16 @@ async def test_database_outage_is_reported_waited_out_and_recovered_from(
 
 
 def test_unreachable_database_at_start_gives_up_after_the_configured_attempts(
-    tmp_path: Path, figures: dict[str, Any],
+    tmp_path: Path,
+    figures: dict[str, Any],
 ) -> None:
     """A closed port: the migrator retries with backoff, then the process exits 1 with why."""
     closed = free_port()  # nothing listens there
-    daemon = DaemonProcess(tmp_path, f"postgresql://eventdedup@127.0.0.1:{closed}/eventdedup",
-                           EVENT_DEDUP_MIGRATE_ATTEMPTS="3")
+    daemon = DaemonProcess(
+        tmp_path,
+        f"postgresql://eventdedup@127.0.0.1:{closed}/eventdedup",
+        EVENT_DEDUP_MIGRATE_ATTEMPTS="3",
+    )
     statuses = []
     started = time.monotonic()
     try:
@@ -256,11 +287,13 @@ async def test_processor_waits_out_connection_errors_raised_by_the_driver_itself
             path = parsed.path
             self.calls += 1
             if self.calls == 1:
-                raise psycopg.OperationalError("consuming input failed: server closed the "
-                                               "connection unexpectedly")
+                raise psycopg.OperationalError(
+                    "consuming input failed: server closed the connection unexpectedly"
+                )
             if self.calls == 2:
-                raise psycopg.errors.AdminShutdown("terminating connection due to "
-                                                   "administrator command")
+                raise psycopg.errors.AdminShutdown(
+                    "terminating connection due to administrator command"
+                )
             return FileOutcome("processed", path.name)
 
     files = FlakyFiles()
@@ -270,7 +303,13 @@ async def test_processor_waits_out_connection_errors_raised_by_the_driver_itself
     await send.send(Path("bwb_x_01.03.2026.json"))
     await send.aclose()
     with trio.fail_after(10):
-        await processor(receive, db, files,  # type: ignore[arg-type]
-                        on_done=done.append, max_wait=0.01, parse_workers=0)
+        await processor(
+            receive,
+            db,
+            files,  # type: ignore[arg-type]
+            on_done=done.append,
+            max_wait=0.01,
+            parse_workers=0,
+        )
     assert files.calls == 3
     assert [o.outcome for o in done] == ["processed"]

@@ -73,8 +73,9 @@ async def in_thread(fn: Any, *args: Any) -> Any:
     return await trio.to_thread.run_sync(fn, *args)
 
 
-async def ingest_one_by_one(daemon: DaemonProcess, engine: sa.Engine,
-                            files: list[Path]) -> list[float]:
+async def ingest_one_by_one(
+    daemon: DaemonProcess, engine: sa.Engine, files: list[Path]
+) -> list[float]:
     """Drop each file once the previous one is done; the pipeline's per-file times (s)."""
     times = []
     for path in files:
@@ -99,7 +100,9 @@ class FeedLoad:
     async def start(self, port: int, after: int, clients: int) -> None:
         self.process = await trio.lowlevel.open_process(
             [sys.executable, str(self.SCRIPT), str(port), str(after), str(clients), TOKEN],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+        )
         with trio.fail_after(60):
             assert await self._line() == "connected"
 
@@ -143,8 +146,12 @@ def cpu_seconds(pid: int) -> float:
     return times.user + times.system
 
 
-async def rpc(ws: WebSocketConnection, request: dict[str, Any],
-              timing: dict[str, Any] | None = None, key: str = "") -> dict[str, Any]:
+async def rpc(
+    ws: WebSocketConnection,
+    request: dict[str, Any],
+    timing: dict[str, Any] | None = None,
+    key: str = "",
+) -> dict[str, Any]:
     started = trio.current_time()
     with trio.fail_after(15):
         await ws.send_message(json.dumps(request))
@@ -178,13 +185,16 @@ async def close_code(url: str, headers: list[tuple[bytes, bytes]], *frames: str)
 
 @pytest.mark.slow
 def test_200_clients_all_get_every_message_and_abusers_are_refused_without_harm(
-    tmp_path: Path, database_url: str, second_database_url: str, corpus_files: list[Path],
-    zygote: Zygote, figures: dict[str, Any],
+    tmp_path: Path,
+    database_url: str,
+    second_database_url: str,
+    corpus_files: list[Path],
+    zygote: Zygote,
+    figures: dict[str, Any],
 ) -> None:
     # trio.run here rather than @pytest.mark.trio: the checks below read plain results,
     # and a failure shows bare, not inside a trio exception group.
-    run = trio.run(scenario, tmp_path, database_url, second_database_url,
-                   corpus_files, zygote)
+    run = trio.run(scenario, tmp_path, database_url, second_database_url, corpus_files, zygote)
     readers, abuse, close = run["readers"], run["abuse"], run["close"]
     start, final, last = run["start"], run["final"], run["last"]
     times_alone, times_loaded = run["times_alone"], run["times_loaded"]
@@ -210,9 +220,13 @@ def test_200_clients_all_get_every_message_and_abusers_are_refused_without_harm(
     assert abuse["wrong_token_header"] == 4401
     assert abuse["wrong_token_frame"] == 4401
     assert abuse["oversized"] == 1009
-    assert abuse["malformed"] == {"not json": -32700, "no method": -32600,
-                                  "unknown method": -32601, "bad params": -32602,
-                                  "empty batch": -32600}
+    assert abuse["malformed"] == {
+        "not json": -32700,
+        "no method": -32600,
+        "unknown method": -32601,
+        "bad params": -32602,
+        "empty batch": -32600,
+    }
     assert abuse["still_answers_after_malformed"]
     assert abuse["flood_ids_in_order"], "every request answered once, in order"
     allowed = abuse["flood_answered"] - abuse["flood_rate_limited"]
@@ -228,25 +242,33 @@ def test_200_clients_all_get_every_message_and_abusers_are_refused_without_harm(
     figures["load.per_file_s_with_clients"] = [round(t, 2) for t in times_loaded]
     figures["load.median_change_pct"] = round(change * 100)
     figures["load.prompt_readers_cut_off"] = (
-        f"{readers['clients_resumed']} of {CLIENTS} ({readers['resumed']} times)")
+        f"{readers['clients_resumed']} of {CLIENTS} ({readers['resumed']} times)"
+    )
     figures["load.cpu_s_daemon_vs_readers"] = (run["daemon_cpu"], readers["cpu_seconds"])
     figures["load.feed_lag_after_last_commit_s"] = round(run["delivery_lag"], 1)
     figures["load.silent_client_cut_off_after_seq"] = f"{resume} of {last}"
-    figures["load.flood"] = (f"{abuse['flood_answered']} of {BURST} answered in "
-                             f"{abuse['flood_seconds']:.0f} s, "
-                             f"{abuse['flood_rate_limited']} rate-limited")
-    figures["load.status_latency_during_flood_s"] = round(
-        abuse["status_latency_during_flood_s"], 2)
+    figures["load.flood"] = (
+        f"{abuse['flood_answered']} of {BURST} answered in "
+        f"{abuse['flood_seconds']:.0f} s, "
+        f"{abuse['flood_rate_limited']} rate-limited"
+    )
+    figures["load.status_latency_during_flood_s"] = round(abuse["status_latency_during_flood_s"], 2)
 
     # Issue #7's targets: fan-out must not slow the pipeline, and prompt readers keep up.
-    print("per-file s without clients:", figures["load.per_file_s_without_clients"],
-          "with:", figures["load.per_file_s_with_clients"], f"({change:+.0%})")
+    print(
+        "per-file s without clients:",
+        figures["load.per_file_s_without_clients"],
+        "with:",
+        figures["load.per_file_s_with_clients"],
+        f"({change:+.0%})",
+    )
     assert readers["clients_resumed"] == 0, "a prompt reader was cut off for lagging"
     assert change < 0.2, f"median per-file time {change:+.0%} with {CLIENTS} clients"
 
 
-async def scenario(tmp_path: Path, database_url: str, second_database_url: str,
-                   timed: list[Path], zygote: Zygote) -> dict[str, Any]:
+async def scenario(
+    tmp_path: Path, database_url: str, second_database_url: str, timed: list[Path], zygote: Zygote
+) -> dict[str, Any]:
     began = trio.current_time()
 
     def phase(what: str) -> None:
@@ -285,17 +307,25 @@ async def scenario(tmp_path: Path, database_url: str, second_database_url: str,
         phase("the 200 have caught up")
 
         # ---- abuse, while the 200 stay connected and another file is processed
-        async with open_websocket_url(daemon.ws_url + "?types=none",
-                                      extra_headers=AUTH_HEADERS) as admin:
+        async with open_websocket_url(
+            daemon.ws_url + "?types=none", extra_headers=AUTH_HEADERS
+        ) as admin:
             async with trio.open_nursery() as nursery:
                 nursery.start_soon(refused_clients, daemon.ws_url, abuse)
                 nursery.start_soon(in_thread, flood, daemon.port, abuse)
                 nursery.start_soon(malformed_requests, daemon.ws_url, abuse)
                 await trio.sleep(1.0)  # the flood is under way
-                drop_json(daemon.inbox, "bwb_during-abuse_01.03.2026.json",
-                          make_file([make_event("abuse", i) for i in range(3)]))
-                status = await rpc(admin, {"jsonrpc": "2.0", "id": 1, "method": "status"},
-                                   abuse, "status_latency_during_flood_s")
+                drop_json(
+                    daemon.inbox,
+                    "bwb_during-abuse_01.03.2026.json",
+                    make_file([make_event("abuse", i) for i in range(3)]),
+                )
+                status = await rpc(
+                    admin,
+                    {"jsonrpc": "2.0", "id": 1, "method": "status"},
+                    abuse,
+                    "status_latency_during_flood_s",
+                )
             assert "result" in status, status
             assert await in_thread(ingestion, engine, "bwb_during-abuse_01.03.2026.json")
         phase("abuse over")
@@ -308,9 +338,20 @@ async def scenario(tmp_path: Path, database_url: str, second_database_url: str,
         # this costs no 200-fold fan-out; and it must happen within the server's 60 s read
         # timeout, after which a client that sends nothing, not even a pong, is dropped)
         silent = await in_thread(SilentClient, daemon.port, final, TOKEN)
-        drop_json(daemon.inbox, "bwb_burst_01.03.2026.json", make_file(
-            [{"id": f"burst-{i}", "title": f"Eintrag {i} " + "x" * SILENT_TITLE_PADDING,
-              "source_type": "terminliste"} for i in range(SILENT_BURST)]))
+        drop_json(
+            daemon.inbox,
+            "bwb_burst_01.03.2026.json",
+            make_file(
+                [
+                    {
+                        "id": f"burst-{i}",
+                        "title": f"Eintrag {i} " + "x" * SILENT_TITLE_PADDING,
+                        "source_type": "terminliste",
+                    }
+                    for i in range(SILENT_BURST)
+                ]
+            ),
+        )
         with trio.fail_after(60):
             while not await in_thread(ingestion, engine, "bwb_burst_01.03.2026.json"):  # noqa: ASYNC110 (polls the database)
                 await trio.sleep(0.1)
@@ -322,14 +363,25 @@ async def scenario(tmp_path: Path, database_url: str, second_database_url: str,
         load.kill()
         daemon.close()
     engine.dispose()
-    return {"readers": readers, "abuse": abuse, "close": close, "start": start,
-            "final": final, "last": last, "times_alone": times_alone,
-            "times_loaded": times_loaded, "silent_seqs": silent.seqs, "log": log,
-            "daemon_cpu": round(daemon_cpu, 1), "delivery_lag": delivery_lag}
+    return {
+        "readers": readers,
+        "abuse": abuse,
+        "close": close,
+        "start": start,
+        "final": final,
+        "last": last,
+        "times_alone": times_alone,
+        "times_loaded": times_loaded,
+        "silent_seqs": silent.seqs,
+        "log": log,
+        "daemon_cpu": round(daemon_cpu, 1),
+        "delivery_lag": delivery_lag,
+    }
 
 
 async def refused_clients(url: str, out: dict[str, Any]) -> None:
     async with trio.open_nursery() as nursery:
+
         async def one(key: str, headers: list[tuple[bytes, bytes]], *frames: str) -> None:
             out[key] = await close_code(url, headers, *frames)
 
@@ -344,8 +396,9 @@ async def malformed_requests(url: str, out: dict[str, Any]) -> None:
         "not json": "{this is not json",
         "no method": json.dumps({"jsonrpc": "2.0", "id": 1}),
         "unknown method": json.dumps({"jsonrpc": "2.0", "id": 2, "method": "no.such"}),
-        "bad params": json.dumps({"jsonrpc": "2.0", "id": 3, "method": "events.search",
-                                  "params": {"size": "huge"}}),
+        "bad params": json.dumps(
+            {"jsonrpc": "2.0", "id": 3, "method": "events.search", "params": {"size": "huge"}}
+        ),
         "empty batch": "[]",
     }
     async with open_websocket_url(url + "?types=none", extra_headers=AUTH_HEADERS) as ws:
@@ -369,9 +422,15 @@ def flood(port: int, out: dict[str, Any]) -> None:
     started = time.monotonic()
     sock = socket.create_connection(("127.0.0.1", port), timeout=30)
     ws = wsproto.WSConnection(wsproto.ConnectionType.CLIENT)
-    sock.sendall(ws.send(wsproto.events.Request(
-        host=f"127.0.0.1:{port}", target="/ws?types=none",
-        extra_headers=[(b"authorization", f"Bearer {TOKEN}".encode())])))
+    sock.sendall(
+        ws.send(
+            wsproto.events.Request(
+                host=f"127.0.0.1:{port}",
+                target="/ws?types=none",
+                extra_headers=[(b"authorization", f"Bearer {TOKEN}".encode())],
+            )
+        )
+    )
     ids: list[int] = []
     limited = 0
     pending = bytearray()
@@ -393,9 +452,14 @@ def flood(port: int, out: dict[str, Any]) -> None:
                     for event in ws.events():
                         if isinstance(event, wsproto.events.AcceptConnection):
                             accepted = True
-                            pending += b"".join(ws.send(wsproto.events.TextMessage(
-                                json.dumps({"jsonrpc": "2.0", "method": "status", "id": i})))
-                                for i in range(BURST))
+                            pending += b"".join(
+                                ws.send(
+                                    wsproto.events.TextMessage(
+                                        json.dumps({"jsonrpc": "2.0", "method": "status", "id": i})
+                                    )
+                                )
+                                for i in range(BURST)
+                            )
                         elif isinstance(event, wsproto.events.TextMessage):
                             partial += event.data
                             if event.message_finished:

@@ -33,7 +33,9 @@ def small_file(key: str) -> dict[str, Any]:
 
 @pytest.mark.trio
 async def test_crash_looping_processor_escalates_and_stops_every_actor(
-    tmp_path: Path, database_url: str, monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    database_url: str,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     def always_fails(self: FileProcessor, parsed: object) -> None:
         raise RuntimeError("injected fault: the processor always fails")
@@ -71,10 +73,18 @@ async def test_crash_looping_processor_escalates_and_stops_every_actor(
 
 @pytest.mark.slow
 def test_crash_looping_daemon_process_exits_1_and_names_the_cause(
-    tmp_path: Path, database_url: str, zygote: Zygote, figures: dict[str, Any],
+    tmp_path: Path,
+    database_url: str,
+    zygote: Zygote,
+    figures: dict[str, Any],
 ) -> None:
-    daemon = DaemonProcess(tmp_path, database_url, zygote=zygote,
-                           inject="processor-always-fails", EVENT_DEDUP_RESCAN_SECONDS="0.5")
+    daemon = DaemonProcess(
+        tmp_path,
+        database_url,
+        zygote=zygote,
+        inject="processor-always-fails",
+        EVENT_DEDUP_RESCAN_SECONDS="0.5",
+    )
     try:
         daemon.start()
         daemon.wait_health(200, 120)
@@ -97,15 +107,22 @@ def test_crash_looping_daemon_process_exits_1_and_names_the_cause(
 
 
 def _accepted(engine: sa.Engine, name: str) -> bool:
-    return bool(scalar(engine, "SELECT count(*) FROM outbox WHERE type = 'file.accepted' "
-                               "AND data->>'file' = :f", f=name))
+    return bool(
+        scalar(
+            engine,
+            "SELECT count(*) FROM outbox WHERE type = 'file.accepted' AND data->>'file' = :f",
+            f=name,
+        )
+    )
 
 
-def _fully_processed_or_untouched(daemon: DaemonProcess, engine: sa.Engine, name: str,
-                                  events: int) -> str:
+def _fully_processed_or_untouched(
+    daemon: DaemonProcess, engine: sa.Engine, name: str, events: int
+) -> str:
     """The only two acceptable states of a file after a stop; returns which one it is."""
-    files = rows(engine, "SELECT id, state, events_accepted FROM file_ingestions "
-                         "WHERE filename = :f", f=name)
+    files = rows(
+        engine, "SELECT id, state, events_accepted FROM file_ingestions WHERE filename = :f", f=name
+    )
     stored = scalar(engine, "SELECT count(*) FROM source_events")
     if (daemon.archive / name).exists():
         assert not (daemon.inbox / name).exists()
@@ -120,14 +137,21 @@ def _fully_processed_or_untouched(daemon: DaemonProcess, engine: sa.Engine, name
 
 @pytest.mark.slow
 def test_sigterm_right_after_a_big_file_was_accepted_finishes_it_and_exits_0(
-    tmp_path: Path, database_url: str, zygote: Zygote, figures: dict[str, Any],
+    tmp_path: Path,
+    database_url: str,
+    zygote: Zygote,
+    figures: dict[str, Any],
 ) -> None:
     engine = engine_for(database_url)
     daemon = DaemonProcess(tmp_path, database_url, zygote=zygote)
     name = "bwb_big_01.03.2026.json"
     events = 6000
-    big = make_file([{"id": f"big-{i}", "title": f"Eintrag {i}", "source_type": "terminliste"}
-                     for i in range(events)])
+    big = make_file(
+        [
+            {"id": f"big-{i}", "title": f"Eintrag {i}", "source_type": "terminliste"}
+            for i in range(events)
+        ]
+    )
     try:
         daemon.start()
         daemon.wait_health(200, 120)
@@ -151,7 +175,10 @@ def test_sigterm_right_after_a_big_file_was_accepted_finishes_it_and_exits_0(
 
 @pytest.mark.slow
 def test_sigterm_during_a_file_longer_than_the_shutdown_timeout_rolls_it_back_and_exits_0(
-    tmp_path: Path, database_url: str, zygote: Zygote, figures: dict[str, Any],
+    tmp_path: Path,
+    database_url: str,
+    zygote: Zygote,
+    figures: dict[str, Any],
 ) -> None:
     """Matching made to take 120 s: the stop may not wait for it (shutdown timeout 30 s)."""
     engine = engine_for(database_url)
@@ -163,11 +190,17 @@ def test_sigterm_during_a_file_longer_than_the_shutdown_timeout_rolls_it_back_an
         drop_json(daemon.inbox, name, small_file("slow"))
         # idle in a transaction for over a second: the file's, held open by the slow
         # matching (a feed append is idle in its transaction only for milliseconds)
-        wait_until(lambda: scalar(engine, "SELECT count(*) FROM pg_stat_activity WHERE "
-                                          "datname = current_database() AND state = "
-                                          "'idle in transaction' AND "
-                                          "now() - xact_start > interval '1 second'"),
-                   30, "the file's transaction")
+        wait_until(
+            lambda: scalar(
+                engine,
+                "SELECT count(*) FROM pg_stat_activity WHERE "
+                "datname = current_database() AND state = "
+                "'idle in transaction' AND "
+                "now() - xact_start > interval '1 second'",
+            ),
+            30,
+            "the file's transaction",
+        )
         daemon.terminate()
         signalled = time.monotonic()
         code = daemon.wait(60)
@@ -179,9 +212,17 @@ def test_sigterm_during_a_file_longer_than_the_shutdown_timeout_rolls_it_back_an
     assert "did not finish within the shutdown timeout" in log
     assert stopped_after < 30 + 5, f"stopped only after {stopped_after:.0f} s"
     assert _fully_processed_or_untouched(daemon, engine, name, 2) == "rolled back"
-    wait_until(lambda: not scalar(engine, "SELECT count(*) FROM pg_stat_activity WHERE datname "
-                                          "= current_database() AND application_name = "
-                                          "'eventdedup'"), 10, "the server to drop the session")
+    wait_until(
+        lambda: (
+            not scalar(
+                engine,
+                "SELECT count(*) FROM pg_stat_activity WHERE datname "
+                "= current_database() AND application_name = "
+                "'eventdedup'",
+            )
+        ),
+        10,
+        "the server to drop the session",
+    )
     engine.dispose()
     figures["sigterm.slow_file_seconds_to_exit"] = round(stopped_after, 1)
-

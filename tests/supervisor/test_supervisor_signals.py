@@ -118,7 +118,8 @@ async def test_a_later_repeat_reaches_the_previous_handler(
 
 @pytest.mark.trio
 async def test_a_repeat_right_after_the_first_is_the_same_request(
-    autojump_clock: trio.testing.MockClock, caplog: pytest.LogCaptureFixture,
+    autojump_clock: trio.testing.MockClock,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     """``pkill``/systemd signal the whole group and ``uv run`` forwards the
     signal too: two at once must not force past the orderly shutdown."""

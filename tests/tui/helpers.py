@@ -71,8 +71,9 @@ def admin_token(settings: Settings) -> str | None:
     return path.read_text().strip() if path.exists() else None
 
 
-async def wait_for(pilot: Any, condition: Callable[[], Any], within: float = 20.0,
-                   what: str = "condition") -> Any:
+async def wait_for(
+    pilot: Any, condition: Callable[[], Any], within: float = 20.0, what: str = "condition"
+) -> Any:
     """Poll ``condition`` between UI frames; the app keeps running meanwhile."""
     deadline = time.monotonic() + within
     while True:
@@ -83,4 +84,3 @@ async def wait_for(pilot: Any, condition: Callable[[], Any], within: float = 20.
             raise AssertionError(f"timed out after {within}s waiting for {what}")
         await pilot.pause(0.1)
         await asyncio.sleep(0)
-

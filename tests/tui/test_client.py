@@ -19,8 +19,12 @@ from eventdedup.client import (
 
 
 def message(seq: int) -> dict[str, Any]:
-    return {"seq": seq, "type": "file.accepted", "at": "2025-01-01T00:00:00+00:00",
-            "data": {"file": f"f{seq}.json"}}
+    return {
+        "seq": seq,
+        "type": "file.accepted",
+        "at": "2025-01-01T00:00:00+00:00",
+        "data": {"file": f"f{seq}.json"},
+    }
 
 
 def feed(*seqs: int) -> str:
@@ -75,9 +79,13 @@ async def test_rpc_and_feed_on_one_connection() -> None:
     async with trio.open_nursery() as nursery:
         listener = await nursery.start(serve_websocket, server.handler, "127.0.0.1", 0, None)
         port = listener.port
-        client = DaemonClient(f"ws://127.0.0.1:{port}/ws", token="s3cret",
-                              backoff_initial=0.01, request_timeout=2.0,
-                              on_state=states.append)
+        client = DaemonClient(
+            f"ws://127.0.0.1:{port}/ws",
+            token="s3cret",
+            backoff_initial=0.01,
+            request_timeout=2.0,
+            on_state=states.append,
+        )
         async with client.open():
             seqs = []
             with trio.fail_after(5):

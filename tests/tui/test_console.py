@@ -20,8 +20,12 @@ def app_with(backend: FakeBackend) -> ConsoleApp:
 
 
 def merged(seq: int) -> dict[str, object]:
-    return {"seq": seq, "type": "canonical.merged", "at": demo.NOW.isoformat(),
-            "data": {"canonical_id": 1500, "merged": 2950}}
+    return {
+        "seq": seq,
+        "type": "canonical.merged",
+        "at": demo.NOW.isoformat(),
+        "data": {"canonical_id": 1500, "merged": 2950},
+    }
 
 
 @pytest.mark.asyncio
@@ -66,8 +70,15 @@ async def test_review_merge_confirms_sends_and_echoes_the_feed() -> None:
         assert not [c for c in backend.calls if c[0] == "review.merge"]
         await pilot.press("m", "y")
         await pilot.pause()
-        assert ("review.merge", {"source_canonical_id": 2950, "target_canonical_id": 1500,
-                                 "review_id": 77, "operator": "tui:test"}) in backend.calls
+        assert (
+            "review.merge",
+            {
+                "source_canonical_id": 2950,
+                "target_canonical_id": 1500,
+                "review_id": 77,
+                "operator": "tui:test",
+            },
+        ) in backend.calls
         backend.push(merged(9901))
         await pilot.pause()
         result = str(app.query_one("#review-result").render())
@@ -77,8 +88,9 @@ async def test_review_merge_confirms_sends_and_echoes_the_feed() -> None:
 @pytest.mark.asyncio
 async def test_errors_are_shown_and_the_console_keeps_running() -> None:
     health = {"status": "ok", "actors": demo.ACTORS}
-    backend = FakeBackend({"health": health, "events.search": RpcError(-32000, "boom")},
-                          demo.FEED, url=demo.URL)
+    backend = FakeBackend(
+        {"health": health, "events.search": RpcError(-32000, "boom")}, demo.FEED, url=demo.URL
+    )
     app = app_with(backend)
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
@@ -88,8 +100,11 @@ async def test_errors_are_shown_and_the_console_keeps_running() -> None:
         await pilot.press("3")
         await pilot.pause()
         assert "boom" in str(app.query_one("#events-pager").render())
-        backend.set_state(ConnectionState(demo.URL, False, attempt=1, retry_in=0.2,
-                                          error="closed 1006", last_seq=9840))
+        backend.set_state(
+            ConnectionState(
+                demo.URL, False, attempt=1, retry_in=0.2, error="closed 1006", last_seq=9840
+            )
+        )
         await pilot.pause()
         banner = app.query_one(ConnectionBanner)
         assert banner.display and "resumes after seq 9840" in str(banner.render())

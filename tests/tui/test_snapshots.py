@@ -19,8 +19,9 @@ SIZE = (120, 36)
 
 
 def demo_app(*, connected: bool = True) -> ConsoleApp:
-    app = ConsoleApp(demo.demo_backend(connected=connected), clock=demo.clock,
-                     operator="tui:demo", blink=False)
+    app = ConsoleApp(
+        demo.demo_backend(connected=connected), clock=demo.clock, operator="tui:demo", blink=False
+    )
     app.animation_level = "none"
     return app
 

@@ -45,6 +45,5 @@ class ConfigView(ConsoleView):
             body.show(None, error=f"config.get: {exc}")
             status.update("")
             return
-        status.update(f"matching configuration · source: {result.get('source') or '?'} · "
-                      "read-only")
+        status.update(f"matching configuration · source: {result.get('source') or '?'} · read-only")
         body.show(result.get("matching"))

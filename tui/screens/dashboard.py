@@ -75,9 +75,15 @@ class DashboardView(ConsoleView):
             if yes:
                 self.run_worker(self._restart(name), group="actor-restart")
 
-        self.app.push_screen(ConfirmScreen(
-            "Restart actor", f"Restart actor [b]{name}[/b]? Its supervisor stops it and "
-            "starts it again; work in flight is retried.", confirm="Restart"), confirmed)
+        self.app.push_screen(
+            ConfirmScreen(
+                "Restart actor",
+                f"Restart actor [b]{name}[/b]? Its supervisor stops it and "
+                "starts it again; work in flight is retried.",
+                confirm="Restart",
+            ),
+            confirmed,
+        )
 
     async def _restart(self, name: str) -> None:
         try:
@@ -85,5 +91,7 @@ class DashboardView(ConsoleView):
         except ClientError as exc:
             self.console.report_error(f"actor.restart {name}", exc)
             return
-        self.app.notify(f"{result.get('name', name)}: {result.get('state', 'restarting')}",
-                        title="actor.restart")
+        self.app.notify(
+            f"{result.get('name', name)}: {result.get('state', 'restarting')}",
+            title="actor.restart",
+        )

@@ -53,8 +53,9 @@ class DeadLettersView(ConsoleView):
             self.console.report_error("deadletters.list", exc, quiet=True)
             return
         items = list(result.get("items") or [])
-        status.update(f"{len(items)} dead-lettered files · r retry (moves the file back to "
-                      "the inbox)")
+        status.update(
+            f"{len(items)} dead-lettered files · r retry (moves the file back to the inbox)"
+        )
         table = self.query_one(DeadLetterTable)
         table.show(items)
         if self.want_file:
@@ -77,8 +78,10 @@ class DeadLettersView(ConsoleView):
         if item is None:
             box.update("")
             return
-        box.update(f"[b]{item['file']}[/b]\nreason: {item.get('reason')}\n"
-                   f"json path: {item.get('json_path') or '–'} · hash: {item.get('hash')}")
+        box.update(
+            f"[b]{item['file']}[/b]\nreason: {item.get('reason')}\n"
+            f"json path: {item.get('json_path') or '–'} · hash: {item.get('hash')}"
+        )
 
     @on(DataTable.RowHighlighted, "#deadletters-table")
     def _highlighted(self, event: DataTable.RowHighlighted) -> None:
@@ -93,9 +96,14 @@ class DeadLettersView(ConsoleView):
             if yes:
                 self.run_worker(self._retry(name), group="deadletter-retry")
 
-        self.app.push_screen(ConfirmScreen(
-            "deadletters.retry", f"Move [b]{name}[/b] back into the inbox to be processed "
-            "again?", confirm="Retry"), confirmed)
+        self.app.push_screen(
+            ConfirmScreen(
+                "deadletters.retry",
+                f"Move [b]{name}[/b] back into the inbox to be processed again?",
+                confirm="Retry",
+            ),
+            confirmed,
+        )
 
     async def _retry(self, name: str) -> None:
         try:

@@ -25,8 +25,13 @@ class EventsView(ConsoleView):
 
     TAB = "events"
     LABEL = "3 Events"
-    WATCHES = ("canonical.created", "canonical.updated", "canonical.merged",
-               "canonical.removed", "canonical.split")
+    WATCHES = (
+        "canonical.created",
+        "canonical.updated",
+        "canonical.merged",
+        "canonical.removed",
+        "canonical.split",
+    )
     RELOAD_DELAY = 2.0  # a busy feed must not keep the table jumping under the cursor
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("slash", "search", "Search"),
@@ -77,8 +82,12 @@ class EventsView(ConsoleView):
 
     @work(exclusive=True, group="events-search")
     async def search(self) -> None:
-        params: dict[str, Any] = {"sort": self.sort, "order": self.order, "page": self.page,
-                                  "size": self.page_size}
+        params: dict[str, Any] = {
+            "sort": self.sort,
+            "order": self.order,
+            "page": self.page,
+            "size": self.page_size,
+        }
         if self.query_text:
             params["q"] = self.query_text
         self._update_pager("loading…")

@@ -16,8 +16,16 @@ from tui.screens.base import ConsoleView
 from tui.widgets.feed_table import FeedTable
 
 #: What ``t`` cycles through: all, then families of types.
-TYPE_FILTERS: tuple[str | None, ...] = (None, "file.", "canonical.", "review.", "actor.",
-                                        "file.failed", "deadletter.", "config.")
+TYPE_FILTERS: tuple[str | None, ...] = (
+    None,
+    "file.",
+    "canonical.",
+    "review.",
+    "actor.",
+    "file.failed",
+    "deadletter.",
+    "config.",
+)
 
 
 class FeedView(ConsoleView):
@@ -42,8 +50,10 @@ class FeedView(ConsoleView):
 
     def compose(self) -> ComposeResult:
         yield Static("", id="feed-status")
-        yield Input(placeholder="filter: text in type or summary (enter: apply, esc: clear)",
-                    id="feed-filter")
+        yield Input(
+            placeholder="filter: text in type or summary (enter: apply, esc: clear)",
+            id="feed-filter",
+        )
         yield FeedTable(id="feed-table")
 
     def on_mount(self) -> None:
@@ -58,8 +68,9 @@ class FeedView(ConsoleView):
         if self.type_filter and not kind.startswith(self.type_filter):
             return False
         if self.text:
-            haystack = " ".join((kind, summarize(message),
-                                 json.dumps(message.get("data"), ensure_ascii=False))).lower()
+            haystack = " ".join(
+                (kind, summarize(message), json.dumps(message.get("data"), ensure_ascii=False))
+            ).lower()
             return self.text.lower() in haystack
         return True
 
@@ -82,7 +93,8 @@ class FeedView(ConsoleView):
         text = f" · text “{self.text}”" if self.text else ""
         self.query_one("#feed-status", Static).update(
             f"{mode} · {kind}{text} · {table.row_count} shown · p pause · / filter · t type · "
-            "enter open")
+            "enter open"
+        )
 
     def action_filter(self) -> None:
         box = self.query_one("#feed-filter", Input)

@@ -12,8 +12,14 @@ from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Label, Static
 
-KEY_NAMES = {"question_mark": "?", "slash": "/", "colon": ":", "left_square_bracket": "[",
-             "right_square_bracket": "]", "escape": "esc"}
+KEY_NAMES = {
+    "question_mark": "?",
+    "slash": "/",
+    "colon": ":",
+    "left_square_bracket": "[",
+    "right_square_bracket": "]",
+    "escape": "esc",
+}
 
 
 def _keys(bindings: list[BindingType]) -> list[tuple[str, str]]:

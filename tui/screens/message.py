@@ -25,8 +25,10 @@ class MessageScreen(ModalScreen[None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="message-dialog", classes="dialog"):
-            yield Label(f"#{self.message.get('seq')} {self.message.get('type')} · "
-                        f"{self.message.get('at')}", classes="dialog-title")
+            yield Label(
+                f"#{self.message.get('seq')} {self.message.get('type')} · {self.message.get('at')}",
+                classes="dialog-title",
+            )
             yield Label(summarize(self.message), id="message-summary")
             with VerticalScroll():
                 yield DocumentView(id="message-body")

@@ -19,12 +19,19 @@ from tui.widgets.review_compare import ReviewCompare
 from tui.widgets.review_table import ReviewTable
 
 #: Feed types that report the effect of a review action.
-RESULT_TYPES = ("canonical.merged", "canonical.split", "canonical.updated", "canonical.created",
-                "canonical.removed", "review.resolved")
+RESULT_TYPES = (
+    "canonical.merged",
+    "canonical.split",
+    "canonical.updated",
+    "canonical.created",
+    "canonical.removed",
+    "review.resolved",
+)
 
 
-def plan(op: str, item: dict[str, Any] | None, operator: str) -> tuple[str, dict[str, Any],
-                                                                        str] | None:
+def plan(
+    op: str, item: dict[str, Any] | None, operator: str
+) -> tuple[str, dict[str, Any], str] | None:
     """The RPC for an operator action on ``item``: (method, params, what it will do).
 
     ``None`` when the action makes no sense for this item (said in a toast).
@@ -32,8 +39,11 @@ def plan(op: str, item: dict[str, Any] | None, operator: str) -> tuple[str, dict
     canonical into A's; split takes B's source event out of its canonical.
     """
     if op == "undo":
-        return ("review.undo", {"operator": operator},
-                f"Undo the last review action of operator [b]{operator}[/b].")
+        return (
+            "review.undo",
+            {"operator": operator},
+            f"Undo the last review action of operator [b]{operator}[/b].",
+        )
     if item is None:
         return None
     events = item.get("events") or []
@@ -42,28 +52,47 @@ def plan(op: str, item: dict[str, Any] | None, operator: str) -> tuple[str, dict
     if op == "merge":
         if not a.get("canonical_id") or not b.get("canonical_id"):
             return None
-        return ("review.merge", {"source_canonical_id": b["canonical_id"],
-                                 "target_canonical_id": a["canonical_id"], "review_id": rid,
-                                 "operator": operator},
-                f"Merge canonical [b]{b['canonical_id']}[/b] ({b.get('title')}) into "
-                f"[b]{a['canonical_id']}[/b] ({a.get('title')}) and resolve review {rid}.")
+        return (
+            "review.merge",
+            {
+                "source_canonical_id": b["canonical_id"],
+                "target_canonical_id": a["canonical_id"],
+                "review_id": rid,
+                "operator": operator,
+            },
+            f"Merge canonical [b]{b['canonical_id']}[/b] ({b.get('title')}) into "
+            f"[b]{a['canonical_id']}[/b] ({a.get('title')}) and resolve review {rid}.",
+        )
     if op == "keep":
         params: dict[str, Any] = {"review_id": rid, "operator": operator}
         if a.get("id") and b.get("id"):
             params |= {"a_id": a["id"], "b_id": b["id"]}
-        return ("review.keep_separate", params,
-                f"Keep [b]{a.get('id')}[/b] and [b]{b.get('id')}[/b] in separate events "
-                f"(never merge them) and resolve review {rid}.")
+        return (
+            "review.keep_separate",
+            params,
+            f"Keep [b]{a.get('id')}[/b] and [b]{b.get('id')}[/b] in separate events "
+            f"(never merge them) and resolve review {rid}.",
+        )
     if op == "split":
         if not b.get("canonical_id") or not b.get("id"):
             return None
-        return ("review.split", {"canonical_id": b["canonical_id"], "source_event_id": b["id"],
-                                 "review_id": rid, "operator": operator},
-                f"Split source event [b]{b['id']}[/b] off canonical [b]{b['canonical_id']}[/b] "
-                f"into a new canonical event.")
+        return (
+            "review.split",
+            {
+                "canonical_id": b["canonical_id"],
+                "source_event_id": b["id"],
+                "review_id": rid,
+                "operator": operator,
+            },
+            f"Split source event [b]{b['id']}[/b] off canonical [b]{b['canonical_id']}[/b] "
+            f"into a new canonical event.",
+        )
     if op == "dismiss":
-        return ("review.dismiss", {"review_id": rid, "operator": operator},
-                f"Dismiss review {rid} without changing any event.")
+        return (
+            "review.dismiss",
+            {"review_id": rid, "operator": operator},
+            f"Dismiss review {rid} without changing any event.",
+        )
     return None
 
 
@@ -112,8 +141,10 @@ class ReviewView(ConsoleView):
             return
         items = list(result.get("items") or [])
         total = result.get("total", len(items))
-        status.update(f"{total} open · most uncertain first · m merge · k keep separate · "
-                      "s split · d dismiss · u undo")
+        status.update(
+            f"{total} open · most uncertain first · m merge · k keep separate · "
+            "s split · d dismiss · u undo"
+        )
         table = self.query_one(ReviewTable)
         table.show(items)
         self._show_selected()
@@ -158,8 +189,7 @@ class ReviewView(ConsoleView):
             if yes:
                 self.run_worker(self._send(method, params), group="review-action")
 
-        self.app.push_screen(ConfirmScreen(method, description, confirm=op.capitalize()),
-                             confirmed)
+        self.app.push_screen(ConfirmScreen(method, description, confirm=op.capitalize()), confirmed)
 
     async def _send(self, method: str, params: dict[str, Any]) -> None:
         self._result(f"{method} … sent")

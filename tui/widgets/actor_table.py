@@ -39,8 +39,9 @@ class ActorTable(DataTable[Any]):
             cells = {
                 "actor": Text(branch + name),
                 "state": styled_state(a.get("state")),
-                "restarts": Text(str(a.get("restarts", 0)),
-                                 style="bold red" if a.get("restarts") else ""),
+                "restarts": Text(
+                    str(a.get("restarts", 0)), style="bold red" if a.get("restarts") else ""
+                ),
                 "policy": a.get("restart_policy") or "",
                 "since": short_time(a.get("since")),
                 "last error": Text(shorten(a.get("last_error"), 60), style="red"),

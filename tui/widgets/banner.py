@@ -29,11 +29,16 @@ class ConnectionBanner(Static):
         resume = f" · resumes after seq {state.last_seq}" if state.last_seq is not None else ""
         if state.unauthorized:
             self.add_class("unauthorized")
-            self.update(f"✖ Unauthorized by {state.url}: check the admin token "
-                        f"(--token-file / EVENT_DEDUP_ADMIN_TOKEN) · retrying{resume}")
+            self.update(
+                f"✖ Unauthorized by {state.url}: check the admin token "
+                f"(--token-file / EVENT_DEDUP_ADMIN_TOKEN) · retrying{resume}"
+            )
             return
         self.add_class("disconnected")
-        retry = (f"reconnecting in {state.retry_in:.1f}s (attempt {state.attempt})"
-                 if state.retry_in is not None else "not reconnecting")
+        retry = (
+            f"reconnecting in {state.retry_in:.1f}s (attempt {state.attempt})"
+            if state.retry_in is not None
+            else "not reconnecting"
+        )
         error = f" ({state.error})" if state.error else ""
         self.update(f"⚠ Disconnected from {state.url}{error} — {retry}{resume}")

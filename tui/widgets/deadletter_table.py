@@ -37,9 +37,14 @@ class DeadLetterTable(DataTable[Any]):
         self.items = {str(i["file"]): i for i in items}
         for item in items:
             at = str(item.get("at") or "")[:19].replace("T", " ")
-            self.add_row(item["file"], at, Text(human_size(item.get("size")), justify="right"),
-                         Text(shorten(item.get("reason"), 60), style="red"),
-                         item.get("json_path") or "", key=str(item["file"]))
+            self.add_row(
+                item["file"],
+                at,
+                Text(human_size(item.get("size")), justify="right"),
+                Text(shorten(item.get("reason"), 60), style="red"),
+                item.get("json_path") or "",
+                key=str(item["file"]),
+            )
         if keep is not None and keep in self.items:
             self.move_cursor(row=self.get_row_index(keep))
 

@@ -22,5 +22,8 @@ class DocumentView(Static):
         if error:
             self.update(Text(error, style="bold red"))
             return
-        self.update(Syntax(to_yaml(data), "yaml", theme="ansi_dark", background_color="default",
-                           word_wrap=True))
+        self.update(
+            Syntax(
+                to_yaml(data), "yaml", theme="ansi_dark", background_color="default", word_wrap=True
+            )
+        )

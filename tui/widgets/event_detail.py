@@ -15,9 +15,19 @@ from textual.widgets import Static
 from tui.formatting import number, shorten
 
 #: Source fields shown side by side, in this order (others follow).
-SOURCE_FIELDS = ("source_code", "source_type", "title", "short_description", "location_name",
-                 "location_city", "location_street", "location_zipcode", "dates", "categories",
-                 "file")
+SOURCE_FIELDS = (
+    "source_code",
+    "source_type",
+    "title",
+    "short_description",
+    "location_name",
+    "location_city",
+    "location_street",
+    "location_zipcode",
+    "dates",
+    "categories",
+    "file",
+)
 SCORES = ("date", "geo", "title", "description", "combined")
 _SKIP = {"provenance", "id", "data", "description"}
 
@@ -31,8 +41,7 @@ def _cell(value: Any, width: int = 38) -> str:
 def _provenance(value: Any) -> str:
     """Provenance entries may be an id, a ``{source_event_id, …}`` dict or a list."""
     if isinstance(value, dict):
-        return str(value.get("source_event_id") or value.get("source") or value.get("id")
-                   or value)
+        return str(value.get("source_event_id") or value.get("source") or value.get("id") or value)
     if isinstance(value, list):
         return ", ".join(_provenance(v) for v in value)
     return str(value)
@@ -40,22 +49,33 @@ def _provenance(value: Any) -> str:
 
 def canonical_table(canonical: dict[str, Any]) -> Table:
     provenance = canonical.get("provenance") or {}
-    table = Table(title=f"canonical {canonical.get('id')}", title_justify="left",
-                  expand=True, box=None, header_style="bold")
+    table = Table(
+        title=f"canonical {canonical.get('id')}",
+        title_justify="left",
+        expand=True,
+        box=None,
+        header_style="bold",
+    )
     table.add_column("field", style="dim", no_wrap=True)
     table.add_column("value", ratio=3)
     table.add_column("from", style="cyan", ratio=1)
     for key, value in canonical.items():
         if key in _SKIP:
             continue
-        table.add_row(key, _cell(value, 60),
-                      _provenance(provenance[key]) if key in provenance else "")
+        table.add_row(
+            key, _cell(value, 60), _provenance(provenance[key]) if key in provenance else ""
+        )
     return table
 
 
 def sources_table(sources: list[dict[str, Any]]) -> Table:
-    table = Table(title=f"{len(sources)} source events", title_justify="left", expand=True,
-                  header_style="bold", box=box.SIMPLE_HEAD)
+    table = Table(
+        title=f"{len(sources)} source events",
+        title_justify="left",
+        expand=True,
+        header_style="bold",
+        box=box.SIMPLE_HEAD,
+    )
     table.add_column("field", style="dim", no_wrap=True)
     for source in sources:
         table.add_column(str(source.get("id")), ratio=1, overflow="fold")
@@ -64,23 +84,36 @@ def sources_table(sources: list[dict[str, Any]]) -> Table:
     for key in keys:
         values = [s.get(key) for s in sources]
         differs = len({repr(v) for v in values}) > 1
-        table.add_row(Text(key, style="bold yellow" if differs else "dim"),
-                      *(_cell(v) for v in values))
+        table.add_row(
+            Text(key, style="bold yellow" if differs else "dim"), *(_cell(v) for v in values)
+        )
     return table
 
 
 def decisions_table(decisions: list[dict[str, Any]]) -> Table:
-    table = Table(title="pair decisions", title_justify="left", expand=True,
-                  header_style="bold", box=box.SIMPLE_HEAD)
+    table = Table(
+        title="pair decisions",
+        title_justify="left",
+        expand=True,
+        header_style="bold",
+        box=box.SIMPLE_HEAD,
+    )
     for name in ("a", "b", *SCORES, "decision", "reason"):
-        table.add_column(name, justify="right" if name in SCORES else "left",
-                         ratio=3 if name == "reason" else None)
+        table.add_column(
+            name,
+            justify="right" if name in SCORES else "left",
+            ratio=3 if name == "reason" else None,
+        )
     for d in decisions:
         decision = str(d.get("decision", ""))
         style = "green" if decision == "match" else "red" if decision else ""
-        table.add_row(str(d.get("a_id")), str(d.get("b_id")),
-                      *(number(d.get(s)) for s in SCORES),
-                      Text(decision, style=style), shorten(d.get("reason"), 60))
+        table.add_row(
+            str(d.get("a_id")),
+            str(d.get("b_id")),
+            *(number(d.get(s)) for s in SCORES),
+            Text(decision, style=style),
+            shorten(d.get("reason"), 60),
+        )
     return table
 
 
@@ -97,8 +130,9 @@ class EventDetail(VerticalScroll):
     def compose(self) -> ComposeResult:
         yield Static("Select an event (enter) to see its sources.", id="event-detail-body")
 
-    def show(self, detail: dict[str, Any] | None, *, error: str | None = None,
-             loading: str | None = None) -> None:
+    def show(
+        self, detail: dict[str, Any] | None, *, error: str | None = None, loading: str | None = None
+    ) -> None:
         body = self.query_one("#event-detail-body", Static)
         self.detail = detail
         if loading:
@@ -112,8 +146,9 @@ class EventDetail(VerticalScroll):
             return
         parts: list[RenderableType] = []
         if detail.get("redirected_from"):
-            parts.append(Text(f"{detail['redirected_from']} was merged into this event",
-                              style="yellow"))
+            parts.append(
+                Text(f"{detail['redirected_from']} was merged into this event", style="yellow")
+            )
         parts.append(canonical_table(detail.get("canonical") or {}))
         if detail.get("sources"):
             parts.append(sources_table(detail["sources"]))

@@ -41,12 +41,15 @@ class EventsTable(DataTable[Any]):
             if item.get("last_date") and item.get("last_date") != item.get("first_date"):
                 dates += "…" + short_date(item.get("last_date"))[5:]
             self.add_row(
-                Text(str(item["id"]), justify="right"), shorten(item.get("title"), 40),
-                item.get("city") or "", dates,
+                Text(str(item["id"]), justify="right"),
+                shorten(item.get("title"), 40),
+                item.get("city") or "",
+                dates,
                 Text(str(item.get("source_count", "")), justify="right"),
                 Text(number(item.get("match_confidence")), justify="right"),
                 Text("⚑", style="bold yellow") if item.get("needs_review") else "",
-                key=str(item["id"]))
+                key=str(item["id"]),
+            )
         if keep is not None and keep in self.items:
             self.move_cursor(row=self.get_row_index(keep))
 

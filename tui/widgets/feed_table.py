@@ -31,9 +31,14 @@ class FeedTable(DataTable[Any]):
         if key in self.messages:
             return False
         self.messages[key] = message
-        self.add_row(Text(str(message.get("seq", "")), justify="right"),
-                     short_time(message.get("at")), styled_type(message.get("type", "")),
-                     summarize(message), key=key, label=None)
+        self.add_row(
+            Text(str(message.get("seq", "")), justify="right"),
+            short_time(message.get("at")),
+            styled_type(message.get("type", "")),
+            summarize(message),
+            key=key,
+            label=None,
+        )
         return True
 
     def add_messages(self, messages: Iterable[dict[str, Any]]) -> int:

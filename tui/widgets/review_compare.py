@@ -14,8 +14,20 @@ from textual.widgets import Static
 
 from tui.formatting import number, shorten
 
-FIELDS = ("id", "canonical_id", "source_code", "title", "short_description", "city",
-          "location_name", "location_city", "location_street", "dates", "categories", "file")
+FIELDS = (
+    "id",
+    "canonical_id",
+    "source_code",
+    "title",
+    "short_description",
+    "city",
+    "location_name",
+    "location_city",
+    "location_street",
+    "dates",
+    "categories",
+    "file",
+)
 
 
 def _value(value: Any) -> str:
@@ -34,14 +46,16 @@ class ReviewCompare(VerticalScroll):
     def compose(self) -> ComposeResult:
         yield Static("", id="review-compare-body")
 
-    def show(self, item: dict[str, Any] | None,
-             sources: dict[str, dict[str, Any]] | None = None) -> None:
+    def show(
+        self, item: dict[str, Any] | None, sources: dict[str, dict[str, Any]] | None = None
+    ) -> None:
         body = self.query_one("#review-compare-body", Static)
         if not item:
             body.update(Text("The review queue is empty.", style="dim"))
             return
-        sides = [dict(e) | (sources or {}).get(str(e.get("id")), {})
-                 for e in item.get("events") or []]
+        sides = [
+            dict(e) | (sources or {}).get(str(e.get("id")), {}) for e in item.get("events") or []
+        ]
         table = Table(expand=True, header_style="bold", box=box.SIMPLE_HEAD)
         table.add_column("field", style="dim", no_wrap=True)
         for label, side in zip("AB", sides, strict=False):
@@ -50,11 +64,12 @@ class ReviewCompare(VerticalScroll):
         for key in keys:
             values = [_value(s.get(key)) for s in sides]
             same = len(set(values)) <= 1
-            marker = Text(("  " if same else "≠ ") + key,
-                          style="dim" if same else "bold yellow")
+            marker = Text(("  " if same else "≠ ") + key, style="dim" if same else "bold yellow")
             table.add_row(marker, *(shorten(v, 80) for v in values))
         head = Text.assemble(
-            (f"review {item.get('id')} ", "bold"), (f"{item.get('kind')} ", "cyan"),
+            (f"review {item.get('id')} ", "bold"),
+            (f"{item.get('kind')} ", "cyan"),
             (f"uncertainty {number(item.get('uncertainty'))}  ", "yellow"),
-            (str(item.get("reason") or ""), ""))
+            (str(item.get("reason") or ""), ""),
+        )
         body.update(Group(head, table))

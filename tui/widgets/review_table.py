@@ -15,8 +15,7 @@ def uncertainty_bar(value: Any, width: int = 8) -> Text:
     u = float(value) if isinstance(value, int | float) else 0.0
     filled = round(min(1.0, max(0.0, u / 0.5)) * width)
     style = "bold red" if u >= 0.4 else "yellow" if u >= 0.25 else "green"
-    return Text(f"{u:.2f} ", style=style) + Text("█" * filled + "·" * (width - filled),
-                                                  style=style)
+    return Text(f"{u:.2f} ", style=style) + Text("█" * filled + "·" * (width - filled), style=style)
 
 
 class ReviewTable(DataTable[Any]):
@@ -40,9 +39,14 @@ class ReviewTable(DataTable[Any]):
         self.items = {str(i["id"]): i for i in ordered}
         for item in ordered:
             events = " ↔ ".join(str(e) for e in item.get("event_ids") or [])
-            self.add_row(Text(str(item["id"]), justify="right"),
-                         uncertainty_bar(item.get("uncertainty")), item.get("kind") or "",
-                         events, shorten(item.get("reason"), 50), key=str(item["id"]))
+            self.add_row(
+                Text(str(item["id"]), justify="right"),
+                uncertainty_bar(item.get("uncertainty")),
+                item.get("kind") or "",
+                events,
+                shorten(item.get("reason"), 50),
+                key=str(item["id"]),
+            )
         if keep is not None and keep in self.items:
             self.move_cursor(row=self.get_row_index(keep))
 

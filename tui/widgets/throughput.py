@@ -23,5 +23,6 @@ class ThroughputPanel(Vertical):
         peak = max(per_minute, default=0)
         self.query_one("#throughput-label", Label).update(
             f"events/min, last {self.minutes} min · now {now} · peak {peak} · "
-            f"total {sum(per_minute)}")
+            f"total {sum(per_minute)}"
+        )
         self.query_one("#throughput-spark", Sparkline).data = list(per_minute) or [0]
