@@ -28,15 +28,10 @@ from eventdedup.matching import (
     score_pair,
     synthesize,
 )
-from eventdedup.matching._corpus import (
-    DEV_CORPUS,
-    load_corpus,
-    load_families,
-    load_truth,
-)
 from eventdedup.matching.batch import cluster_records
 from eventdedup.matching.evaluation import lookalike_false_merges
 from eventdedup.matching.normalize import clear_caches
+from eventdedup.testing import SAMPLE_CORPUS, load_corpus, load_families, load_truth
 
 
 def run(events, truth, groups, cfg) -> dict:
@@ -95,7 +90,7 @@ def run(events, truth, groups, cfg) -> dict:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--corpus", type=Path, default=DEV_CORPUS)
+    ap.add_argument("--corpus", type=Path, default=SAMPLE_CORPUS)
     ap.add_argument("--config", type=Path, default=None)
     ap.add_argument("--json", action="store_true", help="print one JSON object")
     ap.add_argument("--split", action="store_true", help="also evaluate two halves of the files")

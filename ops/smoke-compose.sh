@@ -19,7 +19,7 @@
 #   SMOKE_OFFLINE          auto (default) | 1 | 0
 #   SMOKE_HTTP_PORT        host port for the daemon (default 8080, or a free one
 #                          when 8080 is taken)
-#   SMOKE_CORPUS_FILE      file to drop (default ../shared/corpus/dev/bwb_*.json)
+#   SMOKE_CORPUS_FILE      file to drop (default examples/corpus/bwb_*.json)
 #   SMOKE_HEALTH_TIMEOUT   seconds to wait for /health 200 (default 150)
 #   SMOKE_FEED_TIMEOUT     seconds to wait for file.processed (default 90)
 #   SMOKE_REPLICAS=2       also start the `replica` profile (a second daemon on
@@ -104,11 +104,11 @@ export POSTGRES_IMAGE="${POSTGRES_IMAGE:-$UPSTREAM_POSTGRES_IMAGE}"
 # ------------------------------------------------------------- the project
 CORPUS_FILE="${SMOKE_CORPUS_FILE:-}"
 if [[ -z $CORPUS_FILE ]]; then
-    corpus=("$ROOT"/../shared/corpus/dev/bwb_*.json)
+    corpus=("$ROOT"/examples/corpus/bwb_*.json)
     CORPUS_FILE="${corpus[0]}"
 fi
 [[ -n $CORPUS_FILE && -f $CORPUS_FILE ]] \
-    || fail "no corpus file (expected ../shared/corpus/dev/bwb_*.json or SMOKE_CORPUS_FILE)"
+    || fail "no corpus file (expected examples/corpus/bwb_*.json or SMOKE_CORPUS_FILE)"
 
 port_free() {
     python3 - "$1" <<'EOF'

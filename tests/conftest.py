@@ -19,22 +19,15 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
+from eventdedup import testing
 from eventdedup.config import normalize_database_url
 from eventdedup.db.embedded import EmbeddedPostgres
 
-CORPUS = Path(__file__).resolve().parents[1].parent / "shared" / "corpus" / "dev"
-
 
 @pytest.fixture(scope="session")
-def corpus_dir() -> Path:
-    if not CORPUS.is_dir():
-        pytest.fail(f"dev corpus not found at {CORPUS} (expected ../shared beside the repo)")
-    return CORPUS
-
-
-@pytest.fixture(scope="session")
-def corpus_files(corpus_dir: Path) -> list[Path]:
-    return sorted(p for p in corpus_dir.glob("*_*.json"))
+def corpus_files() -> list[Path]:
+    """The sample corpus's event files (``examples/corpus``), sorted by name."""
+    return testing.corpus_files()
 
 
 @pytest.fixture(scope="session")

@@ -27,7 +27,7 @@ from sqlalchemy.exc import DBAPIError
 
 from eventdedup.db import outbox
 from eventdedup.db.engine import Database
-from eventdedup.web.feed import Encoded, FeedHub
+from eventdedup.feedhub import Encoded, FeedHub
 
 log = logging.getLogger(__name__)
 

@@ -21,8 +21,8 @@ from eventdedup.admin.deadletters import count_dead_letters
 from eventdedup.admin.metrics import Metrics
 from eventdedup.admin.queries import counters
 from eventdedup.db.engine import Database
+from eventdedup.feedhub import FeedHub
 from eventdedup.pipeline import FileOutcome, default_replica_name
-from eventdedup.web.feed import FeedHub
 from supervisor import ChildState, Supervisor
 
 log = logging.getLogger(__name__)

@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from eventdedup.db.tables import event_dates, file_ingestions, source_events
-from eventdedup.ingest.loader import json_safe
+from eventdedup.jsonsafe import json_safe
 from eventdedup.model import SourceEvent
 
 

@@ -129,6 +129,7 @@ import fastjsonschema
 from jsonschema.exceptions import ValidationError, best_match
 
 from eventdedup.ingest.schema import EVENT_FAST_CHECK, EVENT_VALIDATOR
+from eventdedup.jsonsafe import SURROGATE_RE, json_safe
 from eventdedup.model import SOURCE_TYPES, EventDate, Geo, Location, SourceEvent
 
 __all__ = [
@@ -238,31 +239,6 @@ def source_code_from_filename(name: str) -> str:
     else:
         code = base[:-5] if base.lower().endswith(".json") else base
     return code.strip().lower()
-
-
-def json_safe(value: Any) -> Any:
-    """Copy of parsed JSON that strict JSON and PostgreSQL ``jsonb`` can store.
-
-    ``raw`` and ``metadata`` are kept exactly as parsed, which may include
-    things ``jsonb`` refuses: NaN/Infinity (Python's ``json`` reads them),
-    NUL characters and lone surrogates (valid ``\\u`` escapes in JSON text).
-    This replaces non-finite numbers by ``None``, removes NULs and replaces
-    lone surrogates by U+FFFD, in keys as well as values. Depth is bounded
-    by the loader's nesting limit, so recursion is safe here.
-    """
-    if isinstance(value, str):
-        return _safe_str(value)
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if isinstance(value, Mapping):
-        return {_safe_str(str(k)): json_safe(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [json_safe(v) for v in value]
-    return value
-
-
-def _safe_str(s: str) -> str:
-    return _SURROGATE_RE.sub("\ufffd", s.replace("\x00", ""))
 
 
 # --------------------------------------------------------------------------
@@ -812,13 +788,12 @@ def _flag(value: Any) -> bool | None:
 # Text cleaning
 
 _CONTROL_RE: Final = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
-_SURROGATE_RE: Final = re.compile("[\ud800-\udfff]")
 
 
 def _clean(text: str) -> str:
     """NFC, newlines unified, control chars removed, lone surrogates replaced, trimmed."""
     text = text.replace("\r\n", "\n").replace("\r", "\n")
-    text = _SURROGATE_RE.sub("\ufffd", _CONTROL_RE.sub("", text))
+    text = SURROGATE_RE.sub("\ufffd", _CONTROL_RE.sub("", text))
     return unicodedata.normalize("NFC", text).strip()
 
 

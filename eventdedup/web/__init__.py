@@ -1,1 +1,1 @@
-"""The HTTP surface: the Quart-Trio app (health, websocket feed) and the feed hub."""
+"""The HTTP surface: the Quart-Trio app, its websocket and REST routes."""

@@ -29,8 +29,8 @@ from eventdedup.admin.context import AdminContext
 from eventdedup.admin.queries import SearchQuery, get_event, search_events
 from eventdedup.admin.rpc import MAX_ID, Params, RpcError, dumps
 from eventdedup.export import export_clusters, export_events
+from eventdedup.feedhub import FeedHub
 from eventdedup.web import openapi as doc
-from eventdedup.web.feed import FeedHub
 from eventdedup.web.ws import serve_ws
 
 log = logging.getLogger(__name__)

@@ -26,7 +26,7 @@ from quart import websocket
 
 from eventdedup.admin.context import AdminContext
 from eventdedup.admin.rpc import Caller, Dispatcher, TokenBucket
-from eventdedup.web.feed import CLOSE_LAGGING, parse_after, parse_types, stream
+from eventdedup.feedhub import CLOSE_LAGGING, parse_after, parse_types, stream
 
 log = logging.getLogger(__name__)
 

@@ -9,7 +9,7 @@ import pytest
 import trio
 import trio.testing
 
-from eventdedup.web.feed import (
+from eventdedup.feedhub import (
     MAX_FRAME_MESSAGES,
     Encoded,
     FeedHub,

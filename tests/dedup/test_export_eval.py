@@ -11,6 +11,8 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
+from eventdedup.testing import SAMPLE_CORPUS
+
 EVENTDEDUP = [sys.executable, "-m", "eventdedup"]
 
 
@@ -79,7 +81,7 @@ def test_export_clusters_and_events_round_trip(
 
 
 def test_eval_grades_a_folder_in_a_throwaway_database(
-    tmp_path: Path, pg_admin_url: str, corpus_files: list[Path], corpus_dir: Path
+    tmp_path: Path, pg_admin_url: str, corpus_files: list[Path]
 ) -> None:
     folder = tmp_path / "sample"
     folder.mkdir()
@@ -87,7 +89,7 @@ def test_eval_grades_a_folder_in_a_throwaway_database(
         shutil.copyfile(f, folder / f.name)
     env = _env(tmp_path, pg_admin_url)
     result = _run(
-        ["eval", "--truth", str(corpus_dir / "truth.json"), str(folder), "--json"], env, tmp_path
+        ["eval", "--truth", str(SAMPLE_CORPUS / "truth.json"), str(folder), "--json"], env, tmp_path
     )
     report = json.loads(result.stdout)
     assert report["files"] == 3

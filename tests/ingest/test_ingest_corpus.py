@@ -10,12 +10,11 @@ import pytest
 
 from eventdedup.ingest import load_file
 from eventdedup.model import SOURCE_TYPES
+from eventdedup.testing import corpus_files
 
-CORPUS = Path(__file__).resolve().parents[2].parent / "shared" / "corpus" / "dev"
-FILES = sorted(CORPUS.glob("*_*.json")) if CORPUS.is_dir() else []
+FILES = corpus_files()
 
 
-@pytest.mark.skipif(not FILES, reason="dev corpus not available")
 @pytest.mark.parametrize("path", FILES, ids=lambda p: p.name.split("_")[0])
 def test_dev_corpus_file_loads_without_rejections(path: Path) -> None:
     data = path.read_bytes()

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import functools
 import json
-from pathlib import Path
 from typing import Any
 
 import fastjsonschema
@@ -17,13 +16,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from eventdedup.ingest.schema import EVENT_FAST_CHECK, EVENT_VALIDATOR
-
-CORPUS = Path(__file__).resolve().parents[2].parent / "shared" / "corpus" / "dev"
+from eventdedup.testing import corpus_files
 
 
 @functools.cache
 def _corpus_events() -> list[dict[str, Any]]:
-    return [e for p in sorted(CORPUS.glob("*_*.json")) for e in json.loads(p.read_text())["events"]]
+    return [e for p in corpus_files() for e in json.loads(p.read_text())["events"]]
 
 
 def _fast(value: Any) -> bool:

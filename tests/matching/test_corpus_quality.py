@@ -7,10 +7,8 @@ import random
 import pytest
 
 from eventdedup.matching import IncrementalState, dedupe_batch, evaluate_clusters, ingest_file
-from eventdedup.matching._corpus import DEV_CORPUS, load_corpus, load_families, load_truth
 from eventdedup.matching.evaluation import lookalike_false_merges
-
-pytestmark = pytest.mark.skipif(not DEV_CORPUS.exists(), reason="dev corpus not available")
+from eventdedup.testing import load_corpus, load_families, load_truth
 
 
 @pytest.fixture(scope="module")
