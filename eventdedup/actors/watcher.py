@@ -3,9 +3,9 @@
 A file is handed over only once it is complete: temp names (dot-files,
 ``*.tmp``, ``*.part``) are ignored, and a file is accepted when its size and
 mtime have been stable for the settle period — or at once when it was renamed
-into place (a rename shows up as a delete plus an add in one change batch) or
-its mtime is already older than the settle period (moved in from elsewhere,
-found at start).
+or moved into place (inotify's ``IN_MOVED_TO``, see ``moves.py``; when polling,
+a rename inside the inbox shows up as a delete plus an add in one change batch)
+or its mtime is already older than the settle period (found at start).
 
 The hand-over queue lives outside this actor, so either side may restart
 without losing anything; and the inbox itself is the durable queue: a periodic
@@ -26,6 +26,7 @@ import attrs
 import trio
 import watchfiles
 
+from eventdedup.actors.moves import watch_moves_in
 from eventdedup.ingest.files import is_candidate_name
 
 log = logging.getLogger(__name__)
@@ -132,6 +133,11 @@ class InboxWatcher:
             if path not in self.pending:
                 self.offer(path)
 
+    def on_moved(self, path: Path) -> None:
+        """A name was renamed or moved into the inbox: the file under it is complete."""
+        if path.parent == self.inbox and is_candidate_name(path.name):
+            self.offer(path, renamed=True)
+
     def on_changes(self, changes: set[tuple[watchfiles.Change, str]]) -> None:
         deleted = any(c == watchfiles.Change.deleted for c, _ in changes)
         for change, raw in sorted(changes, key=lambda c: c[1]):
@@ -162,11 +168,17 @@ async def watcher(
     state = InboxWatcher(inbox, queue, settle_seconds, announce)
     async with trio.open_nursery() as nursery:
         nursery.start_soon(state.settle_loop)
+        moves_seen = False if poll else await nursery.start(watch_moves_in, inbox, state.on_moved)
         nursery.start_soon(_watch_loop, state, poll)
         state.rescan(reoffer_after=rescan_seconds)
         log.info(
             "watching inbox",
-            extra={"inbox": str(inbox), "poll": poll, "pending": len(state.pending)},
+            extra={
+                "inbox": str(inbox),
+                "poll": poll,
+                "moves_seen": moves_seen,
+                "pending": len(state.pending),
+            },
         )
         task_status.started()
         while True:

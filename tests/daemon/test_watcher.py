@@ -1,0 +1,90 @@
+"""The watcher takes a file renamed or moved into the inbox at once; others settle."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+import trio
+
+from eventdedup.actors.moves import IN_MOVED_TO, parse_events
+from eventdedup.actors.watcher import watcher
+
+SETTLE = 60.0  # far longer than any wait below: only a recognised move is taken
+
+
+async def _start(nursery: trio.Nursery, inbox: Path) -> trio.MemoryReceiveChannel[Path]:
+    send, receive = trio.open_memory_channel[Path](10)
+    await nursery.start(
+        lambda task_status: watcher(
+            inbox,
+            send,
+            settle_seconds=SETTLE,
+            rescan_seconds=SETTLE,
+            task_status=task_status,
+        )
+    )
+    return receive
+
+
+@pytest.mark.trio
+async def test_a_file_moved_in_from_another_folder_is_taken_at_once(tmp_path: Path) -> None:
+    inbox, outside = tmp_path / "inbox", tmp_path / "outgoing"
+    inbox.mkdir()
+    outside.mkdir()
+    async with trio.open_nursery() as nursery:
+        receive = await _start(nursery, inbox)
+        (outside / "a.json").write_text('{"events": []}')
+        os.rename(outside / "a.json", inbox / "a.json")
+        with trio.fail_after(10):
+            assert await receive.receive() == inbox / "a.json"
+        nursery.cancel_scope.cancel()
+
+
+@pytest.mark.trio
+async def test_a_rename_inside_the_inbox_is_taken_at_once(tmp_path: Path) -> None:
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    async with trio.open_nursery() as nursery:
+        receive = await _start(nursery, inbox)
+        (inbox / "b.json.tmp").write_text('{"events": []}')
+        os.rename(inbox / "b.json.tmp", inbox / "b.json")
+        with trio.fail_after(10):
+            assert await receive.receive() == inbox / "b.json"
+        nursery.cancel_scope.cancel()
+
+
+@pytest.mark.trio
+async def test_a_file_written_in_place_waits_for_the_settle_period(tmp_path: Path) -> None:
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    async with trio.open_nursery() as nursery:
+        receive = await _start(nursery, inbox)
+        with (inbox / "c.json").open("w") as out:
+            out.write('{"events": [')
+            out.flush()
+            await trio.sleep(0.5)
+            out.write("]}")
+        with trio.move_on_after(1.5) as waited:
+            await receive.receive()
+        assert waited.cancelled_caught, "a file written in place is not taken before it settles"
+        # A moved-in file is still taken while the other one settles.
+        (tmp_path / "d.json").write_text('{"events": []}')
+        os.rename(tmp_path / "d.json", inbox / "d.json")
+        with trio.fail_after(10):
+            assert await receive.receive() == inbox / "d.json"
+        nursery.cancel_scope.cancel()
+
+
+def test_parse_events_reads_names_and_masks() -> None:
+    def event(mask: int, name: bytes, pad: int) -> bytes:
+        raw = name + b"\0" * pad
+        return (
+            (1).to_bytes(4, "little", signed=True)
+            + b"".join(v.to_bytes(4, "little") for v in (mask, 0, len(raw)))
+            + raw
+        )
+
+    buffer = event(IN_MOVED_TO, b"a.json", 10) + event(IN_MOVED_TO, "ü.json".encode(), 3)
+    assert list(parse_events(buffer)) == [(IN_MOVED_TO, "a.json"), (IN_MOVED_TO, "ü.json")]
