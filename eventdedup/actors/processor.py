@@ -43,7 +43,11 @@ Parse = Callable[[Path], Awaitable[ParsedFile]]
 
 @asynccontextmanager
 async def parsing(files: FileProcessor, workers: int) -> AsyncIterator[Parse]:
-    """How the first stage runs: in ``workers`` processes, or (0) in a thread here."""
+    """How the first stage runs: in ``workers`` processes, or (0) in a thread here.
+
+    The worker processes are started at once, in the background, so that the
+    first file does not wait for a process to start and import the loader.
+    """
     if workers == 0:
 
         async def in_thread(path: Path) -> ParsedFile:
@@ -52,7 +56,16 @@ async def parsing(files: FileProcessor, workers: int) -> AsyncIterator[Parse]:
         yield in_thread
         return
     limiter = trio.CapacityLimiter(workers)
-    async with trio_parallel.open_worker_context(idle_timeout=math.inf, grace_period=5.0) as ctx:
+    async with (
+        trio_parallel.open_worker_context(idle_timeout=math.inf, grace_period=5.0) as ctx,
+        trio.open_nursery() as nursery,
+    ):
+
+        async def warm_up() -> None:
+            await ctx.run_sync(warm_worker, kill_on_cancel=True, limiter=limiter)
+
+        for _ in range(workers):
+            nursery.start_soon(warm_up)
 
         async def in_worker(path: Path) -> ParsedFile:
             # Parsing decides nothing, so a shutdown may kill it half-way.
@@ -72,6 +85,11 @@ async def parsing(files: FileProcessor, workers: int) -> AsyncIterator[Parse]:
             return parsed
 
         yield in_worker
+        nursery.cancel_scope.cancel()
+
+
+def warm_worker() -> None:
+    """Runs first in each parse worker: its start-up and imports, done before a file waits."""
 
 
 def parse_pickled(
