@@ -1,4 +1,4 @@
-"""The four pair signals (§4.1–4.5), each in [0, 1], computed on normalised forms.
+"""The four pair signals (docs/domain.md §4.1–4.5), each in [0, 1], computed on normalised forms.
 
 The string-level helpers (``time_factor``, ``blended_title_similarity``,
 ``geo_score_from``) keep the original's tiers and numbers so they can be unit
