@@ -150,7 +150,9 @@ class Settings:
         None,
     )
     log_json: bool = _setting("LOG_JSON", _bool, "Log JSON lines instead of text.", False)
-    log_level: str = _setting("LOG_LEVEL", _log_level, "DEBUG, INFO, WARNING or ERROR.", "INFO")
+    log_level: str = _setting(
+        "LOG_LEVEL", _log_level, "DEBUG, INFO, WARNING, ERROR or CRITICAL.", "INFO"
+    )
     http_host: str = _setting("HTTP_HOST", str, "Address the HTTP server binds.", "127.0.0.1")
     http_port: int = _setting("HTTP_PORT", _port, "Port of /health, /ws and the API.", 8080)
     watch_poll: bool = _setting(

@@ -27,7 +27,7 @@ def canonical_as_input_event(cid: int, data: dict[str, Any]) -> dict[str, Any]:
 
     ``source_type`` is ``terminliste``: a canonical is a calendar entry synthesized
     from listings, not an article.  The ids of its sources travel along, so an
-    export can be ingested again (DOMAIN.md §17 item 24) and traced back.
+    export can be ingested again (docs/domain.md §17 item 24) and traced back.
     """
     location: dict[str, Any] = {
         "name": data.get("location_name"),

@@ -8,11 +8,11 @@ client has a cursor into that window and its own sender task, which sends
 
 Why frames of many messages: the cost of a websocket send is almost all per
 frame (ASGI hand-offs, a wsproto frame, a socket write), not per byte.  A
-file commits a few hundred messages at once; one frame per message and client
-made 200 clients cost ~200 µs of event-loop time per message and client,
-enough to lag a minute behind and slow the processor sharing the GIL.  Now a
-burst costs each client one or two sends, and a client that keeps up gets
-single-message frames as before, just wrapped.
+file commits a few hundred messages at once, and one frame per message and
+client would make 200 clients lag far behind and slow the processor sharing
+the GIL (docs/reliability.md).  With frames of everything pending, a burst
+costs each client one or two sends, and a client that keeps up gets frames of
+one message.
 
 The hub never waits for a client.  A client whose socket does not take the
 frame it is being sent while it is more than ``queue_size`` messages behind

@@ -30,7 +30,7 @@ class Location:
     """Where an event happens.
 
     ``city`` is the effective city: the address sanitiser's city when it gave
-    one, else the city as printed (DOMAIN.md §1.5). ``printed_city`` keeps the
+    one, else the city as printed (docs/domain.md §1.5). ``printed_city`` keeps the
     printed form for display and for alias lookup.
     """
 

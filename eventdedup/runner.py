@@ -40,9 +40,10 @@ async def database_url(settings: Settings) -> AsyncIterator[str]:
 
 #: How long a thread may run Python before it must hand the GIL over (CPython's
 #: default is 5 ms).  The event loop gives the GIL up at every socket call, and
-#: answering one HTTP request takes a dozen of them; each time it waited up to
-#: 5 ms behind the processor's thread, so ``/health`` took up to ~50 ms during a
-#: backfill.  At 0.5 ms: p99 47 -> 14 ms with 10k stored, a burst no slower.
+#: answering one HTTP request takes a dozen of them; with the default, each can
+#: wait up to 5 ms behind the processor's thread, so ``/health`` would take tens
+#: of milliseconds during a backfill.  A tenth of the default keeps it short
+#: without slowing the backfill (figures: docs/performance.md).
 SWITCH_INTERVAL = 0.0005
 
 
@@ -52,8 +53,8 @@ def prepare_interpreter() -> None:
     A full (generation 2) garbage collection stops every thread for as long
     as it takes to walk every tracked object, and it does not yield the GIL.
     About two thirds of the daemon's heap is what imports built (functions,
-    classes, module dicts), and it never becomes garbage: walking it made
-    every full collection last ~100 ms, which is when ``/health`` stalled.
+    classes, module dicts), and it never becomes garbage: walking it would
+    make every full collection long enough to stall ``/health``.
     ``gc.freeze`` moves everything alive now to a generation the collector
     skips; those objects are still freed by reference counting, and what is
     created later is collected as usual.  A process-wide setting, so it

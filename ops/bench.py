@@ -1,4 +1,4 @@
-"""Benchmark at scale: backfill, steady-state latency and the matching core (issue #8).
+"""Benchmark at scale: backfill, steady-state latency and the matching core.
 
     uv run python ops/bench.py [--sizes 10000,100000] [--steady 0,10000,100000]
                                [--files 20] [--burst 10] [--core-events 10000]

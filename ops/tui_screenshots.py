@@ -1,4 +1,4 @@
-"""Render the README screenshots of ``eventdedup tui`` from the canned demo data.
+"""Render the screenshots (docs/tui.md) of ``eventdedup tui`` from the canned demo data.
 
     uv run python ops/tui_screenshots.py [OUTPUT_DIR]   # default: docs/screenshots
 

@@ -135,8 +135,8 @@ async def processor(
     try:
         await _run_stages(queue, db, files, on_done, max_wait, parse_workers, task_status)
     except BaseExceptionGroup as group:
-        # The stages' nursery wraps a crash; the supervisor (and whoever reads its
-        # escalation) should see the cause itself, as before there were two stages.
+        # The stages' nursery wraps a crash in a group; a single cause is re-raised
+        # bare so the supervisor (and whoever reads its escalation) sees it directly.
         if len(group.exceptions) == 1:
             raise group.exceptions[0] from None
         raise

@@ -4,7 +4,7 @@ The daemon starts from its file (or the packaged defaults); ``config.set``
 stores an operator's *overrides* in ``config_settings`` and every replica
 applies them from its next file.  Why overrides and not a full copy: the file
 stays the base (an operator's partial change never silently drops the file's
-settings, DOMAIN.md §17 item 23) and ``config.get`` can tell which values came
+settings, docs/domain.md §17 item 23) and ``config.get`` can tell which values came
 from where.
 
 Why the database and not a message to the processor: replicas share nothing

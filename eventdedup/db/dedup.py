@@ -171,8 +171,8 @@ class DbDeduplicator:
 
     ``record_cache`` bounds how many parsed stored records are kept between
     files (the candidates of a file are mostly events of the same days as the
-    files before it); 0 disables the cache.  10,000 is as fast as 20,000 on a
-    100k backfill (420 events/s both) and keeps full garbage collections short:
+    files before it); 0 disables the cache.  10,000 is as fast as a larger cache
+    on a 100k backfill and keeps full garbage collections short:
     each cached record is ~50 references the collector walks while every
     thread, the event loop's included, waits (docs/performance.md).
     """
@@ -524,8 +524,9 @@ def _insert_decisions(conn: Connection, scores: Sequence[PairScore]) -> None:
 def score_from_row(row: Any) -> PairScore:
     """A ``match_decisions`` row (``a_id, b_id, decision, combined, score``) as a PairScore.
 
-    ``score`` holds the rest of the fields; rows written before it was slimmed
-    hold all of them, which the columns simply override with the same values.
+    ``score`` holds the fields without a column of their own; rows of older
+    databases hold all of them there, and the columns override them with the
+    same values.
     """
     return PairScore.from_json(
         {

@@ -1,4 +1,4 @@
-"""Queries for file ingestions and source events (the foundation's tables).
+"""Queries for file ingestions, source events and their dates.
 
 Bulk rows go in with ``COPY`` (:func:`copy_rows`), formatted here rather than
 by the driver's per-value adapters: for a 200-event file that is one round

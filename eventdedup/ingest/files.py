@@ -1,6 +1,6 @@
 """Small, blocking filesystem helpers for the processor actor (run them in worker threads).
 
-Why these exist (DOMAIN.md §1.7, §17 items 18–19):
+Why these exist (docs/domain.md §1.7, §17 items 18–19):
 
 * the original moved failed files into the dead-letter folder *overwriting* an
   earlier file of the same name, and followed whatever the inbox contained;
@@ -78,7 +78,7 @@ _O_BINARY: Final = getattr(os, "O_BINARY", 0)
 def is_candidate_name(name: str) -> bool:
     """Whether an inbox entry with this name should be processed.
 
-    Yes: names ending in lower-case ``.json`` (DOMAIN.md §1.1), including
+    Yes: names ending in lower-case ``.json`` (docs/domain.md §1.1), including
     ``*.rejected.json``, which an operator re-drops after fixing quarantined
     events. No: hidden files (``.foo.json``: editors, rsync and our own temp
     files), our ``*.error.json`` sidecars, and names that announce an
@@ -120,7 +120,7 @@ def _open_regular(path: Path) -> int:
 
 
 def sha256_file(path: Path, *, chunk: int = 65536) -> str:
-    """Hex SHA-256 of the file's bytes, read in ``chunk``-sized pieces (DOMAIN.md §1.7)."""
+    """Hex SHA-256 of the file's bytes, read in ``chunk``-sized pieces (docs/domain.md §1.7)."""
     digest = hashlib.sha256()
     fd = _open_regular(path)
     with os.fdopen(fd, "rb", buffering=0) as f:

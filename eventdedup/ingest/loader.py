@@ -7,7 +7,7 @@ from a worker thread; the only exception it needs to expect is
 
 Why two levels of rejection
 ===========================
-The original rejected a whole file for one bad field (DOMAIN.md §17 item 20):
+The original rejected a whole file for one bad field (docs/domain.md §17 item 20):
 a numeric zipcode or ``"19:00 Uhr"`` in one listing lost all 200 listings of
 that issue. Here a file is rejected only when nothing in it can be trusted;
 anything wrong *inside one event* quarantines just that event
@@ -98,7 +98,7 @@ trimmed. Optional strings that end up empty become ``None``; ``title`` stays
 ``""`` if empty (§1.3). Empty strings are dropped from ``highlights`` and
 ``categories``; repeated categories are kept once. ``id`` is cleaned the same
 way, so duplicate detection sees the cleaned id. Case is left alone (that is
-the normalizer's job, DOMAIN.md §2).
+the normalizer's job, docs/domain.md §2).
 
 ``raw`` (and ``metadata``) are the parsed JSON exactly as in the file, which
 means they may contain NUL characters, lone surrogates or NaN that strict
@@ -224,7 +224,7 @@ class LoadedFile:
 
 
 def source_code_from_filename(name: str) -> str:
-    """Source code of a file name: the text before the first ``_`` (DOMAIN.md §1.1).
+    """Source code of a file name: the text before the first ``_`` (docs/domain.md §1.1).
 
     Without an underscore it is the name without its ``.json`` suffix (the
     original kept the suffix, which produced source codes like ``x.json``).
@@ -260,7 +260,7 @@ _TIME_RE: Final = re.compile(
 
 
 def parse_date(text: str) -> dt.date:
-    """Parse ``YYYY-MM-DD`` or ``YYYYMMDD`` (DOMAIN.md §1.4) into a real date.
+    """Parse ``YYYY-MM-DD`` or ``YYYYMMDD`` (docs/domain.md §1.4) into a real date.
 
     Raises ``ValueError`` with a readable message for anything else, including
     impossible dates (``2026-02-30``) and year 0. Other ISO forms Python
@@ -313,7 +313,7 @@ def load_file(
     max_events: int = DEFAULT_MAX_EVENTS,
     max_depth: int = DEFAULT_MAX_DEPTH,
 ) -> LoadedFile:
-    """Parse and validate one input file (format: DOMAIN.md §1).
+    """Parse and validate one input file (format: docs/domain.md §1).
 
     Raises :class:`FileRejected` when the file as a whole is unusable (see the
     module docstring for the exact list); otherwise returns every valid event

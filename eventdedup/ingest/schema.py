@@ -1,4 +1,4 @@
-"""JSON Schema (Draft 2020-12) for one event object of an input file (DOMAIN.md §1.3–1.5).
+"""JSON Schema (Draft 2020-12) for one event object of an input file (docs/domain.md §1.3–1.5).
 
 Why a schema at all: the structural and type rules of an event (which keys are
 required, which values must be strings, arrays of strings, booleans, numbers)
@@ -120,7 +120,7 @@ LOCATION_SCHEMA: Final[dict[str, Any]] = {
 EVENT_SCHEMA: Final[dict[str, Any]] = {
     "$schema": "https://json-schema.org/draft/2020-12/schema",
     "$id": "urn:eventdedup:input:event",
-    "title": "One event of an input file (DOMAIN.md §1.3)",
+    "title": "One event of an input file (docs/domain.md §1.3)",
     "type": "object",
     "x-expected": "an object",
     "required": ["id", "title", "source_type"],

@@ -1,6 +1,7 @@
 """Pure dedup engine: normalise, block, score, cluster, synthesise (no I/O except config).
 
-See STATUS.md for current quality figures and DOMAIN.md §17 for what this fixes.
+Section numbers (§) in comments of this package refer to docs/domain.md; §17 lists
+what this engine fixes. docs/matching-history.md records how the rules were chosen.
 """
 
 from eventdedup.matching.batch import BatchResult, dedupe_batch

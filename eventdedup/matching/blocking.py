@@ -1,4 +1,4 @@
-"""Blocking keys and candidate pairs (§3, §17 item 4).
+"""Blocking keys and candidate pairs (docs/domain.md §3, §17 item 4).
 
 Keys are plain strings so the DB can store (key, event_id) rows and find all
 candidates of a file's new events with one indexed query. Every key is scoped

@@ -1,4 +1,4 @@
-"""Stable canonical ids across re-clustering (§17 item 1: ids must not churn).
+"""Stable canonical ids across re-clustering (docs/domain.md §17 item 1: ids must not churn).
 
 The caller (DB shell) applies the result mechanically:
 

@@ -5,7 +5,7 @@ weakest; an edge is *not* applied when the union would put a cannot-link pair
 (manual, or a strong pairwise disagreement) into one cluster, exceed the size
 limit, or chain too many single-day listings of different days. A component
 without violations therefore comes out exactly as its connected component;
-an incoherent one is split along its weakest edges (§17 item 6) instead of
+an incoherent one is split along its weakest edges (docs/domain.md §17 item 6) instead of
 merely being flagged. The result depends only on (members, edges,
 constraints), never on input order.
 """

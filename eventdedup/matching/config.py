@@ -3,7 +3,7 @@
 Why a hand-rolled schema instead of a generic validator: every key must have a
 code default (so a partial YAML is always complete after merging), unknown keys
 must be rejected with the full key path (typos in an operator's YAML must not be
-silently ignored, §17 item 23), and the whole object must round-trip through
+silently ignored, docs/domain.md §17 item 23), and the whole object must round-trip through
 JSON for storage in the database.
 """
 

@@ -1,4 +1,6 @@
-"""score_pair: the four signals, the weighted combination (§4.6–4.7) and the decision.
+"""score_pair: the four signals, the weighted combination and the decision.
+
+The combination and the threshold rule are docs/domain.md §4.6–4.7.
 
 On top of the original's threshold/veto rule sit a few guards that encode
 *why* two listings are different or the same (see ``guards.py``); every

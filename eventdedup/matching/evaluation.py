@@ -1,6 +1,6 @@
 """Cluster quality against ground truth: pairwise and B-cubed P/R/F1, error listings.
 
-Unlike the original's harness (§11, §17 item 12) this grades the *final
+Unlike the original's harness (docs/domain.md §11, §17 item 12) this grades the *final
 clusters* against a complete truth mapping, so every false merge counts,
 including transitive ones no single pair decision predicted.
 """

@@ -1,7 +1,7 @@
 """Evidence beyond the four weighted signals: why two similar listings differ or agree.
 
 * ``place_conflict`` – the same traditional event name in neighbouring towns
-  (§13): different towns after aliasing and no cross-mention, or points far apart.
+  (docs/domain.md §13): different towns after aliasing and no cross-mention, or points far apart.
 * ``distinguishing_tokens`` – two listings whose titles are identical except for
   one dissimilar word each (two kindergartens' open days, SPD vs FDP talk,
   two clubs' balls): different events (§17 item 5).

@@ -1,4 +1,4 @@
-"""Text normalisation used for *live* scoring (§17 items 2 and 9).
+"""Text normalisation used for *live* scoring (docs/domain.md §17 items 2 and 9).
 
 Everything here is a pure function of its input and the config. The same
 function is applied to both sides of every comparison, so rewrites that are

@@ -2,7 +2,7 @@
 
 The record is what the DB stores (JSONB) and what scoring and synthesis read,
 so it carries the raw display fields *and* the normalised forms. Scorers only
-ever look at the normalised forms (§17 item 2).
+ever look at the normalised forms (docs/domain.md §17 item 2).
 """
 
 from __future__ import annotations

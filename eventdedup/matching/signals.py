@@ -1,4 +1,4 @@
-"""The four pair signals (§4.1–4.5), each in [0, 1], computed on normalised forms.
+"""The four pair signals (docs/domain.md §4.1–4.5), each in [0, 1], computed on normalised forms.
 
 The string-level helpers (``time_factor``, ``blended_title_similarity``,
 ``geo_score_from``) keep the original's tiers and numbers so they can be unit
@@ -268,7 +268,7 @@ def title_signal(a: EventRecord, b: EventRecord, cfg: MatchingConfig) -> float:
     """Best blended similarity over the normalised title variants of both sides.
 
     Variants (prefix stripped, own town removed) are generated identically for
-    both listings, so a label on one side only can no longer lower the score
+    both listings, so a label on one side only does not lower the score
     (§17 item 9).
     """
     fa, fb = a.title_forms, b.title_forms

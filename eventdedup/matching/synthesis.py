@@ -1,4 +1,4 @@
-"""Canonical event synthesis (§6) with deterministic tie-breaks and no downgrades.
+"""Canonical event synthesis (docs/domain.md §6) with deterministic tie-breaks and no downgrades.
 
 Ties are broken by member id order, never by set/hash order (§17 item 10). The
 date schedule is de-duplicated within the time tolerance (19:11 vs 19:30 is one

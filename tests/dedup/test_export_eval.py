@@ -56,7 +56,7 @@ def test_export_clusters_and_events_round_trip(
     assert len(exported["events"]) == len(clusters)
     assert sorted(i for e in exported["events"] for i in e["source_ids"]) == sorted(expected)
 
-    # The export is itself a valid input file (DOMAIN.md §17 item 24): it ingests cleanly.
+    # The export is itself a valid input file (docs/domain.md §17 item 24): it ingests cleanly.
     export_file = tmp_path / "export_01.01.2026.json"
     shutil.copyfile(tmp_path / "events.json", export_file)
     result = subprocess.run(

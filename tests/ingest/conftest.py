@@ -1,4 +1,4 @@
-"""Fixtures for the ingest tests: a minimal valid event/file (DOMAIN.md §1.6) built in code."""
+"""Fixtures for the ingest tests: a minimal valid event/file (docs/domain.md §1.6) built in code."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-#: The hand-written minimal example of DOMAIN.md §1.6.
+#: The hand-written minimal example of docs/domain.md §1.6.
 MINIMAL_FILE: dict[str, Any] = {
     "events": [
         {

@@ -1,4 +1,7 @@
-"""Per-event quarantine: one bad listing never costs the rest of the file (DOMAIN §17.20)."""
+"""Per-event quarantine: one bad listing never costs the rest of the file.
+
+See docs/domain.md §17 item 20.
+"""
 
 from __future__ import annotations
 

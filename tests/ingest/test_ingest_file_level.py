@@ -46,7 +46,7 @@ def test_minimal_example_of_domain_1_6(minimal_file: dict[str, Any]) -> None:
     )
     assert event.categories == ("versammlung",)
     assert event.location is not None
-    assert event.location.city == "Gutach im Breisgau"  # the sanitiser's city wins (§1.5)
+    assert event.location.city == "Gutach im Breisgau"  # sanitiser wins, docs/domain.md §1.5
     assert event.location.printed_city == "Gutach"
     assert event.location.name == "Pferdestall, alter Gutshof"
     assert event.location.geo == Geo(latitude=48.117019, longitude=7.986537, confidence=0.7422)

@@ -73,7 +73,7 @@ Factory = Callable[[], dict[str, Any]]
 
 
 def base_document(factory: Factory) -> dict[str, Any]:
-    """The §1.6 example with a second event using the lenient date/time forms."""
+    """The docs/domain.md §1.6 example with a second event using the lenient date/time forms."""
     doc = factory()
     second = copy.deepcopy(doc["events"][0])
     second["id"] = "pdf-9a2c5acd-2-3"

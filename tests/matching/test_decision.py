@@ -1,4 +1,4 @@
-"""score_pair on records: normalised live scoring and the guards (§13 hard cases)."""
+"""score_pair on records: normalised live scoring and the guards (docs/domain.md §13 hard cases)."""
 
 from __future__ import annotations
 

@@ -13,7 +13,7 @@ def n(cfg):
 @pytest.mark.parametrize(
     ("raw", "expected"),
     [
-        ("Straße Groß (Test)!", "strasse gross test"),  # §2.1 example
+        ("Straße Groß (Test)!", "strasse gross test"),  # docs/domain.md §2.1 example
         ("GROSSE  Sprünge", "grosse spruenge"),  # case, umlaut, whitespace
         ("Veranstal- tung", "veranstaltung"),  # hyphenation break
         ("KINDE- RUMZUG", "kinderumzug"),

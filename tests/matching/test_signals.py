@@ -42,7 +42,7 @@ def test_date_signal_tiers_and_jaccard(cfg, rec):
 def test_date_subset_and_ranges(cfg, rec):
     festival = rec(id="f", day="2026-02-13", end_date="2026-02-15", start=None)
     single = rec(id="s", day="2026-02-14", start=None)
-    assert date_signal(festival, single, cfg.date) == 0.9  # §17 item 3: was 0.0
+    assert date_signal(festival, single, cfg.date) == 0.9  # docs/domain.md §17 item 3
     parity = attrs.evolve(cfg.date, subset_score=0.0)
     assert date_signal(festival, single, parity) == pytest.approx(1 / 3)
 

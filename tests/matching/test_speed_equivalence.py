@@ -1,4 +1,4 @@
-"""Speed-only rewrites must not change a result: each fast path against its plain definition."""
+"""Each fast path of the matching core gives exactly what its plain definition gives."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from eventdedup.matching.normalize import fold, strip_punct
 from eventdedup.model import EventDate
 from tests.matching.conftest import make_event
 
-# --- the pre-optimisation definitions (kept as the specification) -------------
+# --- the plain definitions: the specification the fast paths must meet -------
 
 _UMLAUTS = str.maketrans({"ä": "ae", "ö": "oe", "ü": "ue", "ß": "ss", "æ": "ae", "œ": "oe"})
 _OCR_I = re.compile(r"(?<=[A-Za-zÄÖÜäöüß])I(?=[a-zäöüß])")

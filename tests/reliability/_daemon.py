@@ -252,7 +252,7 @@ def drop_json(inbox: Path, name: str, document: Any) -> Path:
 
 
 def make_event(key: str, i: int = 0, **overrides: Any) -> dict[str, Any]:
-    """A valid event with a unique id and distinct content (DOMAIN.md §1.3)."""
+    """A valid event with a unique id and distinct content (docs/domain.md §1.3)."""
     day = dt.date(2026, 3, 1) + dt.timedelta(days=i % 200)
     event: dict[str, Any] = {
         "id": f"rel-{key}-{i}",

@@ -215,7 +215,7 @@ def test_bad_events_are_quarantined_and_the_rest_of_the_file_is_stored(
     for r in reasons:
         assert names_the_problem[r["index"]] in r["reason"], r
     assert "year" in reasons[2]["reason"] or "0000" in reasons[2]["reason"]
-    # "19 Uhr" is a time of day by design (DOMAIN.md §1.4 made it "no time"; here: 19:00).
+    # "19 Uhr" is a time of day by design (docs/domain.md §1.4 made it "no time"; here: 19:00).
     assert (
         str(scalar(engine, "SELECT start_time FROM event_dates WHERE event_id = :i", i=uhr["id"]))
         == "19:00:00"
