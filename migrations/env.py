@@ -8,7 +8,7 @@ There is no second "sync" URL: the daemon passes its resolved URL (embedded or
 from __future__ import annotations
 
 from alembic import context
-from sqlalchemy import create_engine, pool, text
+from sqlalchemy import Connection, create_engine, pool, text
 
 from eventdedup.config import load_settings
 from eventdedup.db.tables import metadata
@@ -38,7 +38,7 @@ def run_migrations_online() -> None:
     engine.dispose()
 
 
-def _run(connection) -> None:  # type: ignore[no-untyped-def]
+def _run(connection: Connection) -> None:
     connection.execute(text("SELECT pg_advisory_lock(:k)"), {"k": MIGRATION_LOCK})
     try:
         context.configure(connection=connection, target_metadata=metadata)

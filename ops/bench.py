@@ -58,7 +58,7 @@ import time
 from collections import defaultdict
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -245,6 +245,7 @@ def backfill(
     truth_path = work / "truth.tsv"
     generating = time.perf_counter()
     paths: list[Path] = []
+    f: GeneratedFile | TextIO  # a generated file, then the per-file figures' file
     with truth_path.open("w") as truth:
         for f in take(stream, events):
             for i, k, _g in f.truth:
@@ -643,9 +644,10 @@ def core(events: int, seed: int) -> dict[str, Any]:
         score_pair,
     )
     from eventdedup.matching.batch import cluster_records
+    from eventdedup.model import SourceEvent
 
     cfg = load_matching_config(None)
-    loaded = []
+    loaded: list[SourceEvent] = []
     truth: dict[str, str] = {}
     t = time.perf_counter()
     for f in take(generate(seed, file_events=FILE_EVENTS), events):
@@ -849,6 +851,7 @@ def _ints(text: str) -> list[int]:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
+    work: str | Path  # an argument in the backfill child, a temporary directory below
     if argv and argv[0] == "_backfill":  # the child process of one backfill
         url, events, seed, work, next_files, profile, workers = argv[1:8]
         res = backfill(

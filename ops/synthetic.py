@@ -361,6 +361,7 @@ def make_region(rng: random.Random, n_towns: int = 260) -> list[Town]:
     names: set[str] = set()
     towns: list[Town] = []
     lat0, lat1, lon0, lon1 = REGION
+    d: str | float  # a district's name, then a squared distance between towns
     while len(towns) < n_towns:
         base = (
             rng.choice(_TOWN_QUALIFIERS) + rng.choice(_TOWN_HEADS).lower() + rng.choice(_TOWN_TAILS)

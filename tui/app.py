@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import getpass
 from collections.abc import Callable
+from pathlib import PurePath
 from typing import Any, ClassVar
 
 from textual import on, work
@@ -78,7 +79,7 @@ class ConsoleApp(App[None]):
     """k9s-style: a page per key, tables updated in place, ``?`` for help."""
 
     TITLE = "eventdedup"
-    CSS_PATH: ClassVar[list[str]] = ["styles/app.tcss", "styles/modals.tcss"]  # type: ignore[misc]
+    CSS_PATH: ClassVar[list[str | PurePath]] = ["styles/app.tcss", "styles/modals.tcss"]
     COMMANDS = App.COMMANDS | {ConsoleCommands}
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("1", "show('dashboard')", "Dashboard"),

@@ -47,7 +47,7 @@ class ConsoleCommands(Provider):
 
     @property
     def console(self) -> ConsoleApp:
-        return self.app  # type: ignore[return-value]
+        return self.app  # type: ignore[return-value]  # the palette runs only in ConsoleApp
 
     async def discover(self) -> Hits:
         for title, help_text, action in COMMANDS:

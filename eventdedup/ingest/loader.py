@@ -122,7 +122,7 @@ import re
 import unicodedata
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import PurePosixPath
-from typing import Any, Final
+from typing import Any, Final, cast
 
 import attrs
 import fastjsonschema
@@ -617,7 +617,7 @@ def _schema_reason(errors: list[ValidationError]) -> tuple[str, list[str | int]]
 def _error_path(error: ValidationError) -> list[str | int]:
     path: list[str | int] = list(error.absolute_path)
     if error.validator == "required" and isinstance(error.instance, dict):
-        missing = [k for k in error.validator_value if k not in error.instance]
+        missing = [k for k in cast("list[str]", error.validator_value) if k not in error.instance]
         if missing:
             path.append(missing[0])
     return path
@@ -626,7 +626,7 @@ def _error_path(error: ValidationError) -> list[str | int]:
 def _error_message(error: ValidationError) -> str:
     path: list[str | int] = list(error.absolute_path)
     if error.validator == "required" and isinstance(error.instance, dict):
-        missing = [k for k in error.validator_value if k not in error.instance]
+        missing = [k for k in cast("list[str]", error.validator_value) if k not in error.instance]
         where = f" in {_label(path)}" if path else ""
         fields = ", ".join(repr(k) for k in missing)
         plural = "s" if len(missing) > 1 else ""

@@ -100,7 +100,7 @@ def _bbox(value: Any, path: str) -> tuple[float, float, float, float]:
     nums = tuple(_number()(v, f"{path}[{i}]") for i, v in enumerate(value))
     if nums[0] >= nums[1] or nums[2] >= nums[3]:
         raise MatchingConfigError(f"{path}: minimum must be below maximum")
-    return nums  # type: ignore[return-value]
+    return (nums[0], nums[1], nums[2], nums[3])
 
 
 _UNIT = _number(0.0, 1.0)
@@ -533,7 +533,8 @@ class MatchingConfig:
     normalization: NormalizationConfig = _sub(NormalizationConfig)
 
     def to_json(self) -> dict[str, Any]:
-        return _to_plain(self)
+        plain: dict[str, Any] = _to_plain(self)
+        return plain
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> MatchingConfig:
@@ -610,7 +611,8 @@ def _deep_merge(base: Mapping[str, Any], over: Mapping[str, Any]) -> dict[str, A
 
 
 def _from_mapping(data: Mapping[str, Any]) -> MatchingConfig:
-    return _build(MatchingConfig, data, "")
+    cfg: MatchingConfig = _build(MatchingConfig, data, "")
+    return cfg
 
 
 def _read_yaml(text: str, where: str) -> dict[str, Any]:

@@ -230,7 +230,9 @@ def _label_and_name(r: EventRecord, cfg: MatchingConfig) -> tuple[str, tuple[str
         )
     if not split:
         return None
-    label, rest = split  # type: ignore[misc]
+    label: str
+    rest: tuple[str, ...]
+    label, rest = split  # type: ignore[misc]  # a memo value (see normalize._ConfigState)
     stop, own = set(n.stopwords), set(r.place_words)
     words = tuple(t for t in rest if len(t) >= 3 and t not in stop and t not in own)
     return (label, words) if label and words else None

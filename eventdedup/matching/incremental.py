@@ -118,12 +118,14 @@ def ingest_file(
     canonicals = dict(state.canonicals)
     next_id = state.next_canonical_id
     changed: list[int] = []
+    # CanonicalId is int | str; the ids of the in-memory state are all ints
+    cid: int | str | None
     for cid in (*assignment.merged.keys(), *assignment.emptied):
-        canonicals.pop(cid, None)  # type: ignore[call-overload]
+        canonicals.pop(cid, None)  # type: ignore[arg-type]
     for members, cid in assignment.assignments:
         if cid is None:
             cid, next_id = next_id, next_id + 1
-        prev = canonicals.get(cid) if cid in canonicals else None  # type: ignore[call-overload]
+        prev = canonicals.get(cid) if cid in canonicals else None
         member_edges = [d for d in edges if d.a_id in members and d.b_id in members]
         canon = synthesize([records[m] for m in sorted(members)], member_edges, prev, cfg)
         if prev is None or canon != prev:

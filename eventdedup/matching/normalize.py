@@ -108,6 +108,8 @@ class _ConfigState:
     """What normalisation derives from one config: the memo, compiled synonyms, prefixes."""
 
     cfg: NormalizationConfig
+    # keyed by (tag, argument): the tag fixes the value's type, which the dict type cannot
+    # say, so readers return memo[key] with a `type: ignore[return-value]`
     memo: dict[object, object]
     # (literal forms, pattern, canonical): a pattern can only match where a form occurs
     synonyms: tuple[tuple[tuple[str, ...], re.Pattern[str], str], ...]
@@ -125,6 +127,7 @@ def _state(cfg: NormalizationConfig) -> _ConfigState:
     """Per-config state, looked up by identity (hashing the large frozen config per
     call is costly), falling back to equality so equal configs share one memo."""
     last = _LAST[0] if _LAST else None
+    st: _ConfigState | None
     if last is not None and last.cfg is cfg:
         st = last
     else:

@@ -80,6 +80,7 @@ def date_signal(a: EventRecord, b: EventRecord, cfg: DateConfig) -> float:
     evidence either way (1.0).
     """
     da, db = a.days, b.days
+    delta: int | None  # minutes between start times (None: a time missing)
     if not da or not db:
         return 0.0
     if len(da) == 1 and len(db) == 1:

@@ -140,6 +140,7 @@ def merge_schedule(dates: Sequence[EventDate], tolerance_minutes: float) -> tupl
         by_day.setdefault((d.date, d.end_date), []).append(d)
     out: list[EventDate] = []
     for (day, end), entries in sorted(by_day.items(), key=lambda t: (t[0][0], t[0][1] or t[0][0])):
+        # timed entries only: start_time is not None below, which mypy cannot follow
         timed = sorted((e for e in entries if e.start_time), key=lambda e: e.start_time)  # type: ignore[arg-type, return-value]
         if not timed:
             ends = sorted({e.end_time for e in entries if e.end_time})
@@ -215,7 +216,7 @@ def synthesize(
 
     # geo: the most confident complete point; previous kept unless beaten
     geo_src: str | None = None
-    geo = (None, None, None)
+    geo: tuple[float | None, float | None, float | None] = (None, None, None)
     for r in recs:
         if r.geo_latitude is None or r.geo_longitude is None:
             continue

@@ -194,7 +194,7 @@ def create_app(*, health: HealthProbe, hub: FeedHub, admin: AdminContext) -> Qua
         fn = export_events if kind == "events" else export_clusters
         body = await db.run(_read, db.engine, fn)
         return _json(
-            body, **{"Content-Disposition": f'attachment; filename="eventdedup-{kind}.json"'}
+            body, 200, **{"Content-Disposition": f'attachment; filename="eventdedup-{kind}.json"'}
         )
 
     @app.websocket("/ws")

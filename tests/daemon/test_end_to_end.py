@@ -139,7 +139,7 @@ async def test_crashed_processor_is_restarted_and_loses_nothing(
     real_commit = FileProcessor.commit
     crashes = []
 
-    def crash_once(self: FileProcessor, parsed):  # type: ignore[no-untyped-def]
+    def crash_once(self: FileProcessor, parsed):
         if not crashes:
             crashes.append(parsed.path)
             raise RuntimeError("injected fault")

@@ -38,7 +38,7 @@ def _always_fail() -> None:
     def commit(self: FileProcessor, parsed: object) -> None:
         raise RuntimeError("injected fault: the processor always fails")
 
-    FileProcessor.commit = commit  # type: ignore[method-assign]
+    FileProcessor.commit = commit  # type: ignore[method-assign, assignment]
 
 
 def _slow_matching(seconds: float) -> None:
@@ -51,7 +51,7 @@ def _slow_matching(seconds: float) -> None:
         time.sleep(seconds)
         return real(self, *args, **kwargs)
 
-    DbDeduplicator.apply = apply  # type: ignore[method-assign]
+    DbDeduplicator.apply = apply  # type: ignore[method-assign, assignment]
 
 
 #: Faults a test can build into a forked daemon (``inject="name"`` or ``"name:arg"``).

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from textual.widgets import Static
 
 from eventdedup.client import ConnectionState
@@ -15,8 +17,8 @@ class ConnectionBanner(Static):
     the seq the feed will resume from (the rows below stay, none repeat).
     """
 
-    def __init__(self, url: str, **kwargs: object) -> None:
-        super().__init__(f"Connecting to {url} …", **kwargs)  # type: ignore[arg-type]
+    def __init__(self, url: str, **kwargs: Any) -> None:
+        super().__init__(f"Connecting to {url} …", **kwargs)
         self.url = url
         self.add_class("connecting")
 

@@ -6,6 +6,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from rich.text import Text
+from textual.coordinate import Coordinate
 from textual.widgets import DataTable
 
 from tui.formatting import short_time, styled_type, summarize
@@ -48,7 +49,7 @@ class FeedTable(DataTable[Any]):
             return 0
         self.sort("seq", key=lambda cell: int(cell.plain or 0), reverse=True)
         while self.row_count > self.limit:
-            oldest = self.coordinate_to_cell_key((self.row_count - 1, 0))[0]
+            oldest = self.coordinate_to_cell_key(Coordinate(self.row_count - 1, 0))[0]
             self.remove_row(oldest)
             self.messages.pop(str(oldest.value), None)
         return added

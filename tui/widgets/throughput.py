@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.widgets import Label, Sparkline
@@ -10,8 +12,8 @@ from textual.widgets import Label, Sparkline
 class ThroughputPanel(Vertical):
     """A sparkline alone has no scale; the label says now/peak/total."""
 
-    def __init__(self, minutes: int = 30, **kwargs: object) -> None:
-        super().__init__(**kwargs)  # type: ignore[arg-type]
+    def __init__(self, minutes: int = 30, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
         self.minutes = minutes
 
     def compose(self) -> ComposeResult:
