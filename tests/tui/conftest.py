@@ -9,6 +9,7 @@ and database is how the tests simulate a daemon restart.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from multiprocessing import resource_tracker
 from pathlib import Path
 
 import pytest
@@ -27,6 +28,11 @@ def tui_settings(tmp_path: Path, migrated_engine: sa.Engine, database_url: str) 
 
 @pytest.fixture
 def daemon_thread(tui_settings: Settings) -> Iterator[DaemonThread]:
+    # The daemon's parse workers are spawned by multiprocessing, whose resource
+    # tracker is started on first use with ``sys.stderr.fileno()`` among the fds
+    # to keep.  While a Textual app runs in this process, ``sys.stderr`` is its
+    # capture object, whose fileno is -1, and that start fails.  Start it first.
+    resource_tracker.ensure_running()
     thread = DaemonThread(tui_settings).start()
     try:
         yield thread
