@@ -8,10 +8,13 @@ switch to the review page.
 
 from __future__ import annotations
 
+import asyncio
 import base64
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import aiohttp
 import httpx
 import pytest
 
@@ -21,6 +24,7 @@ from tests.tui.webconsole import (
     CHROMEDRIVER,
     CHROMIUM,
     READ_RECORDED,
+    WebProcess,
     chromium_driver,
     find_binary,
     screen_text,
@@ -35,12 +39,17 @@ TOKEN = "web-test-token"
 
 
 @pytest.fixture(scope="module")
-def web(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """A console server whose daemon is not running (the HTTP cases never reach it)."""
+def web_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WebProcess]:
+    """A console server whose daemon is not running (the consoles show that, in red)."""
     data = tmp_path_factory.mktemp("web-data")
     env = web_environment(admin_token=TOKEN, data_dir=str(data), http_port=str(free_port()))
-    with web_process(env) as base:
-        yield base
+    with web_process(env) as server:
+        yield server
+
+
+@pytest.fixture
+def web(web_server: WebProcess) -> str:
+    return web_server.url
 
 
 CONSOLE_MARKERS = ("textual.js", "textual-terminal", "data-session-websocket-url")
@@ -130,6 +139,37 @@ def test_login_sets_an_opaque_strict_httponly_cookie_and_logout_ends_it(web: str
     assert_nothing_of_the_console(httpx.get(web + "/", cookies={SESSION_COOKIE: session}))
 
 
+@pytest.mark.asyncio
+async def test_each_session_runs_its_own_console_process_until_it_ends(
+    web_server: WebProcess,
+) -> None:
+    assert not web_server.descendants()
+    headers = {"Authorization": f"Bearer {TOKEN}"}
+    async with aiohttp.ClientSession(headers=headers) as http:
+        first = await http.ws_connect(web_server.url + "/ws?width=100&height=30")
+        second = await http.ws_connect(web_server.url + "/ws?width=100&height=30")
+        for ws in (first, second):
+            screen = b""
+            while b"eventdedup" not in screen:  # the console's header, drawn
+                message = await ws.receive(timeout=60)
+                assert message.type == aiohttp.WSMsgType.BINARY, message
+                screen += message.data
+        consoles = web_server.descendants()
+        assert len(consoles) >= 2  # one console (under a shell) per session
+        await first.close()
+        await until(lambda: 0 < len(web_server.descendants()) < len(consoles), "one console")
+        await second.close()
+        await until(lambda: not web_server.descendants(), "no console")
+
+
+async def until(condition: Callable[[], bool], what: str, within: float = 30.0) -> None:
+    deadline = time.monotonic() + within
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {within}s waiting for {what}")
+        await asyncio.sleep(0.1)
+
+
 def test_sessions_expire() -> None:
     now = [1000.0]
     sessions = Sessions(lifetime=60.0, clock=lambda: now[0])
@@ -185,7 +225,8 @@ def test_log_in_see_the_actor_table_switch_to_review_in_chromium(
         http_port=str(settings.http_port),
         data_dir=str(tmp_path / "web-data"),
     )
-    with web_process(env) as base:
+    with web_process(env) as server:
+        base = server.url
         driver = chromium_driver(chromium, chromedriver)
         try:
             driver.get(base + "/")

@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import attrs
 import httpx
 
 from eventdedup.config import PREFIX
@@ -67,9 +68,29 @@ def web_environment(**settings: str) -> dict[str, str]:
     return env
 
 
+@attrs.frozen
+class WebProcess:
+    url: str
+    pid: int
+
+    def descendants(self) -> set[int]:
+        """Processes below it (each browser session's console, under a shell)."""
+        parents: dict[int, int] = {}
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            with contextlib.suppress(OSError, ValueError, IndexError):
+                fields = stat.read_text().rsplit(")", 1)[1].split()
+                parents[int(stat.parent.name)] = int(fields[1])
+        found: set[int] = set()
+        frontier = {self.pid}
+        while frontier:
+            frontier = {pid for pid, parent in parents.items() if parent in frontier} - found
+            found |= frontier
+        return found
+
+
 @contextlib.contextmanager
-def web_process(env: dict[str, str], *args: str) -> Iterator[str]:
-    """``eventdedup web`` on a free loopback port; yields its base URL once it answers."""
+def web_process(env: dict[str, str], *args: str) -> Iterator[WebProcess]:
+    """``eventdedup web`` on a free loopback port, once it answers."""
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     proc = subprocess.Popen(
@@ -90,7 +111,7 @@ def web_process(env: dict[str, str], *args: str) -> Iterator[str]:
             if time.monotonic() > deadline:
                 raise AssertionError("eventdedup web did not answer within 30 s")
             time.sleep(0.1)
-        yield base
+        yield WebProcess(base, proc.pid)
     finally:
         proc.send_signal(signal.SIGTERM)
         try:
