@@ -22,6 +22,7 @@ from __future__ import annotations
 import hmac
 import html
 import logging
+import re
 import secrets
 import shlex
 import sys
@@ -32,6 +33,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import aiohttp_jinja2
+import jinja2
 from aiohttp import web
 from textual_serve.server import Server, to_int
 
@@ -43,6 +45,15 @@ SESSION_SECONDS = 12 * 3600.0
 OPEN_PATHS = frozenset({"/login"})
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+# textual-serve's page fetches its font from Google Fonts; the package ships the
+# font, so the console asks no third party (and works on hosts without internet).
+REMOTE_FONT = re.compile(r"<link[^>]*fonts\.googleapis\.com[^>]*>", re.DOTALL)
+LOCAL_FONT = (
+    "<style>@font-face { font-family: 'Roboto Mono'; "
+    "src: url('{{ config.static.url }}fonts/RobotoMono-VariableFont_wght.ttf') "
+    "format('truetype'); }</style>"
+)
 
 
 def console_command(url: str, token_file: Path | None = None) -> str:
@@ -226,8 +237,12 @@ class ConsoleServer(Server):
 
     # -- textual-serve -------------------------------------------------------------------
 
+    def page_template(self, name: str) -> str:
+        return REMOTE_FONT.sub(LOCAL_FONT, (self.templates_path / name).read_text("utf-8"))
+
     async def _make_app(self) -> web.Application:
         app = await super()._make_app()
+        aiohttp_jinja2.setup(app, loader=jinja2.FunctionLoader(self.page_template))
         app.middlewares.append(self.guard)
         app.add_routes(
             [

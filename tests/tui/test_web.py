@@ -99,6 +99,12 @@ def test_bearer_token_gets_the_console_page(web: str) -> None:
         assert marker in response.text
     host = web.removeprefix("http://")
     assert f'data-session-websocket-url="ws://{host}/ws"' in response.text
+    assert "googleapis" not in response.text  # the font comes from the package, not Google
+    font = httpx.get(
+        web + "/static/fonts/RobotoMono-VariableFont_wght.ttf",
+        headers={"Authorization": f"Bearer {TOKEN}"},
+    )
+    assert font.status_code == 200 and "fonts/RobotoMono-VariableFont_wght.ttf" in response.text
     static = httpx.get(web + "/static/js/textual.js", headers={"Authorization": f"Bearer {TOKEN}"})
     assert static.status_code == 200 and len(static.content) > 10_000
 
