@@ -3,6 +3,8 @@
 # build, start db (wait healthy), start the daemon (wait for /health 200),
 # drop one dev-corpus file into the inbox, wait for its `file.processed`
 # message on the websocket feed, check the events are in PostgreSQL, check the
+# browser console (`console` service) answers 401 without the admin token and
+# 200 with it and that a session of it shows the daemon's actors, check the
 # daemon stops promptly on SIGTERM, and always `down -v` at the end.
 #
 # Runs against a throw-away compose project (`eventdedup_smoke`) with its own
@@ -416,9 +418,40 @@ status="$(console_status "Bearer wrong-$TOKEN")"
 status="$(console_status "Bearer $TOKEN")"
 [[ $status == "200 console" ]] || fail "console with the token: '$status', expected 200"
 step_ok "console on 127.0.0.1:$CONSOLE_PORT: 401 without/with a wrong token, 200 with it"
+# a browser session: the console process it starts in the container must reach
+# the daemon (its actor table lists the processor)
+cat >"$WORK/console_session.py" <<'EOF'
+import os, re, sys
+import trio
+from trio_websocket import open_websocket_url
+
+async def main():
+    headers = [(b"authorization", f"Bearer {os.environ['EVENT_DEDUP_ADMIN_TOKEN']}".encode())]
+    screen = b""
+    with trio.move_on_after(90):
+        async with open_websocket_url(sys.argv[1], extra_headers=headers) as ws:
+            while True:
+                message = await ws.get_message()
+                if isinstance(message, bytes):
+                    screen += message
+                text = re.sub(r"\x1b\[[0-?]*[ -/]*[@-~]", "", screen.decode(errors="replace"))
+                if "processor" in text and "watcher" in text:
+                    print("actor table shown")
+                    return
+    print(text[-2000:] if screen else "no screen bytes")
+    sys.exit(1)
+
+trio.run(main)
+EOF
+EVENT_DEDUP_ADMIN_TOKEN="$TOKEN" "${IN_VENV[@]}" python "$WORK/console_session.py" \
+    "ws://127.0.0.1:$CONSOLE_PORT/ws?width=120&height=40" >"$WORK/console.log" 2>&1 \
+    || { tail -c 2000 "$WORK/console.log" >&2; fail "the console session did not show the daemon's actors"; }
+step_ok "a console session in the browser container shows the daemon's actor table"
 
 # ---------------------------------------------------------------- SIGTERM
-for c in "$APP" ${REPLICA:+"$REPLICA"}; do
+CONSOLE="$(container_of console)"
+[[ -n $CONSOLE ]] || fail "console container not found"
+for c in "$CONSOLE" "$APP" ${REPLICA:+"$REPLICA"}; do
     stop_start=$SECONDS
     podman stop -t 15 "$c" >/dev/null 2>&1 || fail "podman stop $c failed"
     stop_secs=$((SECONDS - stop_start))
