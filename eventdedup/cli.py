@@ -215,4 +215,9 @@ def web_console(
     daemon = {"0.0.0.0": "127.0.0.1", "::": "[::1]"}.get(settings.http_host, settings.http_host)
     url = url or f"ws://{daemon}:{settings.http_port}/ws"
     command = console_command(url, token_file)
-    ConsoleServer(command, token, host=settings.web_host, port=settings.web_port).serve()
+    try:
+        ConsoleServer(command, token, host=settings.web_host, port=settings.web_port).serve()
+    except OSError as exc:  # the port is taken, or the address is not this host's
+        raise click.ClickException(
+            f"cannot serve on {settings.web_host}:{settings.web_port}: {exc.strerror or exc}"
+        ) from None

@@ -10,6 +10,9 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import socket
+import subprocess
+import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -195,9 +198,6 @@ def test_bearer_and_token_matching() -> None:
 
 
 def test_web_without_any_token_refuses_to_start(tmp_path: Path) -> None:
-    import subprocess
-    import sys
-
     env = web_environment(data_dir=str(tmp_path / "empty"))
     done = subprocess.run(
         [sys.executable, "-m", "eventdedup", "web", "--port", str(free_port())],
@@ -208,6 +208,24 @@ def test_web_without_any_token_refuses_to_start(tmp_path: Path) -> None:
     )
     assert done.returncode == 2
     assert "no admin token" in done.stderr
+
+
+def test_web_on_a_taken_port_says_so(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        env = web_environment(admin_token=TOKEN, data_dir=str(tmp_path))
+        done = subprocess.run(
+            [sys.executable, "-m", "eventdedup", "web", "--port", str(port)],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    assert done.returncode == 1
+    assert f"cannot serve on 127.0.0.1:{port}" in done.stderr
+    assert "Traceback" not in done.stderr
 
 
 # ----------------------------------------------------------------- in a browser
