@@ -210,13 +210,15 @@ def web_console(
             "no admin token: set EVENT_DEDUP_ADMIN_TOKEN or --token-file, or start the daemon "
             "once so it generates <data dir>/admin_token"
         )
+    from eventdedup.admin.auth import AdminToken
     from tui.web import ConsoleServer, console_command
 
     daemon = {"0.0.0.0": "127.0.0.1", "::": "[::1]"}.get(settings.http_host, settings.http_host)
     url = url or f"ws://{daemon}:{settings.http_port}/ws"
     command = console_command(url, token_file)
     try:
-        ConsoleServer(command, token, host=settings.web_host, port=settings.web_port).serve()
+        check = AdminToken(token, "file" if token_file else "env", token_file)
+        ConsoleServer(command, check, host=settings.web_host, port=settings.web_port).serve()
     except OSError as exc:  # the port is taken, or the address is not this host's
         raise click.ClickException(
             f"cannot serve on {settings.web_host}:{settings.web_port}: {exc.strerror or exc}"

@@ -19,7 +19,6 @@ like textual-serve itself.
 
 from __future__ import annotations
 
-import hmac
 import html
 import logging
 import re
@@ -29,7 +28,7 @@ import sys
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 import aiohttp_jinja2
@@ -100,21 +99,12 @@ class Sessions:
         return len(self._expiry)
 
 
-def token_matches(expected: str, candidate: str | None) -> bool:
-    """Constant-time comparison; ``None`` never matches."""
-    if not candidate:
-        return False
-    return hmac.compare_digest(
-        candidate.strip().encode("utf-8", "surrogatepass"),
-        expected.encode("utf-8", "surrogatepass"),
-    )
+class TokenCheck(Protocol):
+    """The admin token's checks (``eventdedup.admin.auth.AdminToken``, given by the caller)."""
 
+    def matches(self, candidate: str | None) -> bool: ...
 
-def bearer(header: str | None) -> str | None:
-    scheme, _, value = (header or "").strip().partition(" ")
-    if scheme.lower() != "bearer":
-        return None
-    return value.strip() or None
+    def matches_header(self, header: str | None) -> bool: ...
 
 
 LOGIN_PAGE = """<!DOCTYPE html>
@@ -173,7 +163,7 @@ class ConsoleServer(Server):
     def __init__(
         self,
         command: str,
-        token: str,
+        token: TokenCheck,
         *,
         host: str,
         port: int,
@@ -186,7 +176,7 @@ class ConsoleServer(Server):
     # -- authentication ------------------------------------------------------------------
 
     def authorized(self, request: web.Request) -> bool:
-        if token_matches(self._token, bearer(request.headers.get("Authorization"))):
+        if self._token.matches_header(request.headers.get("Authorization")):
             return True
         return self.sessions.valid(request.cookies.get(SESSION_COOKIE))
 
@@ -213,7 +203,7 @@ class ConsoleServer(Server):
     async def handle_login(self, request: web.Request) -> web.Response:
         form = await request.post()
         candidate = form.get("token")
-        if not isinstance(candidate, str) or not token_matches(self._token, candidate):
+        if not isinstance(candidate, str) or not self._token.matches(candidate.strip()):
             log.warning("console login with a wrong token from %s", request.remote)
             return login_page(401, "Wrong token.")
         response = web.Response(status=303, headers={"Location": "/"})
