@@ -214,7 +214,7 @@ class ConsoleServer(Server):
             path="/",
             httponly=True,
             samesite="Strict",
-            secure=request.secure,
+            secure=served_over_https(request),
         )
         log.info("console login from %s", request.remote)
         return response
@@ -247,7 +247,7 @@ class ConsoleServer(Server):
     @aiohttp_jinja2.template("app_index.html")
     async def handle_index(self, request: web.Request) -> dict[str, Any]:
         # URLs from the request, not from the bind address (0.0.0.0 in a container)
-        scheme = "wss" if request.secure else "ws"
+        scheme = "wss" if served_over_https(request) else "ws"
         return {
             "font_size": to_int(request.query.get("fontsize", "16"), 16),
             "app_websocket_url": f"{scheme}://{request.host}/ws",
@@ -270,3 +270,13 @@ def same_origin(request: web.Request) -> bool:
     """No ``Origin`` (a script) or one naming this very host."""
     origin = request.headers.get("Origin")
     return origin is None or urlsplit(origin).netloc == request.host
+
+
+def served_over_https(request: web.Request) -> bool:
+    """HTTPS here or at a proxy in front (``X-Forwarded-Proto``).
+
+    The header only shapes this client's own page (its websocket URL, its
+    cookie's ``Secure``), so it need not come from a trusted proxy.
+    """
+    forwarded = request.headers.get("X-Forwarded-Proto", "").split(",")[0].strip().lower()
+    return request.secure or forwarded == "https"

@@ -102,6 +102,11 @@ def test_bearer_token_gets_the_console_page(web: str) -> None:
         assert marker in response.text
     host = web.removeprefix("http://")
     assert f'data-session-websocket-url="ws://{host}/ws"' in response.text
+    behind_tls = httpx.get(
+        web + "/",
+        headers={"Authorization": f"Bearer {TOKEN}", "X-Forwarded-Proto": "https"},
+    )
+    assert f'data-session-websocket-url="wss://{host}/ws"' in behind_tls.text
     assert "googleapis" not in response.text  # the font comes from the package, not Google
     font = httpx.get(
         web + "/static/fonts/RobotoMono-VariableFont_wght.ttf",
@@ -128,6 +133,11 @@ def test_login_sets_an_opaque_strict_httponly_cookie_and_logout_ends_it(web: str
         assert cookie.startswith(f"{SESSION_COOKIE}=")
         assert "HttpOnly" in cookie and "SameSite=Strict" in cookie and "Path=/" in cookie
         assert TOKEN not in cookie
+        assert "Secure" not in cookie  # plain HTTP here; behind a TLS proxy it is Secure:
+        proxied = httpx.post(
+            web + "/login", data={"token": TOKEN}, headers={"X-Forwarded-Proto": "https"}
+        )
+        assert "Secure" in proxied.headers["set-cookie"]
         page = client.get("/")
         assert page.status_code == 200 and "textual-terminal" in page.text
         assert page.headers["X-Frame-Options"] == "DENY"
