@@ -185,3 +185,42 @@ def tui(url: str | None, token_file: Path | None) -> None:
     host = {"0.0.0.0": "127.0.0.1", "::": "[::1]"}.get(settings.http_host, settings.http_host)
     url = url or f"ws://{host}:{settings.http_port}/ws"
     ConsoleApp(ThreadedBackend(url, _tui_token(settings, token_file))).run()
+
+
+@main.command(name="web")
+@click.option("--url", default=None, help="Websocket URL [default: ws://HTTP_HOST:HTTP_PORT/ws]")
+@click.option(
+    "--token-file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="File holding the admin token [default: EVENT_DEDUP_ADMIN_TOKEN, else "
+    "<data dir>/admin_token].",
+)
+@click.option("--host", default=None, help="Bind address [default: EVENT_DEDUP_WEB_HOST].")
+@click.option("--port", type=int, default=None, help="Port [default: EVENT_DEDUP_WEB_PORT].")
+def web_console(
+    url: str | None, token_file: Path | None, host: str | None, port: int | None
+) -> None:
+    """Serve the admin console to browsers (one console per session, admin token required)."""
+    overrides = {k: v for k, v in {"web_host": host, "web_port": port}.items() if v is not None}
+    settings = _settings(**overrides)
+    setup_logging(settings.log_level, settings.log_json)
+    token = _tui_token(settings, token_file)
+    if not token:
+        raise click.UsageError(
+            "no admin token: set EVENT_DEDUP_ADMIN_TOKEN or --token-file, or start the daemon "
+            "once so it generates <data dir>/admin_token"
+        )
+    from eventdedup.admin.auth import AdminToken
+    from tui.web import ConsoleServer, console_command
+
+    daemon = {"0.0.0.0": "127.0.0.1", "::": "[::1]"}.get(settings.http_host, settings.http_host)
+    url = url or f"ws://{daemon}:{settings.http_port}/ws"
+    command = console_command(url, token_file)
+    try:
+        check = AdminToken(token, "file" if token_file else "env", token_file)
+        ConsoleServer(command, check, host=settings.web_host, port=settings.web_port).serve()
+    except OSError as exc:  # the port is taken, or the address is not this host's
+        raise click.ClickException(
+            f"cannot serve on {settings.web_host}:{settings.web_port}: {exc.strerror or exc}"
+        ) from None

@@ -211,6 +211,10 @@ class Settings:
         "File holding the admin token (e.g. a compose secret); used when ADMIN_TOKEN is unset.",
         None,
     )
+    web_host: str = _setting(
+        "WEB_HOST", str, "Address `eventdedup web` (the console in a browser) binds.", "127.0.0.1"
+    )
+    web_port: int = _setting("WEB_PORT", _port, "Port of `eventdedup web`.", 8090)
 
     @property
     def pgdata_dir(self) -> Path:

@@ -3,6 +3,8 @@
 # build, start db (wait healthy), start the daemon (wait for /health 200),
 # drop one dev-corpus file into the inbox, wait for its `file.processed`
 # message on the websocket feed, check the events are in PostgreSQL, check the
+# browser console (`console` service) answers 401 without the admin token and
+# 200 with it and that a session of it shows the daemon's actors, check the
 # daemon stops promptly on SIGTERM, and always `down -v` at the end.
 #
 # Runs against a throw-away compose project (`eventdedup_smoke`) with its own
@@ -19,6 +21,8 @@
 #   SMOKE_OFFLINE          auto (default) | 1 | 0
 #   SMOKE_HTTP_PORT        host port for the daemon (default 8080, or a free one
 #                          when 8080 is taken)
+#   SMOKE_CONSOLE_PORT     host port for the browser console (default 8090, or a
+#                          free one when 8090 is taken)
 #   SMOKE_CORPUS_FILE      file to drop (default examples/corpus/bwb_*.json)
 #   SMOKE_HEALTH_TIMEOUT   seconds to wait for /health 200 (default 150)
 #   SMOKE_FEED_TIMEOUT     seconds to wait for file.processed (default 90)
@@ -128,6 +132,11 @@ if [[ -z ${SMOKE_HTTP_PORT:-} ]] && ! port_free "$PORT"; then
     PORT="$(free_port)"
     log "port 8080 is taken on this host; publishing on $PORT instead"
 fi
+CONSOLE_PORT="${SMOKE_CONSOLE_PORT:-8090}"
+if [[ -z ${SMOKE_CONSOLE_PORT:-} ]] && { ! port_free "$CONSOLE_PORT" || [[ $CONSOLE_PORT == "$PORT" ]]; }; then
+    CONSOLE_PORT="$(free_port)"
+    log "port 8090 is taken on this host; publishing the console on $CONSOLE_PORT instead"
+fi
 REPLICAS="${SMOKE_REPLICAS:-1}"
 [[ $REPLICAS == 1 || $REPLICAS == 2 ]] || fail "SMOKE_REPLICAS must be 1 or 2"
 PROFILE_ARGS=()
@@ -154,6 +163,7 @@ export EVENTDEDUP_DEAD_LETTERS="$WORK/dead_letters"
 export EVENTDEDUP_ARCHIVE="$WORK/archive"
 export EVENTDEDUP_TOKEN_SECRET="$WORK/admin_token"
 export EVENTDEDUP_PUBLISH_PORT="$PORT"
+export EVENTDEDUP_CONSOLE_PUBLISH_PORT="$CONSOLE_PORT"
 export EVENTDEDUP_IMAGE="localhost/eventdedup:smoke"
 export POSTGRES_USER="eventdedup"
 export POSTGRES_DB="eventdedup"
@@ -172,7 +182,7 @@ container_of() {
 
 dump_logs() {
     local svc c
-    for svc in db eventdedup eventdedup-replica; do
+    for svc in db eventdedup eventdedup-replica console; do
         c="$(container_of "$svc" 2>/dev/null || true)"
         [[ -n $c ]] || continue
         printf '\n----- logs of %s (%s), last 80 lines -----\n' "$svc" "$c" >&2
@@ -378,8 +388,70 @@ until [[ -e $WORK/archive/$NAME && ! -e $WORK/inbox/$NAME ]]; do
 done
 step_ok "$NAME moved to the archive"
 
+# ------------------------------------------------------ console in a browser
+console_status() {  # AUTHORIZATION-HEADER-OR-EMPTY
+    python3 - "http://127.0.0.1:$CONSOLE_PORT/" "$1" <<'EOF'
+import sys, urllib.error, urllib.request
+request = urllib.request.Request(sys.argv[1])
+if sys.argv[2]:
+    request.add_header("Authorization", sys.argv[2])
+try:
+    with urllib.request.urlopen(request, timeout=3) as r:
+        body = r.read().decode(errors="replace")
+        print(r.status, "console" if "textual-terminal" in body else "no-console")
+except urllib.error.HTTPError as e:
+    body = e.read().decode(errors="replace")
+    print(e.code, "console" if "textual-terminal" in body else "no-console")
+except Exception as e:
+    print(0, type(e).__name__)
+EOF
+}
+deadline=$((SECONDS + HEALTH_TIMEOUT))
+until [[ "$(console_status "")" != 0\ * ]]; do
+    ((SECONDS < deadline)) || fail "the console on 127.0.0.1:$CONSOLE_PORT does not answer"
+    sleep 1
+done
+status="$(console_status "")"
+[[ $status == "401 no-console" ]] || fail "console without a token: '$status', expected 401"
+status="$(console_status "Bearer wrong-$TOKEN")"
+[[ $status == "401 no-console" ]] || fail "console with a wrong token: '$status', expected 401"
+status="$(console_status "Bearer $TOKEN")"
+[[ $status == "200 console" ]] || fail "console with the token: '$status', expected 200"
+step_ok "console on 127.0.0.1:$CONSOLE_PORT: 401 without/with a wrong token, 200 with it"
+# a browser session: the console process it starts in the container must reach
+# the daemon (its actor table lists the processor)
+cat >"$WORK/console_session.py" <<'EOF'
+import os, re, sys
+import trio
+from trio_websocket import open_websocket_url
+
+async def main():
+    headers = [(b"authorization", f"Bearer {os.environ['EVENT_DEDUP_ADMIN_TOKEN']}".encode())]
+    screen = b""
+    with trio.move_on_after(90):
+        async with open_websocket_url(sys.argv[1], extra_headers=headers) as ws:
+            while True:
+                message = await ws.get_message()
+                if isinstance(message, bytes):
+                    screen += message
+                text = re.sub(r"\x1b\[[0-?]*[ -/]*[@-~]", "", screen.decode(errors="replace"))
+                if "processor" in text and "watcher" in text:
+                    print("actor table shown")
+                    return
+    print(text[-2000:] if screen else "no screen bytes")
+    sys.exit(1)
+
+trio.run(main)
+EOF
+EVENT_DEDUP_ADMIN_TOKEN="$TOKEN" "${IN_VENV[@]}" python "$WORK/console_session.py" \
+    "ws://127.0.0.1:$CONSOLE_PORT/ws?width=120&height=40" >"$WORK/console.log" 2>&1 \
+    || { tail -c 2000 "$WORK/console.log" >&2; fail "the console session did not show the daemon's actors"; }
+step_ok "a console session in the browser container shows the daemon's actor table"
+
 # ---------------------------------------------------------------- SIGTERM
-for c in "$APP" ${REPLICA:+"$REPLICA"}; do
+CONSOLE="$(container_of console)"
+[[ -n $CONSOLE ]] || fail "console container not found"
+for c in "$CONSOLE" "$APP" ${REPLICA:+"$REPLICA"}; do
     stop_start=$SECONDS
     podman stop -t 15 "$c" >/dev/null 2>&1 || fail "podman stop $c failed"
     stop_secs=$((SECONDS - stop_start))

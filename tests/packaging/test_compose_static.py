@@ -390,3 +390,47 @@ def test_compose_file_follows_the_compose_specification(compose: dict[str, Any])
         "compose_spec", reason="install the compose-spec package to validate compose.yaml"
     )
     compose_spec.PyCompose.from_json(json.dumps(compose)).validate()
+
+
+# ------------------------------------------------------- console in a browser
+CONSOLE = "console"
+
+
+@pytest.fixture(scope="module")
+def console_settings(compose: dict[str, Any], image_env: dict[str, str]) -> config.Settings:
+    """The settings ``eventdedup web`` starts with in the console service."""
+    env = {k: v for k, v in image_env.items() if k.startswith(config.PREFIX)}
+    env.update(env_mapping(compose["services"][CONSOLE].get("environment")))
+    return config.load_settings(env)
+
+
+def test_console_service_serves_the_web_console_on_localhost_8090(
+    compose: dict[str, Any], console_settings: config.Settings
+) -> None:
+    console = compose["services"][CONSOLE]
+    assert "profiles" not in console, "`compose up` starts the console with the rest"
+    assert console["command"][:1] == ["web"]
+    ports = console["ports"]
+    assert len(ports) == 1
+    host_ip, host_port, container_port = str(ports[0]).split(":")
+    assert host_ip == "127.0.0.1"
+    assert host_port == "8090"  # the default of EVENTDEDUP_CONSOLE_PUBLISH_PORT
+    assert int(container_port) == console_settings.web_port == config.Settings().web_port
+    # inside the container it must listen beyond loopback or the published port is dead
+    assert console_settings.web_host == "0.0.0.0"
+    health = " ".join(console["healthcheck"]["test"])
+    assert f"http://127.0.0.1:{console_settings.web_port}/login" in health
+
+
+def test_console_service_talks_to_the_daemon_with_the_secret(
+    compose: dict[str, Any], daemon_settings: config.Settings
+) -> None:
+    console = compose["services"][CONSOLE]
+    command = console["command"]
+    url = command[command.index("--url") + 1]
+    assert url == f"ws://{APP}:{daemon_settings.http_port}/ws"
+    token_file = command[command.index("--token-file") + 1]
+    assert token_file == str(daemon_settings.admin_token_file)
+    assert token_file.removeprefix("/run/secrets/") in console["secrets"]
+    assert APP in console["depends_on"]
+    assert console["user"] == compose["services"][APP]["user"]
