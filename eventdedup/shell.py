@@ -85,7 +85,10 @@ async def call_once(
             ) from None
         raise ShellError(f"{url}: connection closed before an answer ({code})") from None
     except HandshakeError as exc:
-        raise ShellError(f"{url}: websocket handshake failed: {exc}") from None
+        cause = exc.__cause__ or exc.__context__
+        if isinstance(cause, OSError):  # trio-websocket wraps a refused connection
+            raise ShellError(f"cannot connect to {url}: {cause.strerror or cause}") from None
+        raise ShellError(f"{url}: websocket handshake failed: {exc!r}") from None
     except OSError as exc:
         raise ShellError(f"cannot connect to {url}: {exc.strerror or exc}") from None
     except trio.TooSlowError:
