@@ -234,15 +234,23 @@ def _tui_token(settings: Settings, token_file: Path | None) -> str | None:
     "<data dir>/admin_token].",
 )
 def tui(url: str | None, token_file: Path | None) -> None:
-    """Open the admin console (Textual) on a running daemon's websocket."""
+    """Open the admin console (Textual) on a running daemon's websocket.
+
+    The theme picked in the console (ctrl+p, "Change theme") is kept in
+    $XDG_CONFIG_HOME/eventdedup/console.toml (~/.config/eventdedup/ when unset).
+    """
     settings = _settings()
     # Log lines on stderr would scribble over the screen; the console shows errors itself.
     logging.basicConfig(handlers=[logging.NullHandler()], force=True)
+    from tui import preferences
     from tui.app import ConsoleApp
     from tui.backend import ThreadedBackend
 
     url = _admin_url(settings, url)
-    ConsoleApp(ThreadedBackend(url, _tui_token(settings, token_file))).run()
+    ConsoleApp(
+        ThreadedBackend(url, _tui_token(settings, token_file)),
+        preferences=preferences.default_path(),
+    ).run()
 
 
 def _admin_options(command: Callable[..., Any]) -> Callable[..., Any]:
