@@ -450,7 +450,9 @@ def counters(conn: Connection) -> dict[str, int]:
             .select_from(file_ingestions)
             .where(
                 file_ingestions.c.state == "completed",
-                file_ingestions.c.completed_at >= sa.func.date_trunc("day", sa.func.now()),
+                # since midnight UTC, whatever the session's time zone
+                file_ingestions.c.completed_at
+                >= sa.func.date_trunc("day", sa.func.now(), sa.literal("UTC")),
             )
             .scalar_subquery()
             .label("today"),
