@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -295,3 +296,26 @@ def test_run_takes_host_and_port_over_the_environment(tmp_path: Path, database_u
         [*EVENTDEDUP, "run", "--port", "70000"], env=_env(tmp_path), capture_output=True, text=True
     )
     assert bad.returncode == 2 and "70000" in bad.stderr
+
+
+def test_shell_completion_as_documented(tmp_path: Path) -> None:
+    script = Path(sys.executable).with_name("eventdedup")  # the installed entry point
+    env = _env(tmp_path, _EVENTDEDUP_COMPLETE="bash_source")
+    source = subprocess.run([script], env=env, capture_output=True, text=True, timeout=60)
+    assert source.returncode == 0 and "complete -o nosort -F _eventdedup_completion" in (
+        source.stdout
+    )
+
+    def complete(words: str) -> list[str]:
+        env = _env(
+            tmp_path,
+            _EVENTDEDUP_COMPLETE="bash_complete",
+            COMP_WORDS=words,
+            COMP_CWORD=str(len(words.split()) - (0 if words.endswith(" ") else 1)),
+        )
+        result = subprocess.run([script], env=env, capture_output=True, text=True, timeout=60)
+        return [line.split(",", 1)[1] for line in result.stdout.splitlines()]
+
+    assert complete("eventdedup st") == ["status"]
+    assert {"rpc", "validate", "feed"} <= set(complete("eventdedup "))
+    assert {"--url", "--token-file", "--timeout"} <= set(complete("eventdedup rpc --"))
