@@ -150,7 +150,7 @@ def format_status(status: Mapping[str, Any], url: str) -> str:
     lines.append(f"review    {_n(counters.get('review_open'))} open items")
     listening = "listening" if feed.get("listening") else "polling"
     lines.append(
-        f"feed      head {_n(feed.get('head'))}, {_n(feed.get('clients'))} clients, {listening}"
+        f"feed      head {_n(feed.get('head'))}, clients {_n(feed.get('clients'))}, {listening}"
     )
     problems = degraded(status)
     lines.append("state     " + ("ok" if not problems else "DEGRADED: " + "; ".join(problems)))
