@@ -242,7 +242,10 @@ async def test_validate_gives_the_reasons_the_daemon_dead_letters_with(
     assert [e["id"] for e in sidecar["events"]] == ["bad-date", "bad-zip", "no-title"]
 
 
-@pytest.mark.parametrize("command", [["migrate"], ["export", "--format", "events", "-o", "x.json"]])
+@pytest.mark.parametrize(
+    "command",
+    [["migrate"], ["export", "--format", "events", "-o", "x.json"], ["ingest", "--keep", "."]],
+)
 def test_a_database_that_is_down_is_one_line_and_exit_1(tmp_path: Path, command: list[str]) -> None:
     url = f"postgresql://nobody:secret@127.0.0.1:{free_port()}/nothing"
     result = subprocess.run(
