@@ -90,16 +90,16 @@ def migrate() -> None:
 @main.command()
 @click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
 @click.option(
-    "--keep",
-    is_flag=True,
-    help="Leave the originals in place (copies go to the archive or dead letters).",
+    "--keep/--move",
+    default=True,
+    show_default=True,
+    help="--keep: leave the originals where they are (copies go to the archive or the dead "
+    "letters); --move: move them there, as a file dropped into the inbox would be.",
 )
 def ingest(paths: tuple[Path, ...], keep: bool) -> None:
     """Process files or folders once, with the daemon's code, then exit.
 
-    Each file ends up in the archive (or the dead letters) as if dropped into
-    the inbox: it is moved there, or copied with --keep. Exit status 1 if any
-    file failed or the database cannot be reached.
+    Exit status 1 if any file failed or the database cannot be reached.
     """
     settings = _settings()
     setup_logging(

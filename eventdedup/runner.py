@@ -131,9 +131,9 @@ async def ingest_paths(settings: Settings, paths: list[Path], keep: bool = True)
     """Process files once through the daemon's pipeline; returns the number that failed.
 
     Each file is copied into a staging folder and the copy goes to the archive
-    (or dead letters) as in the daemon.  ``keep=False`` then removes the
-    original, once its outcome is committed: the file has *moved* to the
-    archive or the dead letters, as a dropped file would.
+    (or dead letters) as in the daemon; the original stays where it is.
+    ``keep=False`` removes it once its outcome is committed: the file has then
+    *moved* to the archive or the dead letters, as a dropped file would.
     """
     from rich.progress import Progress
 

@@ -100,7 +100,7 @@ def test_ingest_command_processes_files_and_reports_failures(
     bad.write_text("[]")
     env = _env(tmp_path, EVENT_DEDUP_DATABASE_URL=database_url)
     result = subprocess.run(
-        [*EVENTDEDUP, "ingest", "--keep", str(corpus_files[0]), str(bad)],
+        [*EVENTDEDUP, "ingest", str(corpus_files[0]), str(bad)],
         env=env,
         cwd=tmp_path,
         capture_output=True,
@@ -113,7 +113,7 @@ def test_ingest_command_processes_files_and_reports_failures(
     expected = len(json.loads(corpus_files[0].read_text())["events"])
     assert scalar(engine, "SELECT count(*) FROM source_events") == expected
     engine.dispose()
-    assert corpus_files[0].exists() and bad.exists(), "--keep leaves the originals in place"
+    assert corpus_files[0].exists() and bad.exists(), "by default the originals stay put"
     assert (tmp_path / "dead_letters" / "bad_01.01.2026.json.error.json").exists()
     assert (tmp_path / "archive" / corpus_files[0].name).exists()
 
@@ -127,14 +127,14 @@ def test_ingest_command_processes_files_and_reports_failures(
     )
     assert again.returncode == 0, again.stdout + again.stderr
 
-    # without --keep a file moves, as if dropped into the inbox
+    # --move: a file moves, as if dropped into the inbox
     drops = tmp_path / "drops"
     drops.mkdir()
     moved = drops / corpus_files[1].name
     moved.write_bytes(corpus_files[1].read_bytes())
     bad.rename(drops / bad.name)
     third = subprocess.run(
-        [*EVENTDEDUP, "ingest", str(drops)],
+        [*EVENTDEDUP, "ingest", "--move", str(drops)],
         env=env,
         cwd=tmp_path,
         capture_output=True,
