@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
 import sys
+from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import click
 import trio
@@ -16,6 +16,7 @@ from eventdedup.config import ConfigError, Settings, load_settings, settings_hel
 from eventdedup.logs import setup_logging
 
 log = logging.getLogger("eventdedup")
+T = TypeVar("T")
 
 
 def _settings(**overrides: Any) -> Settings:
@@ -32,9 +33,21 @@ def main() -> None:
 
 
 @main.command(epilog="\b\nSettings (environment variables):\n" + settings_help())
-def run() -> None:
+@click.option("--host", default=None, help="Address to bind [default: EVENT_DEDUP_HTTP_HOST].")
+@click.option(
+    "--port",
+    type=click.IntRange(0, 65535),
+    default=None,
+    help="Port of /health, /ws and the API [default: EVENT_DEDUP_HTTP_PORT].",
+)
+def run(host: str | None, port: int | None) -> None:
     """Run the daemon: migrate, watch the inbox, process files, serve /health and /ws."""
-    settings = _settings()
+    overrides: dict[str, object] = {}
+    if host is not None:
+        overrides["http_host"] = host
+    if port is not None:
+        overrides["http_port"] = port
+    settings = _settings(**overrides)
     setup_logging(settings.log_level, settings.log_json)
     from eventdedup.runner import prepare_interpreter, run_daemon
     from supervisor import SupervisorEscalation
@@ -52,6 +65,18 @@ def run() -> None:
         pass
 
 
+def _with_database(command: str, fn: Callable[..., Awaitable[T]], *args: Any) -> T:
+    """``trio.run(fn, *args)``; a database that cannot be reached is one line and exit 1."""
+    from sqlalchemy.exc import DBAPIError
+
+    try:
+        return trio.run(fn, *args)
+    except DBAPIError as exc:
+        reason = str(exc.orig or exc).strip().splitlines()[0]
+        click.echo(f"eventdedup {command}: cannot use the database: {reason}", err=True)
+    sys.exit(1)
+
+
 @main.command()
 def migrate() -> None:
     """Apply database migrations and exit."""
@@ -59,16 +84,22 @@ def migrate() -> None:
     setup_logging(settings.log_level, settings.log_json)
     from eventdedup.runner import migrate_only
 
-    trio.run(migrate_only, settings)
+    _with_database("migrate", migrate_only, settings)
 
 
 @main.command()
 @click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
-@click.option("--keep", is_flag=True, help="Copy files instead of moving them to the archive.")
+@click.option(
+    "--keep/--move",
+    default=True,
+    show_default=True,
+    help="--keep: leave the originals where they are (copies go to the archive or the dead "
+    "letters); --move: move them there, as a file dropped into the inbox would be.",
+)
 def ingest(paths: tuple[Path, ...], keep: bool) -> None:
     """Process files or folders once, with the daemon's code, then exit.
 
-    Exit status 1 if any file failed.
+    Exit status 1 if any file failed or the database cannot be reached.
     """
     settings = _settings()
     setup_logging(
@@ -76,7 +107,7 @@ def ingest(paths: tuple[Path, ...], keep: bool) -> None:
     )
     from eventdedup.runner import ingest_paths
 
-    failed = trio.run(ingest_paths, settings, list(paths), keep)
+    failed = _with_database("ingest", ingest_paths, settings, list(paths), keep)
     sys.exit(1 if failed else 0)
 
 
@@ -89,7 +120,7 @@ def export(fmt: str, output: Path) -> None:
     setup_logging(settings.log_level, settings.log_json)
     from eventdedup.runner import export_to
 
-    count = trio.run(export_to, settings, fmt, output)
+    count = _with_database("export", export_to, settings, fmt, output)
     click.echo(f"wrote {count} {fmt} to {output}")
 
 
@@ -129,15 +160,30 @@ def evaluate(truth: Path, directory: Path, as_json: bool, limit: int) -> None:
 )
 @click.option("--type", "types", multiple=True, help="Only these message types (repeatable).")
 @click.option("--token", envvar="EVENT_DEDUP_ADMIN_TOKEN", default=None, hidden=True)
-def feed(url: str | None, after: int | None, types: tuple[str, ...], token: str | None) -> None:
-    """Print the live feed as JSON lines (reconnects and resumes by itself)."""
+@click.option(
+    "--token-file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="File holding the admin token [default: EVENT_DEDUP_ADMIN_TOKEN, else "
+    "<data dir>/admin_token].",
+)
+def feed(
+    url: str | None,
+    after: int | None,
+    types: tuple[str, ...],
+    token: str | None,
+    token_file: Path | None,
+) -> None:
+    """Print the live feed as JSON lines (reconnects and resumes by itself).
+
+    Exit status 3 when the daemon rejects the token.
+    """
     settings = _settings()
     setup_logging(settings.log_level, settings.log_json)
-    from eventdedup.admin.auth import client_token
-    from eventdedup.client import FeedClient
+    from eventdedup.client import FeedClient, Unauthorized
 
-    url = url or f"ws://{settings.http_host}:{settings.http_port}/ws"
-    token = token or client_token(settings)  # e.g. the one the daemon generated in the data dir
+    url = _admin_url(settings, url)
+    token = _tui_token(settings, token_file) if token_file or not token else token
 
     async def follow() -> None:
         client = FeedClient(url, token=token, after=after, types=types)
@@ -145,8 +191,21 @@ def feed(url: str | None, after: int | None, types: tuple[str, ...], token: str 
             click.echo(json.dumps(message, ensure_ascii=False))
             sys.stdout.flush()
 
-    with contextlib.suppress(KeyboardInterrupt):
+    try:
         trio.run(follow)
+    except Unauthorized as exc:
+        click.echo(f"eventdedup feed: {exc}", err=True)
+        sys.exit(3)
+    except KeyboardInterrupt:
+        pass
+
+
+def _admin_url(settings: Settings, url: str | None) -> str:
+    """--url, else the daemon's websocket from its settings (a wildcard bind → loopback)."""
+    if url:
+        return url
+    host = {"0.0.0.0": "127.0.0.1", "::": "[::1]"}.get(settings.http_host, settings.http_host)
+    return f"ws://{host}:{settings.http_port}/ws"
 
 
 def _tui_token(settings: Settings, token_file: Path | None) -> str | None:
@@ -175,16 +234,146 @@ def _tui_token(settings: Settings, token_file: Path | None) -> str | None:
     "<data dir>/admin_token].",
 )
 def tui(url: str | None, token_file: Path | None) -> None:
-    """Open the admin console (Textual) on a running daemon's websocket."""
+    """Open the admin console (Textual) on a running daemon's websocket.
+
+    The theme picked in the console (ctrl+p, "Change theme") is kept in
+    $XDG_CONFIG_HOME/eventdedup/console.toml (~/.config/eventdedup/ when unset).
+    """
     settings = _settings()
     # Log lines on stderr would scribble over the screen; the console shows errors itself.
     logging.basicConfig(handlers=[logging.NullHandler()], force=True)
+    from tui import preferences
     from tui.app import ConsoleApp
     from tui.backend import ThreadedBackend
 
-    host = {"0.0.0.0": "127.0.0.1", "::": "[::1]"}.get(settings.http_host, settings.http_host)
-    url = url or f"ws://{host}:{settings.http_port}/ws"
-    ConsoleApp(ThreadedBackend(url, _tui_token(settings, token_file))).run()
+    url = _admin_url(settings, url)
+    ConsoleApp(
+        ThreadedBackend(url, _tui_token(settings, token_file)),
+        preferences=preferences.default_path(),
+    ).run()
+
+
+def _admin_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """--url and --token-file, as ``tui`` takes them."""
+    command = click.option(
+        "--token-file",
+        type=click.Path(dir_okay=False, path_type=Path),
+        default=None,
+        help="File holding the admin token [default: EVENT_DEDUP_ADMIN_TOKEN, else "
+        "EVENT_DEDUP_ADMIN_TOKEN_FILE, else <data dir>/admin_token].",
+    )(command)
+    command = click.option(
+        "--url", default=None, help="Websocket URL [default: ws://HTTP_HOST:HTTP_PORT/ws]"
+    )(command)
+    command = click.option(
+        "--timeout",
+        type=click.FloatRange(min=0, min_open=True),
+        default=30.0,
+        show_default=True,
+        help="Seconds to wait for the answer.",
+    )(command)
+    return command
+
+
+def _ask(
+    url: str | None, token_file: Path | None, timeout: float, method: str, params: dict[str, Any]
+) -> tuple[str, dict[str, Any]]:
+    """One JSON-RPC call; exit 3 with one line when the daemon cannot be asked."""
+    from eventdedup.shell import EXIT_UNREACHABLE, ShellError, call_once
+
+    settings = _settings()
+    logging.basicConfig(handlers=[logging.NullHandler()], force=True)
+    url = _admin_url(settings, url)
+    token = _tui_token(settings, token_file)
+    try:
+        return url, trio.run(lambda: call_once(url, token, method, params, time_limit=timeout))
+    except ShellError as exc:
+        click.echo(f"eventdedup: {exc}", err=True)
+        sys.exit(EXIT_UNREACHABLE)
+
+
+@main.command()
+@_admin_options
+@click.argument("method")
+@click.argument("params", nargs=-1)
+def rpc(
+    method: str, params: tuple[str, ...], url: str | None, token_file: Path | None, timeout: float
+) -> None:
+    """Call one admin METHOD on a running daemon and print its JSON result.
+
+    PARAMS are key=value; a value is parsed as JSON where it parses
+    (page=2, operator='"ops"', matching='{"auto_merge": 0.9}'), else taken as
+    a string. Methods: docs/admin.md.
+
+    \b
+    Exit status: 0 result printed; 1 the daemon answered with an error
+    (printed on stderr); 3 the daemon could not be asked (unreachable,
+    token rejected, no answer in time).
+    """
+    from eventdedup.shell import EXIT_ERROR, format_error, parse_assignments
+
+    try:
+        values = parse_assignments(params)
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from None
+    _url, response = _ask(url, token_file, timeout, method, values)
+    if "error" in response:
+        click.echo(f"eventdedup rpc {method}: {format_error(response['error'])}", err=True)
+        sys.exit(EXIT_ERROR)
+    click.echo(json.dumps(response.get("result"), ensure_ascii=False, indent=2))
+
+
+@main.command()
+@_admin_options
+@click.option("--json", "as_json", is_flag=True, help="Print the status result as JSON.")
+def status(url: str | None, token_file: Path | None, timeout: float, as_json: bool) -> None:
+    """Summarize a running daemon: actors, queue, files today, review load.
+
+    \b
+    Exit status: 0 all actors healthy; 1 degraded (an actor not running,
+    the feed not listening); 3 the daemon could not be asked.
+    """
+    from eventdedup.shell import EXIT_ERROR, degraded, format_error, format_status
+
+    url, response = _ask(url, token_file, timeout, "status", {})
+    if "error" in response:
+        click.echo(f"eventdedup status: {format_error(response['error'])}", err=True)
+        sys.exit(EXIT_ERROR)
+    result = response.get("result") or {}
+    click.echo(
+        json.dumps(result, ensure_ascii=False, indent=2) if as_json else format_status(result, url)
+    )
+    sys.exit(EXIT_ERROR if degraded(result) else 0)
+
+
+@main.command()
+@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per file (JSON lines).")
+def validate(files: tuple[Path, ...], as_json: bool) -> None:
+    """Check FILES with the daemon's loader, without a database.
+
+    Prints what the daemon would do with each file: the reason its dead
+    letter would carry, or each event that would be quarantined. Limits
+    come from EVENT_DEDUP_MAX_FILE_BYTES and EVENT_DEDUP_MAX_EVENTS_PER_FILE.
+    An id already stored with other content is not checked (that needs the
+    database).
+
+    \b
+    Exit status: 0 every file would be accepted with all its events; 1 otherwise.
+    """
+    settings = _settings()
+    from eventdedup.validation import format_verdict, validate_file
+
+    all_ok = True
+    for path in files:
+        verdict = validate_file(path, settings.max_file_bytes, settings.max_events_per_file)
+        all_ok = all_ok and verdict.ok
+        click.echo(
+            json.dumps(verdict.to_json(), ensure_ascii=False)
+            if as_json
+            else format_verdict(verdict)
+        )
+    sys.exit(0 if all_ok else 1)
 
 
 @main.command(name="web")
@@ -214,8 +403,7 @@ def web_console(
     from eventdedup.admin.auth import AdminToken
     from tui.web import ConsoleServer, console_command
 
-    daemon = {"0.0.0.0": "127.0.0.1", "::": "[::1]"}.get(settings.http_host, settings.http_host)
-    url = url or f"ws://{daemon}:{settings.http_port}/ws"
+    url = _admin_url(settings, url)
     command = console_command(url, token_file)
     try:
         check = AdminToken(token, "file" if token_file else "env", token_file)

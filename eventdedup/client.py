@@ -54,6 +54,16 @@ def feed_messages(frame: Any) -> list[dict[str, Any]]:
     return [frame] if "seq" in frame else []
 
 
+class Unauthorized(Exception):
+    """The daemon rejected the token (close 4401 or HTTP 401/403): retrying cannot help."""
+
+
+def _rejected(exc: BaseException) -> bool:
+    if isinstance(exc, ConnectionClosed):
+        return getattr(exc.reason, "code", None) == 4401
+    return isinstance(exc, HandshakeError) and getattr(exc, "status_code", None) in (401, 403)
+
+
 @attrs.define
 class FeedClient:
     url: str
@@ -71,7 +81,10 @@ class FeedClient:
         return [(b"authorization", f"Bearer {self.token}".encode())]
 
     async def messages(self) -> AsyncIterator[dict[str, Any]]:
-        """Yield feed messages forever (or until the server closes, if not reconnecting)."""
+        """Yield feed messages forever (or until the server closes, if not reconnecting).
+
+        Raises :class:`Unauthorized` when the token is rejected instead of retrying.
+        """
         delay = self.backoff_initial
         while True:
             try:
@@ -86,6 +99,8 @@ class FeedClient:
                             yield message
             except (ConnectionClosed, HandshakeError, OSError) as exc:
                 self.connected = False
+                if _rejected(exc):
+                    raise Unauthorized(f"{self.url}: the daemon rejected the admin token") from None
                 if not self.reconnect:
                     return
                 log.info("feed disconnected (%s); reconnecting in %.1fs", exc, delay)

@@ -18,6 +18,26 @@ import attrs
 PREFIX = "EVENT_DEDUP_"
 
 
+#: Host-side variables of compose.yaml (bind-mount sources, published ports, image tag,
+#: container uid/gid): compose reads them, the daemon does not, but they share its
+#: prefix, so a shell that exports them can still run ``eventdedup feed``/``status``.
+COMPOSE_NAMES = frozenset(
+    PREFIX + name
+    for name in (
+        "IMAGE",
+        "INBOX",
+        "DEAD_LETTERS",
+        "ARCHIVE",
+        "TOKEN_SECRET",
+        "PUBLISH_PORT",
+        "REPLICA_PUBLISH_PORT",
+        "CONSOLE_PUBLISH_PORT",
+        "UID",
+        "GID",
+    )
+)
+
+
 class ConfigError(ValueError):
     """A setting has an invalid value; the message names the variable."""
 
@@ -238,10 +258,11 @@ def load_settings(environ: Mapping[str, str] | None = None, **overrides: Any) ->
     """Build settings from the environment; ``overrides`` (already typed) win.
 
     Unknown ``EVENT_DEDUP_*`` names are rejected too: a misspelt variable is a
-    setting the operator believes is active.
+    setting the operator believes is active.  compose.yaml's host-side names
+    (:data:`COMPOSE_NAMES`) are let through and ignored.
     """
     env = os.environ if environ is None else environ
-    known = env_var_names() | {PREFIX + "TEST_DATABASE_URL"}
+    known = env_var_names() | {PREFIX + "TEST_DATABASE_URL"} | COMPOSE_NAMES
     unknown = sorted(k for k in env if k.startswith(PREFIX) and k not in known)
     if unknown:
         raise ConfigError(f"{unknown[0]}: unknown setting (known: {', '.join(sorted(known))})")

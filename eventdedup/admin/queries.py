@@ -446,6 +446,16 @@ def counters(conn: Connection) -> dict[str, int]:
             .where(file_ingestions.c.state == "failed")
             .scalar_subquery()
             .label("failed"),
+            sa.select(sa.func.count())
+            .select_from(file_ingestions)
+            .where(
+                file_ingestions.c.state == "completed",
+                # since midnight UTC, whatever the session's time zone
+                file_ingestions.c.completed_at
+                >= sa.func.date_trunc("day", sa.func.now(), sa.literal("UTC")),
+            )
+            .scalar_subquery()
+            .label("today"),
             sa.select(sa.func.count()).select_from(source_events).scalar_subquery().label("events"),
             sa.select(sa.func.count())
             .select_from(canonical_events)
@@ -461,6 +471,7 @@ def counters(conn: Connection) -> dict[str, int]:
     return {
         "files_processed": row.processed,
         "files_failed": row.failed,
+        "files_today": row.today,
         "events": row.events,
         "canonicals": row.canonicals,
         "review_open": row.review_open,

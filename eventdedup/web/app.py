@@ -4,8 +4,10 @@ Routes (docs/admin.md):
 
 * ``GET /health`` and ``GET /metrics`` — open, for probes and scrapers;
 * ``WS /ws`` — feed + JSON-RPC (``eventdedup.web.ws``);
-* ``GET /api/events``, ``GET /api/events/{id}``, ``GET /api/export`` and
-  ``GET /openapi.json`` — for scripts; same token as the websocket.
+* ``GET /api/events``, ``GET /api/events/{id}``, ``GET /api/export`` — for
+  scripts; same token as the websocket;
+* ``GET /openapi.json`` and ``GET /docs`` (Scalar) — open: they describe the
+  routes and hold no data.
 
 REST and JSON-RPC share their parameter checks and queries
 (``eventdedup.admin``), so a search means the same on both surfaces.
@@ -37,8 +39,11 @@ log = logging.getLogger(__name__)
 
 HealthProbe = Callable[[], tuple[bool, dict[str, Any]]]
 
-#: Reachable without the admin token (container healthchecks, Prometheus).
-OPEN_PATHS = frozenset({"/health", "/metrics"})
+#: Reachable without the admin token: container healthchecks, Prometheus, and the API's
+#: description (it describes the routes, it holds no data; every data route needs the token).
+OPENAPI_PATH = "/openapi.json"
+DOCS_PATH = "/docs"
+OPEN_PATHS = frozenset({"/health", "/metrics", OPENAPI_PATH, DOCS_PATH})
 
 
 def _json(body: Any, status: int = 200, **headers: str) -> Response:
@@ -68,9 +73,9 @@ def create_app(*, health: HealthProbe, hub: FeedHub, admin: AdminContext) -> Qua
             "description": "REST routes for scripts; the websocket /ws carries the feed and "
             "the JSON-RPC admin commands (docs/protocol.md).",
         },
-        openapi_path="/openapi.json",
+        openapi_path=OPENAPI_PATH,
         redoc_ui_path=None,
-        scalar_ui_path=None,
+        scalar_ui_path=DOCS_PATH,
         swagger_ui_path=None,
         security_schemes={doc.BEARER: {"type": "http", "scheme": "bearer"}},
         security=[{doc.BEARER: []}],
@@ -109,8 +114,10 @@ def create_app(*, health: HealthProbe, hub: FeedHub, admin: AdminContext) -> Qua
         summary="Liveness and readiness",
         security=[],
         responses={
-            "200": doc.json_response("Every permanent actor runs and the database answers"),
-            "503": doc.json_response("Not ready; `reasons` says why"),
+            "200": doc.json_response(
+                "Every permanent actor runs and the database answers", doc.HEALTH
+            ),
+            "503": doc.json_response("Not ready; `reasons` says why", doc.HEALTH),
         },
     )
     async def get_health() -> Response:
@@ -182,7 +189,7 @@ def create_app(*, health: HealthProbe, hub: FeedHub, admin: AdminContext) -> Qua
             )
         ],
         responses={
-            "200": doc.json_response("The export (a JSON attachment)"),
+            "200": doc.json_response("The export (a JSON attachment)", doc.EXPORT),
             "400": doc.BAD_REQUEST,
             "401": doc.UNAUTHORIZED,
         },

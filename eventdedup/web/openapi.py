@@ -107,39 +107,211 @@ SEARCH_PARAMETERS = [
     query("page", {"type": "integer", "minimum": 1, "maximum": 100000}, "Page, from 1"),
     query("size", {"type": "integer", "minimum": 1, "maximum": 200}, "Page size"),
 ]
-EVENT_ITEM = {
-    "type": "object",
-    "properties": {
-        "id": {"type": "integer"},
-        "title": {"type": "string"},
-        "city": {"type": ["string", "null"]},
-        "first_date": {"type": ["string", "null"], "format": "date"},
-        "last_date": {"type": ["string", "null"], "format": "date"},
-        "categories": {"type": "array", "items": {"type": "string"}},
-        "source_count": {"type": "integer"},
-        "match_confidence": {"type": ["number", "null"]},
-        "needs_review": {"type": "boolean"},
-        "version": {"type": "integer"},
+
+
+def _nullable(kind: str, **extra: Any) -> dict[str, Any]:
+    return {"type": [kind, "null"], **extra}
+
+
+def _object(required: list[str], **properties: dict[str, Any]) -> dict[str, Any]:
+    """An object with these properties; others may be added in later versions."""
+    return {"type": "object", "properties": properties, "required": required}
+
+
+STRINGS = {"type": "array", "items": {"type": "string"}}
+DATE = {"type": "string", "format": "date"}
+TIMESTAMP = _nullable("string", format="date-time")
+TEXT = _nullable("string")
+NUMBER = _nullable("number")
+FLAG = _nullable("boolean")
+#: One line of ``event_dates``/``dates``: a day or a multi-day range, times optional.
+DATE_LINE = _object(
+    ["date"],
+    date=DATE,
+    start_time=_nullable("string", description="HH:MM:SS"),
+    end_time=_nullable("string", description="HH:MM:SS"),
+    end_date=_nullable("string", format="date"),
+)
+EVENT_ITEM = _object(
+    [
+        "id",
+        "title",
+        "city",
+        "first_date",
+        "last_date",
+        "categories",
+        "source_count",
+        "match_confidence",
+        "needs_review",
+        "version",
+    ],
+    id={"type": "integer"},
+    title={"type": "string"},
+    city=TEXT,
+    first_date=_nullable("string", format="date"),
+    last_date=_nullable("string", format="date"),
+    categories=STRINGS,
+    source_count={"type": "integer"},
+    match_confidence=NUMBER,
+    needs_review={"type": "boolean"},
+    version={"type": "integer"},
+)
+SEARCH_RESULT = _object(
+    ["items", "total", "page", "size"],
+    items={"type": "array", "items": EVENT_ITEM},
+    total={"type": "integer"},
+    page={"type": "integer"},
+    size={"type": "integer"},
+)
+#: The synthesized event: the best value of every field, each naming its source.
+CANONICAL = _object(
+    ["id", "title", "dates", "source_count", "member_ids", "version", "needs_review"],
+    id={"type": "integer"},
+    title={"type": "string"},
+    short_description=TEXT,
+    description=TEXT,
+    highlights=STRINGS,
+    categories=STRINGS,
+    location_name=TEXT,
+    location_city=TEXT,
+    location_district=TEXT,
+    location_street=TEXT,
+    location_zipcode=TEXT,
+    geo_latitude=NUMBER,
+    geo_longitude=NUMBER,
+    geo_confidence=NUMBER,
+    dates={"type": "array", "items": DATE_LINE},
+    first_date=_nullable("string", format="date"),
+    last_date=_nullable("string", format="date"),
+    is_family_event=FLAG,
+    is_child_focused=FLAG,
+    admission_free=FLAG,
+    member_ids=STRINGS,
+    source_count={"type": "integer"},
+    match_confidence=NUMBER,
+    needs_review={"type": "boolean"},
+    provenance={
+        "type": "object",
+        "additionalProperties": {"type": "string"},
+        "description": "field -> id of the source event its value came from",
     },
-}
-SEARCH_RESULT = {
-    "type": "object",
-    "properties": {
-        "items": {"type": "array", "items": EVENT_ITEM},
-        "total": {"type": "integer"},
-        "page": {"type": "integer"},
-        "size": {"type": "integer"},
+    version={"type": "integer"},
+    created_at=TIMESTAMP,
+    updated_at=TIMESTAMP,
+)
+#: A stored source event as the file described it (normalized), with the file's name.
+SOURCE_EVENT = _object(
+    ["id", "source_code", "source_type", "title", "dates", "file"],
+    id={"type": "string"},
+    source_code={"type": "string"},
+    source_type={"type": "string"},
+    title={"type": "string"},
+    short_description=TEXT,
+    description=TEXT,
+    highlights=STRINGS,
+    location_name=TEXT,
+    location_city=TEXT,
+    location_printed_city=TEXT,
+    location_district=TEXT,
+    location_street=TEXT,
+    location_street_no=TEXT,
+    location_zipcode=TEXT,
+    geo_latitude=NUMBER,
+    geo_longitude=NUMBER,
+    geo_confidence=NUMBER,
+    geo_country=TEXT,
+    categories=STRINGS,
+    is_family_event=FLAG,
+    is_child_focused=FLAG,
+    admission_free=FLAG,
+    registration_required=FLAG,
+    registration_contact=TEXT,
+    confidence_score=NUMBER,
+    canonical_id=_nullable("integer"),
+    created_at=TIMESTAMP,
+    file={"type": "string"},
+    dates={"type": "array", "items": DATE_LINE},
+)
+#: The matcher's verdict on one pair of the canonical's sources, with its signals.
+DECISION = _object(
+    ["a_id", "b_id", "decision"],
+    a_id={"type": "string"},
+    b_id={"type": "string"},
+    date=NUMBER,
+    geo=NUMBER,
+    title=NUMBER,
+    description=NUMBER,
+    combined=NUMBER,
+    decision={"type": "string", "enum": ["match", "ambiguous", "no_match"]},
+    reason=TEXT,
+    tier=TEXT,
+)
+#: An operator's decision the matcher must respect (review.keep_separate, merges).
+CONSTRAINT = _object(
+    ["a_id", "b_id", "kind"],
+    a_id={"type": "string"},
+    b_id={"type": "string"},
+    kind={"type": "string"},
+    operator=TEXT,
+    created_at=TIMESTAMP,
+)
+EVENT_DETAIL = _object(
+    ["canonical", "sources", "decisions", "constraints"],
+    canonical=CANONICAL,
+    sources={"type": "array", "items": SOURCE_EVENT},
+    decisions={"type": "array", "items": DECISION},
+    constraints={"type": "array", "items": CONSTRAINT},
+    redirected_from={
+        "type": "integer",
+        "description": "The id asked for, when it was merged into this event",
     },
-    "required": ["items", "total", "page", "size"],
-}
-EVENT_DETAIL = {
-    "type": "object",
-    "properties": {
-        "canonical": {"type": "object"},
-        "sources": {"type": "array", "items": {"type": "object"}},
-        "decisions": {"type": "array", "items": {"type": "object"}},
-        "constraints": {"type": "array", "items": {"type": "object"}},
-        "redirected_from": {"type": "integer"},
-    },
-    "required": ["canonical", "sources", "decisions"],
-}
+)
+#: ``format=events``: the canonical events in the drop-folder format (DOMAIN.md §1).
+EXPORT_EVENT = _object(
+    ["id", "title", "event_dates", "location", "source_type", "categories", "source_ids"],
+    id={"type": "string", "description": "canonical-<id>"},
+    title={"type": "string"},
+    short_description=TEXT,
+    description=TEXT,
+    highlights=STRINGS,
+    event_dates={"type": "array", "items": DATE_LINE},
+    location={"type": "object"},
+    source_type={"type": "string", "enum": ["terminliste"]},
+    categories=STRINGS,
+    is_family_event=FLAG,
+    is_child_focused=FLAG,
+    admission_free=FLAG,
+    source_ids=STRINGS,
+    match_confidence=NUMBER,
+)
+EXPORT_EVENTS = _object(
+    ["events", "rejected", "metadata"],
+    events={"type": "array", "items": EXPORT_EVENT},
+    rejected={"type": "array", "maxItems": 0},
+    metadata=_object(
+        ["sourceKey", "eventCount"], sourceKey={"type": "string"}, eventCount={"type": "integer"}
+    ),
+)
+#: ``format=clusters``: every stored source event id in exactly one cluster.
+EXPORT_CLUSTERS = _object(
+    ["clusters"],
+    clusters={"type": "array", "items": {"type": "array", "items": {"type": "string"}}},
+)
+EXPORT = {"oneOf": [EXPORT_EVENTS, EXPORT_CLUSTERS]}
+ACTOR = _object(
+    ["name", "state", "restarts"],
+    name={"type": "string"},
+    state={"type": "string"},
+    restarts={"type": "integer"},
+    restart_policy={"type": "string"},
+    last_error=TEXT,
+    last_error_at=TIMESTAMP,
+    since=TIMESTAMP,
+)
+HEALTH = _object(
+    ["status", "reasons", "actors", "database"],
+    status={"type": "string", "enum": ["ok", "unavailable"]},
+    reasons={"type": "array", "items": {"type": "string"}, "description": "why not ready"},
+    actors={"type": "array", "items": ACTOR},
+    database={"type": "object"},
+)

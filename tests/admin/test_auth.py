@@ -15,6 +15,7 @@ from trio_websocket import ConnectionClosed, open_websocket_url
 
 from eventdedup.admin.auth import client_token, load_admin_token
 from eventdedup.config import ConfigError
+from eventdedup.web.app import create_app
 from tests.admin.helpers import TOKEN, Session
 from tests.daemon.harness import base_url, make_settings, running_daemon, ws_url
 
@@ -23,9 +24,9 @@ PROTECTED = [
     "/api/events/1",
     "/api/export",
     "/api/export?format=clusters",
-    "/openapi.json",
 ]
-OPEN = ["/health", "/metrics"]
+#: What is open holds no data: probes, metrics, and the description of the API.
+OPEN = ["/health", "/metrics", "/openapi.json", "/docs"]
 
 
 async def _close_code(
@@ -81,6 +82,14 @@ async def test_every_route_and_the_websocket_need_the_token(
         ).status_code == 200
         for path in OPEN:
             assert (await http.get(path)).status_code == 200, path
+        # every other route of the app is guarded: a route added later is too
+        app = create_app(health=lambda: (True, {}), hub=daemon.admin.hub, admin=daemon.admin)
+        rules = {r.rule for r in app.url_map.iter_rules() if "GET" in (r.methods or ())}
+        assert {"/api/events", "/api/export", "/openapi.json"} <= rules
+        for rule in sorted(rules - set(OPEN) - {"/ws"}):
+            path = rule.replace("<int(signed=True):event_id>", "1").replace("<path:filename>", "x")
+            r = await http.get(path)
+            assert r.status_code == 401, (rule, r.status_code)
 
         url = ws_url(settings)
         bearer = [(b"authorization", f"Bearer {TOKEN}".encode())]

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import platform
+from importlib.metadata import version
 from pathlib import Path
 
 import httpx
@@ -166,3 +168,10 @@ async def test_queries_dead_letters_config_actors_and_metrics(
     assert float(lines["eventdedup_feed_clients"]) == 2
     assert float(lines["eventdedup_database_up"]) == 1
     assert float(lines['eventdedup_rpc_requests_total{method="events.search",outcome="ok"}']) > 0
+    # the process and GC collectors, and which build is running
+    assert float(lines["process_resident_memory_bytes"]) > 0
+    assert float(lines["process_open_fds"]) > 0
+    assert 'python_gc_collections_total{generation="0"}' in lines
+    build = version("eventdedup")
+    python = platform.python_version()
+    assert lines[f'eventdedup_build_info{{python="{python}",version="{build}"}}'] == "1.0"

@@ -113,11 +113,12 @@ def test_ingest_command_processes_files_and_reports_failures(
     expected = len(json.loads(corpus_files[0].read_text())["events"])
     assert scalar(engine, "SELECT count(*) FROM source_events") == expected
     engine.dispose()
-    assert corpus_files[0].exists(), "ingest must never move the user's originals"
+    assert corpus_files[0].exists() and bad.exists(), "by default the originals stay put"
     assert (tmp_path / "dead_letters" / "bad_01.01.2026.json.error.json").exists()
+    assert (tmp_path / "archive" / corpus_files[0].name).exists()
 
     again = subprocess.run(
-        [*EVENTDEDUP, "ingest", str(corpus_files[0])],
+        [*EVENTDEDUP, "ingest", "--keep", str(corpus_files[0])],
         env=env,
         cwd=tmp_path,
         capture_output=True,
@@ -125,6 +126,25 @@ def test_ingest_command_processes_files_and_reports_failures(
         timeout=120,
     )
     assert again.returncode == 0, again.stdout + again.stderr
+
+    # --move: a file moves, as if dropped into the inbox
+    drops = tmp_path / "drops"
+    drops.mkdir()
+    moved = drops / corpus_files[1].name
+    moved.write_bytes(corpus_files[1].read_bytes())
+    bad.rename(drops / bad.name)
+    third = subprocess.run(
+        [*EVENTDEDUP, "ingest", "--move", str(drops)],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert third.returncode == 1, third.stdout + third.stderr
+    assert list(drops.iterdir()) == []
+    assert (tmp_path / "archive" / moved.name).read_bytes() == corpus_files[1].read_bytes()
+    assert (tmp_path / "dead_letters" / "bad_01.01.2026.1.json").read_text() == "[]"
 
 
 @pytest.mark.trio

@@ -32,7 +32,9 @@ DOCKERIGNORE = ROOT / ".dockerignore"
 
 APP = "eventdedup"
 ENV_NAME = re.compile(r"\bEVENT_DEDUP_[A-Z0-9_]+\b")
-INTERPOLATION = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?:(:?[-?])([^}]*))?\}")
+#: The innermost ``${NAME}``/``${NAME:-default}`` (a default may hold another one).
+INTERPOLATION = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?:(:?[-?])([^{}]*))?\}")
+REFERENCED = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)")
 
 
 # ------------------------------------------------------------------ helpers
@@ -57,7 +59,10 @@ def interpolate(value: Any, env: dict[str, str] | None = None) -> Any:
             return current
         return current or ""
 
-    return INTERPOLATION.sub(sub, value.replace("$$", "\0")).replace("\0", "$")
+    text, previous = value.replace("$$", "\0"), None
+    while text != previous:  # innermost first: ${A:-${B:-x}} -> ${A:-x} -> the value
+        previous, text = text, INTERPOLATION.sub(sub, text)
+    return text.replace("\0", "$")
 
 
 def env_mapping(environment: Any) -> dict[str, str]:
@@ -158,16 +163,41 @@ def test_every_event_dedup_variable_is_a_known_setting() -> None:
     for path in (COMPOSE, CONTAINERFILE):
         used = set(ENV_NAME.findall(path.read_text()))
         assert used, f"{path.name} sets no EVENT_DEDUP_* variable"
-        unknown = sorted(used - known)
+        unknown = sorted(used - known - config.COMPOSE_NAMES)
         assert not unknown, f"{path.name} uses settings the daemon does not know: {unknown}"
 
 
-def test_compose_interpolation_variables_are_not_daemon_names(compose_raw: dict) -> None:
-    # host-side knobs (EVENTDEDUP_*, POSTGRES_*, ...) must not look like daemon
-    # settings, or a `.env` meant for compose would be mistaken for daemon config
-    names = set(INTERPOLATION.findall(COMPOSE.read_text()))
-    for name, _op, _arg in names:
-        assert not name.startswith(config.PREFIX), name
+def test_compose_host_variables_are_spelt_like_the_daemon_s(compose_raw: dict) -> None:
+    # one prefix for both; the host-side names are not daemon settings (the
+    # daemon lets them through), and the old EVENTDEDUP_* spelling is still read
+    referenced = set(REFERENCED.findall(COMPOSE.read_text()))
+    host_side = {n for n in referenced if n.startswith(config.PREFIX)}
+    assert host_side == set(config.COMPOSE_NAMES)
+    assert not host_side & config.env_var_names()
+    old = {n for n in referenced if n.startswith("EVENTDEDUP_")}
+    assert old == {n.replace("EVENT_DEDUP_", "EVENTDEDUP_", 1) for n in host_side}
+    # a daemon started from a shell that exports them for compose does not refuse to start
+    config.load_settings({name: "x" for name in host_side})
+    with pytest.raises(config.ConfigError, match="EVENT_DEDUP_INBOXX"):
+        config.load_settings({"EVENT_DEDUP_INBOXX": "x"})
+
+
+@pytest.mark.parametrize(
+    ("env", "inbox", "port"),
+    [
+        ({}, "./inbox", "8080"),
+        ({"EVENTDEDUP_INBOX": "/old", "EVENTDEDUP_PUBLISH_PORT": "9001"}, "/old", "9001"),
+        ({"EVENT_DEDUP_INBOX": "/new", "EVENT_DEDUP_PUBLISH_PORT": "9002"}, "/new", "9002"),
+        ({"EVENT_DEDUP_INBOX": "/new", "EVENTDEDUP_INBOX": "/old"}, "/new", "8080"),
+    ],
+)
+def test_new_spelling_wins_and_the_old_one_is_still_read(
+    compose_raw: dict[str, Any], env: dict[str, str], inbox: str, port: str
+) -> None:
+    app = interpolate(compose_raw, env)["services"][APP]
+    sources = {str(v).split(":")[1]: str(v).split(":")[0] for v in app["volumes"]}
+    assert sources["/data/inbox"] == inbox
+    assert str(app["ports"][0]).split(":")[1] == port
 
 
 def test_image_and_compose_settings_parse(daemon_settings: config.Settings) -> None:

@@ -7,16 +7,21 @@ thread) and drives it with the Pilot, as an operator would.
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from rich.console import Console
+from textual.widgets import Static
 
 from eventdedup.config import Settings
 from tests.daemon.harness import drop_file, scalar
 from tests.tui.helpers import DaemonThread, admin_token, wait_for
 from tui.app import ConsoleApp
 from tui.backend import ThreadedBackend
+from tui.formatting import human_date
 from tui.screens.events import EventsView
 from tui.widgets.actor_table import ActorTable
 from tui.widgets.banner import ConnectionBanner
@@ -37,6 +42,12 @@ def console(settings: Settings, **backend: float) -> ConsoleApp:
         operator="tui:test",
         status_interval=2.0,
     )
+
+
+def rendered_text(renderable: Any) -> str:
+    console = Console(width=200, record=True, file=io.StringIO())
+    console.print(renderable)
+    return console.export_text()
 
 
 def processed(app: ConsoleApp) -> list[str]:
@@ -121,6 +132,11 @@ async def test_search_finds_an_event_and_shows_its_sources(
                 ).scalars()
             )
         assert {s["id"] for s in pane.detail["sources"]} == members
+        # dates read as people read them, not as the JSON the daemon sends
+        shown = rendered_text(pane.query_one("#event-detail-body", Static).content)
+        first = pane.detail["sources"][0]["dates"][0]
+        assert human_date(first) in shown
+        assert "{'date'" not in shown and "'start_time'" not in shown
 
 
 @pytest.mark.asyncio

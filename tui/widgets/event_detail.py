@@ -12,7 +12,7 @@ from textual.app import ComposeResult
 from textual.containers import VerticalScroll
 from textual.widgets import Static
 
-from tui.formatting import number, shorten
+from tui.formatting import human_dates, number, shorten
 
 #: Source fields shown side by side, in this order (others follow).
 SOURCE_FIELDS = (
@@ -32,7 +32,9 @@ SCORES = ("date", "geo", "title", "description", "combined")
 _SKIP = {"provenance", "id", "data", "description"}
 
 
-def _cell(value: Any, width: int = 38) -> str:
+def _cell(value: Any, width: int = 38, key: str = "") -> str:
+    if key == "dates":
+        return shorten(human_dates(value), width)
     if isinstance(value, list):
         return shorten(", ".join(str(v) for v in value), width)
     return shorten(number(value), width)
@@ -63,7 +65,7 @@ def canonical_table(canonical: dict[str, Any]) -> Table:
         if key in _SKIP:
             continue
         table.add_row(
-            key, _cell(value, 60), _provenance(provenance[key]) if key in provenance else ""
+            key, _cell(value, 60, key), _provenance(provenance[key]) if key in provenance else ""
         )
     return table
 
@@ -85,7 +87,8 @@ def sources_table(sources: list[dict[str, Any]]) -> Table:
         values = [s.get(key) for s in sources]
         differs = len({repr(v) for v in values}) > 1
         table.add_row(
-            Text(key, style="bold yellow" if differs else "dim"), *(_cell(v) for v in values)
+            Text(key, style="bold yellow" if differs else "dim"),
+            *(_cell(v, key=key) for v in values),
         )
     return table
 

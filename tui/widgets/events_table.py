@@ -7,7 +7,7 @@ from typing import Any
 from rich.text import Text
 from textual.widgets import DataTable
 
-from tui.formatting import number, short_date, shorten
+from tui.formatting import human_date, number, shorten
 
 #: column key → (label, the ``sort`` value of events.search, or None if not sortable)
 COLUMNS: dict[str, tuple[str, str | None]] = {
@@ -37,9 +37,7 @@ class EventsTable(DataTable[Any]):
         self.clear()
         self.items = {str(i["id"]): i for i in items}
         for item in items:
-            dates = short_date(item.get("first_date"))
-            if item.get("last_date") and item.get("last_date") != item.get("first_date"):
-                dates += "…" + short_date(item.get("last_date"))[5:]
+            dates = human_date({"date": item.get("first_date"), "end_date": item.get("last_date")})
             self.add_row(
                 Text(str(item["id"]), justify="right"),
                 shorten(item.get("title"), 40),

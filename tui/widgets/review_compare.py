@@ -12,7 +12,7 @@ from textual.app import ComposeResult
 from textual.containers import VerticalScroll
 from textual.widgets import Static
 
-from tui.formatting import number, shorten
+from tui.formatting import human_dates, number, shorten
 
 FIELDS = (
     "id",
@@ -30,7 +30,9 @@ FIELDS = (
 )
 
 
-def _value(value: Any) -> str:
+def _value(value: Any, key: str = "") -> str:
+    if key == "dates":
+        return human_dates(value)
     if isinstance(value, list):
         return ", ".join(str(v) for v in value)
     return number(value)
@@ -62,7 +64,7 @@ class ReviewCompare(VerticalScroll):
             table.add_column(f"{label}: {side.get('id')}", ratio=1, overflow="fold")
         keys = [k for k in FIELDS if any(k in s for s in sides)]
         for key in keys:
-            values = [_value(s.get(key)) for s in sides]
+            values = [_value(s.get(key), key) for s in sides]
             same = len(set(values)) <= 1
             marker = Text(("  " if same else "≠ ") + key, style="dim" if same else "bold yellow")
             table.add_row(marker, *(shorten(v, 80) for v in values))
