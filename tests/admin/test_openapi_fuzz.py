@@ -12,10 +12,10 @@ import pytest
 import sqlalchemy as sa
 import trio
 
-from tests.admin.helpers import TOKEN, session, write_events
+from tests._support.auth import TOKEN, http_auth
+from tests.admin.helpers import session, write_events
 from tests.daemon.harness import base_url, make_settings, running_daemon
 
-AUTH = {"Authorization": f"Bearer {TOKEN}"}
 MAX_EXAMPLES = 40  # per generation mode, over all operations: bounded on a shared machine
 
 
@@ -60,7 +60,7 @@ def _run_fuzz(base: str) -> set[str]:
     from hypothesis import HealthCheck, Phase, given, settings
     from schemathesis.checks import not_a_server_error
 
-    schema = schemathesis.openapi.from_url(f"{base}/openapi.json", headers=AUTH, timeout=30)
+    schema = schemathesis.openapi.from_url(f"{base}/openapi.json", headers=http_auth(), timeout=30)
     seen: set[str] = set()
     for mode in (schemathesis.GenerationMode.POSITIVE, schemathesis.GenerationMode.NEGATIVE):
 
@@ -76,7 +76,7 @@ def _run_fuzz(base: str) -> set[str]:
         def run(case: schemathesis.Case) -> None:
             seen.add(f"{case.method} {case.path}")
             case.call_and_validate(
-                base_url=base, headers=AUTH, checks=[not_a_server_error], timeout=30
+                base_url=base, headers=http_auth(), checks=[not_a_server_error], timeout=30
             )
 
         run()
@@ -95,7 +95,7 @@ async def test_openapi_document_and_no_server_errors(
         name = "fuzz_12.02.2026.json"
         write_events(corpus_files[4], settings.event_data_dir, name, limit=40)
         await s.message("file.processed", file=name, wait=60)
-        async with httpx.AsyncClient(base_url=base_url(settings), headers=AUTH) as http:
+        async with httpx.AsyncClient(base_url=base_url(settings), headers=http_auth()) as http:
             document = (await http.get("/openapi.json")).json()
         assert document["openapi"].startswith("3.")
         assert set(document["paths"]) == {

@@ -23,6 +23,7 @@ from eventdedup.db.dedup import DbDeduplicator
 from eventdedup.db.migrate import upgrade_head
 from eventdedup.matching import load_matching_config
 from eventdedup.pipeline import FileProcessor
+from tests._support.db import scalar
 
 CFG = load_matching_config(None)
 
@@ -80,14 +81,11 @@ def _run(
         counter.on = False
         sa.event.remove(engine, "before_cursor_execute", counter)
     ids = [e["id"] for e in measured.events]
-    with engine.connect() as conn:
-        candidates = conn.execute(
-            sa.text(
-                "SELECT count(*) FROM match_decisions "
-                "WHERE (a_id = ANY(:ids)) <> (b_id = ANY(:ids))"
-            ),
-            {"ids": ids},
-        ).scalar_one()
+    candidates = scalar(
+        engine,
+        "SELECT count(*) FROM match_decisions WHERE (a_id = ANY(:ids)) <> (b_id = ANY(:ids))",
+        ids=ids,
+    )
     return len(counter.statements), candidates
 
 

@@ -28,7 +28,8 @@ import eventdedup.pipeline
 from eventdedup.db.dedup import DbDeduplicator
 from eventdedup.matching import load_matching_config
 from eventdedup.pipeline import FileProcessor
-from tests.reliability._daemon import drop_bytes, make_event, make_file, rows, scalar
+from tests._support.db import rows, scalar
+from tests.reliability._daemon import drop_bytes, make_event, make_file
 
 GOOD = "ets_crash_01.03.2026.json"
 BROKEN = "rks_crash_01.03.2026.json"

@@ -32,10 +32,10 @@ import wsproto.events
 from trio_websocket import ConnectionClosed, WebSocketConnection, open_websocket_url
 
 from eventdedup.web.limits import MAX_WS_MESSAGE_BYTES, RPC_BURST, RPC_RATE_PER_SECOND
+from tests._support.auth import TOKEN, ws_auth
+from tests._support.db import scalar
 from tests.conftest import scratch_database
 from tests.reliability._daemon import (
-    AUTH_HEADERS,
-    TOKEN,
     DaemonProcess,
     Zygote,
     drop_bytes,
@@ -44,7 +44,6 @@ from tests.reliability._daemon import (
     ingestion,
     make_event,
     make_file,
-    scalar,
 )
 from tests.silent_client import SilentClient
 
@@ -308,7 +307,7 @@ async def scenario(
 
         # ---- abuse, while the 200 stay connected and another file is processed
         async with open_websocket_url(
-            daemon.ws_url + "?types=none", extra_headers=AUTH_HEADERS
+            daemon.ws_url + "?types=none", extra_headers=ws_auth()
         ) as admin:
             async with trio.open_nursery() as nursery:
                 nursery.start_soon(refused_clients, daemon.ws_url, abuse)
@@ -388,7 +387,7 @@ async def refused_clients(url: str, out: dict[str, Any]) -> None:
         nursery.start_soon(one, "no_credentials", [])
         nursery.start_soon(one, "wrong_token_header", [(b"authorization", b"Bearer nope")])
         nursery.start_soon(one, "wrong_token_frame", [], json.dumps({"auth": "nope"}))
-        nursery.start_soon(one, "oversized", AUTH_HEADERS, "x" * (MAX_WS_MESSAGE_BYTES + 1))
+        nursery.start_soon(one, "oversized", ws_auth(), "x" * (MAX_WS_MESSAGE_BYTES + 1))
 
 
 async def malformed_requests(url: str, out: dict[str, Any]) -> None:
@@ -401,7 +400,7 @@ async def malformed_requests(url: str, out: dict[str, Any]) -> None:
         ),
         "empty batch": "[]",
     }
-    async with open_websocket_url(url + "?types=none", extra_headers=AUTH_HEADERS) as ws:
+    async with open_websocket_url(url + "?types=none", extra_headers=ws_auth()) as ws:
         codes = {}
         for key, frame in frames.items():
             with trio.fail_after(15):
@@ -427,7 +426,7 @@ def flood(port: int, out: dict[str, Any]) -> None:
             wsproto.events.Request(
                 host=f"127.0.0.1:{port}",
                 target="/ws?types=none",
-                extra_headers=[(b"authorization", f"Bearer {TOKEN}".encode())],
+                extra_headers=ws_auth(),
             )
         )
     )

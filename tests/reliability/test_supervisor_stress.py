@@ -13,6 +13,8 @@ import trio
 from eventdedup.daemon import MAX_RESTARTS, build_daemon
 from eventdedup.pipeline import FileProcessor
 from supervisor import ChildState, SupervisorEscalation
+from tests._support.db import rows, scalar
+from tests._support.wait import wait_until
 from tests.daemon.harness import make_settings
 from tests.reliability._daemon import (
     DaemonProcess,
@@ -21,9 +23,6 @@ from tests.reliability._daemon import (
     engine_for,
     make_event,
     make_file,
-    rows,
-    scalar,
-    wait_until,
 )
 
 
