@@ -204,7 +204,6 @@ async def test_database_outage_is_reported_waited_out_and_recovered_from(
 
     assert any("database" in r for r in outage_body["reasons"]), outage_body
     assert outage_body["database"]["ok"] is False
-    assert unhealthy_after < 8, f"/health noticed the outage only after {unhealthy_after:.1f} s"
     assert re.search(r"Retrying .*OperationalError", log), "the processor backs off and retries"
     assert "database unreachable" in log, "the feed actor's probe reports the outage"
     actors = {a["name"]: a for a in final["actors"]}
