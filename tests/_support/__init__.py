@@ -5,4 +5,5 @@
 - ``wait``: bounded polling until a condition holds, for plain, trio and Textual tests.
 - ``auth``: the admin token a daemon under test accepts.
 - ``cli``: the ``eventdedup`` command line and a clean environment to run it in.
+- ``pipeline``: the daemon's ``FileProcessor``, for tests that drive it without a daemon.
 """

@@ -19,11 +19,10 @@ import sqlalchemy as sa
 
 import eventdedup.db.dedup
 import eventdedup.db.events
-from eventdedup.db.dedup import DbDeduplicator
 from eventdedup.db.migrate import upgrade_head
 from eventdedup.matching import load_matching_config
-from eventdedup.pipeline import FileProcessor
 from tests._support.db import scalar
+from tests._support.pipeline import file_processor
 
 CFG = load_matching_config(None)
 
@@ -61,12 +60,7 @@ def _run(
     engine: sa.Engine, tmp: Path, stored: list[Any], measured: Any, counter: Counter
 ) -> tuple[int, int]:
     upgrade_head(engine)
-    processor = FileProcessor(
-        engine=engine,
-        archive_dir=tmp / "archive",
-        dead_letter_dir=tmp / "dead",
-        deduplicator=DbDeduplicator(CFG),
-    )
+    processor = file_processor(engine, tmp)
     inbox = tmp / "inbox"
     inbox.mkdir(parents=True)
     for f in stored:
