@@ -49,11 +49,10 @@ async def test_two_replicas_one_feed_exactly_once_and_resume_across_them(
         await trio_wait_until(lambda: hub_a.listening and hub_b.listening, within=15)
 
         async with session(settings_a, "after=0") as on_a, session(settings_b, "after=0") as on_b:
-            # a commit made on B reaches A's client at once: NOTIFY, not a timer
-            started = trio.current_time()
+            # a commit made on B reaches A's client through NOTIFY: the hubs' timer is
+            # 300 s, so a message within 60 s (generous for a busy machine) was NOTIFY's
             await on_b.call("config.set", {"matching": {"thresholds": {"high": 0.76}}})
-            await on_a.message("config.changed", wait=5)
-            assert trio.current_time() - started < 5
+            await on_a.message("config.changed", wait=60)
 
             for f in files:
                 drop_file(f, settings_a.event_data_dir)
