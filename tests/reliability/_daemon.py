@@ -34,7 +34,7 @@ from tests._support.wait import wait_until
 
 def daemon_env(root: Path, database_url: str, port: int, **extra: str) -> dict[str, str]:
     """A clean environment: no inherited ``EVENT_DEDUP_*``, folders under ``root``."""
-    return cli_env(
+    env = cli_env(
         root,
         EVENT_DEDUP_DATABASE_URL=database_url,
         EVENT_DEDUP_HTTP_PORT=str(port),
@@ -42,8 +42,9 @@ def daemon_env(root: Path, database_url: str, port: int, **extra: str) -> dict[s
         EVENT_DEDUP_RESCAN_SECONDS="2",
         EVENT_DEDUP_ADMIN_TOKEN=TOKEN,
         PYTHONUNBUFFERED="1",
-        **extra,
     )
+    env.update(extra)  # ``extra`` may override any of the above
+    return env
 
 
 class DaemonProcess:
