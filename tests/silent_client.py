@@ -13,6 +13,7 @@ import wsproto
 import wsproto.events
 
 from eventdedup.client import feed_messages
+from tests._support.auth import ws_auth
 
 
 class SilentClient:
@@ -26,7 +27,7 @@ class SilentClient:
         request = wsproto.events.Request(
             host=f"127.0.0.1:{port}",
             target=target,
-            extra_headers=[(b"authorization", f"Bearer {token}".encode())],
+            extra_headers=ws_auth(token),
         )
         self.sock.sendall(self.ws.send(request))
         self.frames: list[str] = []

@@ -20,7 +20,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.engine import Connection, Engine
 
 from eventdedup.admin import review as ops
-from eventdedup.admin.config_source import MATCHING_KEY, ConfigSource, changed_paths, deep_merge
+from eventdedup.admin.config_source import MATCHING_KEY, ConfigSource, changed_paths
 from eventdedup.admin.context import AdminContext
 from eventdedup.admin.deadletters import list_dead_letters, retry_dead_letter
 from eventdedup.admin.queries import (
@@ -44,6 +44,7 @@ from eventdedup.db import outbox
 from eventdedup.db.dedup import MATCH_LOCK
 from eventdedup.db.tables import audit_log, config_settings
 from eventdedup.matching import MatchingConfigError
+from eventdedup.matching.config import deep_merge
 from supervisor import ChildState
 
 log = logging.getLogger(__name__)

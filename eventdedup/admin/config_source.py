@@ -24,20 +24,10 @@ from sqlalchemy.engine import Connection
 from eventdedup.db.dedup import MATCH_LOCK, DbDeduplicator, Messages
 from eventdedup.db.tables import config_settings
 from eventdedup.matching import MatchingConfig
+from eventdedup.matching.config import deep_merge
 from eventdedup.model import SourceEvent
 
 MATCHING_KEY = "matching"
-
-
-def deep_merge(base: Mapping[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
-    """``over`` wins; nested mappings are merged key by key, everything else replaced."""
-    out = dict(base)
-    for key, value in over.items():
-        if isinstance(value, Mapping) and isinstance(out.get(key), Mapping):
-            out[key] = deep_merge(out[key], value)
-        else:
-            out[key] = value
-    return out
 
 
 def changed_paths(before: Any, after: Any, prefix: str = "") -> list[str]:

@@ -1,14 +1,16 @@
-"""Matching configuration: typed, validated, with defaults in code *and* in a packaged YAML.
+"""Matching configuration: typed and validated; the defaults live only in the packaged YAML.
 
-Why a hand-rolled schema instead of a generic validator: every key must have a
-code default (so a partial YAML is always complete after merging), unknown keys
-must be rejected with the full key path (typos in an operator's YAML must not be
-silently ignored, docs/domain.md §17 item 23), and the whole object must round-trip through
-JSON for storage in the database.
+The classes below declare each key's type and range; ``default_matching.yaml``
+(package data, read once) gives every key its default, and a user's YAML is
+deep-merged over it. Why a hand-rolled schema instead of a generic validator:
+unknown, missing and ill-typed keys must be rejected with the full key path
+(typos in an operator's YAML must not be silently ignored, docs/domain.md §17 item 23), and
+the whole object must round-trip through JSON for storage in the database.
 """
 
 from __future__ import annotations
 
+import functools
 import importlib.resources
 import json
 from collections.abc import Callable, Mapping
@@ -107,13 +109,14 @@ _UNIT = _number(0.0, 1.0)
 _POS = _number(0.0)
 
 
-def _f(default: Any, check: Callable[[Any, str], Any]) -> Any:
-    """An attrs field with an (immutable) default and a validator used when building."""
-    return attrs.field(default=default, metadata={"check": check})
+def _f(check: Callable[[Any, str], Any], **metadata: Any) -> Any:
+    """A key: its value is validated and converted by ``check`` when building."""
+    return attrs.field(metadata={"check": check, **metadata})
 
 
 def _sub(cls: type) -> Any:
-    return attrs.field(factory=cls, metadata={"section": cls})
+    """A nested section (a mapping in the YAML)."""
+    return attrs.field(metadata={"section": cls})
 
 
 # ---------------------------------------------------------------------------
@@ -124,72 +127,64 @@ def _sub(cls: type) -> Any:
 class Weights:
     """Signal weights (§4.6); renormalised, so they need not sum to exactly 1."""
 
-    date: float = _f(0.30, _UNIT)
-    geo: float = _f(0.25, _UNIT)
-    title: float = _f(0.30, _UNIT)
-    description: float = _f(0.15, _UNIT)
+    date: float = _f(_UNIT)
+    geo: float = _f(_UNIT)
+    title: float = _f(_UNIT)
+    description: float = _f(_UNIT)
 
 
 @attrs.frozen
 class Thresholds:
-    high: float = _f(0.75, _UNIT)
-    low: float = _f(0.35, _UNIT)
-    title_veto: float = _f(0.45, _UNIT)
+    high: float = _f(_UNIT)
+    low: float = _f(_UNIT)
+    title_veto: float = _f(_UNIT)
 
 
 @attrs.frozen
 class GeoConfig:
-    max_distance_km: float = _f(10.0, _number(0.001))
-    min_confidence: float = _f(0.85, _UNIT)
-    neutral_score: float = _f(0.5, _UNIT)
-    venue_match_distance_km: float = _f(1.0, _POS)
-    venue_mismatch_factor: float = _f(0.5, _UNIT)
-    venue_similarity_cut: float = _f(0.5, _UNIT)
-    identical_epsilon_deg: float = _f(1e-6, _POS)
+    max_distance_km: float = _f(_number(0.001))
+    min_confidence: float = _f(_UNIT)
+    neutral_score: float = _f(_UNIT)
+    venue_match_distance_km: float = _f(_POS)
+    venue_mismatch_factor: float = _f(_UNIT)
+    venue_similarity_cut: float = _f(_UNIT)
+    identical_epsilon_deg: float = _f(_POS)
     # Coordinates outside this box are geocoder outliers (e.g. Darmstadt): no evidence.
-    region_bbox: tuple[float, float, float, float] = _f((47.5, 48.5, 7.3, 8.5), _bbox)
+    region_bbox: tuple[float, float, float, float] = _f(_bbox)
 
 
 @attrs.frozen
 class DateConfig:
-    time_tolerance_minutes: float = _f(30.0, _POS)
-    time_close_minutes: float = _f(90.0, _POS)
-    close_factor: float = _f(0.1, _UNIT)
-    far_factor: float = _f(0.0, _UNIT)
-    time_gap_penalty_hours: float = _f(2.0, _POS)
-    time_gap_penalty_factor: float = _f(0.0, _UNIT)
+    time_tolerance_minutes: float = _f(_POS)
+    time_close_minutes: float = _f(_POS)
+    close_factor: float = _f(_UNIT)
+    far_factor: float = _f(_UNIT)
+    time_gap_penalty_hours: float = _f(_POS)
+    time_gap_penalty_factor: float = _f(_UNIT)
     # A listing whose dates all lie inside the other's dates (one day of a festival,
     # a subset of a multi-date schedule) gets at least this date score (§17 item 3).
-    subset_score: float = _f(0.9, _UNIT)
+    subset_score: float = _f(_UNIT)
     # multi-day ranges are expanded day by day up to this many days
-    max_range_days: int = _f(31, _integer(1))
+    max_range_days: int = _f(_integer(1))
     # Read run ends from prose ("ist bis zum 8. März zu sehen") into the covered days.
-    # Off by default: on the dev corpus it lets exhibitions meet across days but adds
-    # as many false merges (different exhibitions in one venue) as it recovers.
-    prose_end_dates: bool = _f(False, _boolean)
+    prose_end_dates: bool = _f(_boolean)
 
 
 @attrs.frozen
 class TitleBlend:
-    primary_weight: float = _f(0.7, _UNIT)
-    secondary_weight: float = _f(0.3, _UNIT)
-    blend_lower: float = _f(0.40, _UNIT)
-    blend_upper: float = _f(0.80, _UNIT)
-
-
-def _cross_blend() -> TitleBlend:
-    return TitleBlend(0.4, 0.6, 0.25, 0.95)
+    primary_weight: float = _f(_UNIT)
+    secondary_weight: float = _f(_UNIT)
+    blend_lower: float = _f(_UNIT)
+    blend_upper: float = _f(_UNIT)
 
 
 @attrs.frozen
 class TitleConfig:
-    primary_weight: float = _f(0.7, _UNIT)
-    secondary_weight: float = _f(0.3, _UNIT)
-    blend_lower: float = _f(0.40, _UNIT)
-    blend_upper: float = _f(0.80, _UNIT)
-    cross_source_type: TitleBlend = attrs.field(
-        factory=_cross_blend, metadata={"section": TitleBlend}
-    )
+    primary_weight: float = _f(_UNIT)
+    secondary_weight: float = _f(_UNIT)
+    blend_lower: float = _f(_UNIT)
+    blend_upper: float = _f(_UNIT)
+    cross_source_type: TitleBlend = _sub(TitleBlend)
 
     @property
     def default_blend(self) -> TitleBlend:
@@ -200,14 +195,8 @@ class TitleConfig:
 
 @attrs.frozen
 class DescriptionConfig:
-    both_empty: float = _f(0.5, _UNIT)
-    one_empty: float = _f(0.4, _UNIT)
-
-
-_DEFAULT_OVERRIDES = {
-    "fasnacht": {"date": 0.30, "geo": 0.30, "title": 0.25, "description": 0.15},
-    "versammlung": {"date": 0.25, "geo": 0.20, "title": 0.40, "description": 0.15},
-}
+    both_empty: float = _f(_UNIT)
+    one_empty: float = _f(_UNIT)
 
 
 def _overrides(value: Any, path: str) -> tuple[tuple[str, Weights], ...]:
@@ -220,11 +209,8 @@ def _overrides(value: Any, path: str) -> tuple[tuple[str, Weights], ...]:
 
 @attrs.frozen
 class CategoryWeights:
-    priority: tuple[str, ...] = _f(("fasnacht", "versammlung"), _str_list)
-    overrides: tuple[tuple[str, Weights], ...] = attrs.field(
-        default=tuple((k, Weights(**v)) for k, v in sorted(_DEFAULT_OVERRIDES.items())),
-        metadata={"check": _overrides, "mapping": True},
-    )
+    priority: tuple[str, ...] = _f(_str_list)
+    overrides: tuple[tuple[str, Weights], ...] = _f(_overrides, mapping=True)
 
 
 @attrs.frozen
@@ -232,293 +218,77 @@ class GuardConfig:
     """Decision rules on top of the weighted score (fixes of §17 item 5 and §13)."""
 
     # Titles that differ in one dissimilar token each side ("St. Jakobus" vs "St. Josef").
-    distinguishing_token: bool = _f(True, _boolean)
+    distinguishing_token: bool = _f(_boolean)
     # Different towns (after aliases) more than this far apart are different events.
-    different_town_km: float = _f(3.0, _POS)
+    different_town_km: float = _f(_POS)
     # Headline-vs-listing rescue: minimum share of one title's key words found in the
     # other listing's title+description, with date and place agreeing.
-    rescue_coverage: float = _f(0.9, _UNIT)
-    rescue_min_combined: float = _f(0.55, _UNIT)
+    rescue_coverage: float = _f(_UNIT)
+    rescue_min_combined: float = _f(_UNIT)
     # Mutual rescue: each listing's title key words at least this much covered by the
     # other listing, with the same place (venue/street, or trusted points this close).
-    rescue_mutual_coverage: float = _f(0.3, _UNIT)
-    same_place_km: float = _f(0.3, _POS)
+    rescue_mutual_coverage: float = _f(_UNIT)
+    same_place_km: float = _f(_POS)
     # Dissimilar venue names at trusted points at least this far apart: different
     # events (0 disables).
-    different_venue_km: float = _f(1.5, _POS)
+    different_venue_km: float = _f(_POS)
     # Same label, different names: "Kommunales Kino - Perfect Days" vs "Kommunales
     # Kino - Wuthering Heights" (the name after a shared label has no word in common
     # with the other listing at all).
-    label_name_conflict: bool = _f(True, _boolean)
+    label_name_conflict: bool = _f(_boolean)
     # Different speakers: both titles name a person ("mit Monika Burger", "von
     # Martin Hug") and neither listing mentions the other's person anywhere.
-    person_conflict: bool = _f(True, _boolean)
+    person_conflict: bool = _f(_boolean)
 
 
 @attrs.frozen
 class ClusterConfig:
-    max_cluster_size: int = _f(15, _integer(2))
-    min_internal_similarity: float = _f(0.40, _UNIT)
-    max_distinct_dates: int = _f(3, _integer(1))
+    max_cluster_size: int = _f(_integer(2))
+    min_internal_similarity: float = _f(_UNIT)
+    max_distinct_dates: int = _f(_integer(1))
     # a non-match pair inside a cluster with combined below this is "strong disagreement"
-    disagreement_combined: float = _f(0.35, _UNIT)
+    disagreement_combined: float = _f(_UNIT)
 
 
 @attrs.frozen
 class BlockingConfig:
-    geo_min_confidence: float = _f(0.85, _UNIT)
-    region_bbox: tuple[float, float, float, float] = _f((47.5, 48.5, 7.3, 8.5), _bbox)
+    geo_min_confidence: float = _f(_UNIT)
+    region_bbox: tuple[float, float, float, float] = _f(_bbox)
     # ~2 km cells; the 4 half-shifted grids make points < ~1 km apart always meet.
     # (Listings in one town meet through the city key; farther apart than a few km
     # is a different event for the place guard anyway.)
-    cell_lat_deg: float = _f(0.02, _number(0.001))
-    cell_lon_deg: float = _f(0.03, _number(0.001))
-    max_range_days: int = _f(31, _integer(1))
-    title_token_keys: int = _f(3, _integer(0))
-    min_title_token_length: int = _f(5, _integer(1))
+    cell_lat_deg: float = _f(_number(0.001))
+    cell_lon_deg: float = _f(_number(0.001))
+    max_range_days: int = _f(_integer(1))
+    title_token_keys: int = _f(_integer(0))
+    min_title_token_length: int = _f(_integer(1))
     # keys are also scoped to a start-time slot of this width (0 = no time scoping)
-    time_slot_minutes: int = _f(120, _integer(0))
-
-
-_DASH_PREFIXES = [
-    "Nordwiler Narrenfahrplan",
-    "Wahlkampfstand Bündnis 90/Die Grünen",
-    "Kommunales Kino",
-    "Kolping Kids",
-    "Fasnet im Ladhof",
-    "Narrenzunft Bergteufel",
-]
-_COLON_PREFIXES = [
-    "Vortrag",
-    "Bildervortrag",
-    "Kochworkshop",
-    "FreiTagZeit",
-    "Jungentreff",
-    "Textil-Tag",
-    "SPD-Veranstaltung",
-    "Theaterabend",
-    "Kinderprogramm",
-    "SkF Waldkirch",
-    "Waldkircher Klimagespräch",
-]
-_GENERIC_PREFIXES = ["Tag der offenen Tür"]
-_SYNONYMS = {
-    "fastnacht": ["fasnets", "fasent", "fasend", "fasnet", "fasnacht", "fasching", "karneval"],
-    "hemdglunker": ["hemdklunker", "hemdglunki", "hendglunki"],
-}
-_CITY_ALIASES = {
-    "Nordweil": "Kenzingen",
-    "Hecklingen": "Kenzingen",
-    "Bombach": "Kenzingen",
-    "Mundingen": "Emmendingen",
-    "Kollmarsreute": "Emmendingen",
-    "Wasser": "Emmendingen",
-    "Windenreute": "Emmendingen",
-    "Maleck": "Emmendingen",
-    "Kollnau": "Waldkirch",
-    "Buchholz": "Waldkirch",
-    "Suggental": "Waldkirch",
-    "Waltershofen": "Freiburg im Breisgau",
-    "Opfingen": "Freiburg im Breisgau",
-    "Tiengen": "Freiburg im Breisgau",
-    "Munzingen": "Freiburg im Breisgau",
-    "Lehen": "Freiburg im Breisgau",
-    "Bleibach": "Gutach im Breisgau",
-    "Oberhausen": "Rheinhausen",
-    "Niederhausen": "Rheinhausen",
-}
-# German function words and calendar words that say nothing about which event it is.
-_STOPWORDS = [
-    "der",
-    "die",
-    "das",
-    "den",
-    "dem",
-    "des",
-    "ein",
-    "eine",
-    "einer",
-    "eines",
-    "einem",
-    "einen",
-    "und",
-    "oder",
-    "mit",
-    "im",
-    "in",
-    "am",
-    "an",
-    "auf",
-    "aus",
-    "bei",
-    "beim",
-    "zum",
-    "zur",
-    "zu",
-    "vom",
-    "von",
-    "fuer",
-    "ueber",
-    "uebe",
-    "unter",
-    "nach",
-    "vor",
-    "ab",
-    "bis",
-    "um",
-    "als",
-    "auch",
-    "ist",
-    "sind",
-    "wird",
-    "es",
-    "sich",
-    "alle",
-    "neue",
-    "neuem",
-    "neuen",
-    "neuer",
-    "grosse",
-    "grossen",
-    "grosser",
-    "grossem",
-    "montag",
-    "dienstag",
-    "mittwoch",
-    "donnerstag",
-    "freitag",
-    "samstag",
-    "sonntag",
-    "sonnabend",
-    "heute",
-    "morgen",
-    "abend",
-    "termin",
-    "tipp",
-    "termintipp",
-    "st",
-    "kath",
-    "ev",
-    "evang",
-    "e",
-    "v",
-    "ev",
-    "uhr",
-    "jahren",
-    "ab",
-]
-
-_VENUE_HEADS = [
-    "halle",
-    "saal",
-    "haus",
-    "heim",
-    "zentrum",
-    "kirche",
-    "platz",
-    "garten",
-    "schule",
-    "stube",
-    "keller",
-    "scheune",
-    "gelaende",
-    "strasse",
-    "mitte",
-    "stadt",
-    "hof",
-    "kino",
-    "bad",
-    "treff",
-    "museum",
-    "bibliothek",
-    "buecherei",
-    "verwaltung",
-    "kapelle",
-    "bahnhof",
-    "park",
-    "gymnasium",
-    "kita",
-    "kiga",
-    "statte",
-    "staette",
-    "raum",
-    "bau",
-    "bühne",
-    "buehne",
-    "thek",
-    "aula",
-    "foyer",
-    "stadion",
-    "weg",
-    "gasse",
-    "markt",
-    "turm",
-    "zelt",
-]
-_VENUE_GENERIC = [
-    "gasthaus",
-    "gasthof",
-    "restaurant",
-    "cafe",
-    "kath",
-    "ev",
-    "evang",
-    "katholisch",
-    "kommunales",
-    "staedtische",
-    "oeffentliche",
-    "alte",
-    "alten",
-    "alter",
-    "neue",
-    "neuen",
-    "grosse",
-    "grosser",
-    "kleine",
-    "kleiner",
-    "online",
-    "zoom",
-    "vhs",
-    "juz",
-    "koki",
-    "treffpunkt",
-    "ortsmitte",
-    "innenstadt",
-    "altstadt",
-    "dorfplatz",
-    "saal",
-    "rathaus",
-]
+    time_slot_minutes: int = _f(_integer(0))
 
 
 @attrs.frozen
 class NormalizationConfig:
-    dash_prefixes: tuple[str, ...] = _f(tuple(_DASH_PREFIXES), _str_list)
-    colon_prefixes: tuple[str, ...] = _f(tuple(_COLON_PREFIXES), _str_list)
-    generic_prefixes: tuple[str, ...] = _f(tuple(_GENERIC_PREFIXES), _str_list)
+    dash_prefixes: tuple[str, ...] = _f(_str_list)
+    colon_prefixes: tuple[str, ...] = _f(_str_list)
+    generic_prefixes: tuple[str, ...] = _f(_str_list)
     # Any "<at most N words>: rest" / "<..> - rest" prefix is also tried stripped
     # (both sides, best variant wins), so unknown type labels ("Kino:", "Lesung -")
     # need no list entry.
-    generic_prefix_max_words: int = _f(3, _integer(0))
-    synonyms: tuple[tuple[str, tuple[str, ...]], ...] = attrs.field(
-        default=tuple((k, tuple(v)) for k, v in sorted(_SYNONYMS.items())),
-        metadata={"check": _str_list_map, "mapping": True},
-    )
-    city_aliases: tuple[tuple[str, str], ...] = attrs.field(
-        default=tuple(sorted(_CITY_ALIASES.items())),
-        metadata={"check": _str_map, "mapping": True},
-    )
-    stopwords: tuple[str, ...] = _f(tuple(dict.fromkeys(_STOPWORDS)), _str_list)
-    ocr_fixes: bool = _f(True, _boolean)
+    generic_prefix_max_words: int = _f(_integer(0))
+    synonyms: tuple[tuple[str, tuple[str, ...]], ...] = _f(_str_list_map, mapping=True)
+    city_aliases: tuple[tuple[str, str], ...] = _f(_str_map, mapping=True)
+    # German function words and calendar words that say nothing about which event it is.
+    stopwords: tuple[str, ...] = _f(_str_list)
+    ocr_fixes: bool = _f(_boolean)
     # Venue-type words, recognised as compound heads ("Sport-halle", "Pfarr-saal"):
     # what is left of a venue name is its proper name ("Kunterbunt", "Adler").
-    venue_type_heads: tuple[str, ...] = _f(tuple(_VENUE_HEADS), _str_list)
-    venue_generic_words: tuple[str, ...] = _f(tuple(_VENUE_GENERIC), _str_list)
+    venue_type_heads: tuple[str, ...] = _f(_str_list)
+    venue_generic_words: tuple[str, ...] = _f(_str_list)
 
 
 @attrs.frozen
 class MatchingConfig:
-    """The whole matching configuration (immutable; build with load_matching_config)."""
+    """The whole matching configuration (immutable; build with ``load_matching_config``)."""
 
     scoring: Weights = _sub(Weights)
     thresholds: Thresholds = _sub(Thresholds)
@@ -538,8 +308,8 @@ class MatchingConfig:
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> MatchingConfig:
-        """Rebuild from ``to_json`` output; missing keys take defaults, unknown keys fail."""
-        return _from_mapping(data)
+        """Rebuild from ``to_json`` output; missing keys take the defaults, unknown keys fail."""
+        return _from_mapping(deep_merge(_packaged_defaults(), data))
 
 
 # ---------------------------------------------------------------------------
@@ -572,9 +342,9 @@ def _build(cls: type, data: Any, path: str) -> Any:
             raise MatchingConfigError(f"{where}: unknown key")
     kwargs: dict[str, Any] = {}
     for name, fld in fields.items():
-        if name not in data:
-            continue
         where = f"{path}.{name}" if path else name
+        if name not in data:
+            raise MatchingConfigError(f"{where}: missing key")
         if "section" in fld.metadata:
             kwargs[name] = _build(fld.metadata["section"], data[name], where)
         else:
@@ -600,13 +370,17 @@ def _check_cross_field(obj: Any, path: str) -> None:
                 raise MatchingConfigError(f"{p}priority: '{cat}' has no entry in overrides")
 
 
-def _deep_merge(base: Mapping[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
+def deep_merge(base: Mapping[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
+    """``over`` wins; nested mappings are merged key by key, everything else replaced.
+
+    Neither argument is modified (unchanged nested mappings are shared with ``base``).
+    """
     out = dict(base)
-    for k, v in over.items():
-        if isinstance(v, Mapping) and isinstance(out.get(k), Mapping):
-            out[k] = _deep_merge(out[k], v)
+    for key, value in over.items():
+        if isinstance(value, Mapping) and isinstance(out.get(key), Mapping):
+            out[key] = deep_merge(out[key], value)
         else:
-            out[k] = v
+            out[key] = value
     return out
 
 
@@ -628,6 +402,7 @@ def _read_yaml(text: str, where: str) -> dict[str, Any]:
 
 
 def packaged_defaults_yaml() -> str:
+    """The text of ``default_matching.yaml``, the one source of the default values."""
     return (
         importlib.resources.files("eventdedup.matching")
         .joinpath(DEFAULT_YAML_NAME)
@@ -635,23 +410,32 @@ def packaged_defaults_yaml() -> str:
     )
 
 
+@functools.cache
+def _packaged_defaults() -> Mapping[str, Any]:
+    """The packaged defaults, parsed once (callers merge over it and never modify it)."""
+    return _read_yaml(packaged_defaults_yaml(), DEFAULT_YAML_NAME)
+
+
+@functools.cache
+def _default_config() -> MatchingConfig:
+    return _from_mapping(_packaged_defaults())
+
+
 def load_matching_config(path: str | Path | None = None) -> MatchingConfig:
-    """Code defaults <- packaged YAML <- the user's YAML (deep merge), then validate.
+    """The packaged defaults with the user's YAML at ``path`` deep-merged over them, validated.
 
     A missing ``path`` (None) gives the packaged defaults. A given path that does
     not exist is an error: a typo in an environment variable must not silently
     fall back to defaults.
     """
-    merged = _to_plain(MatchingConfig())
-    merged = _deep_merge(merged, _read_yaml(packaged_defaults_yaml(), DEFAULT_YAML_NAME))
-    if path is not None:
-        p = Path(path)
-        try:
-            text = p.read_text(encoding="utf-8")
-        except OSError as exc:
-            raise MatchingConfigError(f"<root>: cannot read {p}: {exc}") from exc
-        merged = _deep_merge(merged, _read_yaml(text, str(p)))
-    return _from_mapping(merged)
+    if path is None:
+        return _default_config()
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise MatchingConfigError(f"<root>: cannot read {p}: {exc}") from exc
+    return _from_mapping(deep_merge(_packaged_defaults(), _read_yaml(text, str(p))))
 
 
 def config_fingerprint(cfg: MatchingConfig) -> str:

@@ -14,9 +14,8 @@ from trio_websocket import WebSocketConnection, open_websocket_url
 
 from eventdedup.client import feed_messages
 from eventdedup.config import Settings
-from tests.daemon.harness import admin_token, ws_url
-
-TOKEN = "test-token"
+from tests._support.auth import admin_token, ws_auth
+from tests.daemon.harness import ws_url
 
 
 class Session:
@@ -89,9 +88,10 @@ class Session:
 
 @asynccontextmanager
 async def session(settings: Settings, query: str = "") -> AsyncIterator[Session]:
-    headers = [(b"authorization", f"Bearer {admin_token(settings)}".encode())]
     async with open_websocket_url(
-        ws_url(settings, query), extra_headers=headers, message_queue_size=10_000
+        ws_url(settings, query),
+        extra_headers=ws_auth(admin_token(settings)),
+        message_queue_size=10_000,
     ) as ws:
         yield Session(ws)
 

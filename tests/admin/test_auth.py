@@ -16,7 +16,8 @@ from trio_websocket import ConnectionClosed, open_websocket_url
 from eventdedup.admin.auth import client_token, load_admin_token
 from eventdedup.config import ConfigError
 from eventdedup.web.app import create_app
-from tests.admin.helpers import TOKEN, Session
+from tests._support.auth import TOKEN, http_auth, ws_auth
+from tests.admin.helpers import Session
 from tests.daemon.harness import base_url, make_settings, running_daemon, ws_url
 
 PROTECTED = [
@@ -73,7 +74,7 @@ async def test_every_route_and_the_websocket_need_the_token(
                 assert r.status_code == 401, (path, headers, r.text)
                 assert r.json() == {"error": "unauthorized"}
                 assert r.headers["www-authenticate"] == "Bearer"
-            ok = await http.get(path, headers={"Authorization": f"Bearer {TOKEN}"})
+            ok = await http.get(path, headers=http_auth())
             expected = 404 if path == "/api/events/1" else 200
             assert ok.status_code == expected, (path, ok.text)
         # the scheme is case-insensitive (RFC 7235)
@@ -92,8 +93,8 @@ async def test_every_route_and_the_websocket_need_the_token(
             assert r.status_code == 401, (rule, r.status_code)
 
         url = ws_url(settings)
-        bearer = [(b"authorization", f"Bearer {TOKEN}".encode())]
-        assert await _close_code(url, [(b"authorization", f"Bearer {wrong}".encode())]) == 4401
+        bearer = ws_auth()
+        assert await _close_code(url, ws_auth(wrong)) == 4401
         assert await _close_code(url, [], first=json.dumps({"auth": wrong})) == 4401
         assert (
             await _close_code(

@@ -11,17 +11,10 @@ import httpx
 import pytest
 import sqlalchemy as sa
 
-from tests.admin.helpers import TOKEN, session, write_events
-from tests.daemon.harness import (
-    base_url,
-    drop_file,
-    make_settings,
-    running_daemon,
-    settled,
-    write_file,
-)
-
-AUTH = {"Authorization": f"Bearer {TOKEN}"}
+from tests._support.auth import TOKEN, http_auth
+from tests._support.wait import trio_wait_until
+from tests.admin.helpers import session, write_events
+from tests.daemon.harness import base_url, drop_file, make_settings, running_daemon, write_file
 
 
 @pytest.mark.trio
@@ -38,7 +31,7 @@ async def test_queries_dead_letters_config_actors_and_metrics(
         running_daemon(settings) as daemon,
         session(settings) as s,
         session(settings, "types=config.changed,deadletter.retried") as filtered,
-        httpx.AsyncClient(base_url=base_url(settings), headers=AUTH, timeout=60) as http,
+        httpx.AsyncClient(base_url=base_url(settings), headers=http_auth(), timeout=60) as http,
     ):
         drop_file(source, settings.event_data_dir)
         await s.message("file.processed", file=source.name, wait=90)
@@ -105,7 +98,7 @@ async def test_queries_dead_letters_config_actors_and_metrics(
         write_file(settings.event_data_dir, broken, '{"events": [')
         failed = await s.message("file.failed", file=broken)
         sidecar = settings.dead_letter_dir / (broken + ".error.json")
-        await settled(sidecar.exists)  # the move follows the commit that announced it
+        await trio_wait_until(sidecar.exists, what="the sidecar")  # moved after the commit
         listed = await s.call("deadletters.list")
         [item] = [i for i in listed["items"] if i["file"] == broken]
         assert item["reason"] == failed["data"]["reason"] and item["size"] > 0
@@ -113,7 +106,7 @@ async def test_queries_dead_letters_config_actors_and_metrics(
         assert retried["file"] == broken and retried["moved_to"].endswith(broken)
         mark = (await s.message("deadletter.retried", file=broken))["seq"]
         await s.message("file.failed", file=broken, after=mark)
-        await settled(sidecar.exists)
+        await trio_wait_until(sidecar.exists, what="the sidecar")
         assert (await s.error("deadletters.retry", {"file": "nope.json"}))["code"] == -32004
 
         # -- config: validated, persisted, announced, and used from the next file --------------

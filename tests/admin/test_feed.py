@@ -16,18 +16,13 @@ from trio_websocket import ConnectionClosed, open_websocket_url
 import eventdedup.actors.http as http_actor
 from eventdedup.actors.feed import LISTENER_NAME
 from eventdedup.client import feed_messages
-from tests.admin.helpers import TOKEN, Session, session
+from tests._support.auth import TOKEN, ws_auth
+from tests._support.db import scalar
+from tests._support.wait import trio_wait_until
+from tests.admin.helpers import Session, session
 from tests.daemon.harness import drop_file, make_settings, running_daemon, ws_url
 from tests.reliability._daemon import drop_json, make_event, make_file
 from tests.silent_client import SilentClient
-
-BEARER = [(b"authorization", f"Bearer {TOKEN}".encode())]
-
-
-async def _until(check: Any, wait: float = 15.0) -> None:
-    with trio.fail_after(wait):
-        while not check():  # noqa: ASYNC110 (daemon state, nothing to wait on)
-            await trio.sleep(0.05)
 
 
 def _seqs(s: Session) -> list[int]:
@@ -51,14 +46,13 @@ async def test_two_replicas_one_feed_exactly_once_and_resume_across_them(
         hub_a, hub_b = a.admin.hub, b.admin.hub
         # only NOTIFY (or the daemon's own commits) can wake the hubs quickly now
         hub_a.listen_poll_interval = hub_b.listen_poll_interval = 300.0
-        await _until(lambda: hub_a.listening and hub_b.listening)
+        await trio_wait_until(lambda: hub_a.listening and hub_b.listening, within=15)
 
         async with session(settings_a, "after=0") as on_a, session(settings_b, "after=0") as on_b:
-            # a commit made on B reaches A's client at once: NOTIFY, not a timer
-            started = trio.current_time()
+            # a commit made on B reaches A's client through NOTIFY: the hubs' timer is
+            # 300 s, so a message within 60 s (generous for a busy machine) was NOTIFY's
             await on_b.call("config.set", {"matching": {"thresholds": {"high": 0.76}}})
-            await on_a.message("config.changed", wait=5)
-            assert trio.current_time() - started < 5
+            await on_a.message("config.changed", wait=60)
 
             for f in files:
                 drop_file(f, settings_a.event_data_dir)
@@ -70,7 +64,7 @@ async def test_two_replicas_one_feed_exactly_once_and_resume_across_them(
                 ConnectionClosed, trio.BrokenResourceError, trio.ClosedResourceError
             ):
                 async with open_websocket_url(
-                    ws_url(settings_a, "after=0"), extra_headers=BEARER
+                    ws_url(settings_a, "after=0"), extra_headers=ws_auth()
                 ) as ws:
                     with trio.fail_after(60):
                         while len(first_part) < 60:
@@ -86,7 +80,7 @@ async def test_two_replicas_one_feed_exactly_once_and_resume_across_them(
 
             resumed: list[int] = []
             async with open_websocket_url(
-                ws_url(settings_b, f"after={first_part[-1]}"), extra_headers=BEARER
+                ws_url(settings_b, f"after={first_part[-1]}"), extra_headers=ws_auth()
             ) as ws:
                 with trio.fail_after(60):
                     while not resumed or resumed[-1] < head:
@@ -96,19 +90,17 @@ async def test_two_replicas_one_feed_exactly_once_and_resume_across_them(
 
             # the listener connection drops: the hub polls meanwhile and reconnects
             hub_a.poll_interval = 0.5
-            with migrated_engine.connect() as conn:
-                killed = conn.execute(
-                    sa.text(
-                        "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
-                        "WHERE application_name = :name"
-                    ),
-                    {"name": LISTENER_NAME},
-                ).scalar_one()
+            killed = scalar(
+                migrated_engine,
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                "WHERE application_name = :name",
+                name=LISTENER_NAME,
+            )
             assert killed == 2
             mark = _seqs(on_a)[-1]
             await on_b.call("config.set", {"matching": {"thresholds": {"high": 0.77}}})
             await on_a.message("config.changed", after=mark, wait=10)
-            await _until(lambda: hub_a.listening and hub_b.listening, wait=30)
+            await trio_wait_until(lambda: hub_a.listening and hub_b.listening, within=30)
             status = await on_a.call("status")
             assert status["feed"]["listening"] is True
             await on_b.message("config.changed", after=mark, wait=10)
@@ -155,10 +147,10 @@ async def test_a_client_that_never_reads_is_cut_off_without_slowing_anything(
 
         hub.queue_size = 50  # a small lag limit: the burst is far beyond it
         silent = await trio.to_thread.run_sync(SilentClient, settings.http_port, None, TOKEN)
-        await _until(lambda: hub.client_count == 2)
+        await trio_wait_until(lambda: hub.client_count == 2, within=15)
         drop_json(settings.event_data_dir, "bwb_stalled_01.03.2026.json", _burst("stall"))
         stalled = await fast.message("file.processed", file="bwb_stalled_01.03.2026.json", wait=90)
-        await _until(lambda: hub.client_count == 1)
+        await trio_wait_until(lambda: hub.client_count == 1, within=15)
         # only now does the silent client read: the frames it was sent, then 4008
         close = await trio.to_thread.run_sync(silent.read_until_closed)
         received = silent.seqs
@@ -217,8 +209,8 @@ async def test_server_pings_keep_live_clients_and_drop_dead_ones(
         )
         handshake = await dead.receive_some(4096)
         assert handshake.startswith(b"HTTP/1.1 101")
-        await _until(lambda: hub.client_count == 2)
-        await _until(lambda: hub.client_count == 1, wait=10)  # dropped by the server
+        await trio_wait_until(lambda: hub.client_count == 2, within=15)
+        await trio_wait_until(lambda: hub.client_count == 1, within=10)  # dropped by the server
         with trio.fail_after(5):
             while await dead.receive_some(65536):  # pings, then the server's EOF
                 pass

@@ -14,10 +14,10 @@ import pytest
 import sqlalchemy as sa
 import trio
 
-from tests.admin.helpers import TOKEN, session, write_events
+from tests._support.auth import TOKEN, http_auth
+from tests.admin.helpers import session, write_events
 from tests.daemon.harness import base_url, make_settings, running_daemon
 
-AUTH = {"Authorization": f"Bearer {TOKEN}"}
 MAX_EXAMPLES = 40  # per generation mode, over all operations: bounded on a shared machine
 
 
@@ -62,7 +62,7 @@ def _run_fuzz(base: str) -> set[str]:
     from hypothesis import HealthCheck, Phase, given, settings
     from schemathesis.checks import not_a_server_error, response_schema_conformance
 
-    schema = schemathesis.openapi.from_url(f"{base}/openapi.json", headers=AUTH, timeout=30)
+    schema = schemathesis.openapi.from_url(f"{base}/openapi.json", headers=http_auth(), timeout=30)
     seen: set[str] = set()
     for mode in (schemathesis.GenerationMode.POSITIVE, schemathesis.GenerationMode.NEGATIVE):
 
@@ -79,7 +79,7 @@ def _run_fuzz(base: str) -> set[str]:
             seen.add(f"{case.method} {case.path}")
             case.call_and_validate(
                 base_url=base,
-                headers=AUTH,
+                headers=http_auth(),
                 checks=[not_a_server_error, response_schema_conformance],
                 timeout=30,
             )
@@ -107,16 +107,16 @@ async def test_openapi_document_and_no_server_errors(
             assert docs.status_code == 200 and "/openapi.json" in docs.text
             assert (await http.get("/api/export")).status_code == 401
             # the documented schemas describe real answers, field by field
-            search = (await http.get("/api/events", headers=AUTH, params={"size": 5})).json()
+            search = (await http.get("/api/events", headers=http_auth(), params={"size": 5})).json()
             first = search["items"][0]["id"]
             answers = {
                 "/api/events": [search],
                 "/api/events/{event_id}": [
-                    (await http.get(f"/api/events/{first}", headers=AUTH)).json()
+                    (await http.get(f"/api/events/{first}", headers=http_auth())).json()
                 ],
                 "/api/export": [
-                    (await http.get("/api/export", headers=AUTH)).json(),
-                    (await http.get("/api/export?format=clusters", headers=AUTH)).json(),
+                    (await http.get("/api/export", headers=http_auth())).json(),
+                    (await http.get("/api/export?format=clusters", headers=http_auth())).json(),
                 ],
             }
         assert document["openapi"].startswith("3.")

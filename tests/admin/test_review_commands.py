@@ -8,7 +8,8 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from tests.admin.helpers import TOKEN, Session, session, write_events
+from tests._support.auth import TOKEN
+from tests.admin.helpers import Session, session, write_events
 from tests.daemon.harness import drop_file, make_settings, running_daemon
 
 

@@ -11,7 +11,8 @@ import trio
 from trio_websocket import ConnectionClosed
 
 from eventdedup.web.limits import MAX_WS_MESSAGE_BYTES
-from tests.admin.helpers import TOKEN, session
+from tests._support.auth import TOKEN
+from tests.admin.helpers import session
 from tests.daemon.harness import make_settings, running_daemon
 
 

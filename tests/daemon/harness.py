@@ -5,27 +5,20 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
 import httpx
-import sqlalchemy as sa
 import trio
 from trio_websocket import WebSocketConnection, open_websocket_url
 
-from eventdedup.admin.auth import client_token
 from eventdedup.client import feed_messages
 from eventdedup.config import Settings, load_settings
 from eventdedup.daemon import Daemon, build_daemon
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from tests._support.auth import admin_token, ws_auth
+from tests._support.net import free_port
 
 
 def make_settings(tmp_path: Path, database_url: str, **overrides: Any) -> Settings:
@@ -64,17 +57,6 @@ def ws_url(settings: Settings, query: str = "") -> str:
     return f"ws://127.0.0.1:{settings.http_port}/ws" + (f"?{query}" if query else "")
 
 
-def admin_token(settings: Settings) -> str:
-    """The token the daemon under test accepts (set, or generated into its data dir)."""
-    token = client_token(settings)
-    assert token, f"no admin token configured or generated in {settings.data_dir}"
-    return token
-
-
-def auth_headers(settings: Settings) -> dict[str, str]:
-    return {"Authorization": f"Bearer {admin_token(settings)}"}
-
-
 async def get_health(settings: Settings) -> httpx.Response:
     async with httpx.AsyncClient() as client:
         return await client.get(base_url(settings) + "/health")
@@ -110,23 +92,7 @@ async def next_message(ws: WebSocketConnection, type_: str, **match: Any) -> dic
 
 @asynccontextmanager
 async def feed(settings: Settings, query: str = "") -> AsyncIterator[WebSocketConnection]:
-    headers = [(b"authorization", f"Bearer {admin_token(settings)}".encode())]
-    async with open_websocket_url(ws_url(settings, query), extra_headers=headers) as ws:
+    async with open_websocket_url(
+        ws_url(settings, query), extra_headers=ws_auth(admin_token(settings))
+    ) as ws:
         yield ws
-
-
-async def settled(check: Callable[[], bool], wait: float = 10.0) -> None:
-    """Wait until ``check()`` holds.
-
-    A feed message is delivered when its transaction commits (NOTIFY), and the
-    pipeline moves the file out of the inbox only *after* that commit, so a
-    test that looks at the folders right after a ``file.*`` message must wait.
-    """
-    with trio.fail_after(wait):
-        while not check():  # noqa: ASYNC110 (the file system has nothing to wait on)
-            await trio.sleep(0.02)
-
-
-def scalar(engine: sa.Engine, query: str, **params: Any) -> Any:
-    with engine.connect() as conn:
-        return conn.execute(sa.text(query), params).scalar_one()

@@ -3,11 +3,7 @@
 from __future__ import annotations
 
 import json
-import os
-import signal
 import subprocess
-import sys
-import time
 from pathlib import Path
 
 import httpx
@@ -15,29 +11,17 @@ import pytest
 import sqlalchemy as sa
 import trio
 
-from tests.daemon.harness import drop_file, free_port, make_settings, running_daemon, scalar
-
-EVENTDEDUP = [sys.executable, "-m", "eventdedup"]
-
-
-def _env(tmp_path: Path, **extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("EVENT_DEDUP_")}
-    env.update(
-        {
-            "EVENT_DEDUP_EVENT_DATA_DIR": str(tmp_path / "inbox"),
-            "EVENT_DEDUP_DEAD_LETTER_DIR": str(tmp_path / "dead_letters"),
-            "EVENT_DEDUP_ARCHIVE_DIR": str(tmp_path / "archive"),
-            "EVENT_DEDUP_DATA_DIR": str(tmp_path / "state"),
-        }
-    )
-    env.update(extra)
-    return env
+from tests._support.cli import EVENTDEDUP, cli_env, run_cli, stop_cli
+from tests._support.db import scalar
+from tests._support.net import free_port
+from tests._support.wait import wait_until
+from tests.daemon.harness import drop_file, make_settings, running_daemon
 
 
 def _start_daemon(tmp_path: Path, within: float = 60, **extra: str) -> subprocess.Popen[str]:
     """``eventdedup run`` on a free port, once its /health answers 200."""
     port = free_port()
-    env = _env(tmp_path, EVENT_DEDUP_HTTP_PORT=str(port), **extra)
+    env = cli_env(tmp_path, EVENT_DEDUP_HTTP_PORT=str(port), **extra)
     proc = subprocess.Popen(
         [*EVENTDEDUP, "run"],
         env=env,
@@ -46,32 +30,21 @@ def _start_daemon(tmp_path: Path, within: float = 60, **extra: str) -> subproces
         stderr=subprocess.STDOUT,
         text=True,
     )
-    deadline = time.monotonic() + within
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/health", timeout=1).status_code == 200:
-                return proc
-        except httpx.TransportError:
-            pass
+
+    def healthy() -> bool:
         assert proc.poll() is None, proc.communicate()[0]
-        time.sleep(0.2)
-    proc.kill()
-    raise AssertionError(f"no /health 200 within {within} s: {proc.communicate()[0]}")
+        try:
+            return httpx.get(f"http://127.0.0.1:{port}/health", timeout=1).status_code == 200
+        except httpx.TransportError:
+            return False
 
-
-def _stop(proc: subprocess.Popen[str], signals: int = 1, within: float = 30) -> str:
-    """SIGTERM (``signals`` times, 0.15 s apart: after trio has taken the one before,
-    two at once being one to it anyway); the daemon's output once it has exited."""
     try:
-        for n in range(signals):
-            if n:
-                time.sleep(0.15)
-            proc.send_signal(signal.SIGTERM)
-        return proc.communicate(timeout=within)[0]
-    finally:
+        wait_until(healthy, within, "/health 200", interval=0.2)
+    except AssertionError as exc:
         if proc.poll() is None:
             proc.kill()
-            proc.communicate()
+        raise AssertionError(f"{exc}: {proc.communicate()[0]}") from None
+    return proc
 
 
 def test_run_with_embedded_postgres_serves_health_and_stops_cleanly_on_sigterm(
@@ -81,12 +54,10 @@ def test_run_with_embedded_postgres_serves_health_and_stops_cleanly_on_sigterm(
     proc = _start_daemon(tmp_path, within=30, EVENT_DEDUP_SETTLE_SECONDS="0.2")
     try:
         drop_file(corpus_files[0], tmp_path / "inbox")
-        deadline = time.monotonic() + 15
-        while not (tmp_path / "archive" / corpus_files[0].name).exists():
-            assert time.monotonic() < deadline, "file was not processed"
-            time.sleep(0.1)
+        archived = tmp_path / "archive" / corpus_files[0].name
+        wait_until(archived.exists, 15, "the file to be processed")
     finally:
-        output = _stop(proc)
+        output = stop_cli(proc)
     assert proc.returncode == 0, output
     assert "stopped cleanly" in output
     assert (tmp_path / "state" / "pgdata" / "PG_VERSION").exists()
@@ -98,15 +69,8 @@ def test_ingest_command_processes_files_and_reports_failures(
 ) -> None:
     bad = tmp_path / "bad_01.01.2026.json"
     bad.write_text("[]")
-    env = _env(tmp_path, EVENT_DEDUP_DATABASE_URL=database_url)
-    result = subprocess.run(
-        [*EVENTDEDUP, "ingest", str(corpus_files[0]), str(bad)],
-        env=env,
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    env = cli_env(tmp_path, EVENT_DEDUP_DATABASE_URL=database_url)
+    result = run_cli(["ingest", str(corpus_files[0]), str(bad)], env, tmp_path, timeout=120)
     assert result.returncode == 1, result.stdout + result.stderr
     assert "bad_01.01.2026.json" in result.stdout
     engine = sa.create_engine(database_url)
@@ -117,14 +81,7 @@ def test_ingest_command_processes_files_and_reports_failures(
     assert (tmp_path / "dead_letters" / "bad_01.01.2026.json.error.json").exists()
     assert (tmp_path / "archive" / corpus_files[0].name).exists()
 
-    again = subprocess.run(
-        [*EVENTDEDUP, "ingest", "--keep", str(corpus_files[0])],
-        env=env,
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    again = run_cli(["ingest", "--keep", str(corpus_files[0])], env, tmp_path, timeout=120)
     assert again.returncode == 0, again.stdout + again.stderr
 
     # --move: a file moves, as if dropped into the inbox
@@ -133,14 +90,7 @@ def test_ingest_command_processes_files_and_reports_failures(
     moved = drops / corpus_files[1].name
     moved.write_bytes(corpus_files[1].read_bytes())
     bad.rename(drops / bad.name)
-    third = subprocess.run(
-        [*EVENTDEDUP, "ingest", "--move", str(drops)],
-        env=env,
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    third = run_cli(["ingest", "--move", str(drops)], env, tmp_path, timeout=120)
     assert third.returncode == 1, third.stdout + third.stderr
     assert list(drops.iterdir()) == []
     assert (tmp_path / "archive" / moved.name).read_bytes() == corpus_files[1].read_bytes()
@@ -163,7 +113,7 @@ async def test_feed_command_prints_json_lines(
                 "--after",
                 "0",
             ],
-            env=_env(tmp_path),
+            env=cli_env(tmp_path),
             stdout=subprocess.PIPE,
         )
         assert proc.stdout is not None
@@ -195,7 +145,7 @@ def test_a_killed_daemon_does_not_keep_postgres_running_for_ever(tmp_path: Path)
     assert postmaster.exists(), "the server outlives a killed daemon"
 
     proc = _start_daemon(tmp_path)
-    output = _stop(proc, signals=2, within=60)
+    output = stop_cli(proc, signals=2, within=60)
     assert proc.returncode == 0, output
     assert "forgotten" in output and str(killed.pid) in output
     assert "the same stop request" in output

@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
@@ -16,9 +15,12 @@ import sqlalchemy as sa
 import trio
 
 from eventdedup.shell import degraded, parse_assignments
-from tests.admin.helpers import TOKEN, session
-from tests.daemon.harness import drop_file, free_port, make_settings, running_daemon
-from tests.daemon.test_cli import EVENTDEDUP, _env, _stop
+from tests._support.auth import TOKEN
+from tests._support.cli import EVENTDEDUP, cli_env, run_cli, stop_cli
+from tests._support.net import free_port
+from tests._support.wait import wait_until
+from tests.admin.helpers import session
+from tests.daemon.harness import drop_file, make_settings, running_daemon
 
 
 async def _cli(
@@ -27,7 +29,7 @@ async def _cli(
     with trio.fail_after(120):
         return await trio.run_process(
             [*EVENTDEDUP, *args],
-            env=_env(tmp_path, **(env or {})),
+            env=cli_env(tmp_path, **(env or {})),
             cwd=tmp_path,
             capture_stdout=True,
             capture_stderr=True,
@@ -145,7 +147,7 @@ async def test_feed_follows_with_a_token_file_and_stops_on_a_rejected_token(
     tmp_path: Path, database_url: str, migrated_engine: sa.Engine, corpus_files: list[Path]
 ) -> None:
     settings = make_settings(tmp_path, database_url, admin_token=TOKEN, http_host="0.0.0.0")
-    env = _env(
+    env = cli_env(
         tmp_path, EVENT_DEDUP_HTTP_HOST="0.0.0.0", EVENT_DEDUP_HTTP_PORT=str(settings.http_port)
     )
     good, wrong = tmp_path / "good", tmp_path / "wrong"
@@ -248,14 +250,7 @@ async def test_validate_gives_the_reasons_the_daemon_dead_letters_with(
 )
 def test_a_database_that_is_down_is_one_line_and_exit_1(tmp_path: Path, command: list[str]) -> None:
     url = f"postgresql://nobody:secret@127.0.0.1:{free_port()}/nothing"
-    result = subprocess.run(
-        [*EVENTDEDUP, *command],
-        env=_env(tmp_path, EVENT_DEDUP_DATABASE_URL=url),
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    result = run_cli(command, cli_env(tmp_path, EVENT_DEDUP_DATABASE_URL=url), tmp_path, 120)
     assert result.returncode == 1
     assert "Traceback" not in result.stderr
     lines = [line for line in result.stderr.splitlines() if line.strip()]
@@ -269,7 +264,7 @@ def test_run_takes_host_and_port_over_the_environment(tmp_path: Path, database_u
     port, ignored = free_port(), free_port()
     proc = subprocess.Popen(
         [*EVENTDEDUP, "run", "--host", "127.0.0.1", "--port", str(port)],
-        env=_env(
+        env=cli_env(
             tmp_path,
             EVENT_DEDUP_DATABASE_URL=database_url,
             EVENT_DEDUP_HTTP_HOST="192.0.2.1",  # not an address of this machine
@@ -280,37 +275,35 @@ def test_run_takes_host_and_port_over_the_environment(tmp_path: Path, database_u
         stderr=subprocess.STDOUT,
         text=True,
     )
+
+    def healthy() -> bool:
+        assert proc.poll() is None, proc.communicate()[0]
+        try:
+            return httpx.get(f"http://127.0.0.1:{port}/health", timeout=1).status_code == 200
+        except httpx.TransportError:
+            return False
+
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            assert proc.poll() is None, proc.communicate()[0]
-            assert time.monotonic() < deadline, "no /health on --port"
-            try:
-                if httpx.get(f"http://127.0.0.1:{port}/health", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                time.sleep(0.2)
+        wait_until(healthy, 60, "/health on --port", interval=0.2)
         with pytest.raises(httpx.TransportError):
             httpx.get(f"http://127.0.0.1:{ignored}/health", timeout=1)
     finally:
-        output = _stop(proc)
+        output = stop_cli(proc)
     assert proc.returncode == 0, output
-    bad = subprocess.run(
-        [*EVENTDEDUP, "run", "--port", "70000"], env=_env(tmp_path), capture_output=True, text=True
-    )
+    bad = run_cli(["run", "--port", "70000"], cli_env(tmp_path), tmp_path)
     assert bad.returncode == 2 and "70000" in bad.stderr
 
 
 def test_shell_completion_as_documented(tmp_path: Path) -> None:
     script = Path(sys.executable).with_name("eventdedup")  # the installed entry point
-    env = _env(tmp_path, _EVENTDEDUP_COMPLETE="bash_source")
+    env = cli_env(tmp_path, _EVENTDEDUP_COMPLETE="bash_source")
     source = subprocess.run([script], env=env, capture_output=True, text=True, timeout=60)
     assert source.returncode == 0 and "complete -o nosort -F _eventdedup_completion" in (
         source.stdout
     )
 
     def complete(words: str) -> list[str]:
-        env = _env(
+        env = cli_env(
             tmp_path,
             _EVENTDEDUP_COMPLETE="bash_complete",
             COMP_WORDS=words,

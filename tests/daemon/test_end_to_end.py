@@ -10,6 +10,8 @@ import sqlalchemy as sa
 import trio
 
 from eventdedup.client import feed_messages
+from tests._support.db import scalar
+from tests._support.wait import trio_wait_until
 from tests.daemon.harness import (
     drop_file,
     feed,
@@ -17,8 +19,6 @@ from tests.daemon.harness import (
     make_settings,
     next_message,
     running_daemon,
-    scalar,
-    settled,
     write_file,
 )
 
@@ -52,7 +52,9 @@ async def test_dropped_file_becomes_rows_and_feed_message(
         assert processed["data"]["events_accepted"] == _event_count(first)
         assert processed["data"]["events_rejected"] == 0
         assert scalar(migrated_engine, "SELECT count(*) FROM source_events") == _event_count(first)
-        await settled(lambda: not (settings.event_data_dir / first.name).exists())
+        await trio_wait_until(
+            lambda: not (settings.event_data_dir / first.name).exists(), what="the move out"
+        )
         assert (settings.archive_dir / first.name).exists()
 
         # Resume: a client reconnecting with ?after= gets only what came later.
@@ -109,7 +111,7 @@ async def test_duplicate_and_broken_files(
         failed = await next_message(ws, "file.failed", file="broken_01.01.2026.json")
         assert "JSON" in failed["data"]["reason"]
         sidecar = settings.dead_letter_dir / "broken_01.01.2026.json.error.json"
-        await settled(sidecar.exists)
+        await trio_wait_until(sidecar.exists, what="the sidecar")
         assert (settings.dead_letter_dir / "broken_01.01.2026.json").exists()
         assert json.loads(sidecar.read_text())["reason"] == failed["data"]["reason"]
         assert (await get_health(settings)).status_code == 200

@@ -3,37 +3,19 @@
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import sqlalchemy as sa
 
 from eventdedup.testing import SAMPLE_CORPUS
-
-EVENTDEDUP = [sys.executable, "-m", "eventdedup"]
-
-
-def _env(tmp_path: Path, database_url: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("EVENT_DEDUP_")}
-    env.update(
-        {
-            "EVENT_DEDUP_DATABASE_URL": database_url,
-            "EVENT_DEDUP_EVENT_DATA_DIR": str(tmp_path / "inbox"),
-            "EVENT_DEDUP_DEAD_LETTER_DIR": str(tmp_path / "dead_letters"),
-            "EVENT_DEDUP_ARCHIVE_DIR": str(tmp_path / "archive"),
-            "EVENT_DEDUP_DATA_DIR": str(tmp_path / "state"),
-        }
-    )
-    return env
+from tests._support.cli import cli_env, run_cli
+from tests._support.db import scalar
 
 
 def _run(args: list[str], env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
-    result = subprocess.run(
-        [*EVENTDEDUP, *args], env=env, cwd=cwd, capture_output=True, text=True, timeout=300
-    )
+    result = run_cli(args, env, cwd)
     assert result.returncode == 0, result.stdout + result.stderr
     return result
 
@@ -41,7 +23,7 @@ def _run(args: list[str], env: dict[str, str], cwd: Path) -> subprocess.Complete
 def test_export_clusters_and_events_round_trip(
     tmp_path: Path, database_url: str, corpus_files: list[Path]
 ) -> None:
-    env = _env(tmp_path, database_url)
+    env = cli_env(tmp_path, EVENT_DEDUP_DATABASE_URL=database_url)
     files = corpus_files[:2]
     _run(["ingest", *map(str, files)], env, tmp_path)
     _run(["export", "--format", "clusters", "-o", "clusters.json"], env, tmp_path)
@@ -59,15 +41,7 @@ def test_export_clusters_and_events_round_trip(
     # The export is itself a valid input file (docs/domain.md §17 item 24): it ingests cleanly.
     export_file = tmp_path / "export_01.01.2026.json"
     shutil.copyfile(tmp_path / "events.json", export_file)
-    result = subprocess.run(
-        [*EVENTDEDUP, "ingest", str(export_file)],
-        env=env,
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert result.returncode == 0, result.stdout + result.stderr
+    _run(["ingest", str(export_file)], env, tmp_path)
     engine = sa.create_engine(database_url)
     with engine.connect() as conn:
         imported = conn.execute(
@@ -87,7 +61,7 @@ def test_eval_grades_a_folder_in_a_throwaway_database(
     folder.mkdir()
     for f in corpus_files[:3]:
         shutil.copyfile(f, folder / f.name)
-    env = _env(tmp_path, pg_admin_url)
+    env = cli_env(tmp_path, EVENT_DEDUP_DATABASE_URL=pg_admin_url)
     result = _run(
         ["eval", "--truth", str(SAMPLE_CORPUS / "truth.json"), str(folder), "--json"], env, tmp_path
     )
@@ -100,9 +74,8 @@ def test_eval_grades_a_folder_in_a_throwaway_database(
     assert 0.9 <= metrics["pairwise_precision"] <= 1.0
     assert metrics["true_pairs"] > 0
     engine = sa.create_engine(pg_admin_url)
-    with engine.connect() as conn:
-        leftovers = conn.execute(
-            sa.text("SELECT count(*) FROM pg_database WHERE datname LIKE 'eventdedup_eval_%'")
-        ).scalar_one()
+    leftovers = scalar(
+        engine, "SELECT count(*) FROM pg_database WHERE datname LIKE 'eventdedup_eval_%'"
+    )
     engine.dispose()
     assert leftovers == 0, "the throw-away database is dropped"

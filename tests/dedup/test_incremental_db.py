@@ -13,18 +13,13 @@ from eventdedup.db.dedup import DbDeduplicator
 from eventdedup.export import export_clusters, export_events
 from eventdedup.ingest.loader import load_file
 from eventdedup.matching import dedupe_batch, load_matching_config
-from eventdedup.pipeline import FileProcessor
+from tests._support.pipeline import file_processor
 
 CFG = load_matching_config(None)
 
 
 def _ingest(engine: sa.Engine, files: list[Path], tmp_path: Path) -> None:
-    processor = FileProcessor(
-        engine=engine,
-        archive_dir=tmp_path / "archive",
-        dead_letter_dir=tmp_path / "dead",
-        deduplicator=DbDeduplicator(CFG),
-    )
+    processor = file_processor(engine, tmp_path)
     staging = tmp_path / "staging"
     staging.mkdir()
     for path in files:
@@ -91,12 +86,7 @@ def test_a_files_records_are_cached_only_once_it_commits(
     from eventdedup.db import outbox
 
     dedup = DbDeduplicator(CFG)
-    processor = FileProcessor(
-        engine=migrated_engine,
-        archive_dir=tmp_path / "archive",
-        dead_letter_dir=tmp_path / "dead",
-        deduplicator=dedup,
-    )
+    processor = file_processor(migrated_engine, tmp_path, dedup)
     first, second = (tmp_path / p.name for p in corpus_files[:2])
     shutil.copyfile(corpus_files[0], first)
     shutil.copyfile(corpus_files[1], second)

@@ -24,7 +24,7 @@ from eventdedup.matching import (
     load_matching_config,
     prepare_event,
 )
-from eventdedup.pipeline import FileProcessor
+from tests._support.pipeline import file_processor
 
 CFG = load_matching_config(None)
 EVENTS = 3000
@@ -57,12 +57,7 @@ def test_file_by_file_equals_batch_on_a_generated_corpus(
     tmp_path: Path,
     migrated_engine: sa.Engine,
 ) -> None:
-    processor = FileProcessor(
-        engine=migrated_engine,
-        archive_dir=tmp_path / "archive",
-        dead_letter_dir=tmp_path / "dead",
-        deduplicator=DbDeduplicator(CFG, record_cache=500),
-    )
+    processor = file_processor(migrated_engine, tmp_path, DbDeduplicator(CFG, record_cache=500))
     inbox = tmp_path / "inbox"
     inbox.mkdir()
     for name, data in corpus:

@@ -19,10 +19,10 @@ import sqlalchemy as sa
 
 import eventdedup.db.dedup
 import eventdedup.db.events
-from eventdedup.db.dedup import DbDeduplicator
 from eventdedup.db.migrate import upgrade_head
 from eventdedup.matching import load_matching_config
-from eventdedup.pipeline import FileProcessor
+from tests._support.db import scalar
+from tests._support.pipeline import file_processor
 
 CFG = load_matching_config(None)
 
@@ -60,12 +60,7 @@ def _run(
     engine: sa.Engine, tmp: Path, stored: list[Any], measured: Any, counter: Counter
 ) -> tuple[int, int]:
     upgrade_head(engine)
-    processor = FileProcessor(
-        engine=engine,
-        archive_dir=tmp / "archive",
-        dead_letter_dir=tmp / "dead",
-        deduplicator=DbDeduplicator(CFG),
-    )
+    processor = file_processor(engine, tmp)
     inbox = tmp / "inbox"
     inbox.mkdir(parents=True)
     for f in stored:
@@ -80,14 +75,11 @@ def _run(
         counter.on = False
         sa.event.remove(engine, "before_cursor_execute", counter)
     ids = [e["id"] for e in measured.events]
-    with engine.connect() as conn:
-        candidates = conn.execute(
-            sa.text(
-                "SELECT count(*) FROM match_decisions "
-                "WHERE (a_id = ANY(:ids)) <> (b_id = ANY(:ids))"
-            ),
-            {"ids": ids},
-        ).scalar_one()
+    candidates = scalar(
+        engine,
+        "SELECT count(*) FROM match_decisions WHERE (a_id = ANY(:ids)) <> (b_id = ANY(:ids))",
+        ids=ids,
+    )
     return len(counter.statements), candidates
 
 

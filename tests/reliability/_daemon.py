@@ -13,12 +13,11 @@ import json
 import os
 import secrets
 import signal
-import socket
 import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -26,36 +25,25 @@ import httpx
 import psutil
 import sqlalchemy as sa
 
-EVENTDEDUP = [sys.executable, "-m", "eventdedup"]
-#: The admin token every subprocess daemon gets (harmless before websocket auth exists).
-TOKEN = "test-token"
-AUTH_HEADERS = [(b"authorization", f"Bearer {TOKEN}".encode())]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from tests._support.auth import TOKEN
+from tests._support.cli import EVENTDEDUP, cli_env
+from tests._support.db import rows
+from tests._support.net import free_port
+from tests._support.wait import wait_until
 
 
 def daemon_env(root: Path, database_url: str, port: int, **extra: str) -> dict[str, str]:
     """A clean environment: no inherited ``EVENT_DEDUP_*``, folders under ``root``."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("EVENT_DEDUP_")}
-    env.update(
-        {
-            "EVENT_DEDUP_DATABASE_URL": database_url,
-            "EVENT_DEDUP_EVENT_DATA_DIR": str(root / "inbox"),
-            "EVENT_DEDUP_DEAD_LETTER_DIR": str(root / "dead_letters"),
-            "EVENT_DEDUP_ARCHIVE_DIR": str(root / "archive"),
-            "EVENT_DEDUP_DATA_DIR": str(root / "state"),
-            "EVENT_DEDUP_HTTP_PORT": str(port),
-            "EVENT_DEDUP_SETTLE_SECONDS": "0.2",
-            "EVENT_DEDUP_RESCAN_SECONDS": "2",
-            "EVENT_DEDUP_ADMIN_TOKEN": TOKEN,
-            "PYTHONUNBUFFERED": "1",
-        }
+    env = cli_env(
+        root,
+        EVENT_DEDUP_DATABASE_URL=database_url,
+        EVENT_DEDUP_HTTP_PORT=str(port),
+        EVENT_DEDUP_SETTLE_SECONDS="0.2",
+        EVENT_DEDUP_RESCAN_SECONDS="2",
+        EVENT_DEDUP_ADMIN_TOKEN=TOKEN,
+        PYTHONUNBUFFERED="1",
     )
-    env.update(extra)
+    env.update(extra)  # ``extra`` may override any of the above
     return env
 
 
@@ -278,29 +266,6 @@ def make_file(events: list[Any], **top: Any) -> dict[str, Any]:
 def engine_for(database_url: str) -> sa.Engine:
     """A test-side engine that holds no connections between queries."""
     return sa.create_engine(database_url, poolclass=sa.pool.NullPool)
-
-
-def rows(engine: sa.Engine, query: str, **params: Any) -> list[sa.Row[Any]]:
-    with engine.connect() as conn:
-        return list(conn.execute(sa.text(query), params))
-
-
-def scalar(engine: sa.Engine, query: str, **params: Any) -> Any:
-    with engine.connect() as conn:
-        return conn.execute(sa.text(query), params).scalar_one()
-
-
-def wait_until(
-    predicate: Callable[[], Any], timeout: float, what: str, interval: float = 0.1
-) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-        time.sleep(interval)
 
 
 def ingestion(engine: sa.Engine, filename: str) -> sa.Row[Any] | None:

@@ -18,6 +18,8 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
+from tests._support.db import rows, scalar
+from tests._support.wait import wait_until
 from tests.conftest import scratch_database
 from tests.reliability._daemon import (
     DaemonProcess,
@@ -29,10 +31,7 @@ from tests.reliability._daemon import (
     ingestion,
     make_event,
     make_file,
-    rows,
-    scalar,
     wait_ingested,
-    wait_until,
 )
 
 MB = 1024 * 1024

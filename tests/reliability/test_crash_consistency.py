@@ -30,6 +30,8 @@ from eventdedup.export import export_clusters
 from eventdedup.ingest.files import is_candidate_name
 from eventdedup.ingest.loader import load_file
 from eventdedup.matching import dedupe_batch, load_matching_config
+from tests._support.db import rows, scalar
+from tests._support.wait import wait_until
 from tests.reliability._daemon import (
     DaemonProcess,
     Zygote,
@@ -38,9 +40,6 @@ from tests.reliability._daemon import (
     feed_messages,
     make_event,
     make_file,
-    rows,
-    scalar,
-    wait_until,
 )
 
 KILLS = int(os.environ.get("RELIABILITY_KILLS", "20"))

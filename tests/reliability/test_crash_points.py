@@ -25,10 +25,10 @@ import sqlalchemy as sa
 import eventdedup.db.events
 import eventdedup.db.outbox
 import eventdedup.pipeline
-from eventdedup.db.dedup import DbDeduplicator
-from eventdedup.matching import load_matching_config
 from eventdedup.pipeline import FileProcessor
-from tests.reliability._daemon import drop_bytes, make_event, make_file, rows, scalar
+from tests._support.db import rows, scalar
+from tests._support.pipeline import file_processor
+from tests.reliability._daemon import drop_bytes, make_event, make_file
 
 GOOD = "ets_crash_01.03.2026.json"
 BROKEN = "rks_crash_01.03.2026.json"
@@ -70,12 +70,7 @@ def die_once(
 
 def new_processor(engine: sa.Engine, tmp_path: Path) -> FileProcessor:
     """What the daemon builds at start; a new one stands for the restarted process."""
-    return FileProcessor(
-        engine=engine,
-        archive_dir=tmp_path / "archive",
-        dead_letter_dir=tmp_path / "dead_letters",
-        deduplicator=DbDeduplicator(load_matching_config(None)),
-    )
+    return file_processor(engine, tmp_path)
 
 
 def visible(folder: Path) -> list[str]:

@@ -1,13 +1,9 @@
-"""Helpers of the TUI tests: a real daemon in a thread, and polling the UI."""
+"""A real daemon in a thread, for the console tests (which run under asyncio)."""
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import threading
-import time
-from collections.abc import Callable
-from typing import Any
 
 import trio
 
@@ -61,26 +57,3 @@ class DaemonThread:
                 trio.from_thread.run_sync(self._stop.set, trio_token=self._token)
         self._thread.join(timeout)
         assert not self._thread.is_alive(), "daemon thread did not stop"
-
-
-def admin_token(settings: Settings) -> str | None:
-    """The token the daemon expects: configured, or generated into the data dir."""
-    if settings.admin_token:
-        return settings.admin_token
-    path = settings.token_path
-    return path.read_text().strip() if path.exists() else None
-
-
-async def wait_for(
-    pilot: Any, condition: Callable[[], Any], within: float = 20.0, what: str = "condition"
-) -> Any:
-    """Poll ``condition`` between UI frames; the app keeps running meanwhile."""
-    deadline = time.monotonic() + within
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {within}s waiting for {what}")
-        await pilot.pause(0.1)
-        await asyncio.sleep(0)

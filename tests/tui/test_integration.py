@@ -17,8 +17,11 @@ from rich.console import Console
 from textual.widgets import Static
 
 from eventdedup.config import Settings
-from tests.daemon.harness import drop_file, scalar
-from tests.tui.helpers import DaemonThread, admin_token, wait_for
+from tests._support.auth import admin_token
+from tests._support.db import scalar
+from tests._support.wait import pilot_wait_until
+from tests.daemon.harness import drop_file
+from tests.tui.helpers import DaemonThread
 from tui.app import ConsoleApp
 from tui.backend import ThreadedBackend
 from tui.formatting import human_date
@@ -62,7 +65,7 @@ async def test_dashboard_actors_and_live_feed(
     app = console(settings)
     async with app.run_test(size=SIZE) as pilot:
         actors = app.query_one(ActorTable)
-        await wait_for(
+        await pilot_wait_until(
             pilot,
             lambda: (
                 {"http", "migrator", "feed", "processor", "watcher"}
@@ -71,17 +74,17 @@ async def test_dashboard_actors_and_live_feed(
             what="the five actors",
         )
         # the `status` RPC answered (so the token was accepted)
-        await wait_for(pilot, lambda: app.state.status_at is not None, what="status")
+        await pilot_wait_until(pilot, lambda: app.state.status_at is not None, what="status")
         await pilot.press("2")
         drop_file(corpus_files[0], settings.event_data_dir)
-        await wait_for(
+        await pilot_wait_until(
             pilot,
             lambda: corpus_files[0].name in processed(app),
             within=30,
             what="file.processed in the feed",
         )
         table = app.query_one(FeedTable)
-        await wait_for(
+        await pilot_wait_until(
             pilot,
             lambda: any(m["type"] == "file.processed" for m in table.messages.values()),
             what="a file.processed row",
@@ -98,7 +101,7 @@ async def test_search_finds_an_event_and_shows_its_sources(
     drop_file(corpus_files[0], settings.event_data_dir)
     app = console(settings)
     async with app.run_test(size=SIZE) as pilot:
-        await wait_for(
+        await pilot_wait_until(
             pilot,
             lambda: scalar(migrated_engine, "SELECT count(*) FROM canonical_events") > 0,
             within=30,
@@ -111,7 +114,7 @@ async def test_search_finds_an_event_and_shows_its_sources(
         word = max(title.split(), key=len)
         await pilot.press("3", "slash", *word, "enter")
         table = app.query_one(EventsTable)
-        await wait_for(
+        await pilot_wait_until(
             pilot,
             lambda: any(i["title"] == title for i in table.items.values()),
             what=f"search result {title!r}",
@@ -120,9 +123,9 @@ async def test_search_finds_an_event_and_shows_its_sources(
         table.move_cursor(row=table.get_row_index(target))
         await pilot.press("enter")
         view = app.query_one(EventsView)
-        await wait_for(pilot, lambda: view.detail_id == target, what="the detail pane")
+        await pilot_wait_until(pilot, lambda: view.detail_id == target, what="the detail pane")
         pane = app.query_one(EventDetail)
-        await wait_for(pilot, lambda: pane.detail is not None, what="the detail")
+        await pilot_wait_until(pilot, lambda: pane.detail is not None, what="the detail")
         assert pane.detail is not None
         with migrated_engine.connect() as conn:
             members = set(
@@ -147,7 +150,7 @@ async def test_merge_from_the_review_screen(
     drop_file(corpus_files[0], settings.event_data_dir)
     app = console(settings)
     async with app.run_test(size=SIZE) as pilot:
-        await wait_for(pilot, lambda: processed(app), within=30, what="the first file")
+        await pilot_wait_until(pilot, lambda: processed(app), within=30, what="the first file")
         # a review item the operator will merge: two source events of different canonicals
         with migrated_engine.begin() as conn:
             a, b = conn.execute(
@@ -166,7 +169,7 @@ async def test_merge_from_the_review_screen(
             )
         await pilot.press("4")
         table = app.query_one(ReviewTable)
-        await wait_for(
+        await pilot_wait_until(
             pilot,
             lambda: any(i.get("reason") == "tui test" for i in table.items.values()),
             what="the review item",
@@ -176,7 +179,7 @@ async def test_merge_from_the_review_screen(
         await pilot.press("m")
         await pilot.pause()
         await pilot.press("y")
-        await wait_for(
+        await pilot_wait_until(
             pilot,
             lambda: any(m["type"] == "canonical.merged" for m in app.state.feed),
             what="canonical.merged in the feed",
@@ -190,7 +193,7 @@ async def test_merge_from_the_review_screen(
             )
             == 1
         )
-        await wait_for(
+        await pilot_wait_until(
             pilot,
             lambda: "canonical.merged" in str(app.query_one("#review-result").render()),
             what="the result line",
@@ -208,15 +211,15 @@ async def test_daemon_restart_shows_banner_and_resumes_without_duplicates(
         async with app.run_test(size=SIZE) as pilot:
             await pilot.press("2")
             drop_file(corpus_files[0], tui_settings.event_data_dir)
-            await wait_for(pilot, lambda: processed(app), within=30, what="the first file")
+            await pilot_wait_until(pilot, lambda: processed(app), within=30, what="the first file")
             first.stop()
             banner = app.query_one(ConnectionBanner)
-            await wait_for(pilot, lambda: banner.display, what="the banner")
+            await pilot_wait_until(pilot, lambda: banner.display, what="the banner")
             assert "Disconnected" in str(banner.render())
             drop_file(corpus_files[1], tui_settings.event_data_dir)  # waits in the inbox
             second = DaemonThread(tui_settings).start()
-            await wait_for(pilot, lambda: not banner.display, what="the reconnection")
-            await wait_for(
+            await pilot_wait_until(pilot, lambda: not banner.display, what="the reconnection")
+            await pilot_wait_until(
                 pilot,
                 lambda: len(processed(app)) == 2,
                 within=30,

@@ -21,7 +21,8 @@ import aiohttp
 import httpx
 import pytest
 
-from tests.daemon.harness import drop_file, free_port
+from tests._support.net import free_port
+from tests.daemon.harness import drop_file
 from tests.tui.helpers import DaemonThread
 from tests.tui.webconsole import (
     CHROMEDRIVER,

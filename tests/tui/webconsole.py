@@ -18,7 +18,7 @@ import attrs
 import httpx
 
 from eventdedup.config import PREFIX
-from tests.daemon.harness import free_port
+from tests._support.net import free_port
 
 CHROMIUM = ("chromium", "chromium-browser", "google-chrome")
 CHROMEDRIVER = ("chromedriver", "chromium-driver")
