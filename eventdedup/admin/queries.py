@@ -345,7 +345,11 @@ def list_reviews(conn: Connection, state: str, page: int, size: int) -> dict[str
     rows = conn.execute(
         sa.select(review_items)
         .where(where)
-        .order_by(review_items.c.uncertainty.desc(), review_items.c.id)
+        .order_by(
+            review_items.c.benefit.desc().nulls_last(),
+            review_items.c.uncertainty.desc(),
+            review_items.c.id,
+        )
         .limit(size)
         .offset((page - 1) * size)
     ).all()
@@ -384,10 +388,32 @@ def list_reviews(conn: Connection, state: str, page: int, size: int) -> dict[str
                 "created_at": _iso(r.created_at),
                 "resolved_at": _iso(r.resolved_at),
                 "resolution": (r.data or {}).get("resolution"),
+                **_review_details(r),
                 "events": [events[i] for i in ids if i in events],
             }
         )
     return {"items": items, "total": total, "page": page, "size": size}
+
+
+def _review_details(row: Any) -> dict[str, Any]:
+    """The question's probability, signals, what an answer moves and who settled it."""
+    data = row.data or {}
+    question = data.get("question")
+    left, right = len(data.get("left", [])), len(data.get("right", []))
+    if question == "merge":
+        moves = f"merge would join {left} and {right} listings"
+    elif question == "split":
+        moves = f"split would take {right} of {left} listings out"
+    else:
+        moves = None
+    return {
+        "probability": data.get("probability"),
+        "benefit": row.benefit,
+        "signals": data.get("signals"),
+        "moves": moves,
+        "decided_by": data.get("resolved_by") or data.get("dismissed_by") or data.get("settled_by"),
+        "resolver": data.get("resolver"),
+    }
 
 
 def _review_event_ids(row: Any) -> list[str]:

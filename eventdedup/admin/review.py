@@ -167,7 +167,7 @@ class ReviewTx:
         if not comps:
             return
         try:
-            self.messages.extend(self.dedup.recluster(self.conn, comps))
+            self.messages.extend(self.dedup.recluster(self.conn, comps, settled_by=self.operator))
         except ValueError as exc:
             if "contradictory" not in str(exc):
                 raise
@@ -273,6 +273,9 @@ def merge(tx: ReviewTx, source_id: int, target_id: int, review_id: int | None) -
     s_ids, t_ids = [m for m, _ in s_members], [m for m, _ in t_members]
     tx.snapshot_before(s_ids + t_ids)
     tx.constraint(s_ids[0], t_ids[0], "must_link")
+    # answered before re-clustering, which would otherwise close it as settled
+    if review_id is not None:
+        tx.resolve_review(review_id, "merged")
     root = tx.merge_components(c for _, c in s_members + t_members)
     tx.recluster([root])
     now = set(tx.canonical_of(s_ids + t_ids).values())
@@ -284,8 +287,6 @@ def merge(tx: ReviewTx, source_id: int, target_id: int, review_id: int | None) -
     survivor = int(next(iter(now)))  # type: ignore[arg-type]
     merged = tgt if survivor == src else src
     _ensure_redirect(tx, merged, survivor)
-    if review_id is not None:
-        tx.resolve_review(review_id, "merged")
     return {"surviving_canonical_id": survivor, "merged_canonical_id": merged}
 
 
@@ -358,6 +359,8 @@ def split(
     if t_ids:
         tx.constraint(event_id, t_ids[0], "must_link")
         comps = {tx.merge_components(comps)}
+    if review_id is not None:
+        tx.resolve_review(review_id, "split")
     tx.recluster(comps)
     now = tx.canonical_of([event_id, *others, *t_ids])
     new_id = now[event_id]
@@ -378,8 +381,6 @@ def split(
             {"canonical_id": keeps, "source_event_id": event_id, "new_canonical_id": new_id},
         )
     )
-    if review_id is not None:
-        tx.resolve_review(review_id, "split")
     return {"canonical_id": keeps, "new_canonical_id": new_id}
 
 
@@ -398,13 +399,13 @@ def keep_separate(tx: ReviewTx, a: str, b: str, review_id: int | None) -> dict[s
     ]
     tx.snapshot_before([a, b, *related])
     tx.constraint(a, b, "cannot_link")
+    if review_id is not None:
+        tx.resolve_review(review_id, "kept_separate")
+    tx.resolve_pair_reviews(a, b, "kept_separate")
     tx.recluster(tx.components_of([a, b]))
     now = tx.canonical_of([a, b])
     if now[a] == now[b]:  # only possible through must-links, which the clustering rejects
         raise conflict(f"{a} and {b} are must-linked through other events")
-    tx.resolve_pair_reviews(a, b, "kept_separate")
-    if review_id is not None:
-        tx.resolve_review(review_id, "kept_separate")
     return {"a_canonical_id": now[a], "b_canonical_id": now[b]}
 
 
