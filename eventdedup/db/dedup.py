@@ -926,7 +926,7 @@ def _refresh_review(
         if key not in existing:
             inserts.append({"kind": item.kind, "a_id": key[1], "b_id": key[2], **values})
         elif existing[key][1] == "open":
-            updates.append({"b_rid": existing[key][0], **values, "resolver_at": None})
+            updates.append({"b_rid": existing[key][0], **values})
     if updates:
         conn.execute(
             review_items.update().where(review_items.c.id == sa.bindparam("b_rid")), updates

@@ -296,5 +296,6 @@ resolver_models = Table(
     Column("weights", JSONB, nullable=False),
     Column("decisions", Integer, nullable=False),
     Column("agreement", Float),
+    Column("baseline", Float),
     Column("trained_at", TZ, nullable=False, server_default=text("now()")),
 )

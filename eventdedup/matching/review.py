@@ -17,7 +17,8 @@ constraints in, items out.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
 
 import attrs
 
@@ -60,18 +61,23 @@ CALIBRATION: tuple[float, ...] = (
 )
 
 
-def pair_features(score: PairScore) -> tuple[float, ...]:
+def signal_features(sig: Mapping[str, Any]) -> tuple[float, ...]:
+    """``FEATURES`` of a pair from its :func:`signals` (as stored with a review item)."""
     return (
         1.0,
-        1.0 if score.decision == MATCH else 0.0,
-        1.0 if score.decision == NO_MATCH else 0.0,
-        score.combined,
-        score.date,
-        score.geo,
-        score.title,
-        score.description,
-        1.0 if score.reason.startswith("vetoed") else 0.0,
+        1.0 if sig["decision"] == MATCH else 0.0,
+        1.0 if sig["decision"] == NO_MATCH else 0.0,
+        float(sig["combined"]),
+        float(sig["date"]),
+        float(sig["geo"]),
+        float(sig["title"]),
+        float(sig["description"]),
+        1.0 if str(sig["reason"]).startswith("vetoed") else 0.0,
     )
+
+
+def pair_features(score: PairScore) -> tuple[float, ...]:
+    return signal_features(signals(score))
 
 
 def pair_probability(score: PairScore, weights: Sequence[float] = CALIBRATION) -> float:
@@ -86,7 +92,7 @@ def pair_probability(score: PairScore, weights: Sequence[float] = CALIBRATION) -
     return round(predict(weights, pair_features(score)), 4)
 
 
-def signals(score: PairScore) -> dict[str, float | str]:
+def signals(score: PairScore) -> dict[str, Any]:
     return {
         "date": score.date,
         "geo": score.geo,

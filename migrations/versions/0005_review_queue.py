@@ -57,6 +57,7 @@ def upgrade() -> None:
         sa.Column("weights", JSONB, nullable=False),
         sa.Column("decisions", sa.Integer, nullable=False),
         sa.Column("agreement", sa.Float),
+        sa.Column("baseline", sa.Float),
         sa.Column("trained_at", TZ, nullable=False, server_default=sa.text("now()")),
     )
 

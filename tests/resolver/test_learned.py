@@ -1,0 +1,44 @@
+"""The learned resolver against an operator who answers the queue from the ground truth."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from eventdedup.actors.resolver import ResolverChain, maybe_retrain, run_pass
+from eventdedup.admin.metrics import Metrics
+from eventdedup.db.engine import Database
+from tests.resolver.helpers import answer_from_truth, ingest, open_items, source
+
+
+@pytest.mark.trio
+async def test_operator_shrinks_the_queue_and_the_learned_resolver_learns(
+    corpus_files: list[Path], tmp_path: Path, migrated_engine: sa.Engine, database_url: str
+) -> None:
+    ingest(migrated_engine, corpus_files, tmp_path)
+    db = Database.from_url(database_url)
+    chain = ResolverChain(("learned",), confidence=0.9, retrain_every=4)
+    metrics = Metrics()
+    sizes = [len(open_items(migrated_engine))]
+    agreements = []
+    applied = 0
+    answered = 0
+    while (items := open_items(migrated_engine)) and answered < 200:
+        answer_from_truth(migrated_engine, items[0])
+        answered += 1
+        if await maybe_retrain(db, chain, metrics):
+            agreements.append((chain.model.agreement, chain.model.baseline))
+            applied += await run_pass(db, source(), chain, metrics, "t")
+        sizes.append(len(open_items(migrated_engine)))
+    db.dispose()
+    print("queue", sizes, "agreement", agreements, "resolver applied", applied)
+    # every answer closes its item and raises no new one: the queue only shrinks
+    assert sizes[-1] == 0 and all(b <= a for a, b in zip(sizes, sizes[1:], strict=False))
+    assert answered <= sizes[0]
+    # the learned model agrees with the operator at least as often as the shipped
+    # calibration on every retraining, and more often at the end
+    assert len(agreements) >= 3
+    assert all(learned >= shipped for learned, shipped in agreements)
+    assert agreements[-1][0] > agreements[-1][1]
