@@ -1,0 +1,95 @@
+"""Replicas share the queue without double decisions; a resolver's decision can be undone."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+import trio
+
+from eventdedup.actors.resolver import ResolverChain, run_pass
+from eventdedup.admin import review as ops
+from eventdedup.admin.metrics import Metrics
+from eventdedup.db.engine import Database
+from eventdedup.matching.learned import LearnedModel
+from eventdedup.matching.review import FEATURES
+from tests.resolver.helpers import ingest, open_items, source
+
+#: A model sure that every pair is the same event (P = sigmoid(6) ~ 0.998).
+SURE = LearnedModel((6.0,) + (0.0,) * (len(FEATURES) - 1))
+
+
+def _rows(engine: sa.Engine, query: str) -> list[sa.Row]:
+    with engine.connect() as conn:
+        return list(conn.execute(sa.text(query)))
+
+
+@pytest.mark.trio
+async def test_two_replicas_share_the_queue_and_a_decision_can_be_undone(
+    corpus_files: list[Path], tmp_path: Path, migrated_engine: sa.Engine, database_url: str
+) -> None:
+    ingest(migrated_engine, corpus_files[:3], tmp_path)
+    before = open_items(migrated_engine)
+    assert len(before) >= 4
+    replicas = [Database.from_url(database_url) for _ in range(2)]
+    applied: list[int] = []
+
+    async def replica(db: Database, name: str) -> None:
+        chain = ResolverChain(("learned",), confidence=0.9, model=SURE)
+        applied.append(await run_pass(db, source(), chain, Metrics(), name))
+
+    async with trio.open_nursery() as nursery:
+        for n, db in enumerate(replicas):
+            nursery.start_soon(replica, db, f"replica-{n}")
+
+    decisions = _rows(
+        migrated_engine,
+        "SELECT params->>'review_id' AS rid, replica, action FROM audit_log "
+        "WHERE operator = 'resolver:learned'",
+    )
+    rids = [d.rid for d in decisions]
+    assert len(rids) == len(set(rids)) == sum(applied) > 0, "an item was decided twice"
+    assert {d.action for d in decisions} == {"review.merge"}
+    # every item a resolver answered is closed, by it, with its confidence and reason
+    settled = _rows(
+        migrated_engine,
+        "SELECT id, state, data FROM review_items WHERE data ? 'resolver' ORDER BY id",
+    )
+    assert len(settled) == len(rids)
+    for row in settled:
+        assert row.state == "resolved" and row.data["resolved_by"] == "resolver:learned"
+        assert row.data["resolver"]["confidence"] > 0.99 and row.data["resolver"]["reason"]
+    feed = _rows(migrated_engine, "SELECT type, data FROM outbox WHERE type LIKE 'review.%'")
+    assert sum(m.type == "review.resolver" for m in feed) == len(rids)
+    assert any(
+        m.type == "review.resolved" and m.data["operator"] == "resolver:learned" for m in feed
+    )
+
+    # undo the resolver's last decision, as an operator would undo their own
+    last = _rows(
+        migrated_engine,
+        "SELECT params->>'review_id' AS rid FROM audit_log "
+        "WHERE operator = 'resolver:learned' ORDER BY id DESC LIMIT 1",
+    )[0]
+    constraints = _rows(migrated_engine, "SELECT count(*) AS n FROM match_constraints")[0].n
+    undone = ops.run_review(
+        migrated_engine,
+        source(),
+        action="review.undo",
+        operator="resolver:learned",
+        replica="t",
+        params={},
+        body=ops.undo,
+    )
+    assert undone["action"] == "review.merge"
+    assert _rows(migrated_engine, "SELECT count(*) AS n FROM match_constraints")[0].n == (
+        constraints - 1
+    )
+    reopened = {i.id: i for i in open_items(migrated_engine)}
+    assert int(last.rid) in reopened and reopened[int(last.rid)].resolver_at is not None
+    # ...and the resolver leaves the reopened item to humans
+    chain = ResolverChain(("learned",), confidence=0.9, model=SURE)
+    assert await run_pass(replicas[0], source(), chain, Metrics(), "again") == 0
+    for db in replicas:
+        db.dispose()
