@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 
 import pytest
@@ -35,7 +36,7 @@ async def test_operator_shrinks_the_queue_and_the_learned_resolver_learns(
     db.dispose()
     print("queue", sizes, "agreement", agreements, "resolver applied", applied)
     # every answer closes its item and raises no new one: the queue only shrinks
-    assert sizes[-1] == 0 and all(b <= a for a, b in zip(sizes, sizes[1:], strict=False))
+    assert sizes[-1] == 0 and all(b <= a for a, b in itertools.pairwise(sizes))
     assert answered <= sizes[0]
     # the learned model agrees with the operator at least as often as the shipped
     # calibration on every retraining, and more often at the end
