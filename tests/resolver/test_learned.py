@@ -10,7 +10,9 @@ import sqlalchemy as sa
 
 from eventdedup.actors.resolver import ResolverChain, maybe_retrain, run_pass
 from eventdedup.admin.metrics import Metrics
+from eventdedup.config import load_settings
 from eventdedup.db.engine import Database
+from eventdedup.runner import train_learned
 from tests.resolver.helpers import answer_from_truth, ingest, open_items, source
 
 
@@ -26,14 +28,20 @@ async def test_operator_shrinks_the_queue_and_the_learned_resolver_learns(
     agreements = []
     applied = 0
     answered = 0
+    actions: list[str] = []
     while (items := open_items(migrated_engine)) and answered < 200:
-        answer_from_truth(migrated_engine, items[0])
+        actions.append(answer_from_truth(migrated_engine, items[0]))
         answered += 1
         if await maybe_retrain(db, chain, metrics):
             agreements.append((chain.model.agreement, chain.model.baseline))
             applied += await run_pass(db, source(), chain, metrics, "t")
         sizes.append(len(open_items(migrated_engine)))
     db.dispose()
+    # ``eventdedup train`` retrains on every answer at once
+    settings = load_settings({}, database_url=database_url, data_dir=tmp_path / "data")
+    trained = await train_learned(settings)
+    assert trained["decisions"] == sum(a != "review.dismiss" for a in actions) > 0
+    assert trained["agreement"] >= trained["baseline"]
     print("queue", sizes, "agreement", agreements, "resolver applied", applied)
     # every answer closes its item and raises no new one: the queue only shrinks
     assert sizes[-1] == 0 and all(b <= a for a, b in itertools.pairwise(sizes))
