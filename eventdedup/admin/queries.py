@@ -41,6 +41,8 @@ SORTS = {
 }
 MAX_PAGE = 100_000
 REVIEW_STATES = ("open", "resolved", "dismissed")
+#: Who closed an item: an operator, a resolver (``resolver:<name>``) or a file / re-clustering.
+DECIDED_BY = ("operator", "resolver", "file")
 
 
 def _like_pattern(text: str) -> str:
@@ -337,8 +339,25 @@ def get_event(conn: Connection, cid: int) -> dict[str, Any] | None:
     return result
 
 
-def list_reviews(conn: Connection, state: str, page: int, size: int) -> dict[str, Any]:
+def _decided_by(who: str) -> sa.ColumnElement[bool]:
+    data = review_items.c.data
+    by = sa.func.coalesce(
+        data["resolved_by"].astext, data["dismissed_by"].astext, data["settled_by"].astext
+    )
+    automatic = sa.or_(by.startswith("file"), by == "re-clustering", by.startswith("migration"))
+    if who == "resolver":
+        return by.startswith("resolver:")
+    if who == "file":
+        return automatic
+    return sa.and_(by.is_not(None), ~by.startswith("resolver:"), ~automatic)
+
+
+def list_reviews(
+    conn: Connection, state: str, page: int, size: int, decided_by: str | None = None
+) -> dict[str, Any]:
     where = review_items.c.state == state
+    if decided_by is not None:
+        where = sa.and_(where, _decided_by(decided_by))
     total = conn.execute(
         sa.select(sa.func.count()).select_from(review_items).where(where)
     ).scalar_one()
@@ -482,6 +501,14 @@ def counters(conn: Connection) -> dict[str, int]:
             .where(review_items.c.state == "open")
             .scalar_subquery()
             .label("review_open"),
+            sa.select(sa.func.count())
+            .select_from(audit_log)
+            .where(audit_log.c.operator.startswith("resolver:"))
+            .where(audit_log.c.action != "review.undo")
+            .where(audit_log.c.undone_by.is_(None))
+            .where(audit_log.c.at >= sa.func.date_trunc("day", sa.func.now()))
+            .scalar_subquery()
+            .label("resolver_today"),
         )
     ).one()
     return {
@@ -490,6 +517,9 @@ def counters(conn: Connection) -> dict[str, int]:
         "events": row.events,
         "canonicals": row.canonicals,
         "review_open": row.review_open,
+        # open items per 1,000 listings (the queue's size relative to the intake)
+        "review_per_1000": round(1000 * row.review_open / row.events) if row.events else 0,
+        "resolver_today": row.resolver_today,
     }
 
 

@@ -144,8 +144,10 @@ class QueueItem:
         )
 
     def to_json(self) -> dict[str, object]:
+        # the console's convention: side B is what a merge moves or a split takes out
+        shown = [self.a_id, self.b_id] if self.kind == MERGE else [self.b_id, self.a_id]
         return {
-            "event_ids": [self.a_id, self.b_id],
+            "event_ids": shown,
             "question": self.kind,
             "probability": self.probability,
             "benefit": self.benefit,
