@@ -20,10 +20,13 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from eventdedup.matching import dedupe_batch, load_matching_config
+from eventdedup.matching import dedupe_batch, evaluate_clusters, load_matching_config
 from eventdedup.matching.logistic import fit
 from eventdedup.matching.review import CALIBRATION, FEATURES, MERGE, build_queue, pair_features
 from eventdedup.testing import SAMPLE_CORPUS, load_corpus
+
+#: ``EVENT_DEDUP_RESOLVER_CONFIDENCE``'s default.
+RESOLVER_CONFIDENCE = 0.9
 
 
 def load_truth(root: Path) -> dict[str, str]:
@@ -48,6 +51,28 @@ def measure(root: Path, weights: tuple[float, ...] = CALIBRATION) -> dict[str, A
     def right(q: Any) -> bool:  # the answer an operator gives changes the clustering
         return same(q.a_id, q.b_id) if q.kind == MERGE else not same(q.a_id, q.b_id)
 
+    # the resolver tier at its defaults (learned on, no operator answers yet: the shipped
+    # calibration; llm off) applies answers at confidence >= 0.9
+    clusters = [set(c) for c in result.clusters]
+    where = {i: n for n, c in enumerate(clusters) for i in c}
+    automatic = 0
+    for q in queue:
+        if q.kind == MERGE and q.probability >= RESOLVER_CONFIDENCE:
+            a, b = where[q.a_id], where[q.b_id]
+            if a != b:
+                clusters[a] |= clusters[b]
+                for i in clusters[b]:
+                    where[i] = a
+                clusters[b] = set()
+                automatic += 1
+        elif q.kind != MERGE and 1 - q.probability >= RESOLVER_CONFIDENCE:
+            clusters[where[q.a_id]].discard(q.a_id)
+            clusters.append({q.a_id})
+            where[q.a_id] = len(clusters) - 1
+            automatic += 1
+    sub_truth = {i: k for i, k in truth.items() if i in result.records}
+    before = evaluate_clusters(result.clusters, sub_truth)
+    after = evaluate_clusters([c for c in clusters if c], sub_truth)
     merges = [q for q in queue if q.kind == MERGE]
     first = queue[:20]
     n = len(events)
@@ -67,6 +92,9 @@ def measure(root: Path, weights: tuple[float, ...] = CALIBRATION) -> dict[str, A
         "first20_answer_changes_clustering": round(sum(map(right, first)) / len(first), 3)
         if first
         else None,
+        "pairwise_precision": before["pairwise_precision"],
+        "resolver_decisions": automatic,
+        "pairwise_precision_with_resolvers": after["pairwise_precision"],
     }
 
 

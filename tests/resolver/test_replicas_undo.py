@@ -11,6 +11,7 @@ import trio
 from eventdedup.actors.resolver import ResolverChain, run_pass
 from eventdedup.admin import review as ops
 from eventdedup.admin.metrics import Metrics
+from eventdedup.admin.queries import counters, list_reviews
 from eventdedup.db.engine import Database
 from eventdedup.matching.learned import LearnedModel
 from eventdedup.matching.review import FEATURES
@@ -88,6 +89,16 @@ async def test_two_replicas_share_the_queue_and_a_decision_can_be_undone(
     )
     reopened = {i.id: i for i in open_items(migrated_engine)}
     assert int(last.rid) in reopened and reopened[int(last.rid)].resolver_at is not None
+    # the console's views: who decided, and today's resolver decisions on the dashboard
+    with migrated_engine.connect() as conn:
+        by_resolver = list_reviews(conn, "resolved", 1, 200, "resolver")
+        by_operator = list_reviews(conn, "resolved", 1, 200, "operator")
+        figures = counters(conn)
+    assert {i["decided_by"] for i in by_resolver["items"]} == {"resolver:learned"}
+    assert by_resolver["total"] == len(rids) - 1 and by_operator["total"] == 0
+    assert all(i["resolver"]["confidence"] > 0.99 for i in by_resolver["items"])
+    assert figures["resolver_today"] == len(rids) - 1
+    assert figures["review_per_1000"] == round(1000 * figures["review_open"] / figures["events"])
     # ...and the resolver leaves the reopened item to humans
     chain = ResolverChain(("learned",), confidence=0.9, model=SURE)
     assert await run_pass(replicas[0], source(), chain, Metrics(), "again") == 0
