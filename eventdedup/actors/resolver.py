@@ -43,6 +43,7 @@ from eventdedup.admin.resolver import (
     spend,
     used_today,
 )
+from eventdedup.admin.review import LockBusy
 from eventdedup.config import ConfigError, Settings
 from eventdedup.db.engine import Database
 from eventdedup.matching.learned import LearnedModel, train
@@ -158,12 +159,27 @@ async def resolve_one(
         if answer is None or answer.confidence < chain.confidence:
             metrics.resolver_decisions.labels(name, "unsure").inc()
             continue
-        result = await db.run(apply_answer, db.engine, source, question, answer, replica)
+        result = await apply_when_free(db, source, question, answer, replica)
         label = answer_name(question, answer) if result is not None else "refused"
         metrics.resolver_decisions.labels(name, label).inc()
         if result is not None:
             return result
     return None
+
+
+#: How long the resolver waits for a file to release the matching lock before trying again.
+LOCK_RETRY = 0.05
+
+
+async def apply_when_free(
+    db: Database, source: ConfigSource, question: Question, answer: Answer, replica: str
+) -> dict[str, Any] | None:
+    """Apply the answer once no file holds the matching lock (files never wait for it)."""
+    while True:
+        try:
+            return await db.run(apply_answer, db.engine, source, question, answer, replica)
+        except LockBusy:
+            await trio.sleep(LOCK_RETRY)
 
 
 async def maybe_retrain(db: Database, chain: ResolverChain, metrics: Metrics) -> bool:

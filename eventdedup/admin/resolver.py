@@ -179,7 +179,9 @@ def apply_answer(
     """Apply a confident answer as operator ``resolver:<name>``; None if it was not applied.
 
     Not applied: the item was settled meanwhile, an operator's constraint says
-    otherwise, or the clustering rules refuse it (all left for humans).
+    otherwise, or the clustering rules refuse it (all left for humans).  Raises
+    :class:`~eventdedup.admin.review.LockBusy` while a file holds the matching
+    lock: files go first.
     """
     operator = OPERATOR_PREFIX + answer.resolver
     rid = question.review_id
@@ -239,6 +241,7 @@ def apply_answer(
             replica=replica,
             params={"review_id": rid, "answer": answer.to_json()},
             body=body,
+            wait=False,
         )
     except RpcError:
         return None

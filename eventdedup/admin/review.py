@@ -220,6 +220,10 @@ class ReviewTx:
             self.resolve_review(rid, resolution)
 
 
+class LockBusy(Exception):
+    """The matching lock is held (a file is being matched); try again later."""
+
+
 def run_review(
     engine: Engine,
     source: ConfigSource,
@@ -229,10 +233,19 @@ def run_review(
     replica: str,
     params: Mapping[str, Any],
     body: Callable[[ReviewTx], dict[str, Any]],
+    wait: bool = True,
 ) -> dict[str, Any]:
-    """Run ``body`` in one transaction under the matching lock; audit and announce it."""
+    """Run ``body`` in one transaction under the matching lock; audit and announce it.
+
+    ``wait=False`` (the resolver) raises :class:`LockBusy` instead of waiting
+    when a file (or another operation) holds the lock, so it never queues in
+    front of the next file.
+    """
     with engine.begin() as conn:
-        conn.execute(sa.select(sa.func.pg_advisory_xact_lock(MATCH_LOCK)))
+        if wait:
+            conn.execute(sa.select(sa.func.pg_advisory_xact_lock(MATCH_LOCK)))
+        elif not conn.execute(sa.select(sa.func.pg_try_advisory_xact_lock(MATCH_LOCK))).scalar():
+            raise LockBusy
         dedup = ConfiguredDeduplicator(source, source.current(conn))
         tx = ReviewTx(conn, dedup, operator)
         result = body(tx)
