@@ -80,6 +80,22 @@ def test_every_type_has_a_summary() -> None:
     assert "merged into 1042" in summarize(
         message(1, "canonical.merged", canonical_id=1042, merged=7)
     )
+    said = summarize(
+        message(
+            2,
+            "review.resolver",
+            review_id=5,
+            operator="resolver:llm",
+            same=True,
+            confidence=0.93,
+            reason="same reading",
+        )
+    )
+    assert said == "review 5 resolver:llm: same (0.93) same reading"
+    settled = summarize(
+        message(3, "review.resolved", review_id=6, action="settled", settled_by="file (bwb)")
+    )
+    assert settled == "review 6 settled by file (bwb)"
 
 
 def test_review_actions_name_the_right_ids() -> None:
