@@ -336,6 +336,22 @@ DETAIL = {
             "reason": "transitive via kk-1",
         },
     ],
+    "reviews": [
+        {
+            "review_id": 31,
+            "kind": "merge",
+            "event_ids": ["kk-1", "ts-3"],
+            "resolution": "merged",
+            "decided_by": "resolver:llm",
+            "resolver": {
+                "name": "llm",
+                "same": True,
+                "confidence": 0.94,
+                "reason": "same concert; the ticket shop lists the support act first",
+            },
+            "resolved_at": _at(30),
+        }
+    ],
 }
 
 

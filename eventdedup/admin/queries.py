@@ -279,6 +279,7 @@ def get_event(conn: Connection, cid: int) -> dict[str, Any] | None:
         s["created_at"] = _iso(s["created_at"])
     decisions: list[dict[str, Any]] = []
     constraints: list[dict[str, Any]] = []
+    reviews: list[dict[str, Any]] = []
     if ids:
         param = sa.literal(ids, sa.ARRAY(sa.Text))
         for r in conn.execute(
@@ -328,11 +329,33 @@ def get_event(conn: Connection, cid: int) -> dict[str, Any] | None:
                 .order_by(match_constraints.c.a_id, match_constraints.c.b_id)
             )
         ]
+        # review questions about these listings someone answered: who, and a resolver's why
+        answered = conn.execute(
+            sa.select(review_items)
+            .where(
+                sa.or_(review_items.c.a_id == sa.any_(param), review_items.c.b_id == sa.any_(param))
+            )
+            .where(review_items.c.data.has_key("resolution"))
+            .order_by(review_items.c.resolved_at, review_items.c.id)
+        ).all()
+        reviews = [
+            {
+                "review_id": r.id,
+                "kind": r.kind,
+                "event_ids": _review_event_ids(r),
+                "resolution": r.data.get("resolution"),
+                "decided_by": r.data.get("resolved_by"),
+                "resolver": r.data.get("resolver"),
+                "resolved_at": _iso(r.resolved_at),
+            }
+            for r in answered
+        ]
     result: dict[str, Any] = {
         "canonical": canonical,
         "sources": sources,
         "decisions": decisions,
         "constraints": constraints,
+        "reviews": reviews,
     }
     if redirected_from is not None:
         result["redirected_from"] = redirected_from

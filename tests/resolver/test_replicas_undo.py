@@ -11,7 +11,7 @@ import trio
 from eventdedup.actors.resolver import ResolverChain, run_pass
 from eventdedup.admin import review as ops
 from eventdedup.admin.metrics import Metrics
-from eventdedup.admin.queries import counters, list_reviews
+from eventdedup.admin.queries import counters, get_event, list_reviews
 from eventdedup.db.engine import Database
 from eventdedup.matching.learned import LearnedModel
 from eventdedup.matching.review import FEATURES
@@ -98,6 +98,15 @@ async def test_two_replicas_share_the_queue_and_a_decision_can_be_undone(
     assert by_resolver["total"] == len(rids) - 1 and by_operator["total"] == 0
     assert all(i["resolver"]["confidence"] > 0.99 for i in by_resolver["items"])
     assert figures["resolver_today"] == len(rids) - 1
+    # the event page shows who decided, with the resolver's confidence and reason
+    with migrated_engine.connect() as conn:
+        shown = by_resolver["items"][0]
+        cid = shown["events"][0]["canonical_id"]
+        page = get_event(conn, cid)
+    assert page is not None
+    [said] = [r for r in page["reviews"] if r["review_id"] == shown["id"]]
+    assert said["decided_by"] == "resolver:learned" and said["resolution"] == "merged"
+    assert said["resolver"]["confidence"] > 0.99 and said["resolver"]["reason"]
     assert figures["review_per_1000"] == round(1000 * figures["review_open"] / figures["events"])
     # ...and the resolver leaves the reopened item to humans
     chain = ResolverChain(("learned",), confidence=0.9, model=SURE)

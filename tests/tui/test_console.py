@@ -14,6 +14,7 @@ from tui.app import ConsoleApp
 from tui.fake import FakeBackend
 from tui.screens.events import EventsView
 from tui.widgets.banner import ConnectionBanner
+from tui.widgets.event_detail import reviews_table
 from tui.widgets.feed_table import FeedTable
 from tui.widgets.review_table import ReviewTable
 
@@ -123,6 +124,14 @@ async def test_review_shows_probability_signals_moves_and_who_decided() -> None:
         await pilot.press("f", "f", "f")  # operators, later files, back to the open queue
         await pilot.pause()
         assert list(table.items) == ["77", "61", "58"]
+
+
+def test_the_event_page_says_which_resolver_decided_and_why() -> None:
+    rendered = reviews_table(demo.DETAIL["reviews"])  # type: ignore[arg-type]
+    console = Console(width=160, record=True, file=io.StringIO())
+    console.print(rendered)
+    text = console.export_text()
+    assert "resolver:llm" in text and "0.94" in text and "support act" in text
 
 
 @pytest.mark.asyncio
