@@ -98,6 +98,12 @@ def test_every_type_has_a_summary() -> None:
     assert settled == "review 6 settled by file (bwb)"
 
 
+def test_undo_on_a_resolver_decision_is_the_resolvers() -> None:
+    decided = demo.RESOLVED_REVIEWS[0]
+    assert plan("undo", decided, "op")[1] == {"operator": "resolver:llm"}  # type: ignore[index]
+    assert plan("undo", demo.REVIEWS[0], "op")[1] == {"operator": "op"}  # type: ignore[index]
+
+
 def test_review_actions_name_the_right_ids() -> None:
     item = demo.REVIEWS[0]
     method, params, _ = plan("merge", item, "op") or ("", {}, "")

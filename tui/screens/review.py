@@ -39,6 +39,10 @@ def plan(
     canonical into A's; split takes B's source event out of its canonical.
     """
     if op == "undo":
+        # on an item a resolver decided, undo is that resolver's (its last decision)
+        decider = str((item or {}).get("decided_by") or "")
+        if decider.startswith("resolver:"):
+            operator = decider
         return (
             "review.undo",
             {"operator": operator},
