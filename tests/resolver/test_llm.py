@@ -7,10 +7,11 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from eventdedup.actors.resolver import ResolverChain, ask_llm, run_pass
+from eventdedup.actors.resolver import ResolverChain, ask_llm, chain_from_settings, run_pass
 from eventdedup.admin.llm import CircuitBreaker, LlmClient
 from eventdedup.admin.metrics import Metrics
 from eventdedup.admin.resolver import Question
+from eventdedup.config import ConfigError, load_settings
 from eventdedup.db.engine import Database
 from tests.resolver.fake_llm import fake_llm
 from tests.resolver.helpers import ingest, source
@@ -124,3 +125,21 @@ async def test_failures_are_retried_then_the_breaker_opens(
             cached = conn.execute(sa.text("SELECT count(*) FROM resolver_cache")).scalar_one()
         assert cached == 1  # failures are not cached
     db.dispose()
+
+
+def test_the_llm_resolver_needs_a_url_and_reads_its_key_file(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="EVENT_DEDUP_RESOLVER_URL"):
+        chain_from_settings(load_settings({"EVENT_DEDUP_RESOLVERS": "learned,llm"}))
+    key = tmp_path / "key"
+    key.write_text("sekrit\n")
+    c = chain_from_settings(
+        load_settings(
+            {
+                "EVENT_DEDUP_RESOLVERS": "learned,llm",
+                "EVENT_DEDUP_RESOLVER_URL": "http://127.0.0.1:9/v1/chat/completions",
+                "EVENT_DEDUP_RESOLVER_API_KEY_FILE": str(key),
+            }
+        )
+    )
+    assert c.names == ("learned", "llm") and c.llm is not None and c.llm.api_key == "sekrit"
+    assert chain_from_settings(load_settings({})).llm is None  # off by default
