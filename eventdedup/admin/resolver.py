@@ -139,25 +139,27 @@ def _listings(conn: Connection, ids: list[str]) -> list[dict[str, Any]]:
     return out
 
 
-def _operator_constraint(conn: Connection, question: Question) -> str | None:
-    """A constraint a human set between the two sides of the question, if any."""
-    left = _cluster(conn, question.a_id)
-    right = [question.b_id] if question.kind == "split" else _cluster(conn, question.b_id)
+def _operator_said(conn: Connection, question: Question, kind: str) -> bool:
+    """Whether a human set a ``kind`` constraint between the question's two sides."""
     if question.kind == "split":
-        left = [x for x in left if x != question.a_id]
+        left = [x for x in _cluster(conn, question.a_id) if x != question.a_id]
         right = [question.a_id]
-    row = conn.execute(
-        sa.select(match_constraints.c.kind)
-        .where(~match_constraints.c.operator.startswith(OPERATOR_PREFIX))
+    else:
+        left, right = _cluster(conn, question.a_id), _cluster(conn, question.b_id)
+    c = match_constraints.c
+    found = conn.execute(
+        sa.select(c.a_id)
+        .where(c.kind == kind)
+        .where(~c.operator.startswith(OPERATOR_PREFIX))
         .where(
             sa.or_(
-                sa.and_(match_constraints.c.a_id.in_(left), match_constraints.c.b_id.in_(right)),
-                sa.and_(match_constraints.c.a_id.in_(right), match_constraints.c.b_id.in_(left)),
+                sa.and_(c.a_id.in_(left), c.b_id.in_(right)),
+                sa.and_(c.a_id.in_(right), c.b_id.in_(left)),
             )
         )
         .limit(1)
-    ).scalar_one_or_none()
-    return row
+    ).first()
+    return found is not None
 
 
 def _cluster(conn: Connection, event_id: str) -> list[str]:
@@ -194,9 +196,9 @@ def apply_answer(
         row = tx.review(rid)
         if row.state != "open":
             raise conflict(f"review item {rid} is already {row.state}")
-        human = _operator_constraint(tx.conn, question)
-        if human == ("cannot_link" if answer.same else "must_link"):
-            raise conflict(f"an operator's {human} says otherwise")
+        contradicting = "cannot_link" if answer.same else "must_link"
+        if _operator_said(tx.conn, question, contradicting):
+            raise conflict(f"an operator's {contradicting} says otherwise")
         if action == "review.merge":
             cids = tx.canonical_of([question.a_id, question.b_id])
             a, b = cids[question.a_id], cids[question.b_id]

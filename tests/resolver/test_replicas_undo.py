@@ -12,6 +12,7 @@ from eventdedup.actors.resolver import ResolverChain, run_pass
 from eventdedup.admin import review as ops
 from eventdedup.admin.metrics import Metrics
 from eventdedup.admin.queries import counters, get_event, list_reviews
+from eventdedup.admin.resolver import Answer, apply_answer, claim
 from eventdedup.db.engine import Database
 from eventdedup.matching.learned import LearnedModel
 from eventdedup.matching.review import FEATURES
@@ -113,3 +114,26 @@ async def test_two_replicas_share_the_queue_and_a_decision_can_be_undone(
     assert await run_pass(replicas[0], source(), chain, Metrics(), "again") == 0
     for db in replicas:
         db.dispose()
+
+
+@pytest.mark.trio
+async def test_a_resolver_never_contradicts_an_operator(
+    corpus_files: list[Path], tmp_path: Path, migrated_engine: sa.Engine, database_url: str
+) -> None:
+    ingest(migrated_engine, corpus_files[:3], tmp_path)
+    item = next(i for i in open_items(migrated_engine) if i.kind == "merge")
+    a, b = sorted((item.a_id, item.b_id))
+    with migrated_engine.begin() as conn:  # an operator's answer, not yet re-clustered
+        conn.execute(
+            sa.text(
+                "INSERT INTO match_constraints (a_id, b_id, kind, operator) "
+                "VALUES (:a, :b, 'cannot_link', 'alice')"
+            ),
+            {"a": a, "b": b},
+        )
+    question = claim(migrated_engine)
+    assert question is not None and question.review_id == item.id
+    sure = Answer("learned", True, 0.99, "looks the same")
+    assert apply_answer(migrated_engine, source(), question, sure, "t") is None
+    assert not _rows(migrated_engine, "SELECT id FROM audit_log")
+    assert item.id in {i.id for i in open_items(migrated_engine)}  # left for humans
