@@ -82,6 +82,12 @@ async def test_answers_are_applied_cached_and_budgeted(
         assert first == again and first is not None and first.same
         assert len(llm.requests) == 2  # one for question(1), none for its repeat
 
+        scraped = metrics.render().decode()
+        assert 'eventdedup_resolver_decisions_total{answer="merge",resolver="llm"} 1.0' in scraped
+        assert "eventdedup_resolver_cache_hits_total 1.0" in scraped
+        assert "eventdedup_resolver_budget_left 98.0" in scraped  # budget 100, 2 requests
+        assert 'eventdedup_resolver_seconds_count{resolver="llm"} 1.0' in scraped
+
         # an unsure answer is not applied: the item stays for humans
         llm.answer = {"same": False, "confidence": 0.55, "reason": "cannot tell"}
         assert await run_pass(db, source(), c, metrics, "t", limit=1) == 0
