@@ -37,6 +37,7 @@ from eventdedup.admin.resolver import (
     cached_answer,
     claim,
     load_model,
+    operator_answer_count,
     operator_examples,
     resolver_figures,
     save_model,
@@ -187,9 +188,10 @@ async def maybe_retrain(db: Database, chain: ResolverChain, metrics: Metrics) ->
     stored = await db.run(_read, db, load_model)
     if stored.decisions >= chain.model.decisions:
         chain.model = stored  # another replica (or ``eventdedup train``) trained it
-    examples = await db.run(_read, db, operator_examples)
-    if len(examples) - chain.model.decisions < chain.retrain_every:
+    count = await db.run(_read, db, operator_answer_count)
+    if count - chain.model.decisions < chain.retrain_every:
         return False
+    examples = await db.run(_read, db, operator_examples)
     chain.model = await trio_parallel.run_sync(train, examples)
     await db.run(_write, db, save_model, chain.model)
     if chain.model.agreement is not None:

@@ -254,22 +254,36 @@ def apply_answer(
 _ANSWERS = {"merged": True, "kept_separate": False, "split": False}
 
 
-def operator_examples(conn: Connection) -> list[Example]:
-    """Every review answer a human gave and did not undo (resolvers' own answers excluded)."""
-    rows = conn.execute(
-        sa.select(review_items.c.data)
+def _operator_answers() -> sa.Select[Any]:
+    data = review_items.c.data
+    return (
+        sa.select(data)
         .where(review_items.c.state == "resolved")
-        .where(review_items.c.data.has_key("resolution"))
-        .where(review_items.c.data.has_key("signals"))
-        .order_by(review_items.c.resolved_at, review_items.c.id)
+        .where(data["resolution"].astext.in_(list(_ANSWERS)))
+        .where(data.has_key("signals"))
+        .where(~sa.func.coalesce(data["resolved_by"].astext, "").startswith(OPERATOR_PREFIX))
+    )
+
+
+def operator_answer_count(conn: Connection) -> int:
+    """How many examples :func:`operator_examples` would return (cheap: polled)."""
+    return int(
+        conn.execute(
+            sa.select(sa.func.count()).select_from(_operator_answers().subquery())
+        ).scalar_one()
+    )
+
+
+def operator_examples(conn: Connection) -> list[Example]:
+    """Every review answer a human gave and did not undo (resolvers' own answers excluded).
+
+    Merged = same event; kept separate or split = different.  Dismissals carry no
+    answer; an undone answer reopened its item, so it is not here either.
+    """
+    rows = conn.execute(
+        _operator_answers().order_by(review_items.c.resolved_at, review_items.c.id)
     ).scalars()
-    out = []
-    for data in rows:
-        who = str(data.get("resolved_by") or "")
-        if who.startswith(OPERATOR_PREFIX) or data["resolution"] not in _ANSWERS:
-            continue
-        out.append(Example(data["signals"], _ANSWERS[data["resolution"]]))
-    return out
+    return [Example(d["signals"], _ANSWERS[d["resolution"]]) for d in rows]
 
 
 def load_model(conn: Connection, name: str = "learned") -> LearnedModel:
