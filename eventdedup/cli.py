@@ -124,6 +124,16 @@ def export(fmt: str, output: Path) -> None:
     click.echo(f"wrote {count} {fmt} to {output}")
 
 
+@main.command()
+def train() -> None:
+    """Retrain the learned resolver on all operator review answers, then exit."""
+    settings = _settings()
+    setup_logging(settings.log_level, settings.log_json)
+    from eventdedup.runner import train_learned
+
+    click.echo(json.dumps(trio.run(train_learned, settings)))
+
+
 @main.command(name="eval")
 @click.option(
     "--truth",

@@ -108,6 +108,24 @@ def _optional_str(text: str) -> str | None:
     return text if text.strip() else None
 
 
+RESOLVER_NAMES = ("learned", "llm")
+
+
+def _resolvers(text: str) -> tuple[str, ...]:
+    names = tuple(n.strip() for n in text.split(",") if n.strip())
+    unknown = [n for n in names if n not in RESOLVER_NAMES]
+    if unknown:
+        raise ValueError(f"unknown resolver {unknown[0]!r} (known: {', '.join(RESOLVER_NAMES)})")
+    return names
+
+
+def _fraction(text: str) -> float:
+    value = float(text)
+    if not 0.5 <= value <= 1.0:
+        raise ValueError("must be between 0.5 and 1")
+    return value
+
+
 def normalize_database_url(url: str) -> str:
     """Accept the spellings people paste and always drive psycopg 3.
 
@@ -235,6 +253,59 @@ class Settings:
         "WEB_HOST", str, "Address `eventdedup web` (the console in a browser) binds.", "127.0.0.1"
     )
     web_port: int = _setting("WEB_PORT", _port, "Port of `eventdedup web`.", 8090)
+    # --- resolver tier (docs/admin.md, "Resolvers") ---
+    resolvers: tuple[str, ...] = _setting(
+        "RESOLVERS",
+        _resolvers,
+        "Resolvers asked about open review items, in order (learned, llm; empty = none).",
+        ("learned",),
+    )
+    resolver_confidence: float = _setting(
+        "RESOLVER_CONFIDENCE",
+        _fraction,
+        "Confidence (0.5-1) a resolver's answer needs to be applied; below, humans decide.",
+        0.9,
+    )
+    resolver_retrain_every: int = _setting(
+        "RESOLVER_RETRAIN_EVERY",
+        _positive_int,
+        "The learned resolver retrains after this many new operator decisions.",
+        20,
+    )
+    resolver_poll: float = _setting(
+        "RESOLVER_POLL",
+        _positive_float,
+        "Seconds the resolver waits when no open item is left to look at.",
+        5.0,
+    )
+    resolver_url: str | None = _setting(
+        "RESOLVER_URL",
+        _optional_str,
+        "OpenAI-compatible chat-completions URL of the llm resolver "
+        "(e.g. http://127.0.0.1:8080/v1/chat/completions).",
+        None,
+    )
+    resolver_model: str = _setting(
+        "RESOLVER_MODEL", str, "Model name sent to the llm resolver's endpoint.", "gpt-4o-mini"
+    )
+    resolver_api_key_file: Path | None = _setting(
+        "RESOLVER_API_KEY_FILE",
+        _optional_path,
+        "File holding the llm endpoint's API key (sent as a bearer token); unset = none.",
+        None,
+    )
+    resolver_concurrency: int = _setting(
+        "RESOLVER_CONCURRENCY", _positive_int, "Concurrent requests to the llm endpoint.", 5
+    )
+    resolver_timeout: float = _setting(
+        "RESOLVER_TIMEOUT", _positive_float, "Seconds one llm request may take.", 30.0
+    )
+    resolver_daily_budget: int = _setting(
+        "RESOLVER_DAILY_BUDGET",
+        _non_negative_int,
+        "Requests to the llm endpoint per UTC day (cache hits are free).",
+        1000,
+    )
 
     @property
     def pgdata_dir(self) -> Path:

@@ -6,7 +6,8 @@ Start order (each waits for the previous one to be ready):
 2. ``migrator``  – transient: ``alembic upgrade head``, then done;
 3. ``feed``      – outbox fan-out, status announcements, database probe;
 4. ``processor`` – processes settled files;
-5. ``watcher``   – finds settled files in the inbox.
+5. ``watcher``   – finds settled files in the inbox;
+6. ``resolver``  – answers open review items it is sure of (docs/admin.md).
 
 The watcher→processor queue and the feed hub are created here, outside the
 actors, so that either side of them can be restarted without losing state.
@@ -26,6 +27,7 @@ from eventdedup.actors.feed import DatabaseHealth, feed, make_hub
 from eventdedup.actors.http import http_server
 from eventdedup.actors.migrator import migrator
 from eventdedup.actors.processor import processor
+from eventdedup.actors.resolver import chain_from_settings, resolver
 from eventdedup.actors.watcher import watcher
 from eventdedup.admin import AdminContext, ConfigSource, ConfiguredDeduplicator, load_admin_token
 from eventdedup.config import ConfigError, Settings
@@ -106,6 +108,7 @@ def build_daemon(settings: Settings, database_url: str) -> Daemon:
     matching = load_matching(settings)
     folders = prepare_folders(settings)
     token = load_admin_token(settings)
+    chain = chain_from_settings(settings)
     db = Database.from_url(database_url, threads=settings.db_threads)
     health = DatabaseHealth()
     hub = make_hub(db)
@@ -197,6 +200,19 @@ def build_daemon(settings: Settings, database_url: str) -> Daemon:
                 poll=settings.watch_poll,
                 rescan_seconds=settings.rescan_seconds,
                 announce=announce,
+            ),
+        ),
+        ChildSpec(
+            "resolver",
+            functools.partial(
+                resolver,
+                db,
+                config_source,
+                chain,
+                admin.metrics,
+                lambda: files.replica,
+                workers=settings.resolver_concurrency if chain.llm is not None else 1,
+                poll=settings.resolver_poll,
             ),
         ),
     ]

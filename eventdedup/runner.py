@@ -11,6 +11,7 @@ import tempfile
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 import trio
 
@@ -198,3 +199,28 @@ async def export_to(settings: Settings, fmt: str, output: Path) -> int:
             db.dispose()
     await trio.to_thread.run_sync(write_json_atomic, output, document)
     return len(document["clusters" if fmt == "clusters" else "events"])
+
+
+async def train_learned(settings: Settings) -> dict[str, Any]:
+    """Retrain the learned resolver on every operator answer now (``eventdedup train``)."""
+    from eventdedup.admin.resolver import operator_examples, save_model
+    from eventdedup.matching.learned import train
+
+    async with database_url(settings) as url:
+        db = Database.from_url(url)
+        try:
+            await db.run(upgrade_head, db.engine)
+
+            def run() -> dict[str, Any]:
+                with db.engine.begin() as conn:
+                    model = train(operator_examples(conn))
+                    save_model(conn, model)
+                return {
+                    "decisions": model.decisions,
+                    "agreement": model.agreement,
+                    "baseline": model.baseline,
+                }
+
+            return await db.run(run)
+        finally:
+            db.dispose()

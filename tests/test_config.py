@@ -52,6 +52,8 @@ def test_values_are_parsed_from_the_environment() -> None:
         ("EVENT_DEDUP_LOG_LEVEL", "LOUD", "EVENT_DEDUP_LOG_LEVEL"),
         ("EVENT_DEDUP_DATABASE_URL", "mysql://x", "EVENT_DEDUP_DATABASE_URL"),
         ("EVENT_DEDUP_SETTLE_SECOND", "1", "unknown setting"),
+        ("EVENT_DEDUP_RESOLVERS", "learned,oracle", "unknown resolver 'oracle'"),
+        ("EVENT_DEDUP_RESOLVER_CONFIDENCE", "0.3", "between 0.5 and 1"),
     ],
 )
 def test_invalid_values_name_the_variable(name: str, value: str, needle: str) -> None:

@@ -53,6 +53,8 @@ STATUS = {
         "events": 4210,
         "canonicals": 2875,
         "review_open": 14,
+        "review_per_1000": 3,
+        "resolver_today": 9,
         "dead_letters": 3,
     },
     "feed": {"head": 9840, "clients": 2},
@@ -374,15 +376,50 @@ DETAIL = {
             "reason": "transitive via kk-1",
         },
     ],
+    "reviews": [
+        {
+            "review_id": 31,
+            "kind": "merge",
+            "event_ids": ["kk-1", "ts-3"],
+            "resolution": "merged",
+            "decided_by": "resolver:llm",
+            "resolver": {
+                "name": "llm",
+                "same": True,
+                "confidence": 0.94,
+                "reason": "same concert; the ticket shop lists the support act first",
+            },
+            "resolved_at": _at(30),
+        }
+    ],
 }
+
+
+def _signals(date: float, geo: float, title: float, description: float, reason: str) -> dict:
+    combined = round(0.3 * date + 0.2 * geo + 0.35 * title + 0.15 * description, 2)
+    return {
+        "date": date,
+        "geo": geo,
+        "title": title,
+        "description": description,
+        "combined": combined,
+        "decision": "ambiguous",
+        "reason": reason,
+    }
+
 
 REVIEWS = [
     {
         "id": 77,
-        "kind": "uncertain_pair",
+        "kind": "merge",
+        "state": "open",
         "event_ids": ["sp-5530", "kk-8812"],
-        "uncertainty": 0.48,
-        "reason": "title similar, dates differ by one day",
+        "uncertainty": 0.52,
+        "probability": 0.52,
+        "benefit": 1.04,
+        "moves": "merge would join 3 and 2 listings",
+        "signals": _signals(0.5, 1.0, 0.86, 0.4, "ambiguous: combined 0.70"),
+        "reason": "merge? P(same) 0.52: would join 3 and 2 listings",
         "created_at": _at(1.8),
         "events": [
             {
@@ -419,10 +456,15 @@ REVIEWS = [
     },
     {
         "id": 61,
-        "kind": "weak_member",
+        "kind": "split",
+        "state": "open",
         "event_ids": ["ts-440", "kk-77"],
         "uncertainty": 0.41,
-        "reason": "joined through a chain; description differs",
+        "probability": 0.59,
+        "benefit": 0.41,
+        "moves": "split would take 1 of 4 listings out",
+        "signals": _signals(0.9, 1.0, 0.45, 0.2, "match: key words covered"),
+        "reason": "split? P(same) 0.59: would take kk-77 out of a cluster of 4",
         "created_at": _at(40),
         "events": [
             {
@@ -459,10 +501,15 @@ REVIEWS = [
     },
     {
         "id": 58,
-        "kind": "uncertain_pair",
+        "kind": "merge",
+        "state": "open",
         "event_ids": ["vn-12", "sp-901"],
-        "uncertainty": 0.22,
-        "reason": "same venue, different titles",
+        "uncertainty": 0.38,
+        "probability": 0.38,
+        "benefit": 0.38,
+        "moves": "merge would join 1 and 1 listings",
+        "signals": _signals(1.0, 1.0, 0.31, 0.1, "ambiguous: combined 0.62"),
+        "reason": "merge? P(same) 0.38: would join 1 and 1 listings",
         "created_at": _at(55),
         "events": [
             {
@@ -498,6 +545,64 @@ REVIEWS = [
         ],
     },
 ]
+
+#: Items resolvers settled (the "decided by resolvers" view).
+RESOLVED_REVIEWS = [
+    {
+        "id": 49,
+        "kind": "merge",
+        "state": "resolved",
+        "event_ids": ["sp-77", "kk-2"],
+        "uncertainty": 0.47,
+        "probability": 0.47,
+        "benefit": 0.47,
+        "moves": "merge would join 1 and 1 listings",
+        "signals": _signals(1.0, 1.0, 0.7, 0.3, "ambiguous: combined 0.74"),
+        "reason": "merge? P(same) 0.47: would join 1 and 1 listings",
+        "resolution": "merged",
+        "decided_by": "resolver:llm",
+        "resolver": {
+            "name": "llm",
+            "same": True,
+            "confidence": 0.93,
+            "reason": "same reading, same library, same evening; B abbreviates the title",
+        },
+        "created_at": _at(80),
+        "events": [
+            {
+                "id": "sp-77",
+                "title": "Lesung: Nachtzug nach Lissabon",
+                "city": "Kiel",
+                "dates": ["2025-06-20"],
+                "source_code": "stadtportal",
+                "canonical_id": 1600,
+            },
+            {
+                "id": "kk-2",
+                "title": "Lesung Nachtzug",
+                "city": "Kiel",
+                "dates": ["2025-06-20"],
+                "source_code": "kulturkalender",
+                "canonical_id": 1600,
+            },
+        ],
+    },
+]
+
+
+def _reviews(params: dict[str, Any]) -> dict[str, Any]:
+    if params.get("state", "open") == "open":
+        items = REVIEWS
+    else:
+        wanted = params.get("decided_by")
+        items = [
+            i
+            for i in RESOLVED_REVIEWS
+            if i["state"] == params.get("state")
+            and (wanted is None or str(i["decided_by"]).startswith(wanted))
+        ]
+    return {"items": items, "total": len(items), "page": 1, "size": 50}
+
 
 DEAD_LETTERS = [
     {
@@ -578,7 +683,7 @@ def results() -> dict[str, Any]:
         "status": STATUS,
         "events.search": _search,
         "events.get": _get,
-        "review.list": {"items": REVIEWS, "total": len(REVIEWS), "page": 1, "size": 50},
+        "review.list": _reviews,
         "review.merge": {"surviving_canonical_id": 1500, "merged_canonical_id": 2950},
         "review.keep_separate": {"a_canonical_id": 1500, "b_canonical_id": 2950},
         "review.split": {"canonical_id": 1500, "new_canonical_id": 3001},

@@ -35,6 +35,7 @@ TYPE_STYLES = {
     "canonical.removed": "dark_orange",
     "review.flagged": "bold yellow",
     "review.resolved": "yellow",
+    "review.resolver": "magenta",
     "config.changed": "blue",
     "deadletter.retried": "blue",
 }
@@ -169,12 +170,25 @@ def summarize(message: dict[str, Any]) -> str:
         return f"{d.get('canonical_id')} removed"
     if kind == "review.flagged":
         ids = ", ".join(str(i) for i in d.get("event_ids") or [])
+        weight = (
+            f"P(same)={_num(d['probability'])}"
+            if d.get("probability") is not None
+            else f"u={_num(d.get('uncertainty'))}"
+        )
         return (
-            f"review {d.get('review_id')} {d.get('kind')} u={_num(d.get('uncertainty'))}"
-            f" [{ids}] {d.get('reason') or ''}"
+            f"review {d.get('review_id')} {d.get('kind')} {weight} [{ids}] {d.get('reason') or ''}"
         )
     if kind == "review.resolved":
-        return f"review {d.get('review_id')} {d.get('action') or d.get('state') or 'resolved'}"
+        by = d.get("operator") or d.get("settled_by")
+        return f"review {d.get('review_id')} {d.get('action') or d.get('state') or 'resolved'}" + (
+            f" by {by}" if by else ""
+        )
+    if kind == "review.resolver":
+        return (
+            f"review {d.get('review_id')} {d.get('operator')}: "
+            f"{'same' if d.get('same') else 'different'} ({_num(d.get('confidence'))}) "
+            f"{d.get('reason') or ''}"
+        )
     if kind == "deadletter.retried":
         return f"{d.get('file')} back to the inbox"
     if kind == "config.changed":

@@ -24,6 +24,7 @@ from eventdedup.admin.config_source import MATCHING_KEY, ConfigSource, changed_p
 from eventdedup.admin.context import AdminContext
 from eventdedup.admin.deadletters import list_dead_letters, retry_dead_letter
 from eventdedup.admin.queries import (
+    DECIDED_BY,
     REVIEW_STATES,
     SearchQuery,
     get_event,
@@ -215,8 +216,9 @@ def build_dispatcher(ctx: AdminContext) -> Dispatcher:
         state = p.choice("state", REVIEW_STATES, default="open") or "open"
         page = p.integer("page", default=1, minimum=1, maximum=MAX_PAGE) or 1
         size = p.integer("size", default=25, minimum=1, maximum=200) or 25
+        decided_by = p.choice("decided_by", DECIDED_BY)
         p.done()
-        return await db.run(_read, engine, list_reviews, state, page, size)
+        return await db.run(_read, engine, list_reviews, state, page, size, decided_by)
 
     async def audit_list(p: Params, _c: Caller) -> Any:
         operator = p.string("operator", max_length=100)

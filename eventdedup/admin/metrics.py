@@ -107,6 +107,12 @@ class Metrics:
     auth_failures: Counter = attrs.field(init=False)
     store: dict[str, Gauge] = attrs.field(init=False)
     database_up: Gauge = attrs.field(init=False)
+    resolver_decisions: Counter = attrs.field(init=False)
+    resolver_seconds: Histogram = attrs.field(init=False)
+    resolver_cache_hits: Counter = attrs.field(init=False)
+    resolver_budget_left: Gauge = attrs.field(init=False)
+    resolver_overrides: Gauge = attrs.field(init=False)
+    resolver_agreement: Gauge = attrs.field(init=False)
 
     def __attrs_post_init__(self) -> None:
         r = self.registry
@@ -134,6 +140,35 @@ class Metrics:
         }
         self.database_up = Gauge(
             PREFIX + "database_up", "1 if the last scrape could read the database", registry=r
+        )
+        self.resolver_decisions = Counter(
+            PREFIX + "resolver_decisions",
+            "Review items a resolver looked at, by resolver and answer "
+            "(merge, keep_separate, split, keep_together, unsure, refused, failed)",
+            ["resolver", "answer"],
+            registry=r,
+        )
+        self.resolver_seconds = Histogram(
+            PREFIX + "resolver_seconds",
+            "Time a resolver took to answer one item",
+            ["resolver"],
+            registry=r,
+        )
+        self.resolver_cache_hits = Counter(
+            PREFIX + "resolver_cache_hits", "LLM answers served from the cache", registry=r
+        )
+        self.resolver_budget_left = Gauge(
+            PREFIX + "resolver_budget_left", "LLM requests left in today's budget", registry=r
+        )
+        self.resolver_overrides = Gauge(
+            PREFIX + "resolver_overrides",
+            "Resolver decisions undone since (shared by all replicas)",
+            registry=r,
+        )
+        self.resolver_agreement = Gauge(
+            PREFIX + "resolver_learned_agreement",
+            "Share of operators' answers the learned resolver gave itself at its last training",
+            registry=r,
         )
         for outcome in ("processed", "duplicate", "failed"):
             self.files.labels(outcome)  # present (as 0) before the first file

@@ -41,6 +41,8 @@ SORTS = {
 }
 MAX_PAGE = 100_000
 REVIEW_STATES = ("open", "resolved", "dismissed")
+#: Who closed an item: an operator, a resolver (``resolver:<name>``) or a file / re-clustering.
+DECIDED_BY = ("operator", "resolver", "file")
 
 
 def _like_pattern(text: str) -> str:
@@ -277,6 +279,7 @@ def get_event(conn: Connection, cid: int) -> dict[str, Any] | None:
         s["created_at"] = _iso(s["created_at"])
     decisions: list[dict[str, Any]] = []
     constraints: list[dict[str, Any]] = []
+    reviews: list[dict[str, Any]] = []
     if ids:
         param = sa.literal(ids, sa.ARRAY(sa.Text))
         for r in conn.execute(
@@ -326,26 +329,69 @@ def get_event(conn: Connection, cid: int) -> dict[str, Any] | None:
                 .order_by(match_constraints.c.a_id, match_constraints.c.b_id)
             )
         ]
+        # review questions about these listings someone answered: who, and a resolver's why
+        answered = conn.execute(
+            sa.select(review_items)
+            .where(
+                sa.or_(review_items.c.a_id == sa.any_(param), review_items.c.b_id == sa.any_(param))
+            )
+            .where(review_items.c.data.has_key("resolution"))
+            .order_by(review_items.c.resolved_at, review_items.c.id)
+        ).all()
+        reviews = [
+            {
+                "review_id": r.id,
+                "kind": r.kind,
+                "event_ids": _review_event_ids(r),
+                "resolution": r.data.get("resolution"),
+                "decided_by": r.data.get("resolved_by"),
+                "resolver": r.data.get("resolver"),
+                "resolved_at": _iso(r.resolved_at),
+            }
+            for r in answered
+        ]
     result: dict[str, Any] = {
         "canonical": canonical,
         "sources": sources,
         "decisions": decisions,
         "constraints": constraints,
+        "reviews": reviews,
     }
     if redirected_from is not None:
         result["redirected_from"] = redirected_from
     return result
 
 
-def list_reviews(conn: Connection, state: str, page: int, size: int) -> dict[str, Any]:
+def _decided_by(who: str) -> sa.ColumnElement[bool]:
+    data = review_items.c.data
+    by = sa.func.coalesce(
+        data["resolved_by"].astext, data["dismissed_by"].astext, data["settled_by"].astext
+    )
+    automatic = sa.or_(by.startswith("file"), by == "re-clustering", by.startswith("migration"))
+    if who == "resolver":
+        return by.startswith("resolver:")
+    if who == "file":
+        return automatic
+    return sa.and_(by.is_not(None), ~by.startswith("resolver:"), ~automatic)
+
+
+def list_reviews(
+    conn: Connection, state: str, page: int, size: int, decided_by: str | None = None
+) -> dict[str, Any]:
     where = review_items.c.state == state
+    if decided_by is not None:
+        where = sa.and_(where, _decided_by(decided_by))
     total = conn.execute(
         sa.select(sa.func.count()).select_from(review_items).where(where)
     ).scalar_one()
     rows = conn.execute(
         sa.select(review_items)
         .where(where)
-        .order_by(review_items.c.uncertainty.desc(), review_items.c.id)
+        .order_by(
+            review_items.c.benefit.desc().nulls_last(),
+            review_items.c.uncertainty.desc(),
+            review_items.c.id,
+        )
         .limit(size)
         .offset((page - 1) * size)
     ).all()
@@ -384,10 +430,32 @@ def list_reviews(conn: Connection, state: str, page: int, size: int) -> dict[str
                 "created_at": _iso(r.created_at),
                 "resolved_at": _iso(r.resolved_at),
                 "resolution": (r.data or {}).get("resolution"),
+                **_review_details(r),
                 "events": [events[i] for i in ids if i in events],
             }
         )
     return {"items": items, "total": total, "page": page, "size": size}
+
+
+def _review_details(row: Any) -> dict[str, Any]:
+    """The question's probability, signals, what an answer moves and who settled it."""
+    data = row.data or {}
+    question = data.get("question")
+    left, right = len(data.get("left", [])), len(data.get("right", []))
+    if question == "merge":
+        moves = f"merge would join {left} and {right} listings"
+    elif question == "split":
+        moves = f"split would take {right} of {left} listings out"
+    else:
+        moves = None
+    return {
+        "probability": data.get("probability"),
+        "benefit": row.benefit,
+        "signals": data.get("signals"),
+        "moves": moves,
+        "decided_by": data.get("resolved_by") or data.get("dismissed_by") or data.get("settled_by"),
+        "resolver": data.get("resolver"),
+    }
 
 
 def _review_event_ids(row: Any) -> list[str]:
@@ -466,6 +534,14 @@ def counters(conn: Connection) -> dict[str, int]:
             .where(review_items.c.state == "open")
             .scalar_subquery()
             .label("review_open"),
+            sa.select(sa.func.count())
+            .select_from(audit_log)
+            .where(audit_log.c.operator.startswith("resolver:"))
+            .where(audit_log.c.action != "review.undo")
+            .where(audit_log.c.undone_by.is_(None))
+            .where(audit_log.c.at >= sa.func.date_trunc("day", sa.func.now()))
+            .scalar_subquery()
+            .label("resolver_today"),
         )
     ).one()
     return {
@@ -475,6 +551,9 @@ def counters(conn: Connection) -> dict[str, int]:
         "events": row.events,
         "canonicals": row.canonicals,
         "review_open": row.review_open,
+        # open items per 1,000 listings (the queue's size relative to the intake)
+        "review_per_1000": round(1000 * row.review_open / row.events) if row.events else 0,
+        "resolver_today": row.resolver_today,
     }
 
 

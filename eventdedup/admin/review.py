@@ -167,7 +167,7 @@ class ReviewTx:
         if not comps:
             return
         try:
-            self.messages.extend(self.dedup.recluster(self.conn, comps))
+            self.messages.extend(self.dedup.recluster(self.conn, comps, settled_by=self.operator))
         except ValueError as exc:
             if "contradictory" not in str(exc):
                 raise
@@ -220,6 +220,10 @@ class ReviewTx:
             self.resolve_review(rid, resolution)
 
 
+class LockBusy(Exception):
+    """The matching lock is held (a file is being matched); try again later."""
+
+
 def run_review(
     engine: Engine,
     source: ConfigSource,
@@ -229,10 +233,19 @@ def run_review(
     replica: str,
     params: Mapping[str, Any],
     body: Callable[[ReviewTx], dict[str, Any]],
+    wait: bool = True,
 ) -> dict[str, Any]:
-    """Run ``body`` in one transaction under the matching lock; audit and announce it."""
+    """Run ``body`` in one transaction under the matching lock; audit and announce it.
+
+    ``wait=False`` (the resolver) raises :class:`LockBusy` instead of waiting
+    when a file (or another operation) holds the lock, so it never queues in
+    front of the next file.
+    """
     with engine.begin() as conn:
-        conn.execute(sa.select(sa.func.pg_advisory_xact_lock(MATCH_LOCK)))
+        if wait:
+            conn.execute(sa.select(sa.func.pg_advisory_xact_lock(MATCH_LOCK)))
+        elif not conn.execute(sa.select(sa.func.pg_try_advisory_xact_lock(MATCH_LOCK))).scalar():
+            raise LockBusy
         dedup = ConfiguredDeduplicator(source, source.current(conn))
         tx = ReviewTx(conn, dedup, operator)
         result = body(tx)
@@ -273,6 +286,9 @@ def merge(tx: ReviewTx, source_id: int, target_id: int, review_id: int | None) -
     s_ids, t_ids = [m for m, _ in s_members], [m for m, _ in t_members]
     tx.snapshot_before(s_ids + t_ids)
     tx.constraint(s_ids[0], t_ids[0], "must_link")
+    # answered before re-clustering, which would otherwise close it as settled
+    if review_id is not None:
+        tx.resolve_review(review_id, "merged")
     root = tx.merge_components(c for _, c in s_members + t_members)
     tx.recluster([root])
     now = set(tx.canonical_of(s_ids + t_ids).values())
@@ -284,8 +300,6 @@ def merge(tx: ReviewTx, source_id: int, target_id: int, review_id: int | None) -
     survivor = int(next(iter(now)))  # type: ignore[arg-type]  # re-clustered: never None
     merged = tgt if survivor == src else src
     _ensure_redirect(tx, merged, survivor)
-    if review_id is not None:
-        tx.resolve_review(review_id, "merged")
     return {"surviving_canonical_id": survivor, "merged_canonical_id": merged}
 
 
@@ -358,6 +372,8 @@ def split(
     if t_ids:
         tx.constraint(event_id, t_ids[0], "must_link")
         comps = {tx.merge_components(comps)}
+    if review_id is not None:
+        tx.resolve_review(review_id, "split")
     tx.recluster(comps)
     now = tx.canonical_of([event_id, *others, *t_ids])
     new_id = now[event_id]
@@ -378,8 +394,6 @@ def split(
             {"canonical_id": keeps, "source_event_id": event_id, "new_canonical_id": new_id},
         )
     )
-    if review_id is not None:
-        tx.resolve_review(review_id, "split")
     return {"canonical_id": keeps, "new_canonical_id": new_id}
 
 
@@ -398,13 +412,13 @@ def keep_separate(tx: ReviewTx, a: str, b: str, review_id: int | None) -> dict[s
     ]
     tx.snapshot_before([a, b, *related])
     tx.constraint(a, b, "cannot_link")
+    if review_id is not None:
+        tx.resolve_review(review_id, "kept_separate")
+    tx.resolve_pair_reviews(a, b, "kept_separate")
     tx.recluster(tx.components_of([a, b]))
     now = tx.canonical_of([a, b])
     if now[a] == now[b]:  # only possible through must-links, which the clustering rejects
         raise conflict(f"{a} and {b} are must-linked through other events")
-    tx.resolve_pair_reviews(a, b, "kept_separate")
-    if review_id is not None:
-        tx.resolve_review(review_id, "kept_separate")
     return {"a_canonical_id": now[a], "b_canonical_id": now[b]}
 
 

@@ -49,7 +49,6 @@ from eventdedup.matching import (
     EventRecord,
     MatchingConfig,
     PairScore,
-    ReviewItem,
     assign_canonical_ids,
     blocking_keys,
     cluster_component,
@@ -57,6 +56,7 @@ from eventdedup.matching import (
     score_pair,
     synthesize,
 )
+from eventdedup.matching.review import MERGE, QueueItem, build_queue
 from eventdedup.model import SourceEvent
 
 MATCH_LOCK = 0x6576_6D61  # "evma"
@@ -264,7 +264,10 @@ class DbDeduplicator:
             stored,
         )
         # through the public method, so a subclass that post-processes it sees files too
-        return self.recluster(conn, sorted(merged), timings, pending=pending)
+        sources = ", ".join(sorted({e.source_code for e in events}))
+        return self.recluster(
+            conn, sorted(merged), timings, pending=pending, settled_by=f"file ({sources})"
+        )
 
     def recluster(
         self,
@@ -273,11 +276,13 @@ class DbDeduplicator:
         timings: dict[str, float] | None = None,
         *,
         pending: _NewEvents | None = None,
+        settled_by: str = "re-clustering",
     ) -> Messages:
         """Re-cluster whole components (after new edges or changed constraints).
 
         ``pending`` is internal to :meth:`apply`: the file's new events, whose
         record, component and canonical are written here together.
+        ``settled_by`` names who or what made the review items it closes moot.
         """
         new = pending
         lap = _Laps(timings)
@@ -348,7 +353,8 @@ class DbDeduplicator:
             )
         messages.extend(("canonical.removed", {"canonical_id": gone}) for gone in emptied)
         lap("canonicals")
-        messages.extend(_refresh_review(conn, ids, result.review))
+        queue = _review_queue(conn, ids, result.clusters, edges, must, cannot, self.cfg)
+        messages.extend(_refresh_review(conn, ids, queue, settled_by))
         lap("review")
         return messages
 
@@ -805,16 +811,89 @@ def _redirect(conn: Connection, merged: Sequence[tuple[int, int]]) -> None:
     )
 
 
-def _refresh_review(conn: Connection, ids: Sequence[str], items: Sequence[ReviewItem]) -> Messages:
+_CROSS = sa.text(
+    "SELECT a_id, b_id, decision, combined, score FROM match_decisions "
+    "WHERE (a_id = ANY(CAST(:ids AS text[])) OR b_id = ANY(CAST(:ids AS text[]))) "
+    "AND decision = 'ambiguous'"
+)
+
+_OUTSIDE = sa.text(
+    "SELECT o.id, o.canonical_id FROM source_events o "
+    "WHERE o.canonical_id IN (SELECT canonical_id FROM source_events "
+    "                         WHERE id = ANY(CAST(:ids AS text[])) AND canonical_id IS NOT NULL)"
+)
+
+_BETWEEN = sa.text(
+    "SELECT a_id, b_id, decision, combined, score FROM match_decisions "
+    "WHERE (a_id = ANY(CAST(:inner AS text[])) AND b_id = ANY(CAST(:outer AS text[]))) "
+    "   OR (b_id = ANY(CAST(:inner AS text[])) AND a_id = ANY(CAST(:outer AS text[])))"
+)
+
+_CANNOT_BETWEEN = sa.text(
+    "SELECT a_id, b_id FROM match_constraints WHERE kind = 'cannot_link' AND ("
+    "   (a_id = ANY(CAST(:inner AS text[])) AND b_id = ANY(CAST(:outer AS text[]))) "
+    "OR (b_id = ANY(CAST(:inner AS text[])) AND a_id = ANY(CAST(:outer AS text[]))))"
+)
+
+
+def _review_queue(
+    conn: Connection,
+    ids: Sequence[str],
+    clusters: Sequence[frozenset[str]],
+    edges: Sequence[PairScore],
+    must: Sequence[tuple[str, str]],
+    cannot: Sequence[tuple[str, str]],
+    cfg: MatchingConfig,
+) -> list[QueueItem]:
+    """The review questions about these components, including merges with other components.
+
+    An ambiguous pair may join a re-clustered cluster to a cluster of another
+    component; that cluster (as stored) and every decision and cannot-link
+    between the two are loaded, so the question sees all the evidence.
+    """
+    if not ids:
+        return []
+    inner = set(ids)
+    touching = [
+        score_from_row(r)
+        for r in conn.execute(_CROSS, {"ids": _text_array(ids)})
+        if (r.a_id in inner) != (r.b_id in inner)
+    ]
+    outside_ids = sorted({x for e in touching for x in e.key if x not in inner})
+    outside: dict[int, set[str]] = {}
+    between: list[PairScore] = []
+    cannot_between: list[tuple[str, str]] = []
+    if outside_ids:
+        for r in conn.execute(_OUTSIDE, {"ids": _text_array(outside_ids)}):
+            if r.id not in inner:
+                outside.setdefault(int(r.canonical_id), set()).add(r.id)
+        members = sorted(x for c in outside.values() for x in c)
+        params = {"inner": _text_array(ids), "outer": _text_array(members)}
+        between = [score_from_row(r) for r in conn.execute(_BETWEEN, params)]
+        cannot_between = [(r.a_id, r.b_id) for r in conn.execute(_CANNOT_BETWEEN, params)]
+    everything = [*clusters, *(frozenset(c) for c in outside.values())]
+    queue = build_queue(
+        everything,
+        [*edges, *between],
+        cfg,
+        cannot_link=[*cannot, *cannot_between],
+        must_link=must,
+    )
+    # a split question about a cluster of another component is that component's business
+    return [q for q in queue if q.a_id in inner or (q.kind == MERGE and q.b_id in inner)]
+
+
+def _refresh_review(
+    conn: Connection, ids: Sequence[str], items: Sequence[QueueItem], settled_by: str
+) -> Messages:
     """Bring the open review items of these events in line with the latest clustering.
 
     Items still raised keep their id (updated in place), items no longer raised
-    are closed as resolved, and only new ones are announced.  An item an
-    operator settled is not raised again: one dismissed, or resolved by a merge,
-    split or keep-separate (``data.resolution``) — that turned the question into
-    a constraint, but the pair's stored decision stays "ambiguous", so every
-    later re-clustering would otherwise ask it again.  (Items closed
-    automatically carry no resolution and may be raised again.)
+    are closed as resolved — announced with who or what settled them — and new
+    ones are announced.  An item an operator (or resolver) settled is not raised
+    again: one dismissed, or resolved by a merge, split or keep-separate
+    (``data.resolution``).  Items closed automatically carry no resolution and
+    may be raised again.
     """
     # an open item wins over a settled one with the same key (ordered last)
     existing = (
@@ -840,13 +919,13 @@ def _refresh_review(conn: Connection, ids: Sequence[str], items: Sequence[Review
     updates: list[dict[str, Any]] = []
     inserts: list[dict[str, Any]] = []
     for item in items:
-        event_ids = list(item.event_ids)
-        key = (item.kind, event_ids[0], event_ids[-1])
+        key = item.key
         current.add(key)
         values = {
-            "uncertainty": item.uncertainty,
-            "reason": item.reason,
-            "data": {"event_ids": event_ids},
+            "uncertainty": round(item.doubt, 4),
+            "benefit": item.benefit,
+            "reason": item.reason(),
+            "data": item.to_json(),
         }
         if key not in existing:
             inserts.append({"kind": item.kind, "a_id": key[1], "b_id": key[2], **values})
@@ -856,17 +935,37 @@ def _refresh_review(conn: Connection, ids: Sequence[str], items: Sequence[Review
         conn.execute(
             review_items.update().where(review_items.c.id == sa.bindparam("b_rid")), updates
         )
-    stale = [
+    stale = sorted(
         rid for key, (rid, state) in existing.items() if state == "open" and key not in current
-    ]
+    )
+    messages: Messages = []
     if stale:
         conn.execute(
             review_items.update()
             .where(review_items.c.id.in_(stale))
-            .values(state="resolved", resolved_at=sa.func.now())
+            .values(
+                state="resolved",
+                resolved_at=sa.func.now(),
+                data=review_items.c.data.op("||")(
+                    sa.func.jsonb_build_object("settled_by", settled_by)
+                ),
+            )
+        )
+        messages.extend(
+            (
+                "review.resolved",
+                {
+                    "review_id": rid,
+                    "state": "resolved",
+                    "action": "settled",
+                    "settled_by": settled_by,
+                    "operator": None,
+                },
+            )
+            for rid in stale
         )
     if not inserts:
-        return []
+        return messages
     new_ids = (
         conn.execute(
             review_items.insert().returning(review_items.c.id, sort_by_parameter_order=True),
@@ -875,7 +974,7 @@ def _refresh_review(conn: Connection, ids: Sequence[str], items: Sequence[Review
         .scalars()
         .all()
     )
-    return [
+    messages.extend(
         (
             "review.flagged",
             {
@@ -883,11 +982,14 @@ def _refresh_review(conn: Connection, ids: Sequence[str], items: Sequence[Review
                 "kind": row["kind"],
                 "event_ids": row["data"]["event_ids"],
                 "uncertainty": row["uncertainty"],
+                "probability": row["data"]["probability"],
+                "benefit": row["benefit"],
                 "reason": row["reason"],
             },
         )
         for rid, row in zip(new_ids, inserts, strict=True)
-    ]
+    )
+    return messages
 
 
 def _summary(cid: int, canonical: Canonical) -> dict[str, Any]:

@@ -212,9 +212,19 @@ review_items = Table(
     Column("state", Text, nullable=False, server_default="open"),
     Column("created_at", TZ, nullable=False, server_default=text("now()")),
     Column("resolved_at", TZ),
+    # expected benefit of an answer: P(wrong) x listings moved (migration 0005)
+    Column("benefit", Float),
+    # when a resolver last looked at the item without settling it (migration 0005)
+    Column("resolver_at", TZ),
     CheckConstraint("state IN ('open', 'resolved', 'dismissed')", name="review_items_state"),
 )
 Index("review_items_open", review_items.c.state, review_items.c.uncertainty.desc())
+Index(
+    "review_items_benefit",
+    review_items.c.state,
+    review_items.c.benefit.desc().nulls_last(),
+    review_items.c.id,
+)
 Index("review_items_a_id", review_items.c.a_id)
 Index("review_items_b_id", review_items.c.b_id)
 
@@ -255,3 +265,37 @@ config_settings = Table(
 # event, the slots as bits: bit s+1 for slot s, bit 0 for a key without slot (the primary key
 # INCLUDEs it, for index-only lookups); see eventdedup.db.dedup.index_entries.
 event_blocking_keys.append_column(Column("slots", BigInteger, nullable=False))
+
+
+# --- resolver tier (migration 0005) -------------------------------------------------------------
+
+# The LLM resolver's answers, by the content hash of the pair (both listings' text).
+resolver_cache = Table(
+    "resolver_cache",
+    metadata,
+    Column("content_hash", Text, primary_key=True),
+    Column("model", Text, nullable=False),
+    Column("answer", JSONB, nullable=False),
+    Column("created_at", TZ, nullable=False, server_default=text("now()")),
+)
+
+# Requests per resolver per UTC day (the LLM resolver's daily budget).
+resolver_usage = Table(
+    "resolver_usage",
+    metadata,
+    Column("day", Date, primary_key=True),
+    Column("resolver", Text, primary_key=True),
+    Column("requests", Integer, nullable=False, server_default="0"),
+)
+
+# The learned resolver's current weights, shared by every replica.
+resolver_models = Table(
+    "resolver_models",
+    metadata,
+    Column("name", Text, primary_key=True),
+    Column("weights", JSONB, nullable=False),
+    Column("decisions", Integer, nullable=False),
+    Column("agreement", Float),
+    Column("baseline", Float),
+    Column("trained_at", TZ, nullable=False, server_default=text("now()")),
+)

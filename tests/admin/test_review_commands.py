@@ -161,9 +161,14 @@ async def test_merge_split_undo_keep_separate_dismiss(
         await s.message("canonical.split", source_event_id=p, new_canonical_id=cp)
 
         # -- review items: keep separate by review id, dismiss, undo a dismissal ------------
+        # (one file raises no question; three do)
+        for more in corpus_files[1:3]:
+            drop_file(more, settings.event_data_dir)
+            await s.message("file.processed", file=more.name, wait=90)
         open_items = (await s.call("review.list", {"size": 50}))["items"]
         assert len(open_items) >= 2
-        assert open_items == sorted(open_items, key=lambda i: -i["uncertainty"])
+        assert open_items == sorted(open_items, key=lambda i: -i["benefit"])
+        assert all(0 < i["probability"] < 1 and i["signals"] and i["moves"] for i in open_items)
         first_item, second_item = open_items[0], open_items[1]
         assert first_item["events"] and first_item["kind"]
         a, b = first_item["event_ids"][0], first_item["event_ids"][-1]
@@ -201,6 +206,11 @@ async def test_merge_split_undo_keep_separate_dismiss(
             first, settings.event_data_dir, later, prefix="later-", only=[pair.a, pair.b, a, b]
         )
         await s.message("file.processed", file=later, wait=60)
+        # and a later copy of erin's pair from the files it came from
+        for n, origin in enumerate(f for f in corpus_files[:3] if f != first):
+            copy = f"zzz_10.02.2026_copy{n}.json"
+            write_events(origin, settings.event_data_dir, copy, prefix="later-", only=[a, b])
+            await s.message("file.processed", file=copy, wait=60)
         ca, cb, cla, clb = _canonical(eng, pair.a, pair.b, "later-" + pair.a, "later-" + pair.b)
         assert ca != cb, "the later file re-linked a pair an operator kept separate"
         assert {cla, clb} <= {ca, cb}, "the copies should join their originals"

@@ -42,6 +42,7 @@ async def test_dropped_file_becomes_rows_and_feed_message(
             "feed",
             "processor",
             "watcher",
+            "resolver",
         }
 
         async with feed(settings) as ws:

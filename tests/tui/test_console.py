@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import io
+
 import pytest
+from rich.console import Console
+from textual.widgets import Static
 
 from eventdedup.client import ConnectionState, RpcError
 from tui import demo
@@ -10,7 +14,9 @@ from tui.app import ConsoleApp
 from tui.fake import FakeBackend
 from tui.screens.events import EventsView
 from tui.widgets.banner import ConnectionBanner
+from tui.widgets.event_detail import reviews_table
 from tui.widgets.feed_table import FeedTable
+from tui.widgets.review_table import ReviewTable
 
 SIZE = (120, 36)
 
@@ -83,6 +89,49 @@ async def test_review_merge_confirms_sends_and_echoes_the_feed() -> None:
         await pilot.pause()
         result = str(app.query_one("#review-result").render())
         assert "review.merge ok" in result and "feed #9901 canonical.merged" in result
+
+
+def plain(widget: Static) -> str:
+    """What a Static shows, as plain text (it may hold any Rich renderable)."""
+    console = Console(width=160, record=True, file=io.StringIO())
+    console.print(widget.content)
+    return console.export_text()
+
+
+@pytest.mark.asyncio
+async def test_review_shows_probability_signals_moves_and_who_decided() -> None:
+    backend = demo.demo_backend()
+    app = app_with(backend)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("4")
+        await pilot.pause()
+        table = app.query_one(ReviewTable)
+        assert list(table.items) == ["77", "61", "58"]  # best expected benefit first
+        row = " ".join(str(c) for c in table.get_row("77"))
+        assert "0.52" in row and "1.04" in row and "merge would join 3 and 2 listings" in row
+        compare = plain(app.query_one("#review-compare-body", Static))
+        assert "P(same) 0.52" in compare and "signals" in compare and "title 0.86" in compare
+        await pilot.press("f")  # decided by resolvers
+        await pilot.pause()
+        assert ("review.list", {"state": "resolved", "decided_by": "resolver", "size": 100}) in (
+            backend.calls
+        )
+        assert list(table.items) == ["49"]
+        assert "resolver:llm" in " ".join(str(c) for c in table.get_row("49"))
+        compare = plain(app.query_one("#review-compare-body", Static))
+        assert "decided by resolver:llm said same (confidence 0.93)" in compare
+        assert "decided by resolvers" in str(app.query_one("#review-status", Static).render())
+        await pilot.press("f", "f", "f")  # operators, later files, back to the open queue
+        await pilot.pause()
+        assert list(table.items) == ["77", "61", "58"]
+
+
+def test_the_event_page_says_which_resolver_decided_and_why() -> None:
+    rendered = reviews_table(demo.DETAIL["reviews"])  # type: ignore[arg-type]
+    console = Console(width=160, record=True, file=io.StringIO())
+    console.print(rendered)
+    text = console.export_text()
+    assert "resolver:llm" in text and "0.94" in text and "support act" in text
 
 
 @pytest.mark.asyncio

@@ -32,6 +32,7 @@ PAGES: dict[str, list[str]] = {
     "events": ["3", "_", "down", "down", "down", "enter", "_", "_"],
     "review": ["4", "_", "_"],
     "review_confirm_merge": ["4", "_", "_", "m", "_"],
+    "review_decided_by_resolvers": ["4", "_", "_", "f", "_", "_"],
     "dead_letters": ["5", "_", "_"],
     "config": ["6", "_", "_"],
     "help": ["question_mark", "_"],

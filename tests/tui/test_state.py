@@ -80,6 +80,28 @@ def test_every_type_has_a_summary() -> None:
     assert "merged into 1042" in summarize(
         message(1, "canonical.merged", canonical_id=1042, merged=7)
     )
+    said = summarize(
+        message(
+            2,
+            "review.resolver",
+            review_id=5,
+            operator="resolver:llm",
+            same=True,
+            confidence=0.93,
+            reason="same reading",
+        )
+    )
+    assert said == "review 5 resolver:llm: same (0.93) same reading"
+    settled = summarize(
+        message(3, "review.resolved", review_id=6, action="settled", settled_by="file (bwb)")
+    )
+    assert settled == "review 6 settled by file (bwb)"
+
+
+def test_undo_on_a_resolver_decision_is_the_resolvers() -> None:
+    decided = demo.RESOLVED_REVIEWS[0]
+    assert plan("undo", decided, "op")[1] == {"operator": "resolver:llm"}  # type: ignore[index]
+    assert plan("undo", demo.REVIEWS[0], "op")[1] == {"operator": "op"}  # type: ignore[index]
 
 
 def test_review_actions_name_the_right_ids() -> None:

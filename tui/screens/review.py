@@ -39,6 +39,10 @@ def plan(
     canonical into A's; split takes B's source event out of its canonical.
     """
     if op == "undo":
+        # on an item a resolver decided, undo is that resolver's (its last decision)
+        decider = str((item or {}).get("decided_by") or "")
+        if decider.startswith("resolver:"):
+            operator = decider
         return (
             "review.undo",
             {"operator": operator},
@@ -102,13 +106,28 @@ class ReviewView(ConsoleView):
 
     TAB = "review"
     LABEL = "4 Review"
-    WATCHES = ("review.flagged", "review.resolved", "canonical.merged", "canonical.split")
+    WATCHES = (
+        "review.flagged",
+        "review.resolved",
+        "review.resolver",
+        "canonical.merged",
+        "canonical.split",
+    )
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("m", "act('merge')", "Merge"),
         Binding("k", "act('keep')", "Keep separate"),
         Binding("s", "act('split')", "Split"),
         Binding("d", "act('dismiss')", "Dismiss"),
         Binding("u", "act('undo')", "Undo"),
+        Binding("f", "cycle_filter", "Decided by"),
+    ]
+
+    #: What the page lists, in the order ``f`` cycles through: (label, review.list params).
+    VIEWS: ClassVar[list[tuple[str, dict[str, Any]]]] = [
+        ("open · best expected benefit first", {"state": "open"}),
+        ("decided by resolvers", {"state": "resolved", "decided_by": "resolver"}),
+        ("decided by operators", {"state": "resolved", "decided_by": "operator"}),
+        ("settled by later files", {"state": "resolved", "decided_by": "file"}),
     ]
 
     def __init__(self, **kwargs: Any) -> None:
@@ -116,6 +135,7 @@ class ReviewView(ConsoleView):
         self.sources: dict[str, dict[str, Any]] = {}
         self.awaiting: str | None = None
         self.result_lines: list[str] = []
+        self.view = 0
 
     def compose(self) -> ComposeResult:
         yield Static("", id="review-status")
@@ -134,7 +154,8 @@ class ReviewView(ConsoleView):
     async def load(self) -> None:
         status = self.query_one("#review-status", Static)
         try:
-            result = await self.console.rpc("review.list", {"state": "open", "size": 100})
+            label, params = self.VIEWS[self.view]
+            result = await self.console.rpc("review.list", {**params, "size": 100})
         except ClientError as exc:
             status.update(f"[b red]review.list: {exc}[/]")
             self.console.report_error("review.list", exc, quiet=True)
@@ -142,8 +163,8 @@ class ReviewView(ConsoleView):
         items = list(result.get("items") or [])
         total = result.get("total", len(items))
         status.update(
-            f"{total} open · most uncertain first · m merge · k keep separate · "
-            "s split · d dismiss · u undo"
+            f"{total} {label} · m merge · k keep separate · s split · d dismiss · u undo · "
+            "f decided by"
         )
         table = self.query_one(ReviewTable)
         table.show(items)
@@ -176,6 +197,10 @@ class ReviewView(ConsoleView):
     @on(DataTable.RowHighlighted, "#review-table")
     def _highlighted(self, event: DataTable.RowHighlighted) -> None:
         self._show_selected(delay=0.2)
+
+    def action_cycle_filter(self) -> None:
+        self.view = (self.view + 1) % len(self.VIEWS)
+        self.load()
 
     def action_act(self, op: str) -> None:
         item = self.query_one(ReviewTable).selected

@@ -1,4 +1,4 @@
-"""The counters strip: the six numbers an operator checks first."""
+"""The counters strip: the numbers an operator checks first."""
 
 from __future__ import annotations
 
@@ -12,6 +12,8 @@ LABELS = {
     "events": "events",
     "canonicals": "canonicals",
     "review_open": "review queue",
+    "review_per_1000": "open per 1,000 listings",
+    "resolver_today": "resolver decisions today",
     "dead_letters": "dead letters",
 }
 

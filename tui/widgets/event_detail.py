@@ -120,6 +120,30 @@ def decisions_table(decisions: list[dict[str, Any]]) -> Table:
     return table
 
 
+def reviews_table(reviews: list[dict[str, Any]]) -> Table:
+    """Review questions about these listings and who answered them (a resolver says why)."""
+    table = Table(
+        title="review decisions",
+        title_justify="left",
+        expand=True,
+        header_style="bold",
+        box=box.SIMPLE_HEAD,
+    )
+    for name in ("review", "question", "answer", "decided by", "confidence", "reason"):
+        table.add_column(name, ratio=3 if name == "reason" else None)
+    for r in reviews:
+        resolver = r.get("resolver") or {}
+        table.add_row(
+            str(r.get("review_id")),
+            f"{r.get('kind')} {' ↔ '.join(str(i) for i in r.get('event_ids') or [])}",
+            str(r.get("resolution") or ""),
+            Text(str(r.get("decided_by") or ""), style="magenta" if resolver else ""),
+            number(resolver.get("confidence")),
+            shorten(resolver.get("reason"), 60),
+        )
+    return table
+
+
 class EventDetail(VerticalScroll):
     """Canonical fields with provenance, sources side by side, pair decisions.
 
@@ -157,5 +181,7 @@ class EventDetail(VerticalScroll):
             parts.append(sources_table(detail["sources"]))
         if detail.get("decisions"):
             parts.append(decisions_table(detail["decisions"]))
+        if detail.get("reviews"):
+            parts.append(reviews_table(detail["reviews"]))
         body.update(Group(*parts))
         self.scroll_home(animate=False)

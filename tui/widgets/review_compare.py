@@ -71,7 +71,30 @@ class ReviewCompare(VerticalScroll):
         head = Text.assemble(
             (f"review {item.get('id')} ", "bold"),
             (f"{item.get('kind')} ", "cyan"),
-            (f"uncertainty {number(item.get('uncertainty'))}  ", "yellow"),
-            (str(item.get("reason") or ""), ""),
+            (
+                f"P(same) {number(item.get('probability'))}  "
+                if item.get("probability") is not None
+                else f"uncertainty {number(item.get('uncertainty'))}  ",
+                "yellow",
+            ),
+            (str(item.get("moves") or item.get("reason") or ""), ""),
         )
-        body.update(Group(head, table))
+        lines: list[Any] = [head]
+        signals = item.get("signals") or {}
+        if signals:
+            shown = "  ".join(
+                f"{k} {number(signals.get(k))}"
+                for k in ("date", "geo", "title", "description", "combined")
+                if k in signals
+            )
+            lines.append(Text(f"signals  {shown}  · {signals.get('reason', '')}", style="dim"))
+        resolver = item.get("resolver") or {}
+        if resolver or item.get("decided_by"):
+            said = (
+                f" said {'same' if resolver.get('same') else 'different'} "
+                f"(confidence {number(resolver.get('confidence'))}): {resolver.get('reason')}"
+                if resolver
+                else ""
+            )
+            lines.append(Text(f"decided by {item.get('decided_by')}{said}", style="magenta"))
+        body.update(Group(*lines, table))
