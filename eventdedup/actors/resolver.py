@@ -24,7 +24,7 @@ from typing import Any
 
 import attrs
 import trio
-import trio_parallel  # type: ignore[import-untyped]
+import trio_parallel
 
 from eventdedup.admin.config_source import ConfigSource
 from eventdedup.admin.llm import CircuitBreaker, EndpointError, LlmAnswer, LlmClient, content_hash

@@ -289,7 +289,7 @@ def test_log_in_see_the_actor_table_switch_to_review_in_chromium(
                 within=60,
                 what="the actor table in the browser",
             )
-            assert "uncertainty" not in screen()  # the review page is not shown yet
+            assert "expected benefit" not in screen()  # the review page is not shown yet
             wait_until(
                 lambda: (
                     "-first-byte"
@@ -305,7 +305,7 @@ def test_log_in_see_the_actor_table_switch_to_review_in_chromium(
             terminal = driver.find_element(By.CSS_SELECTOR, ".xterm-screen")
             ActionChains(driver).click(terminal).send_keys("4").perform()
             wait_until(
-                lambda: all(w in screen() for w in ("uncertainty", "reason")),
+                lambda: all(w in screen() for w in ("P(same)", "expected benefit")),
                 within=30,
                 what="the review page in the browser",
             )
