@@ -184,3 +184,28 @@ def tui(url: str | None, token_file: Path | None) -> None:
     host = {"0.0.0.0": "127.0.0.1", "::": "[::1]"}.get(settings.http_host, settings.http_host)
     url = url or f"ws://{host}:{settings.http_port}/ws"
     ConsoleApp(ThreadedBackend(url, _tui_token(settings, token_file))).run()
+
+
+@main.command()
+@click.option(
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Where to write the model [default: the shipped eventdedup/matching/pair_model.json].",
+)
+@click.option("--check", is_flag=True, help="Only compare with the shipped model; exit 1 if not equal.")
+def train(output: Path | None, check: bool) -> None:
+    """Fit the pair model on synthetic corpora (needs the 'train' extra: scikit-learn)."""
+    try:
+        from eventdedup.train import SHIPPED, render
+        from eventdedup.train import train as fit
+    except ImportError as exc:
+        raise click.ClickException(f"{exc}; install the 'train' extra (uv sync --extra train)")
+    text = render(fit())
+    if check:
+        same = SHIPPED.read_text(encoding="utf-8") == text
+        click.echo(f"{SHIPPED}: {'reproduced' if same else 'DIFFERS'}")
+        sys.exit(0 if same else 1)
+    target = output or SHIPPED
+    target.write_text(text, encoding="utf-8")
+    click.echo(f"wrote {target}")

@@ -256,6 +256,18 @@ class GuardConfig:
 
 
 @attrs.frozen
+class ModelConfig:
+    """The pair model (``pairmodel.py``): P(same event) decides match / ambiguous / no match.
+
+    Off: the weighted score and thresholds decide alone (P is still computed and stored).
+    """
+
+    enabled: bool = _f(False, _boolean)
+    # A no-match with P below this is a cannot-link: the two never share a cluster.
+    different_below: float = _f(0.02, _UNIT)
+
+
+@attrs.frozen
 class ClusterConfig:
     max_cluster_size: int = _f(15, _integer(2))
     min_internal_similarity: float = _f(0.40, _UNIT)
@@ -531,6 +543,7 @@ class MatchingConfig:
     cluster: ClusterConfig = _sub(ClusterConfig)
     blocking: BlockingConfig = _sub(BlockingConfig)
     normalization: NormalizationConfig = _sub(NormalizationConfig)
+    model: ModelConfig = _sub(ModelConfig)
 
     def to_json(self) -> dict[str, Any]:
         return _to_plain(self)

@@ -26,6 +26,7 @@ from eventdedup.matching.guards import (
     venue_conflict,
 )
 from eventdedup.matching.normalize import register_cache
+from eventdedup.matching.pairmodel import GUARD_PREFIXES, PairModel, features, shipped_model
 from eventdedup.matching.record import EventRecord
 from eventdedup.matching.signals import (
     date_signal,
@@ -52,6 +53,10 @@ class PairScore:
     decision: str
     reason: str
     tier: str = "deterministic"
+    #: P(same event) from the pair model; -1.0 on decisions stored before it existed
+    probability: float = -1.0
+    #: the pair model's version (``pairmodel.MODEL_VERSION``) that gave ``probability``
+    model_version: str = ""
 
     def to_json(self) -> dict[str, Any]:
         return attrs.asdict(self)
@@ -167,16 +172,56 @@ def decide(
     return decision, reason
 
 
-def score_pair(a: EventRecord, b: EventRecord, cfg: MatchingConfig) -> PairScore:
-    """Score two records; symmetric: score_pair(a, b) == score_pair(b, a)."""
-    if b.id < a.id:
-        a, b = b, a
+def rule_score(
+    a: EventRecord, b: EventRecord, cfg: MatchingConfig
+) -> tuple[float, float, float, float, float, str, str, float | None]:
+    """The four signals, their combination and the rule decision (``a.id < b.id``)."""
     date = date_signal(a, b, cfg.date)
     geo, dist = geo_and_distance(a, b, cfg.geo)
     title = title_signal(a, b, cfg)
     desc = description_signal(a, b, cfg)
     combined = combine(date, geo, title, desc, weights_for(a, b, cfg))
     decision, reason = decide(a, b, date, title, combined, cfg, dist)
+    return date, geo, title, desc, combined, decision, reason, dist
+
+
+def pair_features(a: EventRecord, b: EventRecord, cfg: MatchingConfig) -> tuple[float, ...]:
+    """The pair model's input for two records (what training sees)."""
+    if b.id < a.id:
+        a, b = b, a
+    date, geo, title, desc, combined, decision, reason, dist = rule_score(a, b, cfg)
+    return features(date, geo, title, desc, combined, dist, decision, reason)
+
+
+def model_decision(p: float, decision: str, reason: str, model: PairModel) -> tuple[str, str]:
+    """The decision at the model's thresholds; a guard's no-match stands (its reason says why)."""
+    if decision == NO_MATCH and reason.startswith(GUARD_PREFIXES):
+        return decision, reason
+    if p >= model.match_at:
+        out = MATCH
+    elif p >= model.ambiguous_at:
+        out = AMBIGUOUS
+    else:
+        out = NO_MATCH
+    return out, f"{reason}; P {p:.2f}"
+
+
+def score_pair(
+    a: EventRecord, b: EventRecord, cfg: MatchingConfig, model: PairModel | None = None
+) -> PairScore:
+    """Score two records; symmetric: score_pair(a, b) == score_pair(b, a).
+
+    ``model`` defaults to the shipped pair model; with ``cfg.model.enabled`` its
+    probability decides, otherwise the rules do and the probability is only stored.
+    """
+    if b.id < a.id:
+        a, b = b, a
+    if model is None:
+        model = shipped_model()
+    date, geo, title, desc, combined, decision, reason, dist = rule_score(a, b, cfg)
+    p = round4(model.probability(features(date, geo, title, desc, combined, dist, decision, reason)))
+    if cfg.model.enabled:
+        decision, reason = model_decision(p, decision, reason, model)
     # rounded: stable, storable floats
     return PairScore(
         a.id,
@@ -188,6 +233,8 @@ def score_pair(a: EventRecord, b: EventRecord, cfg: MatchingConfig) -> PairScore
         round4(combined),
         decision,
         reason,
+        probability=p,
+        model_version=model.version,
     )
 
 

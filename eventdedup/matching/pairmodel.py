@@ -1,0 +1,140 @@
+"""P(same event) for a scored pair: logistic regression over the signals and the rule outcome.
+
+The coefficients and thresholds are fitted at training time (``eventdedup
+train``, scikit-learn) on labelled pairs of synthetic corpora under several
+vocabularies and shipped as ``pair_model.json``; inference here is plain
+Python (one dot product and one ``exp`` per pair). ``MODEL_VERSION`` is the
+version the code expects; it is stored with every decision.
+"""
+
+from __future__ import annotations
+
+import importlib.resources
+import json
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import attrs
+
+MODEL_VERSION = "pm-2026.12-1"
+MODEL_FILE = "pair_model.json"
+
+#: feature names, in the order of ``features``; the artefact must list the same
+FEATURES: tuple[str, ...] = (
+    "date",
+    "geo",
+    "title",
+    "description",
+    "combined",
+    "title_x_date",
+    "title_sq",
+    "point_distance_known",
+    "point_distance_10km",
+    "rule_match",
+    "rule_ambiguous",
+    "rule_rescued",
+    "rule_vetoed",
+    "guard_place",
+    "guard_venue",
+    "guard_words",
+)
+
+#: reason prefixes of the guards (evidence of *different* events), by feature
+PLACE_GUARDS = ("different towns", "far apart", "place '")
+VENUE_GUARDS = ("different streets", "different venues")
+WORD_GUARDS = ("distinguishing token", "different names", "different speakers")
+GUARD_PREFIXES = PLACE_GUARDS + VENUE_GUARDS + WORD_GUARDS
+
+
+class PairModelError(ValueError):
+    """The shipped model file is missing, malformed or of another version."""
+
+
+@attrs.frozen
+class PairModel:
+    version: str
+    features: tuple[str, ...]
+    coef: tuple[float, ...]
+    intercept: float
+    match_at: float  # P >= match_at: match
+    ambiguous_at: float  # ambiguous_at <= P < match_at: ambiguous; below: no match
+
+    def probability(self, x: Sequence[float]) -> float:
+        z = self.intercept
+        for c, v in zip(self.coef, x, strict=True):
+            z += c * v
+        if z >= 0:
+            return 1.0 / (1.0 + math.exp(-z))
+        e = math.exp(z)
+        return e / (1.0 + e)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> PairModel:
+        try:
+            t = data["thresholds"]
+            model = cls(
+                version=str(data["version"]),
+                features=tuple(data["features"]),
+                coef=tuple(float(c) for c in data["coef"]),
+                intercept=float(data["intercept"]),
+                match_at=float(t["match"]),
+                ambiguous_at=float(t["ambiguous"]),
+            )
+        except (KeyError, TypeError, ValueError) as exc:
+            raise PairModelError(f"{MODEL_FILE}: malformed ({exc!r})") from exc
+        if model.features != FEATURES or len(model.coef) != len(FEATURES):
+            raise PairModelError(f"{MODEL_FILE}: features differ from the code's")
+        return model
+
+
+def features(
+    date: float,
+    geo: float,
+    title: float,
+    description: float,
+    combined: float,
+    dist: float | None,
+    decision: str,
+    reason: str,
+) -> tuple[float, ...]:
+    """The model's input for one pair (the rule decision and reason as indicators)."""
+    return (
+        date,
+        geo,
+        title,
+        description,
+        combined,
+        title * date,
+        title * title,
+        0.0 if dist is None else 1.0,
+        0.0 if dist is None else min(dist, 10.0) / 10.0,
+        1.0 if decision == "match" else 0.0,
+        1.0 if decision == "ambiguous" else 0.0,
+        1.0 if "covered" in reason else 0.0,
+        1.0 if reason.startswith("vetoed") else 0.0,
+        1.0 if reason.startswith(PLACE_GUARDS) else 0.0,
+        1.0 if reason.startswith(VENUE_GUARDS) else 0.0,
+        1.0 if reason.startswith(WORD_GUARDS) else 0.0,
+    )
+
+
+def load_shipped_model() -> PairModel:
+    """The model shipped with the package; fails if its version is not the code's."""
+    text = importlib.resources.files(__package__).joinpath(MODEL_FILE).read_text("utf-8")
+    model = PairModel.from_json(json.loads(text))
+    if model.version != MODEL_VERSION:
+        raise PairModelError(
+            f"{MODEL_FILE}: version {model.version!r}, the code expects {MODEL_VERSION!r}"
+        )
+    return model
+
+
+_SHIPPED: list[PairModel] = []
+
+
+def shipped_model() -> PairModel:
+    """``load_shipped_model``, read once per process (the file is part of the package)."""
+    if not _SHIPPED:
+        _SHIPPED.append(load_shipped_model())
+    return _SHIPPED[0]
