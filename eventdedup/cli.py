@@ -193,7 +193,9 @@ def tui(url: str | None, token_file: Path | None) -> None:
     default=None,
     help="Where to write the model [default: the shipped eventdedup/matching/pair_model.json].",
 )
-@click.option("--check", is_flag=True, help="Only compare with the shipped model; exit 1 if not equal.")
+@click.option(
+    "--check", is_flag=True, help="Only compare with the shipped model; exit 1 if not equal."
+)
 def train(output: Path | None, check: bool) -> None:
     """Fit the pair model on synthetic corpora (needs the 'train' extra: scikit-learn)."""
     try:

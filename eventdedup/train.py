@@ -113,6 +113,7 @@ def train(specs: Sequence[Spec] = TRAIN_SPECS) -> dict[str, Any]:
 
     cfg = load_matching_config(None)
     corpora = labelled_corpora(specs, cfg)
+    decides = attrs.evolve(cfg, model=attrs.evolve(cfg.model, enabled=True))
     xs = [p.x for c in corpora for p in c.pairs]
     ys = [p.y for c in corpora for p in c.pairs]
     lr = LogisticRegression(C=C, max_iter=5000, tol=1e-8)
@@ -123,7 +124,7 @@ def train(specs: Sequence[Spec] = TRAIN_SPECS) -> dict[str, Any]:
     best: tuple[float, float, float, float] | None = None
     for match_at in MATCH_GRID:
         model = PairModel(MODEL_VERSION, FEATURES, coef, intercept, match_at, AMBIGUOUS_AT)
-        prec, rec, f1 = clustered_quality(corpora, model, cfg)
+        prec, rec, f1 = clustered_quality(corpora, model, decides)
         log.info("match at %.2f: P %.4f R %.4f F1 %.4f", match_at, prec, rec, f1)
         if prec >= TARGET_PRECISION and (best is None or f1 > best[3]):
             best = (match_at, prec, rec, f1)
@@ -139,7 +140,12 @@ def train(specs: Sequence[Spec] = TRAIN_SPECS) -> dict[str, Any]:
         "training": {
             "estimator": f"sklearn LogisticRegression(C={C}, lbfgs, L2)",
             "corpora": [
-                {"seed": s.seed, "vocab_seed": s.vocab_seed, "events": s.events, "hard": s.hard_rate}
+                {
+                    "seed": s.seed,
+                    "vocab_seed": s.vocab_seed,
+                    "events": s.events,
+                    "hard": s.hard_rate,
+                }
                 for s in specs
             ],
             "pairs": len(ys),

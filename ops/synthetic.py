@@ -1,7 +1,7 @@
 """Write a synthetic corpus with ground truth (the generator is ``eventdedup.synth``).
 
-    uv run python ops/synthetic.py OUT_DIR --events 100000 [--seed 1] [--file-events 200]
-                                   [--vocab-seed K] [--hard RATE]
+uv run python ops/synthetic.py OUT_DIR --events 100000 [--seed 1] [--file-events 200]
+                               [--vocab-seed K] [--hard RATE]
 """
 
 from __future__ import annotations

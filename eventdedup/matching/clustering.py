@@ -22,7 +22,6 @@ from eventdedup.matching.decision import AMBIGUOUS, MATCH, NO_MATCH, PairScore
 from eventdedup.matching.pairmodel import GUARD_PREFIXES
 
 
-
 @attrs.frozen
 class ReviewItem:
     """Something a human should look at; higher ``uncertainty`` first."""

@@ -219,7 +219,9 @@ def score_pair(
     if model is None:
         model = shipped_model()
     date, geo, title, desc, combined, decision, reason, dist = rule_score(a, b, cfg)
-    p = round4(model.probability(features(date, geo, title, desc, combined, dist, decision, reason)))
+    p = round4(
+        model.probability(features(date, geo, title, desc, combined, dist, decision, reason))
+    )
     if cfg.model.enabled:
         decision, reason = model_decision(p, decision, reason, model)
     # rounded: stable, storable floats

@@ -400,7 +400,9 @@ def make_region(rng: random.Random, v: Vocabulary, n_towns: int = 260) -> list[T
     lat0, lat1, lon0, lon1 = REGION
     while len(towns) < n_towns:
         base = (
-            rng.choice(_TOWN_QUALIFIERS) + rng.choice(v.town_heads).lower() + rng.choice(v.town_tails)
+            rng.choice(_TOWN_QUALIFIERS)
+            + rng.choice(v.town_heads).lower()
+            + rng.choice(v.town_tails)
         )
         base = base[0].upper() + base[1:]
         if base in names:
@@ -568,8 +570,7 @@ def _pick_title(
         lm = rng.choice(v.landmarks)
         return f"Wanderung zum {lm}", "Wanderung", f"{club} wandert zum {lm}"
     if name == "ausstellung":
-        theme = rng.choice(
-v.themes)
+        theme = rng.choice(v.themes)
         return f"{person}: {theme}", "Ausstellung", f"Ausstellung „{theme}“ von {person}"
     if name == "sport":
         sp = rng.choice(_SPORTS)
@@ -765,9 +766,7 @@ def make_hard_case(
         for k, film in enumerate(films):
             ev = first if k == 0 else _same_place(fresh(k), first)
             ev.kind = _KINDS[12]
-            out.append(
-                _at(ev, rng.choice(("15:00", "15:30")), film, label, f"{label}: „{film}“")
-            )
+            out.append(_at(ev, rng.choice(("15:00", "15:30")), film, label, f"{label}: „{film}“"))
             ev.decorate = True
     elif case == "talks":  # different talks at one venue, same evening, same series text
         _with_venue(rng, first, towns, rng.choice((2, 4, 11)))
@@ -839,15 +838,18 @@ def make_hard_case(
                     _with_venue(rng, ev, towns, (0, 1, 3)[k])
                 ev.kind = _KINDS[5]
                 who = f"{rng.choice(_GUILD_KINDS)} {guild}"
-                title = (
-                    f"{evening} {place}" if same_hall and k else f"{evening} der {who}"
-                )
+                title = f"{evening} {place}" if same_hall and k else f"{evening} der {who}"
                 out.append(_at(ev, "19:11" if k == 0 else "19:33", title, "Fasnet", title))
         else:
             _with_venue(rng, first, towns, 11)
             out.append(
-                _at(first, "17:00", "Sprechstunde des Bürgermeisters", "Rathaus",
-                    "Bürgermeister lädt zur Sprechstunde")
+                _at(
+                    first,
+                    "17:00",
+                    "Sprechstunde des Bürgermeisters",
+                    "Rathaus",
+                    "Bürgermeister lädt zur Sprechstunde",
+                )
             )
             ev = fresh(1)
             ev.town, ev.district = first.town, first.district
@@ -860,8 +862,10 @@ def make_hard_case(
         title = f"{rng.choice(_COMPETITIONS)} {sport}"
         near = sorted(
             range(len(towns)),
-            key=lambda j: (towns[j].lat - towns[first.town].lat) ** 2
-            + ((towns[j].lon - towns[first.town].lon) * 0.67) ** 2,
+            key=lambda j: (
+                (towns[j].lat - towns[first.town].lat) ** 2
+                + ((towns[j].lon - towns[first.town].lon) * 0.67) ** 2
+            ),
         )[: rng.randrange(4, 12)]
         first.kind = _KINDS[9]
         first.listed_towns = tuple(near)
@@ -1192,5 +1196,3 @@ def write_corpus(
                 truth.write(json.dumps({"id": i, "key": k, "group": g}) + "\n")
             n += 1
     return n
-
-

@@ -29,9 +29,7 @@ class Vocabulary:
     club_names: tuple[str, ...]  # organiser name parts: "Musikverein <name>"
 
 
-_ONSETS = (
-    "b br d dr f fl g gr h k kl kr l m n p pf r s sch schl st str t tr w z".split()
-)
+_ONSETS = "b br d dr f fl g gr h k kl kr l m n p pf r s sch schl st str t tr w z".split()
 _VOWELS = "a e i o u a e i o ä ö ü au ei ie eu".split()
 _CODAS = ("", "", "", "n", "r", "l", "m", "s", "ch", "ck", "t", "nd", "ng", "rt", "lz")
 _TAIL_POOL = (

@@ -1,0 +1,119 @@
+"""The pair model: shipped file, code version and ``eventdedup train`` agree; P per pair; repair."""
+
+from __future__ import annotations
+
+import attrs
+import pytest
+
+from eventdedup.matching import (
+    PairScore,
+    candidate_pairs,
+    cluster_component,
+    load_matching_config,
+    prepare_event,
+    score_pair,
+)
+from eventdedup.matching.decision import MATCH, NO_MATCH, model_decision
+from eventdedup.matching.pairmodel import (
+    FEATURES,
+    MODEL_VERSION,
+    PairModel,
+    PairModelError,
+    load_shipped_model,
+)
+from eventdedup.testing import load_corpus
+from eventdedup.train import SHIPPED, render, train
+
+CFG = load_matching_config(None)
+MODEL_ON = attrs.evolve(CFG, model=attrs.evolve(CFG.model, enabled=True))
+
+
+def test_shipped_model_is_the_codes_version() -> None:
+    model = load_shipped_model()
+    assert model.version == MODEL_VERSION
+    assert model.features == FEATURES
+    assert 0.0 < model.ambiguous_at <= model.match_at < 1.0
+
+
+def test_train_reproduces_the_shipped_file_byte_for_byte() -> None:
+    assert render(train()) == SHIPPED.read_text(encoding="utf-8")
+
+
+def test_a_model_file_with_other_features_is_rejected() -> None:
+    data = {
+        "version": MODEL_VERSION,
+        "features": ["date"],
+        "coef": [1.0],
+        "intercept": 0.0,
+        "thresholds": {"match": 0.5, "ambiguous": 0.2},
+    }
+    with pytest.raises(PairModelError, match="features"):
+        PairModel.from_json(data)
+    with pytest.raises(PairModelError, match="malformed"):
+        PairModel.from_json({"version": MODEL_VERSION})
+
+
+def test_every_decision_carries_a_symmetric_probability_and_the_model_version() -> None:
+    events = [e for evs in load_corpus().values() for e in evs][:600]
+    records = {e.id: prepare_event(e, CFG) for e in events}
+    pairs = candidate_pairs([records[i] for i in sorted(records)], [], CFG)
+    assert len(pairs) > 100
+    for a, b in pairs:
+        s = score_pair(records[a], records[b], CFG)
+        t = score_pair(records[b], records[a], CFG)
+        assert s == t
+        assert 0.0 <= s.probability <= 1.0
+        assert s.model_version == MODEL_VERSION
+        assert PairScore.from_json(s.to_json()) == s
+
+
+def test_decisions_stored_before_the_model_read_back_without_a_probability() -> None:
+    old = {
+        "a_id": "a",
+        "b_id": "b",
+        "date": 1.0,
+        "geo": 0.5,
+        "title": 0.9,
+        "description": 0.5,
+        "combined": 0.8,
+        "decision": MATCH,
+        "reason": "match: combined 0.80",
+        "tier": "deterministic",
+    }
+    s = PairScore.from_json(old)
+    assert s.probability == -1.0 and s.model_version == ""
+
+
+def test_model_decides_at_its_thresholds_and_guards_stand() -> None:
+    m = PairModel(MODEL_VERSION, FEATURES, (0.0,) * len(FEATURES), 0.0, 0.6, 0.2)
+    assert model_decision(0.7, "ambiguous", "ambiguous: combined 0.60", m)[0] == MATCH
+    assert model_decision(0.1, "match", "match: combined 0.80", m)[0] == NO_MATCH
+    assert model_decision(0.4, "match", "match: combined 0.80", m)[0] == "ambiguous"
+    guarded = model_decision(0.99, NO_MATCH, "different speakers: 'x' vs 'y'", m)
+    assert guarded == (NO_MATCH, "different speakers: 'x' vs 'y'")
+
+
+def _edge(a: str, b: str, decision: str, p: float, combined: float = 0.8) -> PairScore:
+    reason = "match: combined" if decision == MATCH else "no match: combined"
+    return PairScore(a, b, 1, 1, 1, 1, combined, decision, reason, probability=p)
+
+
+@pytest.mark.parametrize("n", [10, 14])
+def test_a_chain_of_many_listings_is_cut_where_the_model_is_sure_they_differ(n: int) -> None:
+    ids = [f"e{i:02d}" for i in range(n)]
+    # a chain e00 - e01 - ... ; the weakest link sits in the middle
+    edges = [
+        _edge(x, y, MATCH, 0.7 if i == n // 2 - 1 else 0.95)
+        for i, (x, y) in enumerate(zip(ids, ids[1:]))
+    ]
+    # the two ends: the model is confident they are different events
+    edges.append(_edge(ids[0], ids[-1], NO_MATCH, 0.01, combined=0.5))
+    whole = cluster_component(ids, edges, [], [], CFG)  # model off: P is not a constraint
+    assert whole.clusters == (frozenset(ids),)
+    cut = cluster_component(ids, edges, [], [], MODEL_ON)
+    assert len(cut.clusters) == 2
+    assert not any(ids[0] in c and ids[-1] in c for c in cut.clusters)
+    assert {len(c) for c in cut.clusters} == {n // 2}, "split at the least probable link"
+    # decisions stored before the model (P -1) never act as a constraint
+    legacy = [attrs.evolve(e, probability=-1.0) if e.decision == NO_MATCH else e for e in edges]
+    assert cluster_component(ids, legacy, [], [], MODEL_ON).clusters == (frozenset(ids),)
