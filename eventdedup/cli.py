@@ -202,7 +202,9 @@ def train(output: Path | None, check: bool) -> None:
         from eventdedup.train import SHIPPED, render
         from eventdedup.train import train as fit
     except ImportError as exc:
-        raise click.ClickException(f"{exc}; install the 'train' extra (uv sync --extra train)")
+        raise click.ClickException(
+            f"{exc}; install the 'train' extra (uv sync --extra train)"
+        ) from None
     text = render(fit())
     if check:
         same = SHIPPED.read_text(encoding="utf-8") == text

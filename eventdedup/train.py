@@ -99,9 +99,9 @@ def clustered_quality(
             )
         result = cluster_records(c.records, decisions, cfg)
         q = evaluate_clusters(result.clusters, c.truth)
-        tp += q["correct_pairs"]
-        fp += q["predicted_pairs"] - q["correct_pairs"]
-        fn += q["true_pairs"] - q["correct_pairs"]
+        tp += int(q["correct_pairs"])
+        fp += int(q["predicted_pairs"] - q["correct_pairs"])
+        fn += int(q["true_pairs"] - q["correct_pairs"])
     prec = tp / (tp + fp) if tp + fp else 1.0
     rec = tp / (tp + fn) if tp + fn else 1.0
     return prec, rec, 2 * prec * rec / (prec + rec) if prec + rec else 0.0
@@ -109,7 +109,7 @@ def clustered_quality(
 
 def train(specs: Sequence[Spec] = TRAIN_SPECS) -> dict[str, Any]:
     """The model file's content (a plain, JSON-ready dict)."""
-    from sklearn.linear_model import LogisticRegression  # the ``train`` extra
+    from sklearn.linear_model import LogisticRegression  # type: ignore[import-untyped]
 
     cfg = load_matching_config(None)
     corpora = labelled_corpora(specs, cfg)

@@ -12,7 +12,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from eventdedup.synth.generator import (  # noqa: E402  (re-exported for ops/bench.py and tests)
+from eventdedup.synth.generator import (
     GeneratedFile,
     RealEvent,
     generate,

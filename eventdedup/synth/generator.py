@@ -427,9 +427,9 @@ def make_region(rng: random.Random, v: Vocabulary, n_towns: int = 260) -> list[T
         for j, u in enumerate(towns):
             if j == i:
                 continue
-            d = (t.lat - u.lat) ** 2 + ((t.lon - u.lon) * 0.67) ** 2
-            if d < best_d:
-                best, best_d = j, d
+            dist = (t.lat - u.lat) ** 2 + ((t.lon - u.lon) * 0.67) ** 2
+            if dist < best_d:
+                best, best_d = j, dist
         t.neighbour = best
     return towns
 

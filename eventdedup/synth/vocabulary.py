@@ -29,14 +29,78 @@ class Vocabulary:
     club_names: tuple[str, ...]  # organiser name parts: "Musikverein <name>"
 
 
-_ONSETS = "b br d dr f fl g gr h k kl kr l m n p pf r s sch schl st str t tr w z".split()
-_VOWELS = "a e i o u a e i o ä ö ü au ei ie eu".split()
+_ONSETS = [
+    "b",
+    "br",
+    "d",
+    "dr",
+    "f",
+    "fl",
+    "g",
+    "gr",
+    "h",
+    "k",
+    "kl",
+    "kr",
+    "l",
+    "m",
+    "n",
+    "p",
+    "pf",
+    "r",
+    "s",
+    "sch",
+    "schl",
+    "st",
+    "str",
+    "t",
+    "tr",
+    "w",
+    "z",
+]
+_VOWELS = ["a", "e", "i", "o", "u", "a", "e", "i", "o", "ä", "ö", "ü", "au", "ei", "ie", "eu"]
 _CODAS = ("", "", "", "n", "r", "l", "m", "s", "ch", "ck", "t", "nd", "ng", "rt", "lz")
-_TAIL_POOL = (
-    "bach weiler hausen ingen heim dorf au kirch stetten feld burg tal hofen wangen rode "
-    "brück berg egg matt stadt furt beuren zell münster roth wil acker grund hütte mühle "
-    "kofen ach lingen sheim ried moos reuth schwand wald"
-).split()
+_TAIL_POOL = [
+    "bach",
+    "weiler",
+    "hausen",
+    "ingen",
+    "heim",
+    "dorf",
+    "au",
+    "kirch",
+    "stetten",
+    "feld",
+    "burg",
+    "tal",
+    "hofen",
+    "wangen",
+    "rode",
+    "brück",
+    "berg",
+    "egg",
+    "matt",
+    "stadt",
+    "furt",
+    "beuren",
+    "zell",
+    "münster",
+    "roth",
+    "wil",
+    "acker",
+    "grund",
+    "hütte",
+    "mühle",
+    "kofen",
+    "ach",
+    "lingen",
+    "sheim",
+    "ried",
+    "moos",
+    "reuth",
+    "schwand",
+    "wald",
+]
 _NOUN_ENDS = ("", "", "e", "er", "en", "ung", "heit", "ling", "chen", "el")
 _ADJ_ENDS = ("ige", "liche", "ene", "ische", "e")
 _LAST_ENDS = ("", "er", "mann", "le", "inger", "ner", "bauer", "lin")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import attrs
 import pytest
 
@@ -104,7 +106,7 @@ def test_a_chain_of_many_listings_is_cut_where_the_model_is_sure_they_differ(n: 
     # a chain e00 - e01 - ... ; the weakest link sits in the middle
     edges = [
         _edge(x, y, MATCH, 0.7 if i == n // 2 - 1 else 0.95)
-        for i, (x, y) in enumerate(zip(ids, ids[1:]))
+        for i, (x, y) in enumerate(itertools.pairwise(ids))
     ]
     # the two ends: the model is confident they are different events
     edges.append(_edge(ids[0], ids[-1], NO_MATCH, 0.01, combined=0.5))
