@@ -28,7 +28,15 @@ from eventdedup.matching import (
 )
 from eventdedup.matching.batch import cluster_records
 from eventdedup.matching.config import MatchingConfig
-from eventdedup.matching.decision import model_decision, round4, rule_score
+from eventdedup.matching.decision import (
+    AMBIGUOUS,
+    MATCH,
+    model_decision,
+    overrulable,
+    round4,
+    rule_score,
+    structure,
+)
 from eventdedup.matching.normalize import clear_caches
 from eventdedup.matching.pairmodel import FEATURES, MODEL_FILE, MODEL_VERSION, PairModel, features
 from eventdedup.synth.corpus import TRAIN_VOCAB_SEEDS, Spec, synthetic_corpus
@@ -39,11 +47,13 @@ SHIPPED = Path(__file__).resolve().parent / "matching" / MODEL_FILE
 TRAIN_SPECS: tuple[Spec, ...] = tuple(
     Spec(seed=5000 + n, vocab_seed=v, events=3000) for n, v in enumerate(TRAIN_VOCAB_SEEDS)
 )
-#: clustered pairwise precision the match threshold is chosen for (on the training corpora)
-TARGET_PRECISION = 0.95
-#: match thresholds tried; the ambiguous band starts at AMBIGUOUS_AT
-MATCH_GRID = (0.3, 0.4, 0.5, 0.6, 0.7, 0.75, 0.8, 0.85, 0.9, 0.95)
-AMBIGUOUS_AT = 0.2
+#: precision an ambiguous pair promoted to a match must have (on the training pairs)
+PROMOTE_PRECISION = 0.99
+#: precision a pair held apart only by a town/distance guard must have to be merged
+OVERRULE_PRECISION = 0.97
+#: a rule match is demoted below the highest of these P where at most this share is true
+DEMOTE_GRID = (0.0, 0.05, 0.1, 0.2)
+DEMOTE_MAX_TRUE = 0.5
 C = 1.0
 
 
@@ -56,6 +66,7 @@ class _Pair:
     combined: float
     decision: str
     reason: str
+    place_only: bool  # only a town/distance guard objects (the model may overrule it)
 
 
 @attrs.frozen
@@ -77,11 +88,30 @@ def labelled_corpora(specs: Sequence[Spec], cfg: MatchingConfig) -> list[_Corpus
             date, geo, title, desc, comb, decision, reason, dist = rule_score(
                 records[a], records[b], cfg
             )
-            x = features(date, geo, title, desc, comb, dist, decision, reason)
+            ra, rb = records[a], records[b]
+            x = features(date, geo, title, desc, comb, dist, decision, reason, *structure(ra, rb))
             y = int(corpus.truth[a] == corpus.truth[b])
-            pairs.append(_Pair(a, b, x, y, round4(comb), decision, reason))
+            place_only = overrulable(ra, rb, cfg, reason, dist)
+            pairs.append(_Pair(a, b, x, y, round4(comb), decision, reason, place_only))
         out.append(_Corpus(records, corpus.truth, tuple(pairs)))
     return out
+
+
+def _lowest_for_precision(scored: list[tuple[float, int]], target: float) -> float:
+    """Lowest P such that the pairs at or above it reach ``target`` precision (1.0: none)."""
+    best, tp = 1.0, 0
+    ranked = sorted(scored, key=lambda s: -s[0])
+    for i, (p, y) in enumerate(ranked):
+        tp += y
+        last_of_tie = i + 1 == len(ranked) or ranked[i + 1][0] != p
+        if last_of_tie and tp / (i + 1) >= target:
+            best = p
+    return best
+
+
+def _share_true_below(scored: list[tuple[float, int]], t: float) -> float:
+    below = [y for p, y in scored if p < t]
+    return sum(below) / len(below) if below else 0.0
 
 
 def clustered_quality(
@@ -93,7 +123,9 @@ def clustered_quality(
         decisions = []
         for p in c.pairs:
             prob = round4(model.probability(p.x))
-            decision, reason = model_decision(prob, p.decision, p.reason, model)
+            decision, reason = model_decision(
+                prob, p.decision, p.reason, model, p.place_only, p.x[0] <= 0.0
+            )
             decisions.append(
                 PairScore(p.a, p.b, 0, 0, 0, 0, p.combined, decision, reason, probability=prob)
             )
@@ -120,23 +152,27 @@ def train(specs: Sequence[Spec] = TRAIN_SPECS) -> dict[str, Any]:
     lr.fit(xs, ys)
     coef = tuple(round(float(c), 6) for c in lr.coef_[0])
     intercept = round(float(lr.intercept_[0]), 6)
-    # thresholds: the best clustered F1 at or above the target precision
-    best: tuple[float, float, float, float] | None = None
-    for match_at in MATCH_GRID:
-        model = PairModel(MODEL_VERSION, FEATURES, coef, intercept, match_at, AMBIGUOUS_AT)
-        prec, rec, f1 = clustered_quality(corpora, model, decides)
-        log.info("match at %.2f: P %.4f R %.4f F1 %.4f", match_at, prec, rec, f1)
-        if prec >= TARGET_PRECISION and (best is None or f1 > best[3]):
-            best = (match_at, prec, rec, f1)
-    if best is None:
-        raise RuntimeError(f"no match threshold reaches precision {TARGET_PRECISION}")
-    match_at, prec, rec, f1 = best
+    draft = PairModel(MODEL_VERSION, FEATURES, coef, intercept, 1.0, 0.0, 1.0)
+    scored = [(round4(draft.probability(p.x)), p) for c in corpora for p in c.pairs]
+    # each revision of a rule decision must itself be right at its target precision
+    match_at = _lowest_for_precision(
+        [(q, p.y) for q, p in scored if p.decision == AMBIGUOUS and p.x[0] > 0], PROMOTE_PRECISION
+    )
+    overrule_at = _lowest_for_precision(
+        [(q, p.y) for q, p in scored if p.place_only and p.x[0] > 0], OVERRULE_PRECISION
+    )
+    demoted = [(q, p.y) for q, p in scored if p.decision == MATCH]
+    demote = max(
+        (t for t in DEMOTE_GRID if _share_true_below(demoted, t) <= DEMOTE_MAX_TRUE), default=0.0
+    )
+    model = PairModel(MODEL_VERSION, FEATURES, coef, intercept, match_at, demote, overrule_at)
+    prec, rec, f1 = clustered_quality(corpora, model, decides)
     return {
         "version": MODEL_VERSION,
         "features": list(FEATURES),
         "coef": list(coef),
         "intercept": intercept,
-        "thresholds": {"match": match_at, "ambiguous": min(AMBIGUOUS_AT, match_at)},
+        "thresholds": {"match": match_at, "demote": demote, "overrule": overrule_at},
         "training": {
             "estimator": f"sklearn LogisticRegression(C={C}, lbfgs, L2)",
             "corpora": [
@@ -150,7 +186,8 @@ def train(specs: Sequence[Spec] = TRAIN_SPECS) -> dict[str, Any]:
             ],
             "pairs": len(ys),
             "positive_pairs": sum(ys),
-            "target_precision": TARGET_PRECISION,
+            "promote_precision": PROMOTE_PRECISION,
+            "overrule_precision": OVERRULE_PRECISION,
             "clustered": {"precision": round(prec, 4), "recall": round(rec, 4), "f1": round(f1, 4)},
         },
     }

@@ -256,13 +256,40 @@ class GuardConfig:
 
 
 @attrs.frozen
-class ModelConfig:
-    """The pair model (``pairmodel.py``): P(same event) decides match / ambiguous / no match.
+class StructuralConfig:
+    """Guards keyed on stable domain vocabulary, not on names that come and go."""
 
-    Off: the weighted score and thresholds decide alone (P is still computed and stored).
+    # Both titles name a political party and the parties differ: different info stands.
+    party_conflict: bool = _f(True, _boolean)
+    parties: tuple[str, ...] = _f(
+        (
+            "CDU",
+            "CSU",
+            "SPD",
+            "FDP",
+            "Grüne",
+            "Bündnis 90",
+            "Die Linke",
+            "Linke",
+            "Freie Wähler",
+            "ÖDP",
+            "Volt",
+            "AfD",
+            "Die PARTEI",
+            "BSW",
+        ),
+        _str_list,
+    )
+
+
+@attrs.frozen
+class ModelConfig:
+    """The pair model (``pairmodel.py``): P(same event) revises the rule decision.
+
+    Off: the rules decide alone (P is still computed and stored).
     """
 
-    enabled: bool = _f(False, _boolean)
+    enabled: bool = _f(True, _boolean)
     # A no-match with P below this is a cannot-link: the two never share a cluster.
     different_below: float = _f(0.02, _UNIT)
 
@@ -544,6 +571,7 @@ class MatchingConfig:
     blocking: BlockingConfig = _sub(BlockingConfig)
     normalization: NormalizationConfig = _sub(NormalizationConfig)
     model: ModelConfig = _sub(ModelConfig)
+    structural: StructuralConfig = _sub(StructuralConfig)
 
     def to_json(self) -> dict[str, Any]:
         return _to_plain(self)

@@ -18,6 +18,7 @@ from eventdedup.matching.guards import (
     distinguishing_tokens,
     label_name_conflict,
     mentioned_place_conflict,
+    party_conflict,
     person_conflict,
     place_agreement,
     place_conflict,
@@ -26,7 +27,13 @@ from eventdedup.matching.guards import (
     venue_conflict,
 )
 from eventdedup.matching.normalize import register_cache
-from eventdedup.matching.pairmodel import GUARD_PREFIXES, PairModel, features, shipped_model
+from eventdedup.matching.pairmodel import (
+    GUARD_PREFIXES,
+    OVERRULABLE,
+    PairModel,
+    features,
+    shipped_model,
+)
 from eventdedup.matching.record import EventRecord
 from eventdedup.matching.signals import (
     date_signal,
@@ -103,6 +110,37 @@ def threshold_decision(combined: float, title: float, cfg: MatchingConfig) -> tu
     return AMBIGUOUS, f"ambiguous: combined {combined:.2f}"
 
 
+def content_conflict(
+    a: EventRecord, b: EventRecord, cfg: MatchingConfig, dist: float | None
+) -> str | None:
+    """The guards other than the town/distance ones, first one that fires (reason text)."""
+    named = mentioned_place_conflict(a, b)
+    if named:
+        return named
+    street = street_conflict(a, b)
+    if street:
+        return street
+    venue = venue_conflict(a, b, cfg, dist)
+    if venue:
+        return venue
+    g = cfg.guards
+    if g.distinguishing_token:
+        diff = distinguishing_tokens(a, b)
+        if diff:
+            return f"distinguishing token: '{diff[0]}' vs '{diff[1]}'"
+    if g.label_name_conflict:
+        names = label_name_conflict(a, b, cfg)
+        if names:
+            return names
+    if g.person_conflict:
+        people = person_conflict(a, b, cfg)
+        if people:
+            return people
+    if cfg.structural.party_conflict:
+        return party_conflict(a, b, cfg)
+    return None
+
+
 def decide(
     a: EventRecord,
     b: EventRecord,
@@ -122,31 +160,10 @@ def decide(
         return threshold_decision(combined, title, cfg)
     if dist is _COMPUTE:
         dist = distance_km(a, b, cfg.geo)
-    conflict = place_conflict(a, b, cfg, dist)
+    conflict = place_conflict(a, b, cfg, dist) or content_conflict(a, b, cfg, dist)
     if conflict:
         return NO_MATCH, conflict
-    named = mentioned_place_conflict(a, b)
-    if named:
-        return NO_MATCH, named
-    street = street_conflict(a, b)
-    if street:
-        return NO_MATCH, street
-    venue = venue_conflict(a, b, cfg, dist)
-    if venue:
-        return NO_MATCH, venue
     g = cfg.guards
-    if g.distinguishing_token:
-        diff = distinguishing_tokens(a, b)
-        if diff:
-            return NO_MATCH, f"distinguishing token: '{diff[0]}' vs '{diff[1]}'"
-    if g.label_name_conflict:
-        names = label_name_conflict(a, b, cfg)
-        if names:
-            return NO_MATCH, names
-    if g.person_conflict:
-        people = person_conflict(a, b, cfg)
-        if people:
-            return NO_MATCH, people
     decision, reason = threshold_decision(combined, title, cfg)
     if (
         decision == AMBIGUOUS
@@ -185,25 +202,60 @@ def rule_score(
     return date, geo, title, desc, combined, decision, reason, dist
 
 
+def structure(a: EventRecord, b: EventRecord) -> tuple[bool, int]:
+    """(same town key, key words of the shorter title): model inputs beyond the signals."""
+    ka, kb = a.city_keys, b.city_keys
+    same_city = any(k in kb for k in ka)
+    return same_city, min(len(a.title_tokens), len(b.title_tokens))
+
+
 def pair_features(a: EventRecord, b: EventRecord, cfg: MatchingConfig) -> tuple[float, ...]:
     """The pair model's input for two records (what training sees)."""
     if b.id < a.id:
         a, b = b, a
     date, geo, title, desc, combined, decision, reason, dist = rule_score(a, b, cfg)
-    return features(date, geo, title, desc, combined, dist, decision, reason)
+    return features(date, geo, title, desc, combined, dist, decision, reason, *structure(a, b))
 
 
-def model_decision(p: float, decision: str, reason: str, model: PairModel) -> tuple[str, str]:
-    """The decision at the model's thresholds; a guard's no-match stands (its reason says why)."""
-    if decision == NO_MATCH and reason.startswith(GUARD_PREFIXES):
-        return decision, reason
-    if p >= model.match_at:
-        out = MATCH
-    elif p >= model.ambiguous_at:
-        out = AMBIGUOUS
-    else:
-        out = NO_MATCH
-    return out, f"{reason}; P {p:.2f}"
+def overrulable(
+    a: EventRecord, b: EventRecord, cfg: MatchingConfig, reason: str, dist: float | None
+) -> bool:
+    """The no-match rests only on a town/distance guard: no other guard objects."""
+    return reason.startswith(OVERRULABLE) and content_conflict(a, b, cfg, dist) is None
+
+
+def model_decision(
+    p: float,
+    decision: str,
+    reason: str,
+    model: PairModel,
+    place_only: bool = False,
+    date_conflict: bool = False,
+) -> tuple[str, str]:
+    """The rule decision revised by P; the reason keeps the rule's and adds P.
+
+    * a rule match stays a match unless P < ``demote_below`` (then ambiguous);
+    * a rule ambiguous pair becomes a match at P >= ``match_at``;
+    * a guard's no-match stands (its reason says why), unless ``place_only`` —
+      the guard is a town/distance one and nothing else objects — and P >=
+      ``overrule_at`` (one event listed under a neighbouring town, a town-centre
+      point far from the venue);
+    * a no-match by score stays one;
+    * with ``date_conflict`` (date signal 0: other days, or start times far
+      apart) nothing is promoted or overruled — the training pairs hardly hold
+      such pairs (blocking keeps them apart), so P says little there.
+    """
+    if decision == MATCH:
+        if p < model.demote_below:
+            return AMBIGUOUS, f"{reason}; P {p:.2f}: demoted"
+        return MATCH, f"{reason}; P {p:.2f}"
+    if decision == AMBIGUOUS:
+        if p >= model.match_at and not date_conflict:
+            return MATCH, f"{reason}; P {p:.2f}: promoted"
+        return AMBIGUOUS, f"{reason}; P {p:.2f}"
+    if place_only and p >= model.overrule_at and not date_conflict:
+        return MATCH, f"{reason}, overruled: P {p:.2f}"
+    return decision, reason if reason.startswith(GUARD_PREFIXES) else f"{reason}; P {p:.2f}"
 
 
 def score_pair(
@@ -219,11 +271,11 @@ def score_pair(
     if model is None:
         model = shipped_model()
     date, geo, title, desc, combined, decision, reason, dist = rule_score(a, b, cfg)
-    p = round4(
-        model.probability(features(date, geo, title, desc, combined, dist, decision, reason))
-    )
+    x = features(date, geo, title, desc, combined, dist, decision, reason, *structure(a, b))
+    p = round4(model.probability(x))
     if cfg.model.enabled:
-        decision, reason = model_decision(p, decision, reason, model)
+        place_only = p >= model.overrule_at and overrulable(a, b, cfg, reason, dist)
+        decision, reason = model_decision(p, decision, reason, model, place_only, date <= 0.0)
     # rounded: stable, storable floats
     return PairScore(
         a.id,

@@ -17,7 +17,7 @@ from typing import Any
 
 import attrs
 
-MODEL_VERSION = "pm-2026.12-1"
+MODEL_VERSION = "pm-2026.12-2"
 MODEL_FILE = "pair_model.json"
 
 #: feature names, in the order of ``features``; the artefact must list the same
@@ -35,16 +35,26 @@ FEATURES: tuple[str, ...] = (
     "rule_ambiguous",
     "rule_rescued",
     "rule_vetoed",
-    "guard_place",
+    "guard_towns",
+    "guard_far",
+    "guard_named_place",
     "guard_venue",
     "guard_words",
+    "same_city",
+    "title_exact",
+    "title_words",
 )
 
 #: reason prefixes of the guards (evidence of *different* events), by feature
-PLACE_GUARDS = ("different towns", "far apart", "place '")
+TOWN_GUARD = "different towns"
+FAR_GUARD = "far apart"
+NAMED_PLACE_GUARD = "place '"
 VENUE_GUARDS = ("different streets", "different venues")
-WORD_GUARDS = ("distinguishing token", "different names", "different speakers")
-GUARD_PREFIXES = PLACE_GUARDS + VENUE_GUARDS + WORD_GUARDS
+WORD_GUARDS = ("distinguishing token", "different names", "different speakers", "different parties")
+GUARD_PREFIXES = (TOWN_GUARD, FAR_GUARD, NAMED_PLACE_GUARD, *VENUE_GUARDS, *WORD_GUARDS)
+#: the guards the model may overrule (one event listed under several towns, a
+#: town-centre point far from the venue) when no other guard objects
+OVERRULABLE = (TOWN_GUARD, FAR_GUARD)
 
 
 class PairModelError(ValueError):
@@ -57,8 +67,9 @@ class PairModel:
     features: tuple[str, ...]
     coef: tuple[float, ...]
     intercept: float
-    match_at: float  # P >= match_at: match
-    ambiguous_at: float  # ambiguous_at <= P < match_at: ambiguous; below: no match
+    match_at: float  # an ambiguous (or town/distance-guarded) pair with P >= match_at: match
+    demote_below: float  # a rule match with P < demote_below: ambiguous
+    overrule_at: float  # a pair held apart only by a town/distance guard, P >= this: match
 
     def probability(self, x: Sequence[float]) -> float:
         z = self.intercept
@@ -79,7 +90,8 @@ class PairModel:
                 coef=tuple(float(c) for c in data["coef"]),
                 intercept=float(data["intercept"]),
                 match_at=float(t["match"]),
-                ambiguous_at=float(t["ambiguous"]),
+                demote_below=float(t["demote"]),
+                overrule_at=float(t["overrule"]),
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise PairModelError(f"{MODEL_FILE}: malformed ({exc!r})") from exc
@@ -97,8 +109,14 @@ def features(
     dist: float | None,
     decision: str,
     reason: str,
+    same_city: bool,
+    title_words: int,
 ) -> tuple[float, ...]:
-    """The model's input for one pair (the rule decision and reason as indicators)."""
+    """The model's input for one pair (the rule decision and reason as indicators).
+
+    ``same_city``: the listings share a town key; ``title_words``: key words of
+    the shorter title (generic one-word titles recur in many towns).
+    """
     return (
         date,
         geo,
@@ -113,9 +131,14 @@ def features(
         1.0 if decision == "ambiguous" else 0.0,
         1.0 if "covered" in reason else 0.0,
         1.0 if reason.startswith("vetoed") else 0.0,
-        1.0 if reason.startswith(PLACE_GUARDS) else 0.0,
+        1.0 if reason.startswith(TOWN_GUARD) else 0.0,
+        1.0 if reason.startswith(FAR_GUARD) else 0.0,
+        1.0 if reason.startswith(NAMED_PLACE_GUARD) else 0.0,
         1.0 if reason.startswith(VENUE_GUARDS) else 0.0,
         1.0 if reason.startswith(WORD_GUARDS) else 0.0,
+        1.0 if same_city else 0.0,
+        1.0 if title >= 0.98 else 0.0,
+        min(title_words, 4) / 4.0,
     )
 
 

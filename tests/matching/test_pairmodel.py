@@ -15,7 +15,7 @@ from eventdedup.matching import (
     prepare_event,
     score_pair,
 )
-from eventdedup.matching.decision import MATCH, NO_MATCH, model_decision
+from eventdedup.matching.decision import AMBIGUOUS, MATCH, NO_MATCH, model_decision
 from eventdedup.matching.pairmodel import (
     FEATURES,
     MODEL_VERSION,
@@ -28,13 +28,15 @@ from eventdedup.train import SHIPPED, render, train
 
 CFG = load_matching_config(None)
 MODEL_ON = attrs.evolve(CFG, model=attrs.evolve(CFG.model, enabled=True))
+RULES = attrs.evolve(CFG, model=attrs.evolve(CFG.model, enabled=False))
 
 
 def test_shipped_model_is_the_codes_version() -> None:
     model = load_shipped_model()
     assert model.version == MODEL_VERSION
     assert model.features == FEATURES
-    assert 0.0 < model.ambiguous_at <= model.match_at < 1.0
+    assert 0.0 <= model.demote_below < model.match_at <= 1.0
+    assert 0.0 < model.overrule_at <= 1.0
 
 
 def test_train_reproduces_the_shipped_file_byte_for_byte() -> None:
@@ -47,7 +49,7 @@ def test_a_model_file_with_other_features_is_rejected() -> None:
         "features": ["date"],
         "coef": [1.0],
         "intercept": 0.0,
-        "thresholds": {"match": 0.5, "ambiguous": 0.2},
+        "thresholds": {"match": 0.5, "demote": 0.1, "overrule": 0.6},
     }
     with pytest.raises(PairModelError, match="features"):
         PairModel.from_json(data)
@@ -86,13 +88,19 @@ def test_decisions_stored_before_the_model_read_back_without_a_probability() -> 
     assert s.probability == -1.0 and s.model_version == ""
 
 
-def test_model_decides_at_its_thresholds_and_guards_stand() -> None:
-    m = PairModel(MODEL_VERSION, FEATURES, (0.0,) * len(FEATURES), 0.0, 0.6, 0.2)
-    assert model_decision(0.7, "ambiguous", "ambiguous: combined 0.60", m)[0] == MATCH
-    assert model_decision(0.1, "match", "match: combined 0.80", m)[0] == NO_MATCH
-    assert model_decision(0.4, "match", "match: combined 0.80", m)[0] == "ambiguous"
-    guarded = model_decision(0.99, NO_MATCH, "different speakers: 'x' vs 'y'", m)
-    assert guarded == (NO_MATCH, "different speakers: 'x' vs 'y'")
+def test_p_revises_the_rule_decision_and_only_town_guards_can_be_overruled() -> None:
+    m = PairModel(MODEL_VERSION, FEATURES, (0.0,) * len(FEATURES), 0.0, 0.9, 0.1, 0.6)
+    assert model_decision(0.95, AMBIGUOUS, "ambiguous: combined 0.60", m)[0] == MATCH
+    assert model_decision(0.8, AMBIGUOUS, "ambiguous: combined 0.60", m)[0] == AMBIGUOUS
+    assert model_decision(0.05, MATCH, "match: combined 0.80", m)[0] == AMBIGUOUS
+    assert model_decision(0.5, MATCH, "match: combined 0.80", m)[0] == MATCH
+    assert model_decision(0.99, NO_MATCH, "no match: combined 0.30", m)[0] == NO_MATCH
+    towns = "different towns: x vs y"
+    assert model_decision(0.7, NO_MATCH, towns, m, place_only=True)[0] == MATCH
+    assert model_decision(0.5, NO_MATCH, towns, m, place_only=True) == (NO_MATCH, towns)
+    assert model_decision(0.99, NO_MATCH, towns, m, place_only=False) == (NO_MATCH, towns)
+    speakers = "different speakers: 'x' vs 'y'"
+    assert model_decision(0.99, NO_MATCH, speakers, m) == (NO_MATCH, speakers)
 
 
 def _edge(a: str, b: str, decision: str, p: float, combined: float = 0.8) -> PairScore:
@@ -110,7 +118,7 @@ def test_a_chain_of_many_listings_is_cut_where_the_model_is_sure_they_differ(n: 
     ]
     # the two ends: the model is confident they are different events
     edges.append(_edge(ids[0], ids[-1], NO_MATCH, 0.01, combined=0.5))
-    whole = cluster_component(ids, edges, [], [], CFG)  # model off: P is not a constraint
+    whole = cluster_component(ids, edges, [], [], RULES)  # model off: P is not a constraint
     assert whole.clusters == (frozenset(ids),)
     cut = cluster_component(ids, edges, [], [], MODEL_ON)
     assert len(cut.clusters) == 2
