@@ -91,7 +91,7 @@ def labelled_corpora(specs: Sequence[Spec], cfg: MatchingConfig) -> list[_Corpus
             ra, rb = records[a], records[b]
             x = features(date, geo, title, desc, comb, dist, decision, reason, *structure(ra, rb))
             y = int(corpus.truth[a] == corpus.truth[b])
-            place_only = overrulable(ra, rb, cfg, reason, dist)
+            place_only = overrulable(ra, rb, cfg, reason, dist, date, title)
             pairs.append(_Pair(a, b, x, y, round4(comb), decision, reason, place_only))
         out.append(_Corpus(records, corpus.truth, tuple(pairs)))
     return out

@@ -280,6 +280,11 @@ class StructuralConfig:
         ),
         _str_list,
     )
+    # One event listed under several towns: the model may merge across a town or
+    # distance guard only with the same specific title, day and time.
+    cross_town_min_title: float = _f(0.98, _UNIT)
+    cross_town_min_date: float = _f(0.9, _UNIT)
+    cross_town_min_words: int = _f(2, _integer(1))
 
 
 @attrs.frozen

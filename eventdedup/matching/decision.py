@@ -28,6 +28,7 @@ from eventdedup.matching.guards import (
 )
 from eventdedup.matching.normalize import register_cache
 from eventdedup.matching.pairmodel import (
+    FAR_GUARD,
     GUARD_PREFIXES,
     OVERRULABLE,
     PairModel,
@@ -218,10 +219,31 @@ def pair_features(a: EventRecord, b: EventRecord, cfg: MatchingConfig) -> tuple[
 
 
 def overrulable(
-    a: EventRecord, b: EventRecord, cfg: MatchingConfig, reason: str, dist: float | None
+    a: EventRecord,
+    b: EventRecord,
+    cfg: MatchingConfig,
+    reason: str,
+    dist: float | None,
+    date: float,
+    title: float,
 ) -> bool:
-    """The no-match rests only on a town/distance guard: no other guard objects."""
-    return reason.startswith(OVERRULABLE) and content_conflict(a, b, cfg, dist) is None
+    """The no-match rests only on a town/distance guard and the listings agree otherwise.
+
+    Far apart within one town (a town-centre or district point against the venue's)
+    is left to P. Across towns, one event listed under several towns shares a
+    specific title and the day and time; a generic one-word title
+    ("<type>nachmittag") recurs in neighbouring towns on the same day and stays apart.
+    """
+    if not reason.startswith(OVERRULABLE) or content_conflict(a, b, cfg, dist) is not None:
+        return False
+    if reason.startswith(FAR_GUARD) and structure(a, b)[0]:
+        return True
+    st = cfg.structural
+    return (
+        title >= st.cross_town_min_title
+        and date >= st.cross_town_min_date
+        and min(len(a.title_tokens), len(b.title_tokens)) >= st.cross_town_min_words
+    )
 
 
 def model_decision(
@@ -274,7 +296,7 @@ def score_pair(
     x = features(date, geo, title, desc, combined, dist, decision, reason, *structure(a, b))
     p = round4(model.probability(x))
     if cfg.model.enabled:
-        place_only = p >= model.overrule_at and overrulable(a, b, cfg, reason, dist)
+        place_only = p >= model.overrule_at and overrulable(a, b, cfg, reason, dist, date, title)
         decision, reason = model_decision(p, decision, reason, model, place_only, date <= 0.0)
     # rounded: stable, storable floats
     return PairScore(

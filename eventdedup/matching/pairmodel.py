@@ -43,6 +43,9 @@ FEATURES: tuple[str, ...] = (
     "same_city",
     "title_exact",
     "title_words",
+    "place_guard_x_title_exact",
+    "place_guard_x_title_words",
+    "place_guard_x_date",
 )
 
 #: reason prefixes of the guards (evidence of *different* events), by feature
@@ -117,6 +120,9 @@ def features(
     ``same_city``: the listings share a town key; ``title_words``: key words of
     the shorter title (generic one-word titles recur in many towns).
     """
+    place_guard = 1.0 if reason.startswith(OVERRULABLE) else 0.0
+    exact = 1.0 if title >= 0.98 else 0.0
+    words = min(title_words, 4) / 4.0
     return (
         date,
         geo,
@@ -137,8 +143,12 @@ def features(
         1.0 if reason.startswith(VENUE_GUARDS) else 0.0,
         1.0 if reason.startswith(WORD_GUARDS) else 0.0,
         1.0 if same_city else 0.0,
-        1.0 if title >= 0.98 else 0.0,
-        min(title_words, 4) / 4.0,
+        exact,
+        words,
+        # the town/distance guards' weight depends on how specific the shared title is
+        place_guard * exact,
+        place_guard * words,
+        place_guard * date,
     )
 
 
