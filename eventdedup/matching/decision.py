@@ -254,7 +254,7 @@ def model_decision(
     place_only: bool = False,
     date_conflict: bool = False,
 ) -> tuple[str, str]:
-    """The rule decision revised by P; the reason keeps the rule's and adds P.
+    """The rule decision revised by P; a revised reason keeps the rule's and adds P.
 
     * a rule match stays a match unless P < ``demote_below`` (then ambiguous);
     * a rule ambiguous pair becomes a match at P >= ``match_at``;
@@ -270,14 +270,14 @@ def model_decision(
     if decision == MATCH:
         if p < model.demote_below:
             return AMBIGUOUS, f"{reason}; P {p:.2f}: demoted"
-        return MATCH, f"{reason}; P {p:.2f}"
+        return decision, reason
     if decision == AMBIGUOUS:
         if p >= model.match_at and not date_conflict:
             return MATCH, f"{reason}; P {p:.2f}: promoted"
-        return AMBIGUOUS, f"{reason}; P {p:.2f}"
+        return decision, reason
     if place_only and p >= model.overrule_at and not date_conflict:
         return MATCH, f"{reason}, overruled: P {p:.2f}"
-    return decision, reason if reason.startswith(GUARD_PREFIXES) else f"{reason}; P {p:.2f}"
+    return decision, reason
 
 
 def score_pair(
@@ -292,9 +292,24 @@ def score_pair(
         a, b = b, a
     if model is None:
         model = shipped_model()
-    date, geo, title, desc, combined, decision, reason, dist = rule_score(a, b, cfg)
-    x = features(date, geo, title, desc, combined, dist, decision, reason, *structure(a, b))
-    p = round4(model.probability(x))
+    # rule_score, inlined (hot path)
+    date = date_signal(a, b, cfg.date)
+    geo, dist = geo_and_distance(a, b, cfg.geo)
+    title = title_signal(a, b, cfg)
+    desc = description_signal(a, b, cfg)
+    combined = combine(date, geo, title, desc, weights_for(a, b, cfg))
+    decision, reason = decide(a, b, date, title, combined, cfg, dist)
+    kb = b.city_keys
+    same_city = False
+    for k in a.city_keys:
+        if k in kb:
+            same_city = True
+            break
+    na, nb = len(a.title_tokens), len(b.title_tokens)
+    words = na if na < nb else nb
+    p = round4(
+        model.score(date, geo, title, desc, combined, dist, decision, reason, same_city, words)
+    )
     if cfg.model.enabled:
         place_only = p >= model.overrule_at and overrulable(a, b, cfg, reason, dist, date, title)
         decision, reason = model_decision(p, decision, reason, model, place_only, date <= 0.0)

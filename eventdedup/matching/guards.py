@@ -398,9 +398,13 @@ def _parties(title_norm: str, cfg: MatchingConfig) -> frozenset[str]:
         pattern = re.compile(rf"(?<![a-z0-9])({alternatives})(?![a-z0-9])")
         memo[key] = pattern
     assert isinstance(pattern, re.Pattern)
-    found = frozenset(pattern.findall(title_norm))
-    # "die linke" and "linke" name one party
-    return frozenset(x.removeprefix("die ") for x in found)
+    hit = memo.get(("parties-of", title_norm))
+    if hit is None:
+        # "die linke" and "linke" name one party
+        hit = frozenset(x.removeprefix("die ") for x in pattern.findall(title_norm))
+        memo[("parties-of", title_norm)] = hit
+    assert isinstance(hit, frozenset)
+    return hit
 
 
 def party_conflict(a: EventRecord, b: EventRecord, cfg: MatchingConfig) -> str | None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import random
 
 import attrs
 import pytest
@@ -21,6 +22,7 @@ from eventdedup.matching.pairmodel import (
     MODEL_VERSION,
     PairModel,
     PairModelError,
+    features,
     load_shipped_model,
 )
 from eventdedup.testing import load_corpus
@@ -127,3 +129,38 @@ def test_a_chain_of_many_listings_is_cut_where_the_model_is_sure_they_differ(n: 
     # decisions stored before the model (P -1) never act as a constraint
     legacy = [attrs.evolve(e, probability=-1.0) if e.decision == NO_MATCH else e for e in edges]
     assert cluster_component(ids, legacy, [], [], MODEL_ON).clusters == (frozenset(ids),)
+
+
+def test_the_hot_path_equals_the_feature_definition() -> None:
+    model = load_shipped_model()
+    rng = random.Random(5)
+    reasons = [
+        "match: combined 0.80",
+        "ambiguous: combined 0.60",
+        "no match: combined 0.20",
+        "vetoed: title 0.40 < 0.45",
+        "match: key words 0.95 covered, same day and place (ambiguous: combined 0.6)",
+        "different towns: a vs b",
+        "far apart: 4.1 km",
+        "place 'x' named in one listing",
+        "different streets: 'a' vs 'b'",
+        "different venues: 'a' vs 'b'",
+        "distinguishing token: 'a' vs 'b'",
+        "different names after 'x'",
+        "different speakers: 'a' vs 'b'",
+        "different parties: 'a' vs 'b'",
+    ]
+    for _ in range(3000):
+        args = (
+            rng.choice((0.0, 0.1, 0.5, 1.0, rng.random())),
+            rng.random(),
+            rng.choice((1.0, 0.98, rng.random())),
+            rng.random(),
+            rng.random(),
+            rng.choice((None, 0.0, rng.uniform(0, 30))),
+            rng.choice((MATCH, AMBIGUOUS, NO_MATCH)),
+            rng.choice(reasons),
+            rng.random() < 0.5,
+            rng.randrange(0, 8),
+        )
+        assert model.score(*args) == pytest.approx(model.probability(features(*args)), abs=1e-12)

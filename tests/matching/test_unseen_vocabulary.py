@@ -1,8 +1,8 @@
 """Quality floors on a corpus of a vocabulary nothing was trained or tuned on.
 
 The corpus is generated here (held-out vocabulary seed 9001, hard look-alike
-groups, 1,500 listings); figures at the time of writing: rules P 0.976 F1 0.837,
-model deciding P 0.974 F1 0.873 (see docs/matching.md for the full table).
+groups, 1,500 listings); figures at the time of writing: rules alone P 0.979
+F1 0.838, with the pair model (the default) P 0.978 F1 0.918 (docs/matching.md).
 """
 
 from __future__ import annotations
@@ -42,12 +42,9 @@ def test_hard_look_alikes_are_generated(corpus) -> None:  # type: ignore[no-unty
 
 @pytest.mark.parametrize("decides", ["rules", "model"])
 def test_floors_on_unseen_vocabulary(corpus, decides: str) -> None:  # type: ignore[no-untyped-def]
-    cfg = (
-        CFG
-        if decides == "rules"
-        else attrs.evolve(CFG, model=attrs.evolve(CFG.model, enabled=True))
-    )
+    cfg = attrs.evolve(CFG, model=attrs.evolve(CFG.model, enabled=decides == "model"))
     result = dedupe_batch(corpus.events, cfg)
     q = evaluate_clusters(result.clusters, corpus.truth)
     assert q["pairwise_precision"] >= 0.96, q
-    assert q["pairwise_f1"] >= (0.82 if decides == "rules" else 0.85), q
+    # the rules alone split one event listed under several towns; the model may not
+    assert q["pairwise_f1"] >= (0.82 if decides == "rules" else 0.90), q
