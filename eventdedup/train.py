@@ -124,7 +124,7 @@ def clustered_quality(
         for p in c.pairs:
             prob = round4(model.probability(p.x))
             decision, reason = model_decision(
-                prob, p.decision, p.reason, model, p.place_only, p.x[0] <= 0.0
+                prob, p.decision, p.reason, model, p.place_only, p.x[0] <= 0.0, cfg.model.promote
             )
             decisions.append(
                 PairScore(p.a, p.b, 0, 0, 0, 0, p.combined, decision, reason, probability=prob)

@@ -295,6 +295,9 @@ class ModelConfig:
     """
 
     enabled: bool = _f(True, _boolean)
+    # Promote an ambiguous pair to a match at P >= the model's match threshold. Off by
+    # default: on the dev sample such promotions were right 14 times in 23 (docs/matching.md).
+    promote: bool = _f(False, _boolean)
     # A no-match with P below this is a cannot-link: the two never share a cluster.
     different_below: float = _f(0.02, _UNIT)
 

@@ -29,7 +29,6 @@ from eventdedup.matching.guards import (
 from eventdedup.matching.normalize import register_cache
 from eventdedup.matching.pairmodel import (
     FAR_GUARD,
-    GUARD_PREFIXES,
     OVERRULABLE,
     PairModel,
     features,
@@ -253,11 +252,12 @@ def model_decision(
     model: PairModel,
     place_only: bool = False,
     date_conflict: bool = False,
+    promote: bool = True,
 ) -> tuple[str, str]:
     """The rule decision revised by P; a revised reason keeps the rule's and adds P.
 
     * a rule match stays a match unless P < ``demote_below`` (then ambiguous);
-    * a rule ambiguous pair becomes a match at P >= ``match_at``;
+    * a rule ambiguous pair becomes a match at P >= ``match_at`` (with ``promote``);
     * a guard's no-match stands (its reason says why), unless ``place_only`` —
       the guard is a town/distance one and nothing else objects — and P >=
       ``overrule_at`` (one event listed under a neighbouring town, a town-centre
@@ -272,7 +272,7 @@ def model_decision(
             return AMBIGUOUS, f"{reason}; P {p:.2f}: demoted"
         return decision, reason
     if decision == AMBIGUOUS:
-        if p >= model.match_at and not date_conflict:
+        if promote and p >= model.match_at and not date_conflict:
             return MATCH, f"{reason}; P {p:.2f}: promoted"
         return decision, reason
     if place_only and p >= model.overrule_at and not date_conflict:
@@ -312,7 +312,9 @@ def score_pair(
     )
     if cfg.model.enabled:
         place_only = p >= model.overrule_at and overrulable(a, b, cfg, reason, dist, date, title)
-        decision, reason = model_decision(p, decision, reason, model, place_only, date <= 0.0)
+        decision, reason = model_decision(
+            p, decision, reason, model, place_only, date <= 0.0, cfg.model.promote
+        )
     # rounded: stable, storable floats
     return PairScore(
         a.id,
