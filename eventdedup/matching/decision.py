@@ -310,10 +310,16 @@ def score_pair(
     p = round4(
         model.score(date, geo, title, desc, combined, dist, decision, reason, same_city, words)
     )
-    if cfg.model.enabled:
+    mc = cfg.model
+    # model_decision only where it can revise (most pairs are kept as they are)
+    if mc.enabled and (
+        (decision == MATCH and p < model.demote_below)
+        or (decision == AMBIGUOUS and mc.promote)
+        or (decision == NO_MATCH and p >= model.overrule_at and reason.startswith(OVERRULABLE))
+    ):
         place_only = p >= model.overrule_at and overrulable(a, b, cfg, reason, dist, date, title)
         decision, reason = model_decision(
-            p, decision, reason, model, place_only, date <= 0.0, cfg.model.promote
+            p, decision, reason, model, place_only, date <= 0.0, mc.promote
         )
     # rounded: stable, storable floats
     return PairScore(
