@@ -390,16 +390,16 @@ def _parties(title_norm: str, cfg: MatchingConfig) -> frozenset[str]:
     """The configured party names a (normalised) title mentions, as whole words."""
     n = cfg.normalization
     memo = _memo(n)
-    key = ("parties", cfg.structural.parties)
-    pattern = memo.get(key)
-    if pattern is None:
-        names = sorted({norm_text(p, n) for p in cfg.structural.parties} - {""}, key=len)
-        alternatives = "|".join(re.escape(x) for x in reversed(names))
-        pattern = re.compile(rf"(?<![a-z0-9])({alternatives})(?![a-z0-9])")
-        memo[key] = pattern
-    assert isinstance(pattern, re.Pattern)
-    hit = memo.get(("parties-of", title_norm))
+    hit = memo.get(("parties-of", title_norm))  # titles repeat: usually a hit
     if hit is None:
+        key = ("parties", cfg.structural.parties)
+        pattern = memo.get(key)
+        if pattern is None:
+            names = sorted({norm_text(p, n) for p in cfg.structural.parties} - {""}, key=len)
+            alternatives = "|".join(re.escape(x) for x in reversed(names))
+            pattern = re.compile(rf"(?<![a-z0-9])({alternatives})(?![a-z0-9])")
+            memo[key] = pattern
+        assert isinstance(pattern, re.Pattern)
         # "die linke" and "linke" name one party
         hit = frozenset(x.removeprefix("die ") for x in pattern.findall(title_norm))
         memo[("parties-of", title_norm)] = hit
