@@ -124,8 +124,42 @@ def export(fmt: str, output: Path) -> None:
     click.echo(f"wrote {count} {fmt} to {output}")
 
 
-@main.command()
+@main.group()
 def train() -> None:
+    """Retrain a model: the pair model or the learned resolver."""
+
+
+@train.command(name="model")
+@click.option(
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Where to write the model [default: the shipped eventdedup/matching/pair_model.json].",
+)
+@click.option(
+    "--check", is_flag=True, help="Only compare with the shipped model; exit 1 if not equal."
+)
+def train_model(output: Path | None, check: bool) -> None:
+    """Fit the pair model on synthetic corpora (needs the 'train' extra: scikit-learn)."""
+    try:
+        from eventdedup.train import SHIPPED, render
+        from eventdedup.train import train as fit
+    except ImportError as exc:
+        raise click.ClickException(
+            f"{exc}; install the 'train' extra (uv sync --extra train)"
+        ) from None
+    text = render(fit())
+    if check:
+        same = SHIPPED.read_text(encoding="utf-8") == text
+        click.echo(f"{SHIPPED}: {'reproduced' if same else 'DIFFERS'}")
+        sys.exit(0 if same else 1)
+    target = output or SHIPPED
+    target.write_text(text, encoding="utf-8")
+    click.echo(f"wrote {target}")
+
+
+@train.command(name="resolver")
+def train_resolver() -> None:
     """Retrain the learned resolver on all operator review answers, then exit."""
     settings = _settings()
     setup_logging(settings.log_level, settings.log_json)

@@ -202,7 +202,7 @@ async def export_to(settings: Settings, fmt: str, output: Path) -> int:
 
 
 async def train_learned(settings: Settings) -> dict[str, Any]:
-    """Retrain the learned resolver on every operator answer now (``eventdedup train``)."""
+    """Retrain the learned resolver on every operator answer now (``eventdedup train resolver``)."""
     from eventdedup.admin.resolver import operator_examples, save_model
     from eventdedup.matching.learned import train
 

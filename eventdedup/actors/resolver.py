@@ -187,7 +187,7 @@ async def maybe_retrain(db: Database, chain: ResolverChain, metrics: Metrics) ->
     """Retrain (in a worker process) once enough new operator answers came in."""
     stored = await db.run(_read, db, load_model)
     if stored.decisions >= chain.model.decisions:
-        chain.model = stored  # another replica (or ``eventdedup train``) trained it
+        chain.model = stored  # another replica (or ``eventdedup train resolver``) trained it
     count = await db.run(_read, db, operator_answer_count)
     if count - chain.model.decisions < chain.retrain_every:
         return False

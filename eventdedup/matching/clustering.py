@@ -19,17 +19,7 @@ import attrs
 
 from eventdedup.matching.config import MatchingConfig
 from eventdedup.matching.decision import AMBIGUOUS, MATCH, NO_MATCH, PairScore
-
-GUARD_PREFIXES = (
-    "different towns",
-    "far apart",
-    "place '",
-    "different streets",
-    "different venues",
-    "distinguishing token",
-    "different names",
-    "different speakers",
-)
+from eventdedup.matching.pairmodel import GUARD_PREFIXES
 
 
 @attrs.frozen
@@ -80,12 +70,13 @@ class _Groups:
 
 
 def strong_disagreement(edge: PairScore, cfg: MatchingConfig) -> bool:
-    """A no-match backed by a guard, or with a very low score: never in one cluster."""
+    """A no-match backed by a guard, a very low score or a very low P: never in one cluster."""
     if edge.decision != NO_MATCH:
         return False
-    return edge.reason.startswith(GUARD_PREFIXES) or (
-        edge.combined <= cfg.cluster.disagreement_combined
-    )
+    if edge.reason.startswith(GUARD_PREFIXES) or edge.combined <= cfg.cluster.disagreement_combined:
+        return True
+    # the pair model is confident they differ (-1: stored before the model existed)
+    return cfg.model.enabled and 0.0 <= edge.probability < cfg.model.different_below
 
 
 def uncertainty(combined: float, cfg: MatchingConfig) -> float:
@@ -163,7 +154,9 @@ def cluster_component(
         return None
 
     # strongest first; ``inside`` is sorted by (a_id, b_id) and the sort is stable
-    matches = sorted((e for e in inside if e.decision == MATCH), key=lambda e: -e.combined)
+    matches = sorted(
+        (e for e in inside if e.decision == MATCH), key=lambda e: (-e.probability, -e.combined)
+    )
     review: list[ReviewItem] = []
     rejected: list[tuple[PairScore, str]] = []
     for e in matches:

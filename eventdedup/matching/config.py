@@ -242,6 +242,35 @@ class GuardConfig:
 
 
 @attrs.frozen
+class StructuralConfig:
+    """Guards keyed on stable domain vocabulary, not on names that come and go."""
+
+    # Both titles name a political party and the parties differ: different info stands.
+    party_conflict: bool = _f(_boolean)
+    parties: tuple[str, ...] = _f(_str_list)
+    # One event listed under several towns: the model may merge across a town or
+    # distance guard only with the same specific title, day and time.
+    cross_town_min_title: float = _f(_UNIT)
+    cross_town_min_date: float = _f(_UNIT)
+    cross_town_min_words: int = _f(_integer(1))
+
+
+@attrs.frozen
+class ModelConfig:
+    """The pair model (``pairmodel.py``): P(same event) revises the rule decision.
+
+    Off: the rules decide alone (P is still computed and stored).
+    """
+
+    enabled: bool = _f(_boolean)
+    # Promote an ambiguous pair to a match at P >= the model's match threshold. Off by
+    # default: on the dev sample such promotions were right 14 times in 23 (docs/matching.md).
+    promote: bool = _f(_boolean)
+    # A no-match with P below this is a cannot-link: the two never share a cluster.
+    different_below: float = _f(_UNIT)
+
+
+@attrs.frozen
 class ClusterConfig:
     max_cluster_size: int = _f(_integer(2))
     min_internal_similarity: float = _f(_UNIT)
@@ -301,6 +330,8 @@ class MatchingConfig:
     cluster: ClusterConfig = _sub(ClusterConfig)
     blocking: BlockingConfig = _sub(BlockingConfig)
     normalization: NormalizationConfig = _sub(NormalizationConfig)
+    model: ModelConfig = _sub(ModelConfig)
+    structural: StructuralConfig = _sub(StructuralConfig)
 
     def to_json(self) -> dict[str, Any]:
         plain: dict[str, Any] = _to_plain(self)

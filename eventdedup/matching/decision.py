@@ -20,6 +20,7 @@ from eventdedup.matching.guards import (
     distinguishing_tokens,
     label_name_conflict,
     mentioned_place_conflict,
+    party_conflict,
     person_conflict,
     place_agreement,
     place_conflict,
@@ -28,6 +29,13 @@ from eventdedup.matching.guards import (
     venue_conflict,
 )
 from eventdedup.matching.normalize import register_cache
+from eventdedup.matching.pairmodel import (
+    FAR_GUARD,
+    OVERRULABLE,
+    PairModel,
+    features,
+    shipped_model,
+)
 from eventdedup.matching.record import EventRecord
 from eventdedup.matching.signals import (
     date_signal,
@@ -54,6 +62,10 @@ class PairScore:
     decision: str
     reason: str
     tier: str = "deterministic"
+    #: P(same event) from the pair model; -1.0 on decisions stored before it existed
+    probability: float = -1.0
+    #: the pair model's version (``pairmodel.MODEL_VERSION``) that gave ``probability``
+    model_version: str = ""
 
     def to_json(self) -> dict[str, Any]:
         return attrs.asdict(self)
@@ -100,6 +112,37 @@ def threshold_decision(combined: float, title: float, cfg: MatchingConfig) -> tu
     return AMBIGUOUS, f"ambiguous: combined {combined:.2f}"
 
 
+def content_conflict(
+    a: EventRecord, b: EventRecord, cfg: MatchingConfig, dist: float | None
+) -> str | None:
+    """The guards other than the town/distance ones, first one that fires (reason text)."""
+    named = mentioned_place_conflict(a, b)
+    if named:
+        return named
+    street = street_conflict(a, b)
+    if street:
+        return street
+    venue = venue_conflict(a, b, cfg, dist)
+    if venue:
+        return venue
+    g = cfg.guards
+    if g.distinguishing_token:
+        diff = distinguishing_tokens(a, b)
+        if diff:
+            return f"distinguishing token: '{diff[0]}' vs '{diff[1]}'"
+    if g.label_name_conflict:
+        names = label_name_conflict(a, b, cfg)
+        if names:
+            return names
+    if g.person_conflict:
+        people = person_conflict(a, b, cfg)
+        if people:
+            return people
+    if cfg.structural.party_conflict:
+        return party_conflict(a, b, cfg)
+    return None
+
+
 def decide(
     a: EventRecord,
     b: EventRecord,
@@ -119,31 +162,10 @@ def decide(
         return threshold_decision(combined, title, cfg)
     if dist is _COMPUTE:
         dist = distance_km(a, b, cfg.geo)
-    conflict = place_conflict(a, b, cfg, dist)
+    conflict = place_conflict(a, b, cfg, dist) or content_conflict(a, b, cfg, dist)
     if conflict:
         return NO_MATCH, conflict
-    named = mentioned_place_conflict(a, b)
-    if named:
-        return NO_MATCH, named
-    street = street_conflict(a, b)
-    if street:
-        return NO_MATCH, street
-    venue = venue_conflict(a, b, cfg, dist)
-    if venue:
-        return NO_MATCH, venue
     g = cfg.guards
-    if g.distinguishing_token:
-        diff = distinguishing_tokens(a, b)
-        if diff:
-            return NO_MATCH, f"distinguishing token: '{diff[0]}' vs '{diff[1]}'"
-    if g.label_name_conflict:
-        names = label_name_conflict(a, b, cfg)
-        if names:
-            return NO_MATCH, names
-    if g.person_conflict:
-        people = person_conflict(a, b, cfg)
-        if people:
-            return NO_MATCH, people
     decision, reason = threshold_decision(combined, title, cfg)
     if (
         decision == AMBIGUOUS
@@ -169,16 +191,138 @@ def decide(
     return decision, reason
 
 
-def score_pair(a: EventRecord, b: EventRecord, cfg: MatchingConfig) -> PairScore:
-    """Score two records; symmetric: score_pair(a, b) == score_pair(b, a)."""
-    if b.id < a.id:
-        a, b = b, a
+def rule_score(
+    a: EventRecord, b: EventRecord, cfg: MatchingConfig
+) -> tuple[float, float, float, float, float, str, str, float | None]:
+    """The four signals, their combination and the rule decision (``a.id < b.id``)."""
     date = date_signal(a, b, cfg.date)
     geo, dist = geo_and_distance(a, b, cfg.geo)
     title = title_signal(a, b, cfg)
     desc = description_signal(a, b, cfg)
     combined = combine(date, geo, title, desc, weights_for(a, b, cfg))
     decision, reason = decide(a, b, date, title, combined, cfg, dist)
+    return date, geo, title, desc, combined, decision, reason, dist
+
+
+def structure(a: EventRecord, b: EventRecord) -> tuple[bool, int]:
+    """(same town key, key words of the shorter title): model inputs beyond the signals."""
+    ka, kb = a.city_keys, b.city_keys
+    same_city = any(k in kb for k in ka)
+    return same_city, min(len(a.title_tokens), len(b.title_tokens))
+
+
+def pair_features(a: EventRecord, b: EventRecord, cfg: MatchingConfig) -> tuple[float, ...]:
+    """The pair model's input for two records (what training sees)."""
+    if b.id < a.id:
+        a, b = b, a
+    date, geo, title, desc, combined, decision, reason, dist = rule_score(a, b, cfg)
+    return features(date, geo, title, desc, combined, dist, decision, reason, *structure(a, b))
+
+
+def overrulable(
+    a: EventRecord,
+    b: EventRecord,
+    cfg: MatchingConfig,
+    reason: str,
+    dist: float | None,
+    date: float,
+    title: float,
+) -> bool:
+    """The no-match rests only on a town/distance guard and the listings agree otherwise.
+
+    Far apart within one town (a town-centre or district point against the venue's)
+    is left to P. Across towns, one event listed under several towns shares a
+    specific title and the day and time; a generic one-word title
+    ("<type>nachmittag") recurs in neighbouring towns on the same day and stays apart.
+    """
+    if not reason.startswith(OVERRULABLE) or content_conflict(a, b, cfg, dist) is not None:
+        return False
+    if reason.startswith(FAR_GUARD) and structure(a, b)[0]:
+        return True
+    st = cfg.structural
+    return (
+        title >= st.cross_town_min_title
+        and date >= st.cross_town_min_date
+        and min(len(a.title_tokens), len(b.title_tokens)) >= st.cross_town_min_words
+    )
+
+
+def model_decision(
+    p: float,
+    decision: str,
+    reason: str,
+    model: PairModel,
+    place_only: bool = False,
+    date_conflict: bool = False,
+    promote: bool = True,
+) -> tuple[str, str]:
+    """The rule decision revised by P; a revised reason keeps the rule's and adds P.
+
+    * a rule match stays a match unless P < ``demote_below`` (then ambiguous);
+    * a rule ambiguous pair becomes a match at P >= ``match_at`` (with ``promote``);
+    * a guard's no-match stands (its reason says why), unless ``place_only`` —
+      the guard is a town/distance one and nothing else objects — and P >=
+      ``overrule_at`` (one event listed under a neighbouring town, a town-centre
+      point far from the venue);
+    * a no-match by score stays one;
+    * with ``date_conflict`` (date signal 0: other days, or start times far
+      apart) nothing is promoted or overruled — the training pairs hardly hold
+      such pairs (blocking keeps them apart), so P says little there.
+    """
+    if decision == MATCH:
+        if p < model.demote_below:
+            return AMBIGUOUS, f"{reason}; P {p:.2f}: demoted"
+        return decision, reason
+    if decision == AMBIGUOUS:
+        if promote and p >= model.match_at and not date_conflict:
+            return MATCH, f"{reason}; P {p:.2f}: promoted"
+        return decision, reason
+    if place_only and p >= model.overrule_at and not date_conflict:
+        return MATCH, f"{reason}, overruled: P {p:.2f}"
+    return decision, reason
+
+
+def score_pair(
+    a: EventRecord, b: EventRecord, cfg: MatchingConfig, model: PairModel | None = None
+) -> PairScore:
+    """Score two records; symmetric: score_pair(a, b) == score_pair(b, a).
+
+    ``model`` defaults to the shipped pair model; with ``cfg.model.enabled`` its
+    probability decides, otherwise the rules do and the probability is only stored.
+    """
+    if b.id < a.id:
+        a, b = b, a
+    if model is None:
+        model = shipped_model()
+    # rule_score, inlined (hot path)
+    date = date_signal(a, b, cfg.date)
+    geo, dist = geo_and_distance(a, b, cfg.geo)
+    title = title_signal(a, b, cfg)
+    desc = description_signal(a, b, cfg)
+    combined = combine(date, geo, title, desc, weights_for(a, b, cfg))
+    decision, reason = decide(a, b, date, title, combined, cfg, dist)
+    kb = b.city_keys
+    same_city = False
+    for k in a.city_keys:
+        if k in kb:
+            same_city = True
+            break
+    na, nb = len(a.title_tokens), len(b.title_tokens)
+    words = na if na < nb else nb
+    p = round4(
+        model.score(date, geo, title, desc, combined, dist, decision, reason, same_city, words)
+    )
+    mc = cfg.model
+    # model_decision only where it can revise (most pairs are kept as they are)
+    if mc.enabled and (
+        (decision == MATCH and p < model.demote_below)
+        or (decision == AMBIGUOUS and mc.promote)
+        or (decision == NO_MATCH and p >= model.overrule_at and reason.startswith(OVERRULABLE))
+    ):
+        place_only = p >= model.overrule_at and overrulable(a, b, cfg, reason, dist, date, title)
+        decision, reason = model_decision(
+            p, decision, reason, model, place_only, date <= 0.0, mc.promote
+        )
     # rounded: stable, storable floats
     return PairScore(
         a.id,
@@ -190,6 +334,8 @@ def score_pair(a: EventRecord, b: EventRecord, cfg: MatchingConfig) -> PairScore
         round4(combined),
         decision,
         reason,
+        probability=p,
+        model_version=model.version,
     )
 
 

@@ -386,3 +386,35 @@ def _far_venues(
     if venue_similarity(a.venue_norm, b.venue_norm) >= g.venue_similarity_cut:
         return None
     return f"different venues: '{a.location_name}' vs '{b.location_name}' {dist:.1f} km apart"
+
+
+def _parties(title_norm: str, cfg: MatchingConfig) -> frozenset[str]:
+    """The configured party names a (normalised) title mentions, as whole words."""
+    n = cfg.normalization
+    memo = _memo(n)
+    hit = memo.get(("parties-of", title_norm))  # titles repeat: usually a hit
+    if hit is None:
+        key = ("parties", cfg.structural.parties)
+        pattern = memo.get(key)
+        if pattern is None:
+            names = sorted({norm_text(p, n) for p in cfg.structural.parties} - {""}, key=len)
+            alternatives = "|".join(re.escape(x) for x in reversed(names))
+            pattern = re.compile(rf"(?<![a-z0-9])({alternatives})(?![a-z0-9])")
+            memo[key] = pattern
+        assert isinstance(pattern, re.Pattern)
+        # "die linke" and "linke" name one party
+        hit = frozenset(x.removeprefix("die ") for x in pattern.findall(title_norm))
+        memo[("parties-of", title_norm)] = hit
+    assert isinstance(hit, frozenset)
+    return hit
+
+
+def party_conflict(a: EventRecord, b: EventRecord, cfg: MatchingConfig) -> str | None:
+    """Both titles name a party and no party of one is named in the other title."""
+    pa = _parties(a.title_norm, cfg)
+    if not pa:
+        return None
+    pb = _parties(b.title_norm, cfg)
+    if not pb or pa & pb:
+        return None
+    return f"different parties: '{' '.join(sorted(pa))}' vs '{' '.join(sorted(pb))}'"

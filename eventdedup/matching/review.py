@@ -81,14 +81,14 @@ def pair_features(score: PairScore) -> tuple[float, ...]:
 
 
 def pair_probability(score: PairScore, weights: Sequence[float] = CALIBRATION) -> float:
-    """P(the two listings describe the same event).
+    """P(the two listings describe the same event), as the queue and the resolvers use it.
 
-    The scorer's own calibrated ``probability`` when it has one, else the
-    logistic calibration of its signals.
+    The logistic calibration of the signals and the decision, fitted for this
+    use: which of the pairs the engine left in doubt are duplicates.  The pair
+    model's ``score.probability`` is fitted on all candidate pairs instead; used
+    here it made the queue longer and let resolvers merge wrongly on the sample
+    corpus (docs/admin.md, "The review queue").
     """
-    given = getattr(score, "probability", None)
-    if isinstance(given, float):
-        return given
     return round(predict(weights, pair_features(score)), 4)
 
 

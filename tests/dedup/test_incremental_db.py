@@ -13,6 +13,7 @@ from eventdedup.db.dedup import DbDeduplicator
 from eventdedup.export import export_clusters, export_events
 from eventdedup.ingest.loader import load_file
 from eventdedup.matching import dedupe_batch, load_matching_config
+from eventdedup.matching.pairmodel import MODEL_VERSION
 from tests._support.pipeline import file_processor
 
 CFG = load_matching_config(None)
@@ -73,7 +74,14 @@ def test_file_by_file_equals_batch(
         ).scalar_one()
         assert counts == 0
         exported = export_events(conn)
+        stored = conn.execute(
+            sa.text(
+                "SELECT DISTINCT score->>'model_version', (score->>'probability')::float >= 0 "
+                "FROM match_decisions"
+            )
+        ).all()
     assert len(exported["events"]) == len(clusters)
+    assert [tuple(r) for r in stored] == [(MODEL_VERSION, True)], "every decision has P + model"
 
 
 def test_a_files_records_are_cached_only_once_it_commits(

@@ -27,17 +27,12 @@ def edge(a: str, b: str, decision: str = "ambiguous", title: float = 0.9, **kw: 
     )
 
 
-def test_probability_rises_with_the_evidence_and_prefers_the_scorers_own() -> None:
+def test_probability_rises_with_the_evidence_whatever_the_pair_model_says() -> None:
     weak, strong = edge("a", "b", title=0.2), edge("a", "b", title=1.0)
     assert 0 < pair_probability(weak) < pair_probability(strong) < 1
     assert pair_probability(edge("a", "b", "match")) > pair_probability(strong)
-
-    @attrs.frozen
-    class Calibrated(PairScore):
-        probability: float = 0.0
-
-    given = Calibrated(*attrs.astuple(weak)[:-1], tier="model", probability=0.77)
-    assert pair_probability(given) == 0.77
+    # the queue's own calibration, not the pair model's P
+    assert pair_probability(attrs.evolve(weak, probability=0.99)) == pair_probability(weak)
 
 
 def test_one_merge_question_per_pair_of_clusters_the_likeliest_pair(cfg: MatchingConfig) -> None:

@@ -1,4 +1,4 @@
-"""Generated corpora for the performance tests (the generator lives in ops/synthetic.py)."""
+"""Generated corpora for the performance tests (generator: eventdedup.synth)."""
 
 from __future__ import annotations
 

@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from tests.admin.helpers import TOKEN, session
+from tests._support.auth import TOKEN
+from tests.admin.helpers import session
 from tests.daemon.harness import drop_file, make_settings, running_daemon
 from tests.resolver.fake_llm import fake_llm
 

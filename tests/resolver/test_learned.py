@@ -37,7 +37,7 @@ async def test_operator_shrinks_the_queue_and_the_learned_resolver_learns(
             applied += await run_pass(db, source(), chain, metrics, "t")
         sizes.append(len(open_items(migrated_engine)))
     db.dispose()
-    # ``eventdedup train`` retrains on every answer at once
+    # ``eventdedup train resolver`` retrains on every answer at once
     settings = load_settings({}, database_url=database_url, data_dir=tmp_path / "data")
     trained = await train_learned(settings)
     assert trained["decisions"] == sum(a != "review.dismiss" for a in actions) > 0

@@ -1,0 +1,1 @@
+"""Synthetic corpora with ground truth: the generator and its name vocabularies."""

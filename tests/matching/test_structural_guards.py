@@ -1,0 +1,106 @@
+"""Structural guards and model revisions on generated names (no dev-corpus strings).
+
+Names come from a generated vocabulary (``eventdedup.synth.vocabulary``), so
+the tests hold for any town, person or title, not for words the dev sample has.
+"""
+
+from __future__ import annotations
+
+import random
+
+import attrs
+import pytest
+
+from eventdedup.matching import load_matching_config, prepare_event, score_pair
+from eventdedup.matching.decision import MATCH, NO_MATCH
+from eventdedup.matching.guards import party_conflict
+from eventdedup.matching.pairmodel import shipped_model
+from eventdedup.synth.vocabulary import generated_vocabulary
+from tests.matching.conftest import make_event
+
+CFG = load_matching_config(None)
+RULES = attrs.evolve(CFG, model=attrs.evolve(CFG.model, enabled=False))
+VOCAB = generated_vocabulary(4242)
+RNG = random.Random(4242)
+TOWNS = [h + "ingen" for h in VOCAB.town_heads[:6]]
+
+
+def _rec(id: str, title: str, **kw: object):  # type: ignore[no-untyped-def]
+    return prepare_event(make_event(id, title, **kw), CFG)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("town", TOWNS[:3])
+@pytest.mark.parametrize(
+    ("left", "right"),
+    [("SPD", "FDP"), ("Grüne", "CDU"), ("Die Linke", "Freie Wähler"), ("Volt", "ÖDP")],
+)
+def test_different_parties_info_stands_are_different_events(
+    town: str, left: str, right: str
+) -> None:
+    place = {"city": town, "venue": "Marktplatz", "lat": 47.9, "lon": 7.9}
+    a = _rec("a", f"Infostand der {left}", start="09:00", **place)
+    b = _rec("b", f"{right}-Infostand {town}", start="09:30", **place)
+    reason = party_conflict(a, b, CFG)
+    assert reason is not None and reason.startswith("different parties")
+    s = score_pair(a, b, CFG)
+    assert s.decision == NO_MATCH and s.reason.startswith("different parties")
+
+
+@pytest.mark.parametrize("party", ["SPD", "Die Linke", "Grüne", "Freie Wähler"])
+def test_one_partys_stand_in_two_wordings_is_not_split(party: str) -> None:
+    town = TOWNS[3]
+    a = _rec("a", f"Infostand der {party}", city=town, start="10:00")
+    b = _rec("b", f"{party} informiert in {town}", city=town, start="10:00")
+    assert party_conflict(a, b, CFG) is None
+    linke = _rec("c", "Linke am Markt", city=town)
+    if party == "Die Linke":
+        assert party_conflict(a, linke, CFG) is None
+
+
+def test_titles_without_a_party_are_left_to_the_other_guards() -> None:
+    film = VOCAB.films[0]
+    a = _rec("a", f"Kinotipp: {film}", city=TOWNS[0])
+    b = _rec("b", f"SPD zeigt {film}", city=TOWNS[0])
+    assert party_conflict(a, b, CFG) is None
+
+
+@pytest.mark.parametrize("n", range(4))
+def test_one_competition_under_two_towns_is_one_event_for_the_model(n: int) -> None:
+    sport = RNG.choice(("Volleyball", "Handball", "Boule", "Schach"))
+    title = f"Regionalentscheid {sport} {VOCAB.club_names[n]}"
+    # neighbouring towns ~3 km apart, both geocoded to their own centre
+    a = _rec("a", title, city=TOWNS[n], lat=47.90, lon=7.90, start="10:00")
+    b = _rec("b", title, city=TOWNS[n + 1], lat=47.92, lon=7.93, start="10:00")
+    ruled = score_pair(a, b, RULES)
+    assert ruled.decision == NO_MATCH and ruled.reason.startswith(("different towns", "far apart"))
+    revised = score_pair(a, b, CFG)
+    assert revised.decision == MATCH and "overruled" in revised.reason
+    assert revised.probability >= shipped_model().overrule_at
+
+
+@pytest.mark.parametrize("n", range(3))
+def test_a_generic_one_word_title_in_neighbouring_towns_stays_apart(n: int) -> None:
+    title = VOCAB.club_names[n] + "nachmittag"
+    a = _rec("a", title, city=TOWNS[n], lat=47.90, lon=7.90, start="14:30")
+    b = _rec("b", title, city=TOWNS[n + 1], lat=47.92, lon=7.93, start="14:30")
+    s = score_pair(a, b, CFG)
+    assert s.decision == NO_MATCH and s.reason.startswith("different towns")
+
+
+@pytest.mark.parametrize("n", range(3))
+def test_different_speakers_at_one_venue_stay_apart(n: int) -> None:
+    first, last = VOCAB.first, VOCAB.last
+    venue = {"city": TOWNS[n], "venue": "Bürgerhaus", "lat": 47.9, "lon": 7.9}
+    a = _rec("a", f"Vortrag mit {first[n]} {last[n]}", start="19:00", **venue)
+    b = _rec("b", f"Vortrag mit {first[n + 5]} {last[n + 5]}", start="19:00", **venue)
+    s = score_pair(a, b, CFG)
+    assert s.decision == NO_MATCH and s.reason.startswith("different speakers")
+
+
+@pytest.mark.parametrize("n", range(3))
+def test_no_promotion_across_a_time_conflict(n: int) -> None:
+    title = VOCAB.films[n]
+    place = {"city": TOWNS[n], "venue": "Kino im Kornhaus", "lat": 47.9, "lon": 7.9}
+    a = _rec("a", title, start="14:00", **place)
+    b = _rec("b", title, start="20:00", **place)
+    assert score_pair(a, b, CFG).decision != MATCH
