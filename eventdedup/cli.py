@@ -197,20 +197,27 @@ def evaluate(truth: Path, directory: Path, as_json: bool, limit: int) -> None:
     )
 
 
+#: how the admin commands find the daemon and its token (see _admin_url, _tui_token)
+_url_option = click.option(
+    "--url", default=None, help="Websocket URL [default: ws://HTTP_HOST:HTTP_PORT/ws]"
+)
+_token_file_option = click.option(
+    "--token-file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="File holding the admin token [default: EVENT_DEDUP_ADMIN_TOKEN, else "
+    "EVENT_DEDUP_ADMIN_TOKEN_FILE, else <data dir>/admin_token].",
+)
+
+
 @main.command()
-@click.option("--url", default=None, help="Websocket URL [default: ws://HTTP_HOST:HTTP_PORT/ws]")
+@_url_option
 @click.option(
     "--after", type=int, default=None, help="Replay messages after this sequence number first."
 )
 @click.option("--type", "types", multiple=True, help="Only these message types (repeatable).")
 @click.option("--token", envvar="EVENT_DEDUP_ADMIN_TOKEN", default=None, hidden=True)
-@click.option(
-    "--token-file",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default=None,
-    help="File holding the admin token [default: EVENT_DEDUP_ADMIN_TOKEN, else "
-    "<data dir>/admin_token].",
-)
+@_token_file_option
 def feed(
     url: str | None,
     after: int | None,
@@ -269,14 +276,8 @@ def _tui_token(settings: Settings, token_file: Path | None) -> str | None:
 
 
 @main.command()
-@click.option("--url", default=None, help="Websocket URL [default: ws://HTTP_HOST:HTTP_PORT/ws]")
-@click.option(
-    "--token-file",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default=None,
-    help="File holding the admin token [default: EVENT_DEDUP_ADMIN_TOKEN, else "
-    "<data dir>/admin_token].",
-)
+@_url_option
+@_token_file_option
 def tui(url: str | None, token_file: Path | None) -> None:
     """Open the admin console (Textual) on a running daemon's websocket.
 
@@ -299,16 +300,8 @@ def tui(url: str | None, token_file: Path | None) -> None:
 
 def _admin_options(command: Callable[..., Any]) -> Callable[..., Any]:
     """--url and --token-file, as ``tui`` takes them."""
-    command = click.option(
-        "--token-file",
-        type=click.Path(dir_okay=False, path_type=Path),
-        default=None,
-        help="File holding the admin token [default: EVENT_DEDUP_ADMIN_TOKEN, else "
-        "EVENT_DEDUP_ADMIN_TOKEN_FILE, else <data dir>/admin_token].",
-    )(command)
-    command = click.option(
-        "--url", default=None, help="Websocket URL [default: ws://HTTP_HOST:HTTP_PORT/ws]"
-    )(command)
+    command = _token_file_option(command)
+    command = _url_option(command)
     command = click.option(
         "--timeout",
         type=click.FloatRange(min=0, min_open=True),
@@ -421,14 +414,8 @@ def validate(files: tuple[Path, ...], as_json: bool) -> None:
 
 
 @main.command(name="web")
-@click.option("--url", default=None, help="Websocket URL [default: ws://HTTP_HOST:HTTP_PORT/ws]")
-@click.option(
-    "--token-file",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default=None,
-    help="File holding the admin token [default: EVENT_DEDUP_ADMIN_TOKEN, else "
-    "<data dir>/admin_token].",
-)
+@_url_option
+@_token_file_option
 @click.option("--host", default=None, help="Bind address [default: EVENT_DEDUP_WEB_HOST].")
 @click.option("--port", type=int, default=None, help="Port [default: EVENT_DEDUP_WEB_PORT].")
 def web_console(
