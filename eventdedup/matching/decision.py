@@ -206,9 +206,14 @@ def rule_score(
 
 def structure(a: EventRecord, b: EventRecord) -> tuple[bool, int]:
     """(same town key, key words of the shorter title): model inputs beyond the signals."""
-    ka, kb = a.city_keys, b.city_keys
-    same_city = any(k in kb for k in ka)
-    return same_city, min(len(a.title_tokens), len(b.title_tokens))
+    kb = b.city_keys
+    same_city = False
+    for k in a.city_keys:  # a loop: cheaper than any() over a generator (hot path)
+        if k in kb:
+            same_city = True
+            break
+    na, nb = len(a.title_tokens), len(b.title_tokens)
+    return same_city, (na if na < nb else nb)
 
 
 def pair_features(a: EventRecord, b: EventRecord, cfg: MatchingConfig) -> tuple[float, ...]:
@@ -294,21 +299,8 @@ def score_pair(
         a, b = b, a
     if model is None:
         model = shipped_model()
-    # rule_score, inlined (hot path)
-    date = date_signal(a, b, cfg.date)
-    geo, dist = geo_and_distance(a, b, cfg.geo)
-    title = title_signal(a, b, cfg)
-    desc = description_signal(a, b, cfg)
-    combined = combine(date, geo, title, desc, weights_for(a, b, cfg))
-    decision, reason = decide(a, b, date, title, combined, cfg, dist)
-    kb = b.city_keys
-    same_city = False
-    for k in a.city_keys:
-        if k in kb:
-            same_city = True
-            break
-    na, nb = len(a.title_tokens), len(b.title_tokens)
-    words = na if na < nb else nb
+    date, geo, title, desc, combined, decision, reason, dist = rule_score(a, b, cfg)
+    same_city, words = structure(a, b)
     p = round4(
         model.score(date, geo, title, desc, combined, dist, decision, reason, same_city, words)
     )
