@@ -60,6 +60,14 @@ GUARD_PREFIXES = (TOWN_GUARD, FAR_GUARD, NAMED_PLACE_GUARD, *VENUE_GUARDS, *WORD
 OVERRULABLE = (TOWN_GUARD, FAR_GUARD)
 
 
+def logistic(z: float) -> float:
+    """1 / (1 + e^-z), without overflow for large negative z."""
+    if z >= 0:
+        return 1.0 / (1.0 + math.exp(-z))
+    e = math.exp(z)
+    return e / (1.0 + e)
+
+
 class PairModelError(ValueError):
     """The shipped model file is missing, malformed or of another version."""
 
@@ -78,10 +86,7 @@ class PairModel:
         z = self.intercept
         for c, v in zip(self.coef, x, strict=True):
             z += c * v
-        if z >= 0:
-            return 1.0 / (1.0 + math.exp(-z))
-        e = math.exp(z)
-        return e / (1.0 + e)
+        return logistic(z)
 
     def score(
         self,
@@ -149,10 +154,7 @@ class PairModel:
             z += c[22] * words + c[23] * date
             if exact:
                 z += c[21]
-        if z >= 0:
-            return 1.0 / (1.0 + math.exp(-z))
-        e = math.exp(z)
-        return e / (1.0 + e)
+        return logistic(z)
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> PairModel:
