@@ -9,6 +9,10 @@ import sys
 import time
 from pathlib import Path
 
+import httpx
+
+from tests._support.wait import wait_until
+
 EVENTDEDUP = [sys.executable, "-m", "eventdedup"]
 
 
@@ -37,6 +41,39 @@ def run_cli(
     return subprocess.run(
         [*EVENTDEDUP, *args], env=env, cwd=cwd, capture_output=True, text=True, timeout=timeout
     )
+
+
+def start_cli_daemon(
+    root: Path, args: list[str], port: int, within: float = 60, **env: str
+) -> subprocess.Popen[str]:
+    """``eventdedup ARGS`` (a ``run``) under ``root``, once its /health on ``port`` answers 200.
+
+    ``env`` goes to :func:`cli_env`; ``args`` or ``env`` give the daemon ``port``. If it
+    exits or is not healthy within ``within`` s, it is killed and the error carries its output.
+    """
+    proc = subprocess.Popen(
+        [*EVENTDEDUP, *args],
+        env=cli_env(root, **env),
+        cwd=root,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+
+    def healthy() -> bool:
+        assert proc.poll() is None, proc.communicate()[0]
+        try:
+            return httpx.get(f"http://127.0.0.1:{port}/health", timeout=1).status_code == 200
+        except httpx.TransportError:
+            return False
+
+    try:
+        wait_until(healthy, within, f"/health 200 on port {port}", interval=0.2)
+    except AssertionError as exc:
+        if proc.poll() is None:
+            proc.kill()
+        raise AssertionError(f"{exc}: {proc.communicate()[0]}") from None
+    return proc
 
 
 def stop_cli(proc: subprocess.Popen[str], signals: int = 1, within: float = 30) -> str:

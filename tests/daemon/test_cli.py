@@ -6,12 +6,11 @@ import json
 import subprocess
 from pathlib import Path
 
-import httpx
 import pytest
 import sqlalchemy as sa
 import trio
 
-from tests._support.cli import EVENTDEDUP, cli_env, run_cli, stop_cli
+from tests._support.cli import EVENTDEDUP, cli_env, run_cli, start_cli_daemon, stop_cli
 from tests._support.db import scalar
 from tests._support.net import free_port
 from tests._support.wait import wait_until
@@ -21,30 +20,9 @@ from tests.daemon.harness import drop_file, make_settings, running_daemon
 def _start_daemon(tmp_path: Path, within: float = 60, **extra: str) -> subprocess.Popen[str]:
     """``eventdedup run`` on a free port, once its /health answers 200."""
     port = free_port()
-    env = cli_env(tmp_path, EVENT_DEDUP_HTTP_PORT=str(port), **extra)
-    proc = subprocess.Popen(
-        [*EVENTDEDUP, "run"],
-        env=env,
-        cwd=tmp_path,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
+    return start_cli_daemon(
+        tmp_path, ["run"], port, within, EVENT_DEDUP_HTTP_PORT=str(port), **extra
     )
-
-    def healthy() -> bool:
-        assert proc.poll() is None, proc.communicate()[0]
-        try:
-            return httpx.get(f"http://127.0.0.1:{port}/health", timeout=1).status_code == 200
-        except httpx.TransportError:
-            return False
-
-    try:
-        wait_until(healthy, within, "/health 200", interval=0.2)
-    except AssertionError as exc:
-        if proc.poll() is None:
-            proc.kill()
-        raise AssertionError(f"{exc}: {proc.communicate()[0]}") from None
-    return proc
 
 
 def test_run_with_embedded_postgres_serves_health_and_stops_cleanly_on_sigterm(

@@ -16,9 +16,8 @@ import trio
 
 from eventdedup.shell import degraded, parse_assignments
 from tests._support.auth import TOKEN
-from tests._support.cli import EVENTDEDUP, cli_env, run_cli, stop_cli
+from tests._support.cli import EVENTDEDUP, cli_env, run_cli, start_cli_daemon, stop_cli
 from tests._support.net import free_port
-from tests._support.wait import wait_until
 from tests.admin.helpers import session
 from tests.daemon.harness import drop_file, make_settings, running_daemon
 
@@ -262,29 +261,16 @@ def test_a_database_that_is_down_is_one_line_and_exit_1(tmp_path: Path, command:
 
 def test_run_takes_host_and_port_over_the_environment(tmp_path: Path, database_url: str) -> None:
     port, ignored = free_port(), free_port()
-    proc = subprocess.Popen(
-        [*EVENTDEDUP, "run", "--host", "127.0.0.1", "--port", str(port)],
-        env=cli_env(
-            tmp_path,
-            EVENT_DEDUP_DATABASE_URL=database_url,
-            EVENT_DEDUP_HTTP_HOST="192.0.2.1",  # not an address of this machine
-            EVENT_DEDUP_HTTP_PORT=str(ignored),
-        ),
-        cwd=tmp_path,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
+    proc = start_cli_daemon(
+        tmp_path,
+        ["run", "--host", "127.0.0.1", "--port", str(port)],
+        port,
+        60,
+        EVENT_DEDUP_DATABASE_URL=database_url,
+        EVENT_DEDUP_HTTP_HOST="192.0.2.1",  # not an address of this machine
+        EVENT_DEDUP_HTTP_PORT=str(ignored),
     )
-
-    def healthy() -> bool:
-        assert proc.poll() is None, proc.communicate()[0]
-        try:
-            return httpx.get(f"http://127.0.0.1:{port}/health", timeout=1).status_code == 200
-        except httpx.TransportError:
-            return False
-
     try:
-        wait_until(healthy, 60, "/health on --port", interval=0.2)
         with pytest.raises(httpx.TransportError):
             httpx.get(f"http://127.0.0.1:{ignored}/health", timeout=1)
     finally:
