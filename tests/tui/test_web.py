@@ -22,6 +22,7 @@ import httpx
 import pytest
 
 from tests._support.net import free_port
+from tests._support.wait import wait_until
 from tests.daemon.harness import drop_file
 from tests.tui.helpers import DaemonThread
 from tests.tui.webconsole import (
@@ -33,7 +34,6 @@ from tests.tui.webconsole import (
     find_binary,
     screen_text,
     screenshot_dirs,
-    wait_until,
     web_environment,
     web_process,
 )

@@ -9,7 +9,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -19,6 +18,7 @@ import httpx
 
 from eventdedup.config import PREFIX
 from tests._support.net import free_port
+from tests._support.wait import wait_until
 
 CHROMIUM = ("chromium", "chromium-browser", "google-chrome")
 CHROMEDRIVER = ("chromedriver", "chromium-driver")
@@ -101,16 +101,15 @@ def web_process(env: dict[str, str], *args: str) -> Iterator[WebProcess]:
         text=True,
     )
     try:
-        deadline = time.monotonic() + 30
-        while True:
+
+        def answering() -> bool:
             if proc.poll() is not None:
                 raise AssertionError(f"eventdedup web exited: {proc.stdout.read()}")  # type: ignore[union-attr]
             with contextlib.suppress(httpx.TransportError):
-                if httpx.get(base + "/login", timeout=2).status_code == 200:
-                    break
-            if time.monotonic() > deadline:
-                raise AssertionError("eventdedup web did not answer within 30 s")
-            time.sleep(0.1)
+                return httpx.get(base + "/login", timeout=2).status_code == 200
+            return False
+
+        wait_until(answering, 30, "eventdedup web to answer /login")
         yield WebProcess(base, proc.pid)
     finally:
         proc.send_signal(signal.SIGTERM)
@@ -139,17 +138,6 @@ def chromium_driver(chromium: str, chromedriver: str) -> Any:
     driver = webdriver.Chrome(options=options, service=Service(executable_path=chromedriver))
     driver.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument", {"source": RECORD_WEBSOCKET})
     return driver
-
-
-def wait_until(condition: Any, within: float, what: str) -> Any:
-    deadline = time.monotonic() + within
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {within}s waiting for {what}")
-        time.sleep(0.2)
 
 
 def screenshot_dirs(tmp_path: Path) -> list[Path]:
