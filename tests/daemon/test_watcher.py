@@ -29,29 +29,22 @@ async def _start(nursery: trio.Nursery, inbox: Path) -> trio.MemoryReceiveChanne
 
 
 @pytest.mark.trio
-async def test_a_file_moved_in_from_another_folder_is_taken_at_once(tmp_path: Path) -> None:
-    inbox, outside = tmp_path / "inbox", tmp_path / "outgoing"
-    inbox.mkdir()
-    outside.mkdir()
-    async with trio.open_nursery() as nursery:
-        receive = await _start(nursery, inbox)
-        (outside / "a.json").write_text('{"events": []}')
-        os.rename(outside / "a.json", inbox / "a.json")
-        with trio.fail_after(10):
-            assert await receive.receive() == inbox / "a.json"
-        nursery.cancel_scope.cancel()
-
-
-@pytest.mark.trio
-async def test_a_rename_inside_the_inbox_is_taken_at_once(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    "source",
+    ["outgoing/a.json", "inbox/a.json.tmp"],
+    ids=["moved in from another folder", "renamed inside the inbox"],
+)
+async def test_a_file_renamed_into_the_inbox_is_taken_at_once(tmp_path: Path, source: str) -> None:
     inbox = tmp_path / "inbox"
     inbox.mkdir()
+    written = tmp_path / source
+    written.parent.mkdir(exist_ok=True)
     async with trio.open_nursery() as nursery:
         receive = await _start(nursery, inbox)
-        (inbox / "b.json.tmp").write_text('{"events": []}')
-        os.rename(inbox / "b.json.tmp", inbox / "b.json")
+        written.write_text('{"events": []}')
+        os.rename(written, inbox / "a.json")
         with trio.fail_after(10):
-            assert await receive.receive() == inbox / "b.json"
+            assert await receive.receive() == inbox / "a.json"
         nursery.cancel_scope.cancel()
 
 
