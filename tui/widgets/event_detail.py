@@ -49,6 +49,13 @@ def _provenance(value: Any) -> str:
     return str(value)
 
 
+def _section(title: str) -> Table:
+    """A titled table of the detail (sources, decisions, reviews); one look for all."""
+    return Table(
+        title=title, title_justify="left", expand=True, header_style="bold", box=box.SIMPLE_HEAD
+    )
+
+
 def canonical_table(canonical: dict[str, Any]) -> Table:
     provenance = canonical.get("provenance") or {}
     table = Table(
@@ -71,13 +78,7 @@ def canonical_table(canonical: dict[str, Any]) -> Table:
 
 
 def sources_table(sources: list[dict[str, Any]]) -> Table:
-    table = Table(
-        title=f"{len(sources)} source events",
-        title_justify="left",
-        expand=True,
-        header_style="bold",
-        box=box.SIMPLE_HEAD,
-    )
+    table = _section(f"{len(sources)} source events")
     table.add_column("field", style="dim", no_wrap=True)
     for source in sources:
         table.add_column(str(source.get("id")), ratio=1, overflow="fold")
@@ -94,13 +95,7 @@ def sources_table(sources: list[dict[str, Any]]) -> Table:
 
 
 def decisions_table(decisions: list[dict[str, Any]]) -> Table:
-    table = Table(
-        title="pair decisions",
-        title_justify="left",
-        expand=True,
-        header_style="bold",
-        box=box.SIMPLE_HEAD,
-    )
+    table = _section("pair decisions")
     for name in ("a", "b", *SCORES, "decision", "reason"):
         table.add_column(
             name,
@@ -122,13 +117,7 @@ def decisions_table(decisions: list[dict[str, Any]]) -> Table:
 
 def reviews_table(reviews: list[dict[str, Any]]) -> Table:
     """Review questions about these listings and who answered them (a resolver says why)."""
-    table = Table(
-        title="review decisions",
-        title_justify="left",
-        expand=True,
-        header_style="bold",
-        box=box.SIMPLE_HEAD,
-    )
+    table = _section("review decisions")
     for name in ("review", "question", "answer", "decided by", "confidence", "reason"):
         table.add_column(name, ratio=3 if name == "reason" else None)
     for r in reviews:
