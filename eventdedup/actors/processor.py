@@ -17,10 +17,8 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-import psycopg
 import trio
 import trio_parallel
-from sqlalchemy.exc import InterfaceError, OperationalError
 from tenacity import (
     AsyncRetrying,
     before_sleep_log,
@@ -28,44 +26,47 @@ from tenacity import (
     wait_exponential_jitter,
 )
 
-from eventdedup.db.engine import Database
+from eventdedup.db.engine import DB_DOWN, Database
 from eventdedup.model import SourceEvent
 from eventdedup.pipeline import FileOutcome, FileProcessor, ParsedFile, parse_file
 
 log = logging.getLogger(__name__)
 
-#: A lost or refused database connection: wait it out. psycopg's own classes are listed
-#: too because bulk loads (COPY) use the driver connection directly, unwrapped by SQLAlchemy.
-DB_DOWN = (OperationalError, InterfaceError, psycopg.OperationalError, psycopg.InterfaceError)
-
 Parse = Callable[[Path], Awaitable[ParsedFile]]
+WarmUp = Callable[[], Awaitable[None]]
 
 
 @asynccontextmanager
-async def parsing(files: FileProcessor, workers: int) -> AsyncIterator[Parse]:
+async def parsing(files: FileProcessor, workers: int) -> AsyncIterator[tuple[Parse, WarmUp]]:
     """How the first stage runs: in ``workers`` processes, or (0) in a thread here.
 
-    The worker processes are started at once, in the background, so that the
-    first file does not wait for a process to start and import the loader.
+    Also yields a warm-up to run in the background as the stage starts: it starts
+    the worker processes, so that the first file does not wait for a process to
+    start and import the loader.
     """
     if workers == 0:
 
         async def in_thread(path: Path) -> ParsedFile:
             return await trio.to_thread.run_sync(files.parse, path)
 
-        yield in_thread
+        async def nothing_to_warm() -> None:
+            pass
+
+        yield in_thread, nothing_to_warm
         return
     limiter = trio.CapacityLimiter(workers)
-    async with (
-        trio_parallel.open_worker_context(idle_timeout=math.inf, grace_period=5.0) as ctx,
-        trio.open_nursery() as nursery,
-    ):
+    async with trio_parallel.open_worker_context(idle_timeout=math.inf, grace_period=5.0) as ctx:
+
+        async def warm_one() -> None:
+            try:
+                await ctx.run_sync(warm_worker, kill_on_cancel=True, limiter=limiter)
+            except Exception as exc:  # best effort: the first file then starts the worker
+                log.warning("could not start a parse worker ahead: %s", exc)
 
         async def warm_up() -> None:
-            await ctx.run_sync(warm_worker, kill_on_cancel=True, limiter=limiter)
-
-        for _ in range(workers):
-            nursery.start_soon(warm_up)
+            async with trio.open_nursery() as nursery:
+                for _ in range(workers):
+                    nursery.start_soon(warm_one)
 
         async def in_worker(path: Path) -> ParsedFile:
             # Parsing decides nothing, so a shutdown may kill it half-way.
@@ -84,8 +85,7 @@ async def parsing(files: FileProcessor, workers: int) -> AsyncIterator[Parse]:
             parsed: ParsedFile = await trio.to_thread.run_sync(pickle.loads, data)
             return parsed
 
-        yield in_worker
-        nursery.cancel_scope.cancel()
+        yield in_worker, warm_up
 
 
 def warm_worker() -> None:
@@ -151,7 +151,8 @@ async def _run_stages(
     parse_workers: int,
     task_status: trio.TaskStatus[None],
 ) -> None:
-    async with parsing(files, parse_workers) as parse, trio.open_nursery() as nursery:
+    async with parsing(files, parse_workers) as (parse, warm_up), trio.open_nursery() as nursery:
+        nursery.start_soon(warm_up)
         # Unbuffered: the first stage runs at most one file ahead of the second.
         parsed_send, parsed_receive = trio.open_memory_channel[ParsedFile](0)
         nursery.start_soon(parse_ahead, queue, parsed_send, parse)

@@ -17,9 +17,10 @@ asking holds no lock; applying takes the matching lock like an operator does.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import attrs
@@ -46,7 +47,7 @@ from eventdedup.admin.resolver import (
 )
 from eventdedup.admin.review import LockBusy
 from eventdedup.config import ConfigError, Settings
-from eventdedup.db.engine import Database
+from eventdedup.db.engine import DB_DOWN, Database
 from eventdedup.matching.learned import LearnedModel, train
 
 log = logging.getLogger(__name__)
@@ -236,14 +237,20 @@ async def resolver(
     poll: float = 5.0,
     task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
 ) -> None:
-    """Actor (permanent): answer open review items while the daemon runs."""
+    """Actor (permanent): answer open review items while the daemon runs.
+
+    A lost database is waited out (the pass is tried again after ``poll``), not
+    escalated: outages are reported by ``/health``, and the items stay open.
+    """
 
     async def worker() -> None:
         while True:
-            await run_pass(db, source, chain, metrics, replica())
+            with _outage_waited_out("resolver pass"):
+                await run_pass(db, source, chain, metrics, replica())
             await trio.sleep(poll)
 
-    await maybe_retrain(db, chain, metrics)
+    with _outage_waited_out("resolver start"):
+        await maybe_retrain(db, chain, metrics)
     task_status.started()
     if not chain.names:
         await trio.sleep_forever()
@@ -252,9 +259,19 @@ async def resolver(
             nursery.start_soon(worker)
         while True:
             await trio.sleep(poll)
-            await maybe_retrain(db, chain, metrics)
-            figures = await db.run(_read, db, resolver_figures)
-            metrics.resolver_overrides.set(figures["resolver_overridden"])
+            with _outage_waited_out("resolver retraining"):
+                await maybe_retrain(db, chain, metrics)
+                figures = await db.run(_read, db, resolver_figures)
+                metrics.resolver_overrides.set(figures["resolver_overridden"])
+
+
+@contextlib.contextmanager
+def _outage_waited_out(what: str) -> Iterator[None]:
+    """Log a lost database connection instead of raising it (the caller tries again)."""
+    try:
+        yield
+    except DB_DOWN as exc:
+        log.warning("%s: database unavailable, trying again later: %s", what, exc)
 
 
 def chain_from_settings(settings: Settings) -> ResolverChain:

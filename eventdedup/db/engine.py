@@ -12,9 +12,16 @@ import functools
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+import psycopg
 import sqlalchemy as sa
 import trio
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import InterfaceError, OperationalError
+
+#: A lost or refused database connection: actors wait it out. psycopg's own classes
+#: are listed too because bulk loads (COPY) use the driver connection directly,
+#: unwrapped by SQLAlchemy.
+DB_DOWN = (OperationalError, InterfaceError, psycopg.OperationalError, psycopg.InterfaceError)
 
 T = TypeVar("T")
 
