@@ -10,6 +10,7 @@ those events (``<stem>.rejected.json`` + sidecar); the rest of the file is store
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from collections.abc import Iterator
@@ -332,18 +333,8 @@ def test_10000_events_and_a_new_version_dropped_over_it_while_it_is_processed(
     )
     second = good_file("tenk-v2")
     with RssSampler(daemon.pid) as rss:
-        drop_json(daemon.inbox, name, first)
-        wait_until(
-            lambda: scalar(
-                engine,
-                "SELECT count(*) FROM pg_locks l JOIN "
-                "pg_stat_activity a ON a.pid = l.pid WHERE "
-                "l.locktype = 'advisory' AND a.datname = "
-                "current_database()",
-            ),
-            60,
-            "processing to start",
-        )
+        first_hash = hashlib.sha256(drop_json(daemon.inbox, name, first).read_bytes()).hexdigest()
+        wait_until(lambda: _claimed_or_done(engine, first_hash), 60, "processing to start")
         drop_json(daemon.inbox, name, second)  # os.replace while the first is processed
         wait_until(
             lambda: (
@@ -369,3 +360,18 @@ def test_10000_events_and_a_new_version_dropped_over_it_while_it_is_processed(
     carries_on(daemon, engine, "after-10000")
     figures["bad_input.10000_events_seconds"] = round(versions[0].duration_ms / 1000, 1)
     figures["bad_input.10000_events_peak_rss_mb"] = round(rss.peak / MB)
+
+
+def _claimed_or_done(engine: sa.Engine, file_hash: str) -> bool:
+    """The processor holds the claim on this file (``db.events.try_lock_file``, taken once
+    it has read the file), or has already stored it.  Other advisory locks (matching,
+    outbox, the resolver) say nothing about this file."""
+    claimed = scalar(
+        engine,
+        "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND objsubid = 1 "
+        "AND database = (SELECT oid FROM pg_database WHERE datname = current_database()) "
+        "AND ((classid::bigint << 32) | objid::bigint) = hashtextextended(:h, 0)",
+        h=file_hash,
+    )
+    done = scalar(engine, "SELECT count(*) FROM file_ingestions WHERE file_hash = :h", h=file_hash)
+    return bool(claimed or done)
