@@ -263,6 +263,8 @@ def test_log_in_see_the_actor_table_switch_to_review_in_chromium(
             assert not driver.find_elements(By.CSS_SELECTOR, ".textual-terminal")
             driver.find_element(By.ID, "token").send_keys("not-the-token")
             driver.find_element(By.ID, "login").click()
+            # the answer is a new page: wait for it instead of reading the old one's elements
+            wait_until(lambda: "Wrong token" in driver.page_source, 20, "the wrong token refused")
             assert "Wrong token" in driver.find_element(By.ID, "error").text
             assert not driver.get_cookies()
 
