@@ -5,7 +5,7 @@ The file is read exactly as the processor reads an inbox entry
 JSON, the schema of every event), so a file that passes here is accepted by
 the daemon and a file that fails gets the same reason its dead letter would
 carry.  The one check that needs the store is not made: an ``id`` already
-stored with different content (DOMAIN.md §17 item 20).
+stored with different content (docs/domain.md §17 item 20).
 """
 
 from __future__ import annotations

@@ -266,7 +266,7 @@ EVENT_DETAIL = _object(
         "description": "The id asked for, when it was merged into this event",
     },
 )
-#: ``format=events``: the canonical events in the drop-folder format (DOMAIN.md §1).
+#: ``format=events``: the canonical events in the drop-folder format (docs/domain.md §1).
 EXPORT_EVENT = _object(
     ["id", "title", "event_dates", "location", "source_type", "categories", "source_ids"],
     id={"type": "string", "description": "canonical-<id>"},
