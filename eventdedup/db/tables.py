@@ -112,7 +112,6 @@ event_dates = Table(
     Column("end_date", Date),
 )
 Index("event_dates_event_id", event_dates.c.event_id)
-Index("event_dates_date", event_dates.c.date)
 
 outbox = Table(
     "outbox",
@@ -133,7 +132,6 @@ event_blocking_keys = Table(
     Column("key", Text, primary_key=True),
     Column("event_id", Text, primary_key=True),
 )
-Index("event_blocking_keys_event_id", event_blocking_keys.c.event_id)
 
 canonical_events = Table(
     "canonical_events",
