@@ -306,6 +306,13 @@ class Settings:
         "Requests to the llm endpoint per UTC day (cache hits are free).",
         1000,
     )
+    batch_files: int = _setting(
+        "BATCH_FILES",
+        _positive_int,
+        "When more than a few files wait, the processor commits up to this many in one "
+        "transaction, matched together (1 = always file by file); also `eventdedup ingest`.",
+        25,
+    )
 
     @property
     def pgdata_dir(self) -> Path:

@@ -187,6 +187,7 @@ def build_daemon(settings: Settings, database_url: str) -> Daemon:
                 files,
                 on_done=admin.file_done,
                 parse_workers=settings.parse_workers,
+                batch_files=settings.batch_files,
             ),
             shutdown_timeout=30.0,
         ),

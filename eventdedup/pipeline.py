@@ -43,6 +43,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from eventdedup.db import events as store
 from eventdedup.db import outbox
+from eventdedup.db.engine import DB_DOWN
 from eventdedup.db.tables import file_ingestions
 from eventdedup.ingest.files import (
     ERROR_SUFFIX,
@@ -209,6 +210,18 @@ class FileOutcome:
     timings: Mapping[str, float] = attrs.field(factory=dict, eq=False)
 
 
+@attrs.frozen
+class _Stored:
+    """A file of a batch, stored (or found stored) inside the batch's transaction."""
+
+    parsed: ParsedFile
+    outcome: Outcome
+    file_id: int
+    accepted: int
+    skipped: int
+    rejected: list[RejectedEvent]
+
+
 def default_replica_name() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
@@ -262,6 +275,147 @@ class FileProcessor:
             rows=parsed.rows,
         )
 
+    def commit_batch(self, batch: Sequence[ParsedFile]) -> list[FileOutcome]:
+        """Store several parsed files in ONE transaction, matched together; then move each.
+
+        The backlog path: the files' events are inserted file by file (each file
+        keeps its own ``file_ingestions`` row, its exactly-once claim and its
+        ``file.processed`` message), then matched against the store and each other
+        in one :meth:`Deduplicator.apply` — one candidate lookup, one clustering
+        and synthesis for the batch.  The clusters are those of the files one by
+        one (the same pairs are scored and clustering depends only on the
+        components).  Refused files are dead-lettered alone, each in its own
+        transaction; should the batch's transaction fail for anything but a lost
+        database, its files are committed one by one instead, so a file that
+        cannot be stored fails alone as it would on its own.  A crash before the
+        commit leaves every file of the batch in the inbox; after it, each
+        restart finishes the moves as for a single file.
+        """
+        outcomes: dict[int, FileOutcome] = {}
+        good: list[tuple[int, ParsedFile]] = []
+        for n, parsed in enumerate(batch):
+            if parsed.vanished or parsed.failure is not None:
+                outcomes[n] = self.commit(parsed)
+            else:
+                good.append((n, parsed))
+        if len(good) == 1:
+            outcomes[good[0][0]] = self.commit(good[0][1])
+        elif good:
+            try:
+                done = self._store_batch([p for _, p in good])
+            except DB_DOWN:
+                raise
+            except Exception:
+                log.exception("a batch of %d files failed; committing them one by one", len(good))
+                done = [self.commit(p) for _, p in good]
+            outcomes.update(zip((n for n, _ in good), done, strict=True))
+        return [outcomes[n] for n in range(len(batch))]
+
+    def _store_batch(self, batch: Sequence[ParsedFile]) -> list[FileOutcome]:
+        started = [self.clock() - p.parse_ms / 1000 for p in batch]
+        timings: dict[str, float] = {}
+        lap = time.perf_counter()
+        results: list[_Stored | FileOutcome] = []
+        with self.engine.begin() as conn:
+            events: list[SourceEvent] = []
+            messages: Messages = []
+            for parsed in batch:
+                assert parsed.loaded is not None and parsed.file_hash is not None
+                name, file_hash, loaded = parsed.path.name, parsed.file_hash, parsed.loaded
+                if not store.try_lock_file(conn, file_hash):
+                    results.append(FileOutcome("busy", name, file_hash))
+                    continue
+                # sees the files before it in this batch, as the next file would
+                existing = store.completed_by_hash(conn, file_hash)
+                if existing is not None:
+                    outcome, rejected, notices = self._known_file(
+                        conn, name, file_hash, loaded, existing
+                    )
+                    messages.extend(notices)
+                    results.append(_Stored(parsed, outcome, existing.id, 0, 0, rejected))
+                    continue
+                accepted_events, skipped, rejected = self._split_known(conn, loaded)
+                file_id = store.insert_file(
+                    conn,
+                    filename=name,
+                    file_hash=file_hash,
+                    source_code=loaded.source_code,
+                    state="completed",
+                    size_bytes=parsed.size,
+                    events_accepted=len(accepted_events),
+                    events_rejected=len(rejected),
+                    events_skipped=skipped,
+                    rejected=[_rejection_json(r) for r in rejected] or None,
+                    file_metadata=json_safe(dict(loaded.metadata)),
+                    replica=self.replica,
+                )
+                accepted = store.insert_events(conn, file_id, accepted_events, parsed.rows)
+                events.extend(accepted_events)
+                results.append(_Stored(parsed, "processed", file_id, accepted, skipped, rejected))
+            timings["store"] = _ms(lap)
+            if self.deduplicator is not None and events:
+                prepared = [p.prepared for p in batch if p.prepared is not None]
+                messages.extend(self.deduplicator.apply(conn, events, timings, prepared=prepared))
+            lap = time.perf_counter()
+            durations: list[tuple[int, int]] = []
+            for stored, began in zip(results, started, strict=True):
+                if not isinstance(stored, _Stored) or stored.outcome != "processed":
+                    continue
+                duration_ms = int((self.clock() - began) * 1000)
+                durations.append((stored.file_id, duration_ms))
+                source = stored.parsed.loaded
+                assert source is not None
+                messages.append(
+                    (
+                        "file.processed",
+                        {
+                            "file": stored.parsed.path.name,
+                            "file_id": stored.file_id,
+                            "hash": stored.parsed.file_hash,
+                            "source": source.source_code,
+                            "events": source.event_count,
+                            "events_accepted": stored.accepted,
+                            "events_rejected": len(stored.rejected),
+                            "events_skipped": stored.skipped,
+                            "duration_ms": duration_ms,
+                            "rejected": [
+                                _rejection_json(r) for r in stored.rejected[:FEED_REJECTED_LIMIT]
+                            ],
+                            # matched together with the other files of its batch
+                            "batch": {"files": len(batch), "events": len(events)},
+                            "timings_ms": {k: round(v, 1) for k, v in timings.items()},
+                        },
+                    )
+                )
+            store.update_durations(conn, durations)
+            outbox.append(conn, messages)
+            timings["outbox"] = _ms(lap)
+            lap = time.perf_counter()
+        timings["commit"] = _ms(lap)
+        if events and self.deduplicator is not None:
+            self.deduplicator.committed()
+        out: list[FileOutcome] = []
+        for stored, began in zip(results, started, strict=True):
+            if isinstance(stored, FileOutcome):
+                out.append(stored)
+                continue
+            assert stored.parsed.file_hash is not None
+            out.append(
+                self._finish(
+                    stored.parsed.path,
+                    stored.parsed.identity,
+                    stored.outcome,
+                    stored.parsed.file_hash,
+                    stored.file_id,
+                    stored.accepted,
+                    stored.rejected,
+                    stored.skipped,
+                    began,
+                    {**stored.parsed.timings, **timings},
+                )
+            )
+        return out
+
     def _store(
         self,
         path: Path,
@@ -282,31 +436,12 @@ class FileProcessor:
             if not store.try_lock_file(conn, file_hash):
                 return FileOutcome("busy", name, file_hash)
             existing = store.completed_by_hash(conn, file_hash)
+            rejected: list[RejectedEvent]
             if existing is not None:
-                rejected: list[RejectedEvent] = []
-                if existing.filename == name:
-                    # Committed earlier, but the move out of the inbox never happened
-                    # (a crash after the commit): finish what that attempt left undone.
-                    outcome: Outcome = "archived"
-                    _, _, rejected = self._split_known(conn, loaded)
-                    if self._rejected_written(name, file_hash):
-                        rejected = []
-                else:
-                    outcome = "duplicate"
-                    outbox.append(
-                        conn,
-                        [
-                            (
-                                "file.duplicate",
-                                {
-                                    "file": name,
-                                    "hash": file_hash,
-                                    "duplicate_of": existing.filename,
-                                    "file_id": existing.id,
-                                },
-                            )
-                        ],
-                    )
+                outcome, rejected, notices = self._known_file(
+                    conn, name, file_hash, loaded, existing
+                )
+                outbox.append(conn, notices)
                 file_id = existing.id
                 accepted = skipped = 0
             else:
@@ -363,6 +498,66 @@ class FileProcessor:
         timings["commit"] = _ms(lap)
         if outcome == "processed" and self.deduplicator is not None:
             self.deduplicator.committed()
+        return self._finish(
+            path,
+            identity,
+            outcome,
+            file_hash,
+            file_id,
+            accepted,
+            rejected,
+            skipped,
+            started,
+            timings,
+        )
+
+    def _known_file(
+        self,
+        conn: Connection,
+        name: str,
+        file_hash: str,
+        loaded: LoadedFile,
+        existing: sa.Row[Any, Any],
+    ) -> tuple[Outcome, list[RejectedEvent], Messages]:
+        """A file whose content is committed already: finish it, or announce a duplicate."""
+        if existing.filename == name:
+            # Committed earlier, but the move out of the inbox never happened
+            # (a crash after the commit): finish what that attempt left undone.
+            _, _, rejected = self._split_known(conn, loaded)
+            return "archived", rejected, []
+        return (
+            "duplicate",
+            [],
+            [
+                (
+                    "file.duplicate",
+                    {
+                        "file": name,
+                        "hash": file_hash,
+                        "duplicate_of": existing.filename,
+                        "file_id": existing.id,
+                    },
+                )
+            ],
+        )
+
+    def _finish(
+        self,
+        path: Path,
+        identity: Identity | None,
+        outcome: Outcome,
+        file_hash: str,
+        file_id: int,
+        accepted: int,
+        rejected: list[RejectedEvent],
+        skipped: int,
+        started: float,
+        timings: Mapping[str, float],
+    ) -> FileOutcome:
+        """After the commit: the quarantined events, then the move to the archive."""
+        name = path.name
+        if outcome == "archived" and self._rejected_written(name, file_hash):
+            rejected = []
         if rejected:  # before the move: a crash in between must not lose them
             write_rejected_events(
                 self.dead_letter_dir, name, rejected, file_hash=file_hash, at=store.utcnow()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import gc
 import logging
 import os
@@ -15,13 +16,14 @@ from typing import Any
 
 import trio
 
+from eventdedup.actors.processor import processor as processor_actor
 from eventdedup.admin import ConfigSource, ConfiguredDeduplicator
 from eventdedup.config import Settings
 from eventdedup.daemon import build_daemon, load_matching, prepare_folders, resolve_database
 from eventdedup.db.engine import Database
 from eventdedup.db.migrate import upgrade_head
 from eventdedup.ingest.files import is_candidate_name
-from eventdedup.pipeline import FileProcessor
+from eventdedup.pipeline import FileOutcome, FileProcessor
 from supervisor import serve_until_signal
 
 log = logging.getLogger(__name__)
@@ -165,16 +167,43 @@ async def ingest_paths(settings: Settings, paths: list[Path], keep: bool = True)
                 Progress(transient=False) as progress,
             ):
                 task = progress.add_task("ingesting", total=len(files))
-                for path in files:
-                    copy = Path(staging) / path.name
-                    shutil.copyfile(path, copy)
-                    outcome = await db.run(processor.process, copy)
+                # by name, in the order queued (outcomes come in that order)
+                originals: dict[str, list[Path]] = {}
+
+                def done(outcome: FileOutcome) -> None:
+                    nonlocal failed
+                    path = originals[outcome.filename].pop(0)
                     if not keep:
                         path.unlink(missing_ok=True)
                     if outcome.outcome == "failed":
                         failed += 1
                         progress.console.print(f"[red]failed[/] {path.name}: {outcome.reason}")
                     progress.update(task, advance=1, description=f"{outcome.outcome}: {path.name}")
+
+                # The daemon's processor actor, fed a backlog: parse workers ahead, batches.
+                send, receive = trio.open_memory_channel[Path](2 * settings.batch_files)
+                async with trio.open_nursery() as nursery:
+                    await nursery.start(
+                        functools.partial(
+                            processor_actor,
+                            receive,
+                            db,
+                            processor,
+                            on_done=done,
+                            parse_workers=settings.parse_workers,
+                            batch_files=settings.batch_files,
+                        )
+                    )
+                    async with send:
+                        for n, path in enumerate(files):
+                            same_name = originals.setdefault(path.name, [])
+                            # the same name from two folders: staged apart
+                            folder = Path(staging) / str(n) if same_name else Path(staging)
+                            folder.mkdir(exist_ok=True)
+                            same_name.append(path)
+                            copy = folder / path.name
+                            await trio.to_thread.run_sync(shutil.copyfile, path, copy)
+                            await send.send(copy)
             return failed
         finally:
             db.dispose()

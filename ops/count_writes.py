@@ -31,9 +31,7 @@ sys.path.insert(0, str(ROOT / "ops"))
 from bench import embedded_postgres, table, write_file  # noqa: E402
 from synthetic import generate, take  # noqa: E402
 
-_TABLES = (
-    "SELECT relname, n_tup_ins, n_tup_upd, n_tup_hot_upd, n_tup_del FROM pg_stat_user_tables"
-)
+_TABLES = "SELECT relname, n_tup_ins, n_tup_upd, n_tup_hot_upd, n_tup_del FROM pg_stat_user_tables"
 _INDEXES = "SELECT relname, indexrelname, idx_scan FROM pg_stat_user_indexes"
 
 
@@ -169,7 +167,11 @@ def report(result: dict[str, Any]) -> str:
         "index scans during the ingest: "
         + ", ".join(f"{k} {v}" for k, v in result["index_scans"].items()),
     ]
-    units = result["files"] if result["batch_files"] <= 1 else -(-result["files"] // result["batch_files"])
+    units = (
+        result["files"]
+        if result["batch_files"] <= 1
+        else -(-result["files"] // result["batch_files"])
+    )
     per = "file" if result["batch_files"] <= 1 else "batch"
     stmts = sorted(result["statements"].items(), key=lambda kv: -kv[1])
     out.append(f"statements per {per}: {sum(result['statements'].values()) / units:.1f}")

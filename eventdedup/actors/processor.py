@@ -104,13 +104,48 @@ def parse_pickled(
     )
 
 
+#: "More than a few files are waiting": with at least this many queued behind the file
+#: at hand, the files are taken as one batch (up to ``batch_files``).
+BATCH_WAITING = 3
+
+
 async def parse_ahead(
-    queue: trio.MemoryReceiveChannel[Path], parsed: trio.MemorySendChannel[ParsedFile], parse: Parse
+    queue: trio.MemoryReceiveChannel[Path],
+    parsed: trio.MemorySendChannel[list[ParsedFile]],
+    parse: Parse,
+    batch_files: int = 1,
 ) -> None:
-    """First stage: parse each queued file; hand it on when the second stage is free."""
+    """First stage: parse each queued file; hand it on when the second stage is free.
+
+    When a backlog waits (``BATCH_WAITING`` files or more behind the one at
+    hand), up to ``batch_files`` are taken at once and parsed side by side, as
+    many at a time as there are parse workers, and handed on as one batch.
+    """
     async with parsed:
         async for path in queue:
-            await parsed.send(await parse(path))
+            paths = [path]
+            if batch_files > 1 and queue.statistics().current_buffer_used >= BATCH_WAITING:
+                while len(paths) < batch_files:
+                    try:
+                        paths.append(queue.receive_nowait())
+                    except (trio.WouldBlock, trio.EndOfChannel):
+                        break
+            await parsed.send(await parse_all(paths, parse))
+
+
+async def parse_all(paths: Sequence[Path], parse: Parse) -> list[ParsedFile]:
+    """Parse ``paths`` concurrently (``parse`` limits how many at a time); in order."""
+    if len(paths) == 1:
+        return [await parse(paths[0])]
+    results: list[ParsedFile | None] = [None] * len(paths)
+
+    async def one(n: int) -> None:
+        results[n] = await parse(paths[n])
+
+    async with trio.open_nursery() as nursery:
+        for n in range(len(paths)):
+            nursery.start_soon(one, n)
+    return [r for r in results if r is not None]
 
 
 async def processor(
@@ -121,9 +156,14 @@ async def processor(
     on_done: Callable[[FileOutcome], None] | None = None,
     max_wait: float = 10.0,
     parse_workers: int = 1,
+    batch_files: int = 1,
     task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
 ) -> None:
-    """Actor: parse ahead, then commit each file in a worker thread.
+    """Actor: parse ahead, then commit each file (or batch of files) in a worker thread.
+
+    With ``batch_files`` > 1, a backlog of queued files is committed in batches
+    (:meth:`FileProcessor.commit_batch`); a file arriving alone still goes
+    through on its own, at the lowest latency.
 
     The commit's worker thread is not abandoned on shutdown, so a file in flight
     either commits or rolls back before the actor stops; a file the actor never
@@ -133,7 +173,9 @@ async def processor(
     escalated.
     """
     try:
-        await _run_stages(queue, db, files, on_done, max_wait, parse_workers, task_status)
+        await _run_stages(
+            queue, db, files, on_done, max_wait, parse_workers, batch_files, task_status
+        )
     except BaseExceptionGroup as group:
         # The stages' nursery wraps a crash in a group; a single cause is re-raised
         # bare so the supervisor (and whoever reads its escalation) sees it directly.
@@ -149,15 +191,16 @@ async def _run_stages(
     on_done: Callable[[FileOutcome], None] | None,
     max_wait: float,
     parse_workers: int,
+    batch_files: int,
     task_status: trio.TaskStatus[None],
 ) -> None:
     async with parsing(files, parse_workers) as (parse, warm_up), trio.open_nursery() as nursery:
         nursery.start_soon(warm_up)
-        # Unbuffered: the first stage runs at most one file ahead of the second.
-        parsed_send, parsed_receive = trio.open_memory_channel[ParsedFile](0)
-        nursery.start_soon(parse_ahead, queue, parsed_send, parse)
+        # Unbuffered: the first stage runs at most one file (or batch) ahead of the second.
+        parsed_send, parsed_receive = trio.open_memory_channel[list[ParsedFile]](0)
+        nursery.start_soon(parse_ahead, queue, parsed_send, parse, batch_files)
         task_status.started()
-        async for parsed in parsed_receive:
+        async for batch in parsed_receive:
             retrying = AsyncRetrying(
                 wait=wait_exponential_jitter(multiplier=0.5, max=max_wait, jitter=0.5),
                 retry=retry_if_exception_type(DB_DOWN),
@@ -167,6 +210,10 @@ async def _run_stages(
             )
             async for attempt in retrying:
                 with attempt:
-                    outcome = await db.run(files.commit, parsed)
+                    if len(batch) == 1:
+                        outcomes = [await db.run(files.commit, batch[0])]
+                    else:
+                        outcomes = await db.run(files.commit_batch, batch)
             if on_done is not None:
-                on_done(outcome)
+                for outcome in outcomes:
+                    on_done(outcome)

@@ -155,6 +155,18 @@ class PreparedEvents:
     def covers(self, events: Sequence[SourceEvent], cfg: MatchingConfig) -> bool:
         return self.cfg == cfg and all(e.id in self.records for e in events)
 
+    @classmethod
+    def merge(cls, parts: Sequence[PreparedEvents]) -> PreparedEvents | None:
+        """Several files' preparations as one (a batch); None unless all used one config."""
+        if not parts or any(p.cfg != parts[0].cfg for p in parts):
+            return None
+        return cls(
+            parts[0].cfg,
+            {i: r for p in parts for i, r in p.records.items()},
+            {i: e for p in parts for i, e in p.entries.items()},
+            {i: j for p in parts for i, j in p.record_json.items()},
+        )
+
 
 def prepare_events(events: Sequence[SourceEvent], cfg: MatchingConfig) -> PreparedEvents:
     records = {e.id: prepare_event(e, cfg) for e in events}
@@ -204,13 +216,16 @@ class DbDeduplicator:
         events: Sequence[SourceEvent],
         timings: dict[str, float] | None = None,
         *,
-        prepared: PreparedEvents | None = None,
+        prepared: PreparedEvents | Sequence[PreparedEvents] | None = None,
     ) -> Messages:
         """Match ``events`` (already inserted); ``timings`` gets milliseconds per step.
 
         ``prepared`` is :func:`prepare_events` of (at least) these events, done
-        ahead; it is used if it was made with the configuration in force now.
+        ahead (one per file of a batch); it is used if it was made with the
+        configuration in force now.
         """
+        if prepared is not None and not isinstance(prepared, PreparedEvents):
+            prepared = PreparedEvents.merge(prepared)
         self._uncommitted = {}
         if not events:
             return []

@@ -8,6 +8,7 @@ the same clusters as ``dedupe_batch`` over all events at once.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from types import ModuleType
 
@@ -52,19 +53,37 @@ def corpus(synthetic: ModuleType) -> list[tuple[str, bytes]]:
     return [(f.name, f.to_bytes()) for f in synthetic.take(synthetic.generate(7), EVENTS)]
 
 
-def test_file_by_file_equals_batch_on_a_generated_corpus(
+@pytest.mark.parametrize("order", ["forward", "reversed"])
+@pytest.mark.parametrize("path", ["file_by_file", "batches"])
+def test_file_by_file_and_batches_equal_batch_on_a_generated_corpus(
     corpus: list[tuple[str, bytes]],
     tmp_path: Path,
     migrated_engine: sa.Engine,
+    path: str,
+    order: str,
 ) -> None:
+    """Either order of the files, one by one or in batches: the same decisions and clusters."""
     processor = file_processor(migrated_engine, tmp_path, DbDeduplicator(CFG, record_cache=500))
     inbox = tmp_path / "inbox"
     inbox.mkdir()
-    for name, data in corpus:
-        (inbox / name).write_bytes(data)
-        outcome = processor.process(inbox / name)
+    files = corpus if order == "forward" else corpus[::-1]
+    outcomes = []
+    if path == "file_by_file":
+        for name, data in files:
+            (inbox / name).write_bytes(data)
+            outcomes.append(processor.process(inbox / name))
+    else:  # batches of 4 files (the last one shorter)
+        for start in range(0, len(files), 4):
+            parsed = []
+            for name, data in files[start : start + 4]:
+                (inbox / name).write_bytes(data)
+                parsed.append(processor.parse(inbox / name))
+            outcomes.extend(processor.commit_batch(parsed))
+    for (name, data), outcome in zip(files, outcomes, strict=True):
         assert outcome.outcome == "processed", outcome
+        assert outcome.filename == name
         assert outcome.events_accepted == len(load_file(data, name).events)
+    assert sorted(os.listdir(tmp_path / "archive")) == sorted(name for name, _ in files)
 
     events = [e for name, data in corpus for e in load_file(data, name).events]
     batch = dedupe_batch(events, CFG)
@@ -80,7 +99,15 @@ def test_file_by_file_equals_batch_on_a_generated_corpus(
                 "ON c.id = e.canonical_id WHERE c.id IS NULL"
             )
         ).scalar_one()
+        per_file = dict(
+            conn.execute(sa.text("SELECT filename, events_accepted FROM file_ingestions")).all()
+        )
+        processed = conn.execute(
+            sa.text("SELECT count(*) FROM outbox WHERE type = 'file.processed'")
+        ).scalar_one()
     assert len(events) == EVENTS
     assert decided == {d.key: d.decision for d in batch.decisions}
     assert clusters == {frozenset(c) for c in batch.clusters}
     assert orphans == 0
+    assert per_file == {name: len(load_file(data, name).events) for name, data in corpus}
+    assert processed == len(corpus)
