@@ -180,9 +180,23 @@ async def ingest_paths(settings: Settings, paths: list[Path], keep: bool = True)
                         progress.console.print(f"[red]failed[/] {path.name}: {outcome.reason}")
                     progress.update(task, advance=1, description=f"{outcome.outcome}: {path.name}")
 
+                async def stage(n: int, path: Path) -> Path:
+                    same_name = originals.setdefault(path.name, [])
+                    # the same name from two folders: staged apart
+                    folder = Path(staging) / str(n) if same_name else Path(staging)
+                    folder.mkdir(exist_ok=True)
+                    same_name.append(path)
+                    copy = folder / path.name
+                    await trio.to_thread.run_sync(shutil.copyfile, path, copy)
+                    return copy
+
                 # The daemon's processor actor, fed a backlog: parse workers ahead, batches.
-                send, receive = trio.open_memory_channel[Path](2 * settings.batch_files)
-                async with trio.open_nursery() as nursery:
+                # The queue is filled before it starts, so it sees the backlog at once.
+                size = 2 * settings.batch_files
+                send, receive = trio.open_memory_channel[Path](size)
+                async with send, trio.open_nursery() as nursery:
+                    for n, path in enumerate(files[:size]):
+                        send.send_nowait(await stage(n, path))
                     await nursery.start(
                         functools.partial(
                             processor_actor,
@@ -194,16 +208,9 @@ async def ingest_paths(settings: Settings, paths: list[Path], keep: bool = True)
                             batch_files=settings.batch_files,
                         )
                     )
-                    async with send:
-                        for n, path in enumerate(files):
-                            same_name = originals.setdefault(path.name, [])
-                            # the same name from two folders: staged apart
-                            folder = Path(staging) / str(n) if same_name else Path(staging)
-                            folder.mkdir(exist_ok=True)
-                            same_name.append(path)
-                            copy = folder / path.name
-                            await trio.to_thread.run_sync(shutil.copyfile, path, copy)
-                            await send.send(copy)
+                    for n, path in enumerate(files[size:], start=size):
+                        await send.send(await stage(n, path))
+                    await send.aclose()
             return failed
         finally:
             db.dispose()
