@@ -109,3 +109,57 @@ def test_statements_per_file_do_not_grow_with_the_store(
     print("only with the larger store:", extra)
     assert large <= small + OPTIONAL, (small_statements, counting.statements)
     assert large <= 45
+
+
+def _run_batch(
+    engine: sa.Engine, tmp: Path, stored: list[Any], measured: list[Any], counter: Counter
+) -> int:
+    upgrade_head(engine)
+    processor = file_processor(engine, tmp)
+    inbox = tmp / "inbox"
+    inbox.mkdir(parents=True)
+    for f in stored:
+        (inbox / f.name).write_bytes(f.to_bytes())
+        assert processor.process(inbox / f.name).outcome == "processed"
+    parsed = []
+    for f in measured:
+        (inbox / f.name).write_bytes(f.to_bytes())
+        parsed.append(processor.parse(inbox / f.name))
+    sa.event.listen(engine, "before_cursor_execute", counter)
+    counter.on = True
+    try:
+        outcomes = processor.commit_batch(parsed)
+    finally:
+        counter.on = False
+        sa.event.remove(engine, "before_cursor_execute", counter)
+    assert [o.outcome for o in outcomes] == ["processed"] * len(measured)
+    return len(counter.statements)
+
+
+def test_statements_per_batch_do_not_grow_with_the_store(
+    synthetic: ModuleType,
+    tmp_path: Path,
+    engine: sa.Engine,
+    counting: Counter,
+) -> None:
+    """A batch of 5 files: a fixed set per file (claim, checks, file row, COPYs) plus one
+    matching pass for the whole batch, whatever is stored."""
+    files = list(synthetic.take(synthetic.generate(21), 3000))
+    measured, before = files[-5:], files[:-5]
+    assert sum(len(f.events) for f in before) == 2000
+
+    small = _run_batch(engine, tmp_path / "small", before[-1:], measured, counting)
+    small_statements = list(counting.statements)
+    counting.statements.clear()
+    with engine.begin() as conn:
+        conn.execute(sa.text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
+    large = _run_batch(engine, tmp_path / "large", before, measured, counting)
+    print(f"statements for a batch of 5 files: {small} with 200 stored, {large} with 2000")
+    per_file = {"SELECT pg_try_advisory_xact_lock", "INSERT INTO file_ingestions"}
+    for prefix in per_file:
+        assert sum(s.startswith(prefix) for s in counting.statements) == len(measured), prefix
+    # one candidate lookup and one clustering pass for the whole batch
+    assert sum(s.startswith("SELECT DISTINCT n.id, k.event_id") for s in counting.statements) == 1
+    assert sum(s.startswith("UPDATE source_events") for s in counting.statements) == 1
+    assert large <= small + OPTIONAL, (small_statements, counting.statements)
+    assert large <= 6 * len(measured) + 30
