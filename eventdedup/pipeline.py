@@ -394,6 +394,8 @@ class FileProcessor:
         timings["commit"] = _ms(lap)
         if events and self.deduplicator is not None:
             self.deduplicator.committed()
+        # each file's outcome carries its own parse timings and its share of the batch's
+        share = {k: v / len(batch) for k, v in timings.items()}
         out: list[FileOutcome] = []
         for stored, began in zip(results, started, strict=True):
             if isinstance(stored, FileOutcome):
@@ -411,7 +413,7 @@ class FileProcessor:
                     stored.rejected,
                     stored.skipped,
                     began,
-                    {**stored.parsed.timings, **timings},
+                    {**stored.parsed.timings, **share},
                 )
             )
         return out

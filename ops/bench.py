@@ -187,6 +187,7 @@ def backfill(
     next_files: int,
     profile: Path | None,
     parse_workers: int = 1,
+    batch_files: int = 1,
 ) -> dict[str, Any]:
     """Ingest ``events`` through the processor actor; write the following files to ``work/next``.
 
@@ -288,7 +289,8 @@ def backfill(
 
     async def feed_processor() -> None:
         db = Database(engine)
-        send, receive = trio.open_memory_channel[Path](1)
+        # room for a backlog to wait (the daemon's queue holds 1,000), so batches can form
+        send, receive = trio.open_memory_channel[Path](1 if batch_files <= 1 else 1000)
         async with trio.open_nursery() as nursery:
             await nursery.start(
                 functools.partial(
@@ -298,6 +300,8 @@ def backfill(
                     processor,
                     on_done=done,
                     parse_workers=parse_workers,
+                    # only when batching, so that the benchmark also runs on older commits
+                    **({"batch_files": batch_files} if batch_files > 1 else {}),  # type: ignore[arg-type]
                 )
             )
             async with send:
@@ -359,6 +363,7 @@ def backfill(
         # from the first file handed to the processor to the last one committed
         "events_per_second": round(stored / busy, 1),
         "parse_workers": parse_workers,
+        "batch_files": batch_files,
         "peak_rss_mb": round(peak_rss, 1),
         "worker_peak_rss_mb": round(worker_rss, 1) if parse_workers else 0.0,
         "rss_mb_by_files": rss,
@@ -434,6 +439,7 @@ def run_backfill_child(
     next_files: int,
     profile: Path | None,
     parse_workers: int,
+    batch_files: int = 1,
 ) -> dict[str, Any]:
     out = work / "backfill.json"
     cmd = [
@@ -447,9 +453,92 @@ def run_backfill_child(
         str(next_files),
         str(profile or ""),
         str(parse_workers),
+        str(batch_files),
     ]
     subprocess.run(cmd, check=True)
     return json.loads(out.read_text())
+
+
+# --- eventdedup ingest (child process) ----------------------------------------------------------
+
+
+def ingest(
+    url: str, events: int, seed: int, work: Path, parse_workers: int, batch_files: int
+) -> dict[str, Any]:
+    """``eventdedup ingest`` of ``events`` generated listings (a folder of 200-event files).
+
+    The command's own code (``runner.ingest_paths``: staging copies, the processor
+    actor with its parse worker, batches of ``batch_files``) in this process, so
+    that its CPU, its parse worker's (a child) and the server's are measured apart.
+    """
+    import trio
+
+    from eventdedup.config import load_settings
+    from eventdedup.runner import ingest_paths
+
+    folder = work / "backlog"
+    folder.mkdir()
+    for f in take(generate(seed, file_events=FILE_EVENTS), events):
+        write_file(folder, f)
+    settings = load_settings(
+        environ={
+            "EVENT_DEDUP_DATABASE_URL": url,
+            "EVENT_DEDUP_EVENT_DATA_DIR": str(work / "inbox"),
+            "EVENT_DEDUP_ARCHIVE_DIR": str(work / "archive"),
+            "EVENT_DEDUP_DEAD_LETTER_DIR": str(work / "dead"),
+            "EVENT_DEDUP_DATA_DIR": str(work / "state"),
+            "EVENT_DEDUP_PARSE_WORKERS": str(parse_workers),
+            **({"EVENT_DEDUP_BATCH_FILES": str(batch_files)} if batch_files > 1 else {}),
+        }
+    )
+    import sqlalchemy as sa
+
+    from eventdedup.db.engine import create_engine
+    from eventdedup.db.migrate import upgrade_head
+
+    engine = create_engine(url)
+    upgrade_head(engine)  # outside the measurement, as for the backfill
+    postmaster = postmaster_pid(engine)
+    cpu0, pg_cpu0 = cpu_seconds(), server_cpu_seconds(postmaster)
+    children0 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    began = time.perf_counter()
+    failed = trio.run(ingest_paths, settings, [folder])
+    seconds = time.perf_counter() - began
+    cpu, pg_cpu = cpu_seconds() - cpu0, server_cpu_seconds(postmaster) - pg_cpu0
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    worker_cpu = children.ru_utime + children.ru_stime - children0.ru_utime - children0.ru_stime
+    with engine.begin() as conn:
+        stored = conn.execute(sa.text("SELECT count(*) FROM source_events")).scalar_one()
+        truth_path = work / "truth.tsv"
+        with truth_path.open("w") as truth:
+            for f in take(generate(seed, file_events=FILE_EVENTS), events):
+                for i, k, _g in f.truth:
+                    truth.write(f"{i}\t{k}\n")
+        quality = truth_quality(conn, truth_path)
+    engine.dispose()
+    return {
+        "events": stored,
+        "failed_files": failed,
+        "batch_files": batch_files,
+        "seconds": round(seconds, 2),
+        "events_per_second": round(stored / seconds, 1),
+        "cpu_seconds": {
+            "python": round(cpu, 1),
+            "worker": round(worker_cpu, 1),
+            "postgres": round(pg_cpu, 1),
+        },
+        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        **quality,
+    }
+
+
+def run_ingest_child(
+    url: str, events: int, seed: int, work: Path, parse_workers: int, batch_files: int
+) -> dict[str, Any]:
+    cmd = [sys.executable, str(Path(__file__).resolve()), "_ingest", url, str(events)]
+    cmd += [str(seed), str(work), str(parse_workers), str(batch_files)]
+    subprocess.run(cmd, check=True)
+    return json.loads((work / "ingest.json").read_text())
 
 
 # --- steady state (daemon subprocess + websocket client) ----------------------------------------
@@ -468,6 +557,7 @@ def steady(
     sequential: int,
     stored: int,
     parse_workers: int = 1,
+    batch_files: int = 1,
 ) -> dict[str, Any]:
     import trio
 
@@ -484,8 +574,11 @@ def steady(
             "EVENT_DEDUP_ADMIN_TOKEN": token,
             "EVENT_DEDUP_LOG_LEVEL": "WARNING",
             "EVENT_DEDUP_PARSE_WORKERS": str(parse_workers),
+            "EVENT_DEDUP_BATCH_FILES": str(batch_files),
         }
     )
+    if batch_files <= 1:  # the default, also on commits without the setting
+        del env["EVENT_DEDUP_BATCH_FILES"]
     if url:
         env["EVENT_DEDUP_DATABASE_URL"] = url
     log = (work / "daemon.log").open("w")
@@ -768,6 +861,15 @@ def report(result: dict[str, Any]) -> str:
                 + f" (total {sum(cpu.values()) * 1000 / max(1, b['events']):.2f}; "
                 f"{b['seconds_processing'] * 1000 / max(1, b['events']):.2f} wall)"
             )
+    for g in result.get("ingest", []):
+        cpu = g["cpu_seconds"]
+        out.append(
+            f"\neventdedup ingest {g['events']} events ({g['batch_files']} files per batch): "
+            f"{g['events_per_second']} events/s, {g['seconds']} s, {g['failed_files']} failed, "
+            f"peak RSS {g['peak_rss_mb']} MB, F1 {g['pairwise']['f1']}; CPU ms per event: "
+            + ", ".join(f"{k} {v * 1000 / max(1, g['events']):.2f}" for k, v in cpu.items())
+            + f" (total {sum(cpu.values()) * 1000 / max(1, g['events']):.2f})"
+        )
     if result["steady"]:
         rows = []
         for s in result["steady"]:
@@ -853,7 +955,7 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     work: str | Path  # an argument in the backfill child, a temporary directory below
     if argv and argv[0] == "_backfill":  # the child process of one backfill
-        url, events, seed, work, next_files, profile, workers = argv[1:8]
+        url, events, seed, work, next_files, profile, workers, batch = argv[1:9]
         res = backfill(
             url,
             int(events),
@@ -862,8 +964,14 @@ def main(argv: list[str] | None = None) -> int:
             int(next_files),
             Path(profile) if profile else None,
             int(workers),
+            int(batch),
         )
         (Path(work) / "backfill.json").write_text(json.dumps(res))
+        return 0
+    if argv and argv[0] == "_ingest":  # the child process of one `eventdedup ingest`
+        url, events, seed, work, workers, batch = argv[1:7]
+        res = ingest(url, int(events), int(seed), Path(work), int(workers), int(batch))
+        (Path(work) / "ingest.json").write_text(json.dumps(res))
         return 0
 
     # stopped with SIGTERM: unwind, so the embedded servers and temp directories go too
@@ -891,6 +999,15 @@ def main(argv: list[str] | None = None) -> int:
         default=1,
         help="EVENT_DEDUP_PARSE_WORKERS of the backfill and the daemon",
     )
+    ap.add_argument(
+        "--batch-files",
+        type=int,
+        default=1,
+        help="EVENT_DEDUP_BATCH_FILES of the backfill, the daemon and ingest (1 = file by file)",
+    )
+    ap.add_argument(
+        "--ingest", type=_ints, default=[], help="sizes for `eventdedup ingest` (comma-separated)"
+    )
     args = ap.parse_args(argv)
     if args.profile:
         args.profile.mkdir(parents=True, exist_ok=True)
@@ -902,6 +1019,7 @@ def main(argv: list[str] | None = None) -> int:
     result: dict[str, Any] = {
         "machine": machine(),
         "backfill": [],
+        "ingest": [],
         "steady": [],
         "core": None,
         "args": {k: str(v) for k, v in vars(args).items()},
@@ -922,7 +1040,9 @@ def main(argv: list[str] | None = None) -> int:
             )
             with embedded_postgres(work) as url:
                 print("steady state, empty store", file=sys.stderr, flush=True)
-                result["steady"].append(steady(url, work, files, args.files, 0, args.parse_workers))
+                result["steady"].append(
+                    steady(url, work, files, args.files, 0, args.parse_workers, args.batch_files)
+                )
         save()
     for size in args.sizes:
         with tempfile.TemporaryDirectory(prefix="bench-", dir=args.workdir) as tmp:
@@ -930,7 +1050,14 @@ def main(argv: list[str] | None = None) -> int:
             with embedded_postgres(work) as url:
                 print(f"backfill {size}", file=sys.stderr, flush=True)
                 b = run_backfill_child(
-                    url, size, args.seed, work, per_file_steady, args.profile, args.parse_workers
+                    url,
+                    size,
+                    args.seed,
+                    work,
+                    per_file_steady,
+                    args.profile,
+                    args.parse_workers,
+                    args.batch_files,
                 )
                 result["backfill"].append(b)
                 save()
@@ -942,9 +1069,28 @@ def main(argv: list[str] | None = None) -> int:
                     ]
                     print(f"steady state, {size} stored", file=sys.stderr, flush=True)
                     result["steady"].append(
-                        steady(url, work, files, args.files, b["events"], args.parse_workers)
+                        steady(
+                            url,
+                            work,
+                            files,
+                            args.files,
+                            b["events"],
+                            args.parse_workers,
+                            args.batch_files,
+                        )
                     )
                     save()
+    for size in args.ingest:
+        with tempfile.TemporaryDirectory(prefix="bench-", dir=args.workdir) as tmp:
+            work = Path(tmp)
+            with embedded_postgres(work) as url:
+                print(f"eventdedup ingest {size}", file=sys.stderr, flush=True)
+                result["ingest"].append(
+                    run_ingest_child(
+                        url, size, args.seed, work, args.parse_workers, args.batch_files
+                    )
+                )
+                save()
     if args.core_events:
         print(f"core, {args.core_events} events", file=sys.stderr, flush=True)
         result["core"] = core(args.core_events, args.seed)
