@@ -21,7 +21,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from eventdedup.db.dedup import MATCH_LOCK, DbDeduplicator, Messages
+from eventdedup.db.dedup import DbDeduplicator, Messages
+from eventdedup.db.locks import share_matching
 from eventdedup.db.tables import config_settings
 from eventdedup.matching import MatchingConfig
 from eventdedup.matching.config import deep_merge
@@ -95,8 +96,8 @@ class ConfiguredDeduplicator(DbDeduplicator):
         self, conn: Connection, events: Sequence[SourceEvent], *args: Any, **kwargs: Any
     ) -> Messages:
         if events:
-            # Under the matching lock (re-entrant per transaction), so a concurrent
-            # config.set is either entirely before this file or entirely after it.
-            conn.execute(sa.select(sa.func.pg_advisory_xact_lock(MATCH_LOCK)))
+            # Under the matching lock, shared (config.set takes it exclusive), so a
+            # concurrent config.set is either entirely before this file or entirely after it.
+            share_matching(conn)
             self.cfg = self.source.current(conn)
         return super().apply(conn, events, *args, **kwargs)

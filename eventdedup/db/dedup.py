@@ -20,9 +20,10 @@ The cost depends on the file and the blocks it touches, not on the size of the
 store: a file issues a fixed number of statements (bulk rows go in with
 ``COPY``, id lists travel as one array parameter, and each ``source_events``
 row the file touches is rewritten once, with its record, component and
-canonical together).  A transaction-scoped advisory lock serialises this step
-across replicas, so two daemons never re-cluster the same component
-concurrently.
+canonical together).  Transaction-scoped advisory locks on the regions and
+components a file touches (``db/locks.py``) serialise files that could meet,
+so two replicas never re-cluster the same component concurrently, and let
+files of different places match at the same time.
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ from sqlalchemy.engine import Connection
 
 from eventdedup.db.events import copy_lines, copy_rows, copy_text
 from eventdedup.db.events import text_array as _text_array
+from eventdedup.db.locks import MATCH_LOCK, FileLocks, lock_file
 from eventdedup.db.tables import (
     review_items,
 )
@@ -58,8 +60,6 @@ from eventdedup.matching import (
 )
 from eventdedup.matching.review import MERGE, QueueItem, build_queue
 from eventdedup.model import SourceEvent
-
-MATCH_LOCK = 0x6576_6D61  # "evma"
 
 Messages = list[tuple[str, Mapping[str, Any]]]
 
@@ -99,6 +99,10 @@ class _Laps:
         if self.sink is not None:
             self.sink[step] = self.sink.get(step, 0.0) + (now - self.t) * 1000
         self.t = now
+
+    def restart(self) -> None:
+        """Start the next lap now, recording nothing (the time was accounted for elsewhere)."""
+        self.t = time.perf_counter()
 
 
 class RecordCache:
@@ -192,6 +196,8 @@ class DbDeduplicator:
     def __init__(self, cfg: MatchingConfig, *, record_cache: int = 10_000) -> None:
         self.cfg = cfg
         self.records = RecordCache(record_cache)
+        #: the locks the last :meth:`apply` took (for tests and the benchmark)
+        self.locks: FileLocks | None = None
         # the records of the file in the open transaction, cached once it commits
         self._uncommitted: dict[str, EventRecord] = {}
 
@@ -230,8 +236,6 @@ class DbDeduplicator:
         if not events:
             return []
         lap = _Laps(timings)
-        conn.execute(sa.select(sa.func.pg_advisory_xact_lock(MATCH_LOCK)))
-        lap("match_lock")
         if prepared is None or not prepared.covers(events, self.cfg):
             prepared = prepare_events(events, self.cfg)
         new_ids = [e.id for e in events]
@@ -242,7 +246,15 @@ class DbDeduplicator:
         lap("prepare")
 
         new_set = set(new_ids)
-        stored_pairs = [p for p in _stored_pairs(conn, entries) if p[1] not in new_set]
+        # the regions and components this file touches (db/locks.py); the lookup runs under them
+        self.locks = lock_file(
+            conn,
+            entries,
+            lambda: [p for p in _stored_pairs(conn, entries) if p[1] not in new_set],
+            timings,
+        )
+        lap.restart()  # lock_file recorded match_lock and candidates itself
+        stored_pairs = self.locks.pairs
         stored = _load_stored(conn, sorted({s for _, s in stored_pairs}), self.records)
         fresh = _next_component_ids(conn, len(records))
         lap("candidates")
