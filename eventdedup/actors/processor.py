@@ -13,7 +13,7 @@ import logging
 import math
 import pickle
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +26,7 @@ from tenacity import (
     wait_exponential_jitter,
 )
 
+from eventdedup.actors.activity import FileActivity
 from eventdedup.db.engine import DB_DOWN, Database
 from eventdedup.model import SourceEvent
 from eventdedup.pipeline import FileOutcome, FileProcessor, ParsedFile, parse_file
@@ -121,6 +122,7 @@ async def processor(
     on_done: Callable[[FileOutcome], None] | None = None,
     max_wait: float = 10.0,
     parse_workers: int = 1,
+    activity: FileActivity | None = None,
     task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
 ) -> None:
     """Actor: parse ahead, then commit each file in a worker thread.
@@ -133,7 +135,7 @@ async def processor(
     escalated.
     """
     try:
-        await _run_stages(queue, db, files, on_done, max_wait, parse_workers, task_status)
+        await _run_stages(queue, db, files, on_done, max_wait, parse_workers, activity, task_status)
     except BaseExceptionGroup as group:
         # The stages' nursery wraps a crash in a group; a single cause is re-raised
         # bare so the supervisor (and whoever reads its escalation) sees it directly.
@@ -149,6 +151,7 @@ async def _run_stages(
     on_done: Callable[[FileOutcome], None] | None,
     max_wait: float,
     parse_workers: int,
+    activity: FileActivity | None,
     task_status: trio.TaskStatus[None],
 ) -> None:
     async with parsing(files, parse_workers) as (parse, warm_up), trio.open_nursery() as nursery:
@@ -165,8 +168,9 @@ async def _run_stages(
                 sleep=trio.sleep,
                 reraise=True,
             )
-            async for attempt in retrying:
-                with attempt:
-                    outcome = await db.run(files.commit, parsed)
+            with activity.committing() if activity is not None else nullcontext():
+                async for attempt in retrying:
+                    with attempt:
+                        outcome = await db.run(files.commit, parsed)
             if on_done is not None:
                 on_done(outcome)
