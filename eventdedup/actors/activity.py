@@ -1,10 +1,10 @@
 """Files first: whether this replica's processor is committing a file right now.
 
 The processor marks each file's commit as busy; the resolver waits until it
-has been idle for a moment before applying an answer, so within a replica it
-does not hold the matching lock (nor the interpreter) while files are being
-matched; a file that arrives while an answer is being applied waits for that
-one answer (~0.1 s).  Across
+has been idle for a moment before claiming an item and again before applying
+an answer, so within a replica it neither holds the matching lock nor competes
+for the interpreter and the database while files are being committed; a file
+that arrives meanwhile waits at most for the one answer being applied (~0.1 s).  Across
 replicas the resolver's non-waiting ``pg_try_advisory_xact_lock`` does that.
 """
 

@@ -228,9 +228,14 @@ async def run_pass(
     limit: int | None = None,
     activity: FileActivity | None = None,
 ) -> int:
-    """Claim and answer items until none is left (or ``limit``); how many were applied."""
+    """Claim and answer items until none is left (or ``limit``); how many were applied.
+
+    With ``activity`` it works only while this replica's processor is idle.
+    """
     applied = looked = 0
     while limit is None or looked < limit:
+        if activity is not None:  # files first: no claiming or asking while one is committed
+            await activity.wait_idle(settle=LOCK_RETRY)
         question = await db.run(claim, db.engine)
         if question is None:
             break
