@@ -5,14 +5,16 @@ answer is genuinely in doubt:
 
 * **merge** — two clusters joined by an ambiguous pair that the clustering
   rules would allow to merge (no cannot-link, no strong disagreement, no
-  rejected match between them, within the size limit), with a probability
-  of being the same event of at least ``min_doubt``;
-* **split** — a member of a cluster whose best link inside it is doubtful
-  (P(same) at most ``1 - min_doubt``).
+  rejected match between them, within the size limit): ``merge_candidates``;
+* **split** — a member of a cluster, asked about its best link inside it
+  (one per cluster: the weakest): ``split_candidates``;
+* in doubt: P(the current clustering is wrong) is at least ``min_doubt`` and
+  below ``sure`` (at or above it the calibration is sure; nobody is asked).
 
-Items are ordered by expected benefit: P(the current clustering is wrong)
-times the number of listings the answer moves.  Pure: clusters, edges and
-constraints in, items out.
+P(same) is the calibration's (``CALIBRATION``, fitted on synthetic corpora by
+``eventdedup train review``).  Items are ordered by expected benefit: P(the
+current clustering is wrong) times the number of listings the answer moves.
+Pure: clusters, edges and constraints in, items out.
 """
 
 from __future__ import annotations
