@@ -126,7 +126,7 @@ def export(fmt: str, output: Path) -> None:
 
 @main.group()
 def train() -> None:
-    """Retrain a model: the pair model or the learned resolver."""
+    """Retrain a model: the pair model, the review queue's calibration or the learned resolver."""
 
 
 @train.command(name="model")
@@ -156,6 +156,26 @@ def train_model(output: Path | None, check: bool) -> None:
     target = output or SHIPPED
     target.write_text(text, encoding="utf-8")
     click.echo(f"wrote {target}")
+
+
+@train.command(name="review")
+@click.option(
+    "--check",
+    is_flag=True,
+    help="Only compare with the shipped calibration; exit 1 if not equal.",
+)
+def train_review(check: bool) -> None:
+    """Fit the review queue's calibration on synthetic corpora (rerun after `train model`)."""
+    from eventdedup.train_review import SHIPPED, render
+    from eventdedup.train_review import train as fit
+
+    text = render(fit())
+    if check:
+        same = SHIPPED.read_text(encoding="utf-8") == text
+        click.echo(f"{SHIPPED}: {'reproduced' if same else 'DIFFERS'}")
+        sys.exit(0 if same else 1)
+    SHIPPED.write_text(text, encoding="utf-8")
+    click.echo(f"wrote {SHIPPED}")
 
 
 @train.command(name="resolver")

@@ -23,6 +23,7 @@ from typing import Any
 import attrs
 import trio
 
+from eventdedup.actors.activity import FileActivity
 from eventdedup.actors.feed import DatabaseHealth, feed, make_hub
 from eventdedup.actors.http import http_server
 from eventdedup.actors.migrator import migrator
@@ -168,6 +169,7 @@ def build_daemon(settings: Settings, database_url: str) -> Daemon:
         replica=lambda: files.replica,
     )
     app = create_app(health=lambda: daemon_ref[0].health_report(), hub=hub, admin=admin)
+    activity = FileActivity()  # files first: the resolver waits while a file is committed
     children = [
         ChildSpec(
             "http", functools.partial(http_server, app, settings.http_host, settings.http_port)
@@ -188,6 +190,7 @@ def build_daemon(settings: Settings, database_url: str) -> Daemon:
                 on_done=admin.file_done,
                 parse_workers=settings.parse_workers,
                 batch_files=settings.batch_files,
+                activity=activity,
             ),
             shutdown_timeout=30.0,
         ),
@@ -214,6 +217,7 @@ def build_daemon(settings: Settings, database_url: str) -> Daemon:
                 lambda: files.replica,
                 workers=settings.resolver_concurrency if chain.llm is not None else 1,
                 poll=settings.resolver_poll,
+                activity=activity,
             ),
         ),
     ]

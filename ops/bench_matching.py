@@ -37,6 +37,7 @@ from eventdedup.matching import (
 from eventdedup.matching.batch import cluster_records
 from eventdedup.matching.evaluation import lookalike_false_merges
 from eventdedup.matching.normalize import clear_caches
+from eventdedup.matching.review import build_queue
 from eventdedup.synth.corpus import BENCH_SPECS, synthetic_corpus
 from eventdedup.testing import SAMPLE_CORPUS, load_corpus, load_families, load_truth
 
@@ -91,7 +92,8 @@ def run(events, truth, groups, cfg) -> dict:
         },
         "quality": quality,
         "lookalike_false_merges": lookalike_false_merges(result.clusters, sub_truth, groups),
-        "review_items": len(result.review),
+        # open review questions (the queue of matching/review.py)
+        "review_items": len(build_queue(result.clusters, decisions, cfg)),
     }
 
 

@@ -13,7 +13,7 @@ import logging
 import math
 import pickle
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +26,7 @@ from tenacity import (
     wait_exponential_jitter,
 )
 
+from eventdedup.actors.activity import FileActivity
 from eventdedup.db.engine import DB_DOWN, Database
 from eventdedup.model import SourceEvent
 from eventdedup.pipeline import FileOutcome, FileProcessor, ParsedFile, parse_file
@@ -157,6 +158,7 @@ async def processor(
     max_wait: float = 10.0,
     parse_workers: int = 1,
     batch_files: int = 1,
+    activity: FileActivity | None = None,
     task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
 ) -> None:
     """Actor: parse ahead, then commit each file (or batch of files) in a worker thread.
@@ -174,7 +176,7 @@ async def processor(
     """
     try:
         await _run_stages(
-            queue, db, files, on_done, max_wait, parse_workers, batch_files, task_status
+            queue, db, files, on_done, max_wait, parse_workers, batch_files, activity, task_status
         )
     except BaseExceptionGroup as group:
         # The stages' nursery wraps a crash in a group; a single cause is re-raised
@@ -192,6 +194,7 @@ async def _run_stages(
     max_wait: float,
     parse_workers: int,
     batch_files: int,
+    activity: FileActivity | None,
     task_status: trio.TaskStatus[None],
 ) -> None:
     async with parsing(files, parse_workers) as (parse, warm_up), trio.open_nursery() as nursery:
@@ -208,12 +211,13 @@ async def _run_stages(
                 sleep=trio.sleep,
                 reraise=True,
             )
-            async for attempt in retrying:
-                with attempt:
-                    if len(batch) == 1:
-                        outcomes = [await db.run(files.commit, batch[0])]
-                    else:
-                        outcomes = await db.run(files.commit_batch, batch)
+            with activity.committing() if activity is not None else nullcontext():
+                async for attempt in retrying:
+                    with attempt:
+                        if len(batch) == 1:
+                            outcomes = [await db.run(files.commit, batch[0])]
+                        else:
+                            outcomes = await db.run(files.commit_batch, batch)
             if on_done is not None:
                 for outcome in outcomes:
                     on_done(outcome)

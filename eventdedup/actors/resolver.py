@@ -27,6 +27,7 @@ import attrs
 import trio
 import trio_parallel
 
+from eventdedup.actors.activity import FileActivity
 from eventdedup.admin.config_source import ConfigSource
 from eventdedup.admin.llm import CircuitBreaker, EndpointError, LlmAnswer, LlmClient, content_hash
 from eventdedup.admin.metrics import Metrics
@@ -149,6 +150,7 @@ async def resolve_one(
     metrics: Metrics,
     replica: str,
     question: Question,
+    activity: FileActivity | None = None,
 ) -> dict[str, Any] | None:
     """Ask the chain about one claimed item and apply the first confident answer."""
     for name in chain.names:
@@ -161,7 +163,7 @@ async def resolve_one(
         if answer is None or answer.confidence < chain.confidence:
             metrics.resolver_decisions.labels(name, "unsure").inc()
             continue
-        result = await apply_when_free(db, source, question, answer, replica)
+        result = await apply_when_free(db, source, question, answer, replica, activity)
         label = answer_name(question, answer) if result is not None else "refused"
         metrics.resolver_decisions.labels(name, label).inc()
         if result is not None:
@@ -169,15 +171,26 @@ async def resolve_one(
     return None
 
 
-#: How long the resolver waits for a file to release the matching lock before trying again.
+#: How long the resolver waits for a file to release the matching lock before trying
+#: again, and how long this replica's processor must have been idle before it applies.
 LOCK_RETRY = 0.05
 
 
 async def apply_when_free(
-    db: Database, source: ConfigSource, question: Question, answer: Answer, replica: str
+    db: Database,
+    source: ConfigSource,
+    question: Question,
+    answer: Answer,
+    replica: str,
+    activity: FileActivity | None = None,
 ) -> dict[str, Any] | None:
-    """Apply the answer once no file holds the matching lock (files never wait for it)."""
+    """Apply the answer once no file is being committed here and none holds the matching lock.
+
+    Files never wait for the resolver: not for the lock, nor for the interpreter.
+    """
     while True:
+        if activity is not None:
+            await activity.wait_idle(settle=LOCK_RETRY)
         try:
             return await db.run(apply_answer, db.engine, source, question, answer, replica)
         except LockBusy:
@@ -213,15 +226,21 @@ async def run_pass(
     replica: str,
     *,
     limit: int | None = None,
+    activity: FileActivity | None = None,
 ) -> int:
-    """Claim and answer items until none is left (or ``limit``); how many were applied."""
+    """Claim and answer items until none is left (or ``limit``); how many were applied.
+
+    With ``activity`` it works only while this replica's processor is idle.
+    """
     applied = looked = 0
     while limit is None or looked < limit:
+        if activity is not None:  # files first: no claiming or asking while one is committed
+            await activity.wait_idle(settle=LOCK_RETRY)
         question = await db.run(claim, db.engine)
         if question is None:
             break
         looked += 1
-        if await resolve_one(db, source, chain, metrics, replica, question) is not None:
+        if await resolve_one(db, source, chain, metrics, replica, question, activity) is not None:
             applied += 1
     return applied
 
@@ -235,6 +254,7 @@ async def resolver(
     *,
     workers: int = 1,
     poll: float = 5.0,
+    activity: FileActivity | None = None,
     task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
 ) -> None:
     """Actor (permanent): answer open review items while the daemon runs.
@@ -246,7 +266,7 @@ async def resolver(
     async def worker() -> None:
         while True:
             with _outage_waited_out("resolver pass"):
-                await run_pass(db, source, chain, metrics, replica())
+                await run_pass(db, source, chain, metrics, replica(), activity=activity)
             await trio.sleep(poll)
 
     with _outage_waited_out("resolver start"):

@@ -38,6 +38,7 @@ from eventdedup.db.tables import (
     source_events,
 )
 from eventdedup.matching.learned import Example, LearnedModel
+from eventdedup.matching.review import CALIBRATION
 
 OPERATOR_PREFIX = "resolver:"
 
@@ -288,7 +289,9 @@ def operator_examples(conn: Connection) -> list[Example]:
 
 def load_model(conn: Connection, name: str = "learned") -> LearnedModel:
     row = conn.execute(sa.select(resolver_models).where(resolver_models.c.name == name)).first()
-    if row is None:
+    if row is None or len(row.weights) != len(CALIBRATION):
+        # none yet, or trained on another calibration's features: start from the shipped one
+        # (retrained on every operator answer at once, as ``decisions`` is 0)
         return LearnedModel()
     return LearnedModel(tuple(row.weights), row.decisions, row.agreement, row.baseline)
 

@@ -7,7 +7,7 @@ what this engine fixes. docs/matching-history.md records how the rules were chos
 from eventdedup.matching.batch import BatchResult, dedupe_batch
 from eventdedup.matching.blocking import blocking_keys, candidate_pairs
 from eventdedup.matching.canonical_ids import CanonicalAssignment, assign_canonical_ids
-from eventdedup.matching.clustering import ClusterResult, ReviewItem, cluster_component
+from eventdedup.matching.clustering import ClusterResult, cluster_component
 from eventdedup.matching.config import MatchingConfig, MatchingConfigError, load_matching_config
 from eventdedup.matching.decision import PairScore, score_pair
 from eventdedup.matching.evaluation import evaluate_clusters, false_merges, missed_pairs
@@ -26,7 +26,6 @@ __all__ = [
     "MatchingConfig",
     "MatchingConfigError",
     "PairScore",
-    "ReviewItem",
     "assign_canonical_ids",
     "blocking_keys",
     "candidate_pairs",

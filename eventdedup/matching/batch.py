@@ -7,10 +7,11 @@ from collections.abc import Sequence
 import attrs
 
 from eventdedup.matching.blocking import candidate_pairs
-from eventdedup.matching.clustering import ClusterResult, ReviewItem, cluster_component
+from eventdedup.matching.clustering import ClusterResult, cluster_component
 from eventdedup.matching.config import MatchingConfig
 from eventdedup.matching.decision import PairScore, score_pair
 from eventdedup.matching.record import EventRecord, prepare_event
+from eventdedup.matching.review import QueueItem, build_queue
 from eventdedup.matching.synthesis import Canonical, synthesize
 from eventdedup.model import SourceEvent
 
@@ -21,7 +22,7 @@ class BatchResult:
     clusters: tuple[frozenset[str], ...]
     decisions: tuple[PairScore, ...]
     canonicals: tuple[Canonical, ...]  # parallel to ``clusters``
-    review: tuple[ReviewItem, ...] = ()
+    review: tuple[QueueItem, ...] = ()  # the review queue (matching.review), best first
     candidate_pair_count: int = 0
 
 
@@ -73,6 +74,10 @@ def dedupe_batch(
         clusters=result.clusters,
         decisions=tuple(decisions),
         canonicals=tuple(canonicals),
-        review=result.review,
+        review=tuple(
+            build_queue(
+                result.clusters, decisions, cfg, cannot_link=cannot_link, must_link=must_link
+            )
+        ),
         candidate_pair_count=len(pairs),
     )

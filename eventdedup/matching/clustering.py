@@ -18,24 +18,15 @@ from operator import attrgetter
 import attrs
 
 from eventdedup.matching.config import MatchingConfig
-from eventdedup.matching.decision import AMBIGUOUS, MATCH, NO_MATCH, PairScore
+from eventdedup.matching.decision import MATCH, NO_MATCH, PairScore
 from eventdedup.matching.pairmodel import GUARD_PREFIXES
 
 
 @attrs.frozen
-class ReviewItem:
-    """Something a human should look at; higher ``uncertainty`` first."""
-
-    kind: str  # "ambiguous_pair" | "rejected_match" | "repaired_cluster"
-    event_ids: tuple[str, ...]
-    uncertainty: float
-    reason: str
-
-
-@attrs.frozen
 class ClusterResult:
+    """The clusters; what to ask an operator about them is ``matching.review.build_queue``."""
+
     clusters: tuple[frozenset[str], ...]
-    review: tuple[ReviewItem, ...] = ()
     # clusters whose component had to be split (indices into ``clusters``)
     repaired: tuple[int, ...] = ()
 
@@ -77,15 +68,6 @@ def strong_disagreement(edge: PairScore, cfg: MatchingConfig) -> bool:
         return True
     # the pair model is confident they differ (-1: stored before the model existed)
     return cfg.model.enabled and 0.0 <= edge.probability < cfg.model.different_below
-
-
-def uncertainty(combined: float, cfg: MatchingConfig) -> float:
-    """1 at the middle of the ambiguous band, 0 at its edges and beyond."""
-    lo, hi = cfg.thresholds.low, cfg.thresholds.high
-    if hi <= lo:
-        return 0.0
-    mid, half = (hi + lo) / 2, (hi - lo) / 2
-    return round(max(0.0, 1.0 - abs(combined - mid) / half), 4)
 
 
 def cluster_component(
@@ -157,7 +139,6 @@ def cluster_component(
     matches = sorted(
         (e for e in inside if e.decision == MATCH), key=lambda e: (-e.probability, -e.combined)
     )
-    review: list[ReviewItem] = []
     rejected: list[tuple[PairScore, str]] = []
     for e in matches:
         ra, rb = groups.find(e.a_id), groups.find(e.b_id)
@@ -172,34 +153,7 @@ def cluster_component(
     clusters = sorted((frozenset(m) for m in groups.members.values()), key=lambda c: min(c))
     index = {i: n for n, c in enumerate(clusters) for i in c}
     repaired = sorted({index[e.a_id] for e, _ in rejected} | {index[e.b_id] for e, _ in rejected})
-    for e, why in rejected:
-        review.append(
-            ReviewItem(
-                "rejected_match",
-                e.key,
-                round(1.0 - e.combined / 2, 4),
-                f"match {e.combined:.2f} not applied: {why}",
-            )
-        )
-    for n in repaired:
-        review.append(
-            ReviewItem(
-                "repaired_cluster", tuple(sorted(clusters[n])), 0.5, "cluster split during repair"
-            )
-        )
-    for e in inside:
-        if e.decision == AMBIGUOUS:
-            same = index[e.a_id] == index[e.b_id]
-            review.append(
-                ReviewItem(
-                    "ambiguous_pair",
-                    e.key,
-                    uncertainty(e.combined, cfg),
-                    f"{e.reason}; {'same' if same else 'different'} cluster",
-                )
-            )
-    review.sort(key=lambda r: (-r.uncertainty, r.kind, r.event_ids))
-    return ClusterResult(tuple(clusters), tuple(review), tuple(repaired))
+    return ClusterResult(tuple(clusters), tuple(repaired))
 
 
 def connected_components(

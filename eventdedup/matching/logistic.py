@@ -1,7 +1,7 @@
 """A small L2-regularised logistic regression in pure Python (Newton's method).
 
-Used twice: to fit the shipped pair-probability calibration (``ops/review_queue.py
---fit``) and by the ``learned`` resolver, which refits it on operators' answers.
+Used twice: to fit the review queue's shipped calibration (``eventdedup train
+review``) and by the ``learned`` resolver, which refits it on operators' answers.
 A handful of features and a few thousand rows: Newton converges in ~10 steps.
 """
 

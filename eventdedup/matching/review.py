@@ -5,18 +5,23 @@ answer is genuinely in doubt:
 
 * **merge** — two clusters joined by an ambiguous pair that the clustering
   rules would allow to merge (no cannot-link, no strong disagreement, no
-  rejected match between them, within the size limit), with a probability
-  of being the same event of at least ``min_doubt``;
-* **split** — a member of a cluster whose best link inside it is doubtful
-  (P(same) at most ``1 - min_doubt``).
+  rejected match between them, within the size limit): ``merge_candidates``;
+* **split** — a member of a cluster, asked about its best link inside it
+  (one per cluster: the weakest): ``split_candidates``;
+* in doubt: P(the current clustering is wrong) is at least ``min_doubt`` and
+  below ``sure`` (at or above it the calibration is sure; nobody is asked).
 
-Items are ordered by expected benefit: P(the current clustering is wrong)
-times the number of listings the answer moves.  Pure: clusters, edges and
-constraints in, items out.
+P(same) is the calibration's (``CALIBRATION``, fitted on synthetic corpora by
+``eventdedup train review``).  Items are ordered by expected benefit: P(the
+current clustering is wrong) times the number of listings the answer moves.
+Pure: clusters, edges and constraints in, items out.
 """
 
 from __future__ import annotations
 
+import importlib.resources
+import json
+import math
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
@@ -31,68 +36,97 @@ MERGE = "merge"
 SPLIT = "split"
 
 #: Below this probability of the current clustering being wrong, nobody is asked.
-MIN_DOUBT = 0.35
+MIN_DOUBT = 0.5
+#: At or above this probability of the current clustering being wrong, the calibration
+#: is sure, and an answer would be its own: nobody is asked, and the engine's clustering
+#: stands (merging sure pairs is the pair model's ``promote``).  The learned resolver's
+#: default confidence: out of the box it is sure of no queued item.
+SURE = 0.9
 
+#: The calibration's inputs, in order (see :func:`signal_features`).
 FEATURES = (
     "bias",
-    "match",
-    "no_match",
-    "combined",
+    "match",  # the engine's decision (a split question is about a cluster's links)
+    "pair_logit",  # the pair model's P(same), as log-odds
     "date",
     "geo",
     "title",
     "description",
+    "combined",
     "vetoed",
+    "different_days",  # no common day at all
+    "different_place",  # geo 0: towns or points far apart
+    "corroborated",  # both clusters already hold more than one listing
 )
+CALIBRATION_FILE = "review_calibration.json"
 
-#: Logistic weights over ``FEATURES``, fitted on the sample corpus and synthetic
-#: corpora of other vocabulary (``ops/review_queue.py --fit``); stands in for the
-#: calibrated ``PairScore.probability`` until the scorer provides it.
-CALIBRATION: tuple[float, ...] = (
-    -8.6679,
-    3.9077,
-    -4.1696,
-    2.5187,
-    1.4412,
-    1.7896,
-    4.4152,
-    1.2870,
-    0.8945,
-)
+
+class CalibrationError(ValueError):
+    pass
+
+
+def load_calibration(text: str | None = None) -> tuple[float, ...]:
+    """The shipped calibration's weights (``eventdedup train review`` writes the file)."""
+    if text is None:
+        text = importlib.resources.files(__package__).joinpath(CALIBRATION_FILE).read_text("utf-8")
+    data = json.loads(text)
+    if tuple(data.get("features", ())) != FEATURES:
+        raise CalibrationError(
+            f"{CALIBRATION_FILE}: features {data.get('features')} are not the code's {FEATURES}; "
+            "run `eventdedup train review`"
+        )
+    return tuple(float(w) for w in data["weights"])
+
+
+#: Logistic weights over ``FEATURES``: P(same event) for a pair the engine left in
+#: doubt, fitted on synthetic corpora only (``eventdedup train review``).
+CALIBRATION: tuple[float, ...] = load_calibration()
+
+
+def _logit(p: float) -> float:
+    if p < 0.0:  # stored before the pair model existed: no evidence either way
+        return 0.0
+    p = min(max(p, 0.001), 0.999)
+    return math.log(p / (1.0 - p))
 
 
 def signal_features(sig: Mapping[str, Any]) -> tuple[float, ...]:
     """``FEATURES`` of a pair from its :func:`signals` (as stored with a review item)."""
+    sizes = sig.get("sizes") or (1, 1)
     return (
         1.0,
         1.0 if sig["decision"] == MATCH else 0.0,
-        1.0 if sig["decision"] == NO_MATCH else 0.0,
-        float(sig["combined"]),
+        _logit(float(sig.get("probability", -1.0))),
         float(sig["date"]),
         float(sig["geo"]),
         float(sig["title"]),
         float(sig["description"]),
+        float(sig["combined"]),
         1.0 if str(sig["reason"]).startswith("vetoed") else 0.0,
+        1.0 if float(sig["date"]) <= 0.0 else 0.0,
+        1.0 if float(sig["geo"]) <= 0.0 else 0.0,
+        1.0 if min(sizes) > 1 else 0.0,
     )
 
 
-def pair_features(score: PairScore) -> tuple[float, ...]:
-    return signal_features(signals(score))
+def pair_features(score: PairScore, sizes: tuple[int, int] = (1, 1)) -> tuple[float, ...]:
+    return signal_features(signals(score, sizes))
 
 
-def pair_probability(score: PairScore, weights: Sequence[float] = CALIBRATION) -> float:
+def pair_probability(
+    score: PairScore, weights: Sequence[float] = CALIBRATION, sizes: tuple[int, int] = (1, 1)
+) -> float:
     """P(the two listings describe the same event), as the queue and the resolvers use it.
 
-    The logistic calibration of the signals and the decision, fitted for this
-    use: which of the pairs the engine left in doubt are duplicates.  The pair
-    model's ``score.probability`` is fitted on all candidate pairs instead; used
-    here it made the queue longer and let resolvers merge wrongly on the sample
-    corpus (docs/admin.md, "The review queue").
+    The logistic calibration of the pair model's P, the signals and the two
+    clusters' sizes, fitted for this use: which of the pairs the engine left
+    in doubt are duplicates (the pair model's P is fitted on all candidate
+    pairs).  ``sizes``: the listings on each side of the question.
     """
-    return round(predict(weights, pair_features(score)), 4)
+    return round(predict(weights, pair_features(score, sizes)), 4)
 
 
-def signals(score: PairScore) -> dict[str, Any]:
+def signals(score: PairScore, sizes: tuple[int, int] = (1, 1)) -> dict[str, Any]:
     return {
         "date": score.date,
         "geo": score.geo,
@@ -101,6 +135,8 @@ def signals(score: PairScore) -> dict[str, Any]:
         "combined": score.combined,
         "decision": score.decision,
         "reason": score.reason,
+        "probability": score.probability,
+        "sizes": list(sizes),
     }
 
 
@@ -118,6 +154,13 @@ class QueueItem:
     left: tuple[str, ...]  # MERGE: a's cluster; SPLIT: the cluster as it is
     right: tuple[str, ...]  # MERGE: b's cluster; SPLIT: the listings split off
     score: PairScore
+
+    @property
+    def sizes(self) -> tuple[int, int]:
+        """Listings on each side of the question (a split: the rest, and the one taken out)."""
+        if self.kind == MERGE:
+            return (len(self.left), len(self.right))
+        return (len(self.left) - 1, 1)
 
     @property
     def doubt(self) -> float:
@@ -154,12 +197,80 @@ class QueueItem:
             "moves": self.moved,
             "left": list(self.left),
             "right": list(self.right),
-            "signals": signals(self.score),
+            "signals": signals(self.score, self.sizes),
         }
 
 
 def _pair(x: str, y: str) -> tuple[str, str]:
     return (x, y) if x < y else (y, x)
+
+
+def _index(clusters: Iterable[frozenset[str]]) -> dict[str, frozenset[str]]:
+    return {i: c for c in clusters for i in c}
+
+
+def merge_candidates(
+    clusters: Iterable[frozenset[str]],
+    edges: Iterable[PairScore],
+    cfg: MatchingConfig,
+    *,
+    cannot_link: Iterable[tuple[str, str]] = (),
+) -> list[tuple[frozenset[str], frozenset[str], list[PairScore]]]:
+    """Pairs of clusters a merge question may be about, with their ambiguous pairs.
+
+    The clustering rules must allow the merge: no cannot-link, no match the
+    repair rejected and no strong disagreement between them, within the size
+    limit.  (The calibration is fitted on exactly these pairs.)
+    """
+    cluster_of = _index(clusters)
+    hard = {_pair(x, y) for x, y in cannot_link}
+    across: dict[tuple[frozenset[str], frozenset[str]], list[PairScore]] = {}
+    for e in edges:
+        ca, cb = cluster_of.get(e.a_id), cluster_of.get(e.b_id)
+        if ca is None or cb is None or ca is cb:
+            continue
+        key = (ca, cb) if min(ca) < min(cb) else (cb, ca)
+        across.setdefault(key, []).append(e)
+    out = []
+    for (ca, cb), between in across.items():
+        if len(ca) + len(cb) > cfg.cluster.max_cluster_size:
+            continue
+        blocked = any(
+            e.decision == MATCH or strong_disagreement(e, cfg) or e.key in hard for e in between
+        )
+        if blocked or any(_pair(x, y) in hard for x in ca for y in cb):
+            continue
+        candidates = [e for e in between if e.decision == AMBIGUOUS]
+        if candidates:
+            out.append((ca, cb, candidates))
+    return out
+
+
+def split_candidates(
+    clusters: Iterable[frozenset[str]],
+    edges: Iterable[PairScore],
+    *,
+    must_link: Iterable[tuple[str, str]] = (),
+) -> list[tuple[frozenset[str], str, list[PairScore]]]:
+    """Members a split question may be about, with their links inside their cluster.
+
+    A member an operator's must-link put there is not asked about.
+    """
+    cluster_of = _index(clusters)
+    linked = {_pair(x, y) for x, y in must_link}
+    inside: dict[str, list[PairScore]] = {}
+    for e in edges:
+        ca, cb = cluster_of.get(e.a_id), cluster_of.get(e.b_id)
+        if ca is not None and ca is cb and e.a_id != e.b_id and e.decision != NO_MATCH:
+            inside.setdefault(e.a_id, []).append(e)
+            inside.setdefault(e.b_id, []).append(e)
+    out = []
+    for x in sorted(inside):
+        links = inside[x]
+        if any(_pair(e.a_id, e.b_id) in linked for e in links):
+            continue
+        out.append((cluster_of[x], x, links))
+    return out
 
 
 def build_queue(
@@ -171,6 +282,7 @@ def build_queue(
     must_link: Iterable[tuple[str, str]] = (),
     weights: Sequence[float] = CALIBRATION,
     min_doubt: float = MIN_DOUBT,
+    sure: float = SURE,
 ) -> list[QueueItem]:
     """The open questions about these clusters, best expected benefit first.
 
@@ -178,40 +290,14 @@ def build_queue(
     re-clustered components included), so a question about two clusters sees
     all the evidence between them.
     """
-    cluster_of: dict[str, frozenset[str]] = {}
-    for c in clusters:
-        for i in c:
-            cluster_of[i] = c
-    hard = {_pair(x, y) for x, y in cannot_link}
-    linked = {_pair(x, y) for x, y in must_link}
-    across: dict[tuple[frozenset[str], frozenset[str]], list[PairScore]] = {}
-    inside: dict[str, list[PairScore]] = {}
-    for e in edges:
-        ca, cb = cluster_of.get(e.a_id), cluster_of.get(e.b_id)
-        if ca is None or cb is None or e.a_id == e.b_id:
-            continue
-        if ca is cb:
-            inside.setdefault(e.a_id, []).append(e)
-            inside.setdefault(e.b_id, []).append(e)
-        else:
-            key = (ca, cb) if min(ca) < min(cb) else (cb, ca)
-            across.setdefault(key, []).append(e)
-
+    clusters = list(clusters)
+    edges = list(edges)
     items: list[QueueItem] = []
-    for (ca, cb), between in across.items():
-        if len(ca) + len(cb) > cfg.cluster.max_cluster_size:
-            continue
-        blocked = any(
-            e.decision == MATCH or strong_disagreement(e, cfg) or e.key in hard for e in between
-        )
-        if blocked or any(_pair(x, y) in hard for x in ca for y in cb):
-            continue
-        candidates = [e for e in between if e.decision == AMBIGUOUS]
-        if not candidates:
-            continue
-        best = max(candidates, key=lambda e: (pair_probability(e, weights), e.key))
-        p = pair_probability(best, weights)
-        if p < min_doubt:
+    for ca, cb, candidates in merge_candidates(clusters, edges, cfg, cannot_link=cannot_link):
+        sizes = (len(ca), len(cb))
+        best = max(candidates, key=lambda e: (pair_probability(e, weights, sizes), e.key))
+        p = pair_probability(best, weights, sizes)
+        if not min_doubt <= p < sure:
             continue
         a_side, b_side = (ca, cb) if best.a_id in ca else (cb, ca)
         items.append(
@@ -227,23 +313,17 @@ def build_queue(
             )
         )
 
-    seen: set[frozenset[str]] = set()
-    for c in sorted({cluster_of[i] for i in inside}, key=min):
-        if len(c) < 2 or c in seen:
+    # one split question per cluster: its member with the weakest best link
+    weakest: dict[frozenset[str], tuple[float, str, PairScore]] = {}
+    for c, x, links in split_candidates(clusters, edges, must_link=must_link):
+        sizes = (len(c) - 1, 1)
+        best = max(links, key=lambda e: (pair_probability(e, weights, sizes), e.key))
+        p = pair_probability(best, weights, sizes)
+        if c not in weakest or p < weakest[c][0]:
+            weakest[c] = (p, x, best)
+    for c, (p, x, best) in weakest.items():
+        if not min_doubt <= 1.0 - p < sure:
             continue
-        seen.add(c)
-        weakest: tuple[float, str, PairScore] | None = None
-        for x in sorted(c):
-            links = [e for e in inside.get(x, ()) if e.decision != NO_MATCH]
-            if not links or any(_pair(e.a_id, e.b_id) in linked for e in links):
-                continue  # an operator put it here, or joined only through others
-            best = max(links, key=lambda e: (pair_probability(e, weights), e.key))
-            p = pair_probability(best, weights)
-            if weakest is None or p < weakest[0]:
-                weakest = (p, x, best)
-        if weakest is None or 1.0 - weakest[0] < min_doubt:
-            continue
-        p, x, best = weakest
         partner = best.b_id if best.a_id == x else best.a_id
         items.append(QueueItem(SPLIT, x, partner, p, 1, tuple(sorted(c)), (x,), best))
     items.sort(key=lambda q: (-q.benefit, q.key))

@@ -24,8 +24,7 @@ def test_components_and_singletons(cfg):
         ["a", "b", "c", "d"], [edge("a", "b"), edge("c", "d", "ambiguous", 0.6)], [], [], cfg
     )
     assert r.clusters == (frozenset({"a", "b"}), frozenset({"c"}), frozenset({"d"}))
-    assert r.review[0].kind == "ambiguous_pair" and r.review[0].event_ids == ("c", "d")
-    assert "different cluster" in r.review[0].reason
+    assert r.repaired == ()
 
 
 def test_cannot_link_splits_weakest_edge(cfg):
@@ -36,7 +35,7 @@ def test_cannot_link_splits_weakest_edge(cfg):
     ]
     r = cluster_component(["a", "b", "c"], edges, [], [("a", "c")], cfg)
     assert r.clusters == (frozenset({"a", "b"}), frozenset({"c"}))
-    assert any(i.kind == "repaired_cluster" for i in r.review)
+    assert r.repaired == (0, 1)
 
 
 def test_strong_disagreement_acts_as_cannot_link(cfg):

@@ -2,11 +2,27 @@
 
 from __future__ import annotations
 
+import json
+
 import attrs
+import pytest
 
 from eventdedup.matching import MatchingConfig, PairScore
 from eventdedup.matching.logistic import fit, predict
-from eventdedup.matching.review import MERGE, SPLIT, build_queue, pair_probability
+from eventdedup.matching.review import (
+    CALIBRATION,
+    FEATURES,
+    MERGE,
+    SPLIT,
+    SURE,
+    CalibrationError,
+    build_queue,
+    load_calibration,
+    pair_features,
+    pair_probability,
+    signal_features,
+    signals,
+)
 
 C = frozenset
 
@@ -27,29 +43,63 @@ def edge(a: str, b: str, decision: str = "ambiguous", title: float = 0.9, **kw: 
     )
 
 
-def test_probability_rises_with_the_evidence_whatever_the_pair_model_says() -> None:
+def test_probability_rises_with_the_evidence_and_the_pair_models_p() -> None:
     weak, strong = edge("a", "b", title=0.2), edge("a", "b", title=1.0)
     assert 0 < pair_probability(weak) < pair_probability(strong) < 1
     assert pair_probability(edge("a", "b", "match")) > pair_probability(strong)
-    # the queue's own calibration, not the pair model's P
-    assert pair_probability(attrs.evolve(weak, probability=0.99)) == pair_probability(weak)
+    assert pair_probability(attrs.evolve(weak, probability=0.9)) > pair_probability(weak)
+    assert pair_probability(attrs.evolve(weak, probability=0.1)) < pair_probability(weak)
+
+
+def test_different_days_places_and_two_corroborated_clusters_lower_it() -> None:
+    base = edge("a", "b", title=0.9, date=0.5, geo=0.5)
+    p = pair_probability(base)
+    assert pair_probability(attrs.evolve(base, date=0.0)) < p
+    assert pair_probability(attrs.evolve(base, geo=0.0)) < p
+    # two clusters that each hold several listings already
+    assert pair_probability(base, sizes=(3, 2)) < pair_probability(base, sizes=(3, 1)) == p
+
+
+def test_signals_carry_what_the_calibration_needs() -> None:
+    e = attrs.evolve(edge("a", "b", title=0.7), probability=0.8)
+    stored = signals(e, (2, 1))
+    assert stored["probability"] == 0.8 and stored["sizes"] == [2, 1]
+    assert signal_features(stored) == pair_features(e, (2, 1))
+    # an item stored before P and sizes were kept reads back as "no evidence either way"
+    old = {k: v for k, v in stored.items() if k not in ("probability", "sizes")}
+    assert signal_features(old) == pair_features(attrs.evolve(e, probability=-1.0))
+
+
+def test_a_pair_the_calibration_is_sure_of_is_not_asked(cfg: MatchingConfig) -> None:
+    clusters = [C({"a"}), C({"b"})]
+    sure = attrs.evolve(edge("a", "b", title=1.0, description=1.0), probability=0.999)
+    assert pair_probability(sure) >= SURE
+    assert build_queue(clusters, [sure], cfg) == []
+    assert len(build_queue(clusters, [sure], cfg, sure=1.01)) == 1
+
+
+def test_the_shipped_calibration_is_the_codes_features() -> None:
+    assert len(CALIBRATION) == len(FEATURES)
+    text = json.dumps({"features": ["bias"], "weights": [0.0]})
+    with pytest.raises(CalibrationError, match="train review"):
+        load_calibration(text)
 
 
 def test_one_merge_question_per_pair_of_clusters_the_likeliest_pair(cfg: MatchingConfig) -> None:
-    clusters = [C({"a1", "a2"}), C({"b1", "b2", "b3"}), C({"c"})]
+    clusters = [C({"a"}), C({"b1", "b2", "b3"}), C({"c"})]
     edges = [
-        edge("a1", "a2", "match"),
         edge("b1", "b2", "match"),
         edge("b2", "b3", "match"),
-        edge("a1", "b1", title=0.7),
-        edge("a2", "b3", title=0.95),  # the most likely pair across
-        edge("a1", "c", title=0.1),  # too unlikely to ask
+        edge("a", "b1", title=0.7),
+        edge("a", "b3", title=0.95),  # the most likely pair across
+        edge("a", "c", title=0.1),  # too unlikely to ask
     ]
     [q] = build_queue(clusters, edges, cfg)
-    assert (q.kind, q.a_id, q.b_id) == (MERGE, "a2", "b3")
-    assert q.moved == 2 and q.left == ("a1", "a2") and q.right == ("b1", "b2", "b3")
-    assert q.benefit == round(q.probability * 2, 4)
+    assert (q.kind, q.a_id, q.b_id) == (MERGE, "a", "b3")
+    assert q.moved == 1 and q.left == ("a",) and q.right == ("b1", "b2", "b3")
+    assert q.benefit == round(q.probability, 4)
     assert q.to_json()["signals"]["title"] == 0.95
+    assert q.to_json()["signals"]["sizes"] == [1, 3]
 
 
 def test_no_question_where_the_answer_cannot_change_the_clustering(cfg: MatchingConfig) -> None:
@@ -70,7 +120,10 @@ def test_a_doubtful_member_is_one_split_question_per_cluster(cfg: MatchingConfig
     cluster = C({"a", "b", "c"})
     edges = [
         edge("a", "b", "match"),
-        edge("b", "c", "match", title=0.05, date=0.5, geo=0.5, combined=0.76),  # weakly held
+        # weakly held: the pair model doubts the rules' match
+        attrs.evolve(
+            edge("b", "c", "match", title=0.05, date=0.5, geo=0.5, combined=0.76), probability=0.1
+        ),
     ]
     [q] = build_queue([cluster], edges, cfg)
     assert (q.kind, q.a_id, q.b_id, q.moved) == (SPLIT, "c", "b", 1)
@@ -88,7 +141,8 @@ def test_order_is_expected_benefit(cfg: MatchingConfig) -> None:
         edge("p2", "p3", "match"),
         edge("q1", "q2", "match"),
         edge("q2", "q3", "match"),
-        edge("p1", "q1", title=0.6),  # less likely, moves 3
+        # less likely (two corroborated clusters), moves 3
+        attrs.evolve(edge("p1", "q1", title=0.95), probability=0.99),
     ]
     queue = build_queue(clusters, edges, cfg)
     assert [q.a_id for q in queue] == ["p1", "a"]

@@ -32,6 +32,9 @@ async def test_two_replicas_share_the_queue_and_a_decision_can_be_undone(
     corpus_files: list[Path], tmp_path: Path, migrated_engine: sa.Engine, database_url: str
 ) -> None:
     ingest(migrated_engine, corpus_files[:3], tmp_path)
+    # about merge questions: split questions (a sure "same" dismisses them) are out of the way
+    with migrated_engine.begin() as conn:
+        conn.execute(sa.text("UPDATE review_items SET state = 'dismissed' WHERE kind = 'split'"))
     before = open_items(migrated_engine)
     assert len(before) >= 4
     replicas = [Database.from_url(database_url) for _ in range(2)]
@@ -96,12 +99,14 @@ async def test_two_replicas_share_the_queue_and_a_decision_can_be_undone(
         by_operator = list_reviews(conn, "resolved", 1, 200, "operator")
         figures = counters(conn)
     assert {i["decided_by"] for i in by_resolver["items"]} == {"resolver:learned"}
-    assert by_resolver["total"] == len(rids) - 1 and by_operator["total"] == 0
-    assert all(i["resolver"]["confidence"] > 0.99 for i in by_resolver["items"])
+    # those it answered (others its merges settled on the way)
+    answered = [i for i in by_resolver["items"] if i["resolver"]]
+    assert len(answered) == len(rids) - 1 and by_operator["total"] == 0
+    assert all(i["resolver"]["confidence"] > 0.99 for i in answered)
     assert figures["resolver_today"] == len(rids) - 1
     # the event page shows who decided, with the resolver's confidence and reason
     with migrated_engine.connect() as conn:
-        shown = by_resolver["items"][0]
+        shown = answered[0]
         cid = shown["events"][0]["canonical_id"]
         page = get_event(conn, cid)
     assert page is not None
