@@ -54,6 +54,8 @@ OVERRULE_PRECISION = 0.97
 #: a rule match is demoted below the highest of these P where at most this share is true
 DEMOTE_GRID = (0.0, 0.05, 0.1, 0.2)
 DEMOTE_MAX_TRUE = 0.5
+#: ... and only where at least this many training matches lie below it (fewer say nothing)
+DEMOTE_MIN_PAIRS = 50
 C = 1.0
 
 
@@ -89,7 +91,9 @@ def labelled_corpora(specs: Sequence[Spec], cfg: MatchingConfig) -> list[_Corpus
                 records[a], records[b], cfg
             )
             ra, rb = records[a], records[b]
-            x = features(date, geo, title, desc, comb, dist, decision, reason, *structure(ra, rb))
+            x = features(
+                date, geo, title, desc, comb, dist, decision, reason, *structure(ra, rb, date, cfg)
+            )
             y = int(corpus.truth[a] == corpus.truth[b])
             place_only = overrulable(ra, rb, cfg, reason, dist, date, title)
             pairs.append(_Pair(a, b, x, y, round4(comb), decision, reason, place_only))
@@ -163,7 +167,16 @@ def train(specs: Sequence[Spec] = TRAIN_SPECS) -> dict[str, Any]:
     )
     demoted = [(q, p.y) for q, p in scored if p.decision == MATCH]
     demote = max(
-        (t for t in DEMOTE_GRID if _share_true_below(demoted, t) <= DEMOTE_MAX_TRUE), default=0.0
+        (
+            t
+            for t in DEMOTE_GRID
+            if t == 0.0
+            or (
+                sum(1 for q, _ in demoted if q < t) >= DEMOTE_MIN_PAIRS
+                and _share_true_below(demoted, t) <= DEMOTE_MAX_TRUE
+            )
+        ),
+        default=0.0,
     )
     model = PairModel(MODEL_VERSION, FEATURES, coef, intercept, match_at, demote, overrule_at)
     prec, rec, f1 = clustered_quality(corpora, model, decides)

@@ -38,10 +38,12 @@ from eventdedup.matching.pairmodel import (
 )
 from eventdedup.matching.record import EventRecord
 from eventdedup.matching.signals import (
+    common_days,
     date_signal,
     description_signal,
     distance_km,
     geo_and_distance,
+    time_conflict,
     title_signal,
 )
 
@@ -204,16 +206,30 @@ def rule_score(
     return date, geo, title, desc, combined, decision, reason, dist
 
 
-def structure(a: EventRecord, b: EventRecord) -> tuple[bool, int]:
-    """(same town key, key words of the shorter title): model inputs beyond the signals."""
+def same_town(a: EventRecord, b: EventRecord) -> bool:
+    """The listings share a town key."""
     kb = b.city_keys
-    same_city = False
-    for k in a.city_keys:  # a loop: cheaper than any() over a generator (hot path)
+    for k in a.city_keys:  # noqa: SIM110 (a loop: cheaper than any() over a generator)
         if k in kb:
-            same_city = True
-            break
+            return True
+    return False
+
+
+def structure(
+    a: EventRecord, b: EventRecord, date: float, cfg: MatchingConfig
+) -> tuple[bool, int, bool, bool]:
+    """Model inputs beyond the signals: same town key, key words of the shorter title,
+    days in common but neither listing's days within the other's (``days_partial``),
+    start times on a common day that all lie outside the tolerance (``time_apart``)."""
     na, nb = len(a.title_tokens), len(b.title_tokens)
-    return same_city, (na if na < nb else nb)
+    da, db = a.days, b.days
+    partial = False
+    if len(da) > 1 and len(db) > 1:  # a single day is always within the other's or apart
+        n = len(common_days(a, b))
+        partial = 0 < n < (len(da) if len(da) < len(db) else len(db))
+    # a date signal of 1 or 0 needs no look: times agree, or no common day
+    apart = 0.0 < date < 1.0 and time_conflict(a, b, cfg.date)
+    return same_town(a, b), (na if na < nb else nb), partial, apart
 
 
 def pair_features(a: EventRecord, b: EventRecord, cfg: MatchingConfig) -> tuple[float, ...]:
@@ -221,7 +237,9 @@ def pair_features(a: EventRecord, b: EventRecord, cfg: MatchingConfig) -> tuple[
     if b.id < a.id:
         a, b = b, a
     date, geo, title, desc, combined, decision, reason, dist = rule_score(a, b, cfg)
-    return features(date, geo, title, desc, combined, dist, decision, reason, *structure(a, b))
+    return features(
+        date, geo, title, desc, combined, dist, decision, reason, *structure(a, b, date, cfg)
+    )
 
 
 def overrulable(
@@ -242,7 +260,7 @@ def overrulable(
     """
     if not reason.startswith(OVERRULABLE) or content_conflict(a, b, cfg, dist) is not None:
         return False
-    if reason.startswith(FAR_GUARD) and structure(a, b)[0]:
+    if reason.startswith(FAR_GUARD) and same_town(a, b):
         return True
     st = cfg.structural
     return (
@@ -300,9 +318,22 @@ def score_pair(
     if model is None:
         model = shipped_model()
     date, geo, title, desc, combined, decision, reason, dist = rule_score(a, b, cfg)
-    same_city, words = structure(a, b)
+    same_city, words, partial, apart = structure(a, b, date, cfg)
     p = round4(
-        model.score(date, geo, title, desc, combined, dist, decision, reason, same_city, words)
+        model.score(
+            date,
+            geo,
+            title,
+            desc,
+            combined,
+            dist,
+            decision,
+            reason,
+            same_city,
+            words,
+            partial,
+            apart,
+        )
     )
     mc = cfg.model
     # model_decision only where it can revise (most pairs are kept as they are)

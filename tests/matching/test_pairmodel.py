@@ -162,5 +162,7 @@ def test_the_hot_path_equals_the_feature_definition() -> None:
             rng.choice(reasons),
             rng.random() < 0.5,
             rng.randrange(0, 8),
+            rng.random() < 0.3,
+            rng.random() < 0.3,
         )
         assert model.score(*args) == pytest.approx(model.probability(features(*args)), abs=1e-12)
