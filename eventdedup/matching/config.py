@@ -253,6 +253,8 @@ class StructuralConfig:
     cross_town_min_title: float = _f(_UNIT)
     cross_town_min_date: float = _f(_UNIT)
     cross_town_min_words: int = _f(_integer(1))
+    # Both titles name an organiser ("... der <Narrenzunft> <Name>") and the names differ.
+    organiser_conflict: bool = _f(_boolean)
 
 
 @attrs.frozen

@@ -20,6 +20,7 @@ from eventdedup.matching.guards import (
     distinguishing_tokens,
     label_name_conflict,
     mentioned_place_conflict,
+    organiser_conflict,
     party_conflict,
     person_conflict,
     place_agreement,
@@ -140,7 +141,12 @@ def content_conflict(
         people = person_conflict(a, b, cfg)
         if people:
             return people
-    if cfg.structural.party_conflict:
+    st = cfg.structural
+    if st.organiser_conflict:
+        organisers = organiser_conflict(a, b, cfg)
+        if organisers:
+            return organisers
+    if st.party_conflict:
         return party_conflict(a, b, cfg)
     return None
 

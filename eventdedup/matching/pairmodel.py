@@ -56,7 +56,13 @@ TOWN_GUARD = "different towns"
 FAR_GUARD = "far apart"
 NAMED_PLACE_GUARD = "place '"
 VENUE_GUARDS = ("different streets", "different venues")
-WORD_GUARDS = ("distinguishing token", "different names", "different speakers", "different parties")
+WORD_GUARDS = (
+    "distinguishing token",
+    "different names",
+    "different speakers",
+    "different parties",
+    "different organisers",
+)
 GUARD_PREFIXES = (TOWN_GUARD, FAR_GUARD, NAMED_PLACE_GUARD, *VENUE_GUARDS, *WORD_GUARDS)
 #: the guards the model may overrule (one event listed under several towns, a
 #: town-centre point far from the venue) when no other guard objects
