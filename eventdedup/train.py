@@ -33,6 +33,7 @@ from eventdedup.matching.decision import (
     MATCH,
     model_decision,
     overrulable,
+    promotable,
     round4,
     rule_score,
     structure,
@@ -57,6 +58,8 @@ DEMOTE_MAX_TRUE = 0.5
 #: ... and only where at least this many training matches lie below it (fewer say nothing)
 DEMOTE_MIN_PAIRS = 50
 C = 1.0
+#: positions of the title signal and of the (scaled) title key words in the features
+TITLE, WORDS = FEATURES.index("title"), FEATURES.index("title_words")
 
 
 @attrs.frozen
@@ -128,7 +131,13 @@ def clustered_quality(
         for p in c.pairs:
             prob = round4(model.probability(p.x))
             decision, reason = model_decision(
-                prob, p.decision, p.reason, model, p.place_only, p.x[0] <= 0.0, cfg.model.promote
+                prob,
+                p.decision,
+                p.reason,
+                model,
+                p.place_only,
+                p.x[0] <= 0.0,
+                promotable(p.x[TITLE], round(p.x[WORDS] * 4), cfg),
             )
             decisions.append(
                 PairScore(p.a, p.b, 0, 0, 0, 0, p.combined, decision, reason, probability=prob)

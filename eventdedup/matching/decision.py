@@ -276,6 +276,21 @@ def overrulable(
     )
 
 
+def promotable(title: float, title_words: int, cfg: MatchingConfig) -> bool:
+    """An ambiguous pair P may promote: any (``model.promote``), or one with the same
+    specific title (``model.promote_same_title``: the listings disagree on the time or
+    the place, not on what the event is called)."""
+    mc = cfg.model
+    if mc.promote:
+        return True
+    st = cfg.structural
+    return (
+        mc.promote_same_title
+        and title >= st.cross_town_min_title
+        and title_words >= st.cross_town_min_words
+    )
+
+
 def model_decision(
     p: float,
     decision: str,
@@ -342,15 +357,16 @@ def score_pair(
         )
     )
     mc = cfg.model
+    promote = decision == AMBIGUOUS and promotable(title, words, cfg)
     # model_decision only where it can revise (most pairs are kept as they are)
     if mc.enabled and (
         (decision == MATCH and p < model.demote_below)
-        or (decision == AMBIGUOUS and mc.promote)
+        or promote
         or (decision == NO_MATCH and p >= model.overrule_at and reason.startswith(OVERRULABLE))
     ):
         place_only = p >= model.overrule_at and overrulable(a, b, cfg, reason, dist, date, title)
         decision, reason = model_decision(
-            p, decision, reason, model, place_only, date <= 0.0, mc.promote
+            p, decision, reason, model, place_only, date <= 0.0, promote
         )
     # rounded: stable, storable floats
     return PairScore(
