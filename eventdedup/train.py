@@ -137,7 +137,7 @@ def clustered_quality(
                 model,
                 p.place_only,
                 p.x[0] <= 0.0,
-                promotable(p.x[TITLE], round(p.x[WORDS] * 4), cfg),
+                promotable(c.records[p.a], c.records[p.b], p.x[TITLE], round(p.x[WORDS] * 4), cfg),
             )
             decisions.append(
                 PairScore(p.a, p.b, 0, 0, 0, 0, p.combined, decision, reason, probability=prob)

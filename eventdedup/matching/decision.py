@@ -276,19 +276,29 @@ def overrulable(
     )
 
 
-def promotable(title: float, title_words: int, cfg: MatchingConfig) -> bool:
-    """An ambiguous pair P may promote: any (``model.promote``), or one with the same
-    specific title (``model.promote_same_title``: the listings disagree on the time or
-    the place, not on what the event is called)."""
+def promotable(
+    a: EventRecord, b: EventRecord, title: float, title_words: int, cfg: MatchingConfig
+) -> bool:
+    """An ambiguous pair P may promote: any (``model.promote``), or one that agrees on
+    what the event is called (``model.promote_same_title``): the same specific title, or
+    every key word of the shorter specific title found in the other listing (a headline
+    around a calendar name). The listings then disagree on the time or the place only."""
     mc = cfg.model
     if mc.promote:
         return True
+    if not mc.promote_same_title:
+        return False
     st = cfg.structural
-    return (
-        mc.promote_same_title
-        and title >= st.cross_town_min_title
-        and title_words >= st.cross_town_min_words
-    )
+    if title_words < st.cross_town_min_words:
+        return False
+    if title >= st.cross_town_min_title:
+        return True
+    short, other = (a, b) if len(a.title_tokens) <= len(b.title_tokens) else (b, a)
+    return coverage(short, other) >= COVERED
+
+
+#: share of the shorter title's key words the other listing must hold (``promotable``)
+COVERED = 0.99
 
 
 def model_decision(
@@ -357,7 +367,7 @@ def score_pair(
         )
     )
     mc = cfg.model
-    promote = decision == AMBIGUOUS and promotable(title, words, cfg)
+    promote = decision == AMBIGUOUS and date > 0.0 and promotable(a, b, title, words, cfg)
     # model_decision only where it can revise (most pairs are kept as they are)
     if mc.enabled and (
         (decision == MATCH and p < model.demote_below)

@@ -12,7 +12,7 @@ import attrs
 import pytest
 
 from eventdedup.matching import load_matching_config, prepare_event, score_pair
-from eventdedup.matching.decision import MATCH, NO_MATCH
+from eventdedup.matching.decision import MATCH, NO_MATCH, promotable
 from eventdedup.matching.guards import (
     label_name_conflict,
     organiser_conflict,
@@ -158,3 +158,19 @@ def test_a_speaker_leading_the_title_is_a_person(verb: str) -> None:
     assert reason is not None and reason.startswith("different speakers")
     again = _rec("c", f"{VOCAB.last[0]}: Lesung", **place)
     assert person_conflict(a, again, CFG) is None
+
+
+def test_p_promotes_only_pairs_that_agree_on_what_the_event_is_called() -> None:
+    town = TOWNS[5]
+    who = f"{VOCAB.first[2]} {VOCAB.last[2]}"
+    theme = VOCAB.themes[0]
+    a = _rec("a", f"{who}: {theme}", city=town)
+    headline = _rec("b", f"Ausstellung „{theme}“ von {who}", city=town)
+    exact = _rec("c", f"{who}: {theme}", city=town, source_code="kst")
+    generic = _rec("d", "Zunftabend", city=town)
+    longer = _rec("e", f"Zunftabend der Narrenzunft {VOCAB.club_names[0]}", city=town)
+    assert promotable(a, headline, 0.9, 3, CFG)
+    assert promotable(a, exact, 1.0, 3, CFG)
+    assert not promotable(generic, longer, 0.85, 1, CFG)
+    off = attrs.evolve(CFG, model=attrs.evolve(CFG.model, promote_same_title=False))
+    assert not promotable(a, exact, 1.0, 3, off)
