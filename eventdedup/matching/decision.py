@@ -33,6 +33,7 @@ from eventdedup.matching.normalize import register_cache
 from eventdedup.matching.pairmodel import (
     FAR_GUARD,
     OVERRULABLE,
+    TOWN_GUARD,
     PairModel,
     features,
     shipped_model,
@@ -276,6 +277,31 @@ def overrulable(
     )
 
 
+#: a town guard's no-match between listings that agree on all but the town: one event
+#: under many towns meets its far listings through nearer ones, so clustering leaves
+#: such a pair to P instead of keeping it apart (``clustering.strong_disagreement``)
+SAME_LISTING = "same title, day and time"
+
+
+def one_listing_elsewhere(
+    a: EventRecord,
+    b: EventRecord,
+    cfg: MatchingConfig,
+    dist: float | None,
+    date: float,
+    title: float,
+    words: int,
+) -> bool:
+    """The same specific title on the same day and time, nothing but the towns differ."""
+    st = cfg.structural
+    return (
+        title >= st.cross_town_min_title
+        and date >= st.cross_town_min_date
+        and words >= st.cross_town_min_words
+        and content_conflict(a, b, cfg, dist) is None
+    )
+
+
 def promotable(
     a: EventRecord, b: EventRecord, title: float, title_words: int, cfg: MatchingConfig
 ) -> bool:
@@ -378,6 +404,13 @@ def score_pair(
         decision, reason = model_decision(
             p, decision, reason, model, place_only, date <= 0.0, promote
         )
+    if (
+        mc.enabled
+        and decision == NO_MATCH
+        and reason.startswith(TOWN_GUARD)
+        and one_listing_elsewhere(a, b, cfg, dist, date, title, words)
+    ):
+        reason = f"{reason}; {SAME_LISTING}"
     # rounded: stable, storable floats
     return PairScore(
         a.id,
