@@ -32,6 +32,7 @@ from eventdedup.matching.guards import (
 from eventdedup.matching.normalize import register_cache
 from eventdedup.matching.pairmodel import (
     FAR_GUARD,
+    GUARD_PREFIXES,
     OVERRULABLE,
     TOWN_GUARD,
     PairModel,
@@ -230,12 +231,16 @@ def structure(
     start times on a common day that all lie outside the tolerance (``time_apart``)."""
     na, nb = len(a.title_tokens), len(b.title_tokens)
     da, db = a.days, b.days
-    partial = False
-    if len(da) > 1 and len(db) > 1:  # a single day is always within the other's or apart
-        n = len(common_days(a, b))
-        partial = 0 < n < (len(da) if len(da) < len(db) else len(db))
-    # a date signal of 1 or 0 needs no look: times agree, or no common day
-    apart = 0.0 < date < 1.0 and time_conflict(a, b, cfg.date)
+    partial = apart = False
+    if len(da) == 1 and len(db) == 1:
+        # one common day: the signal is the time factor, below 1 only beyond tolerance
+        apart = 0.0 < date < 1.0
+    else:
+        if 0.0 < date < 1.0:  # 1 or 0 needs no look: times agree, or no common day
+            apart = time_conflict(a, b, cfg.date)
+        if len(da) > 1 and len(db) > 1:  # one day is always within the other's or apart
+            n = len(common_days(a, b))
+            partial = 0 < n < (len(da) if len(da) < len(db) else len(db))
     return same_town(a, b), (na if na < nb else nb), partial, apart
 
 
@@ -362,19 +367,36 @@ def model_decision(
     return decision, reason
 
 
-def score_pair(
-    a: EventRecord, b: EventRecord, cfg: MatchingConfig, model: PairModel | None = None
-) -> PairScore:
-    """Score two records; symmetric: score_pair(a, b) == score_pair(b, a).
+#: ``PairScore.probability`` where P could change neither the decision nor the clustering
+NOT_NEEDED = -1.0
 
-    ``model`` defaults to the shipped pair model; with ``cfg.model.enabled`` its
-    probability decides, otherwise the rules do and the probability is only stored.
-    """
-    if b.id < a.id:
-        a, b = b, a
-    if model is None:
-        model = shipped_model()
-    date, geo, title, desc, combined, decision, reason, dist = rule_score(a, b, cfg)
+
+def p_cannot_matter(reason: str, combined: float, cfg: MatchingConfig) -> bool:
+    """A no-match P can neither revise nor soften: a guard's other than the town/distance
+    ones (it stands, and keeps the two apart in clustering), or a score so low that
+    clustering keeps the two apart whatever P says (``clustering.strong_disagreement``)."""
+    if reason.startswith(OVERRULABLE):
+        return False
+    return reason.startswith(GUARD_PREFIXES) or round4(combined) <= (
+        cfg.cluster.disagreement_combined
+    )
+
+
+def revise(
+    a: EventRecord,
+    b: EventRecord,
+    cfg: MatchingConfig,
+    model: PairModel,
+    date: float,
+    geo: float,
+    title: float,
+    desc: float,
+    combined: float,
+    decision: str,
+    reason: str,
+    dist: float | None,
+) -> tuple[float, str, str]:
+    """(P, decision, reason): P of the pair and the rule decision revised by it."""
     same_city, words, partial, apart = structure(a, b, date, cfg)
     p = round4(
         model.score(
@@ -393,7 +415,13 @@ def score_pair(
         )
     )
     mc = cfg.model
-    promote = decision == AMBIGUOUS and date > 0.0 and promotable(a, b, title, words, cfg)
+    # only where P could promote (the coverage test is costly)
+    promote = (
+        decision == AMBIGUOUS
+        and p >= model.match_at
+        and date > 0.0
+        and promotable(a, b, title, words, cfg)
+    )
     # model_decision only where it can revise (most pairs are kept as they are)
     if mc.enabled and (
         (decision == MATCH and p < model.demote_below)
@@ -407,10 +435,33 @@ def score_pair(
     if (
         mc.enabled
         and decision == NO_MATCH
+        and p >= mc.different_below  # below, P keeps them apart anyway
         and reason.startswith(TOWN_GUARD)
         and one_listing_elsewhere(a, b, cfg, dist, date, title, words)
     ):
         reason = f"{reason}; {SAME_LISTING}"
+    return p, decision, reason
+
+
+def score_pair(
+    a: EventRecord, b: EventRecord, cfg: MatchingConfig, model: PairModel | None = None
+) -> PairScore:
+    """Score two records; symmetric: score_pair(a, b) == score_pair(b, a).
+
+    ``model`` defaults to the shipped pair model; with ``cfg.model.enabled`` its
+    probability decides, otherwise the rules do and the probability is only stored.
+    """
+    if b.id < a.id:
+        a, b = b, a
+    if model is None:
+        model = shipped_model()
+    date, geo, title, desc, combined, decision, reason, dist = rule_score(a, b, cfg)
+    if decision == NO_MATCH and p_cannot_matter(reason, combined, cfg):
+        p = NOT_NEEDED
+    else:
+        p, decision, reason = revise(
+            a, b, cfg, model, date, geo, title, desc, combined, decision, reason, dist
+        )
     # rounded: stable, storable floats
     return PairScore(
         a.id,

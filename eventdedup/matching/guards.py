@@ -324,14 +324,19 @@ _ORGANISER = re.compile(
 
 def _organiser_words(r: EventRecord, cfg: MatchingConfig) -> tuple[str, ...]:
     """Key words of the organiser's name in the title, without the listing's own place."""
+    title = r.title
+    if " de" not in title:  # no "der"/"des": most titles (hot path)
+        return ()
     n = cfg.normalization
     memo = _memo(n)
-    key = ("organiser", r.title)
+    key = ("organiser", title)
     words = memo.get(key)
     if words is None:
-        found = [t for m in _ORGANISER.finditer(r.title) for t in tokens(norm_text(m.group(1), n))]
+        found = [t for m in _ORGANISER.finditer(title) for t in tokens(norm_text(m.group(1), n))]
         words = memo[key] = tuple(dict.fromkeys(t for t in found if len(t) >= 3))
-    own = set(r.place_words)
+    if not words:
+        return ()
+    own = r.place_words
     return tuple(w for w in words if w not in own)  # type: ignore[attr-defined]
 
 
