@@ -371,12 +371,28 @@ def model_decision(
 NOT_NEEDED = -1.0
 
 
-def p_cannot_matter(reason: str, combined: float, cfg: MatchingConfig) -> bool:
-    """A no-match P can neither revise nor soften: a guard's other than the town/distance
-    ones (it stands, and keeps the two apart in clustering), or a score so low that
-    clustering keeps the two apart whatever P says (``clustering.strong_disagreement``)."""
+def p_cannot_matter(
+    a: EventRecord,
+    b: EventRecord,
+    reason: str,
+    combined: float,
+    title: float,
+    date: float,
+    cfg: MatchingConfig,
+) -> bool:
+    """A no-match P can neither revise nor soften, so P is not computed.
+
+    A guard's no-match stands and keeps the two apart in clustering, unless it is a
+    town/distance guard's that P may overrule (``overrulable``) or soften
+    (``one_listing_elsewhere``): within one town, or across towns with the same
+    title, day and time. A score so low that clustering keeps the two apart whatever
+    P says (``clustering.strong_disagreement``) needs no P either.
+    """
     if reason.startswith(OVERRULABLE):
-        return False
+        st = cfg.structural
+        if title >= st.cross_town_min_title and date >= st.cross_town_min_date:
+            return False
+        return not (reason.startswith(FAR_GUARD) and same_town(a, b))
     return reason.startswith(GUARD_PREFIXES) or round4(combined) <= (
         cfg.cluster.disagreement_combined
     )
@@ -456,7 +472,7 @@ def score_pair(
     if model is None:
         model = shipped_model()
     date, geo, title, desc, combined, decision, reason, dist = rule_score(a, b, cfg)
-    if decision == NO_MATCH and p_cannot_matter(reason, combined, cfg):
+    if decision == NO_MATCH and p_cannot_matter(a, b, reason, combined, title, date, cfg):
         p = NOT_NEEDED
     else:
         p, decision, reason = revise(

@@ -23,6 +23,7 @@ from eventdedup.matching.decision import (
     NO_MATCH,
     NOT_NEEDED,
     model_decision,
+    overrulable,
     p_cannot_matter,
     pair_features,
 )
@@ -81,7 +82,9 @@ def test_every_decision_carries_a_symmetric_probability_and_the_model_version() 
         if s.probability == NOT_NEEDED:
             # P could change nothing: a no-match that stands and keeps the two apart
             skipped += 1
-            assert s.decision == NO_MATCH and p_cannot_matter(s.reason, s.combined, CFG)
+            ra, rb = records[s.a_id], records[s.b_id]
+            assert s.decision == NO_MATCH
+            assert p_cannot_matter(ra, rb, s.reason, s.combined, s.title, s.date, CFG)
             assert strong_disagreement(s, CFG)
         else:
             assert 0.0 <= s.probability <= 1.0
@@ -100,8 +103,9 @@ def test_where_p_is_not_computed_it_would_change_nothing() -> None:
             continue
         x = pair_features(records[a], records[b], CFG)
         p = model.probability(x)
+        place_only = overrulable(records[a], records[b], CFG, s.reason, None, s.date, s.title)
         for promote in (False, True):
-            assert model_decision(p, s.decision, s.reason, model, False, False, promote) == (
+            assert model_decision(p, s.decision, s.reason, model, place_only, False, promote) == (
                 s.decision,
                 s.reason,
             )
