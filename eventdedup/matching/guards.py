@@ -399,10 +399,18 @@ def venue_name_tokens(r: EventRecord, cfg: MatchingConfig) -> list[str]:
     return list(r.venue_names)
 
 
+def address_only(r: EventRecord) -> bool:
+    """The venue given is the listing's own street address ("Lindenweg 12")."""
+    v, st = r.venue_norm, r.street_norm
+    return bool(v and st and v.startswith(st))
+
+
 def venue_conflict(
     a: EventRecord, b: EventRecord, cfg: MatchingConfig, dist: float | None = _COMPUTE
 ) -> str | None:
     """Both venues carry a proper name and the names share nothing."""
+    if address_only(a) or address_only(b):
+        return None  # a street address names no venue to differ from
     na, nb = a.venue_names, b.venue_names
     if not na or not nb:
         return _far_venues(a, b, cfg, dist)

@@ -14,11 +14,13 @@ import pytest
 from eventdedup.matching import load_matching_config, prepare_event, score_pair
 from eventdedup.matching.decision import MATCH, NO_MATCH, promotable
 from eventdedup.matching.guards import (
+    address_only,
     label_name_conflict,
     organiser_conflict,
     party_conflict,
     person_conflict,
     same_label_kind,
+    venue_conflict,
 )
 from eventdedup.matching.pairmodel import shipped_model
 from eventdedup.synth.vocabulary import generated_vocabulary
@@ -174,3 +176,14 @@ def test_p_promotes_only_pairs_that_agree_on_what_the_event_is_called() -> None:
     assert not promotable(generic, longer, 0.85, 1, CFG)
     off = attrs.evolve(CFG, model=attrs.evolve(CFG.model, promote_same_title=False))
     assert not promotable(a, exact, 1.0, 3, off)
+
+
+def test_a_street_address_as_the_venue_is_no_other_venue() -> None:
+    town, title = TOWNS[2], f"{VOCAB.first[3]} {VOCAB.last[3]} – {VOCAB.programmes[0]}"
+    place = {"city": town, "start": "20:00", "street": "Lindenweg", "conf": 0.95}
+    a = _rec("a", title, venue="Bürgerhaus Sonnenhof", lat=47.95, lon=7.90, **place)
+    b = _rec("b", title, venue="Lindenweg 12", lat=47.9655, lon=7.90, **place)
+    assert address_only(b) and not address_only(a)
+    assert venue_conflict(a, b, CFG) is None
+    other = _rec("c", title, venue="Festhalle Rosengrund", lat=47.9655, lon=7.90, **place)
+    assert venue_conflict(a, other, CFG) is not None
