@@ -33,6 +33,7 @@ from eventdedup.matching.decision import (
     MATCH,
     model_decision,
     overrulable,
+    promotable,
     round4,
     rule_score,
     structure,
@@ -54,7 +55,11 @@ OVERRULE_PRECISION = 0.97
 #: a rule match is demoted below the highest of these P where at most this share is true
 DEMOTE_GRID = (0.0, 0.05, 0.1, 0.2)
 DEMOTE_MAX_TRUE = 0.5
+#: ... and only where at least this many training matches lie below it (fewer say nothing)
+DEMOTE_MIN_PAIRS = 50
 C = 1.0
+#: positions of the title signal and of the (scaled) title key words in the features
+TITLE, WORDS = FEATURES.index("title"), FEATURES.index("title_words")
 
 
 @attrs.frozen
@@ -89,7 +94,9 @@ def labelled_corpora(specs: Sequence[Spec], cfg: MatchingConfig) -> list[_Corpus
                 records[a], records[b], cfg
             )
             ra, rb = records[a], records[b]
-            x = features(date, geo, title, desc, comb, dist, decision, reason, *structure(ra, rb))
+            x = features(
+                date, geo, title, desc, comb, dist, decision, reason, *structure(ra, rb, date, cfg)
+            )
             y = int(corpus.truth[a] == corpus.truth[b])
             place_only = overrulable(ra, rb, cfg, reason, dist, date, title)
             pairs.append(_Pair(a, b, x, y, round4(comb), decision, reason, place_only))
@@ -124,7 +131,13 @@ def clustered_quality(
         for p in c.pairs:
             prob = round4(model.probability(p.x))
             decision, reason = model_decision(
-                prob, p.decision, p.reason, model, p.place_only, p.x[0] <= 0.0, cfg.model.promote
+                prob,
+                p.decision,
+                p.reason,
+                model,
+                p.place_only,
+                p.x[0] <= 0.0,
+                promotable(c.records[p.a], c.records[p.b], p.x[TITLE], round(p.x[WORDS] * 4), cfg),
             )
             decisions.append(
                 PairScore(p.a, p.b, 0, 0, 0, 0, p.combined, decision, reason, probability=prob)
@@ -163,7 +176,16 @@ def train(specs: Sequence[Spec] = TRAIN_SPECS) -> dict[str, Any]:
     )
     demoted = [(q, p.y) for q, p in scored if p.decision == MATCH]
     demote = max(
-        (t for t in DEMOTE_GRID if _share_true_below(demoted, t) <= DEMOTE_MAX_TRUE), default=0.0
+        (
+            t
+            for t in DEMOTE_GRID
+            if t == 0.0
+            or (
+                sum(1 for q, _ in demoted if q < t) >= DEMOTE_MIN_PAIRS
+                and _share_true_below(demoted, t) <= DEMOTE_MAX_TRUE
+            )
+        ),
+        default=0.0,
     )
     model = PairModel(MODEL_VERSION, FEATURES, coef, intercept, match_at, demote, overrule_at)
     prec, rec, f1 = clustered_quality(corpora, model, decides)

@@ -18,7 +18,7 @@ from operator import attrgetter
 import attrs
 
 from eventdedup.matching.config import MatchingConfig
-from eventdedup.matching.decision import MATCH, NO_MATCH, PairScore
+from eventdedup.matching.decision import MATCH, NO_MATCH, SAME_LISTING, PairScore
 from eventdedup.matching.pairmodel import GUARD_PREFIXES
 
 
@@ -64,7 +64,9 @@ def strong_disagreement(edge: PairScore, cfg: MatchingConfig) -> bool:
     """A no-match backed by a guard, a very low score or a very low P: never in one cluster."""
     if edge.decision != NO_MATCH:
         return False
-    if edge.reason.startswith(GUARD_PREFIXES) or edge.combined <= cfg.cluster.disagreement_combined:
+    if edge.combined <= cfg.cluster.disagreement_combined:
+        return True
+    if edge.reason.startswith(GUARD_PREFIXES) and not edge.reason.endswith(SAME_LISTING):
         return True
     # the pair model is confident they differ (-1: stored before the model existed)
     return cfg.model.enabled and 0.0 <= edge.probability < cfg.model.different_below

@@ -253,6 +253,8 @@ class StructuralConfig:
     cross_town_min_title: float = _f(_UNIT)
     cross_town_min_date: float = _f(_UNIT)
     cross_town_min_words: int = _f(_integer(1))
+    # Both titles name an organiser ("... der <Narrenzunft> <Name>") and the names differ.
+    organiser_conflict: bool = _f(_boolean)
 
 
 @attrs.frozen
@@ -266,6 +268,9 @@ class ModelConfig:
     # Promote an ambiguous pair to a match at P >= the model's match threshold. Off by
     # default: on the dev sample such promotions were right 14 times in 23 (docs/matching.md).
     promote: bool = _f(_boolean)
+    # Promote (as above) only an ambiguous pair with the same specific title: title
+    # >= structural.cross_town_min_title and >= cross_town_min_words key words.
+    promote_same_title: bool = _f(_boolean)
     # A no-match with P below this is a cannot-link: the two never share a cluster.
     different_below: float = _f(_UNIT)
 

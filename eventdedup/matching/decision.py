@@ -20,6 +20,7 @@ from eventdedup.matching.guards import (
     distinguishing_tokens,
     label_name_conflict,
     mentioned_place_conflict,
+    organiser_conflict,
     party_conflict,
     person_conflict,
     place_agreement,
@@ -31,17 +32,21 @@ from eventdedup.matching.guards import (
 from eventdedup.matching.normalize import register_cache
 from eventdedup.matching.pairmodel import (
     FAR_GUARD,
+    GUARD_PREFIXES,
     OVERRULABLE,
+    TOWN_GUARD,
     PairModel,
     features,
     shipped_model,
 )
 from eventdedup.matching.record import EventRecord
 from eventdedup.matching.signals import (
+    common_days,
     date_signal,
     description_signal,
     distance_km,
     geo_and_distance,
+    time_conflict,
     title_signal,
 )
 
@@ -138,7 +143,12 @@ def content_conflict(
         people = person_conflict(a, b, cfg)
         if people:
             return people
-    if cfg.structural.party_conflict:
+    st = cfg.structural
+    if st.organiser_conflict:
+        organisers = organiser_conflict(a, b, cfg)
+        if organisers:
+            return organisers
+    if st.party_conflict:
         return party_conflict(a, b, cfg)
     return None
 
@@ -204,16 +214,34 @@ def rule_score(
     return date, geo, title, desc, combined, decision, reason, dist
 
 
-def structure(a: EventRecord, b: EventRecord) -> tuple[bool, int]:
-    """(same town key, key words of the shorter title): model inputs beyond the signals."""
+def same_town(a: EventRecord, b: EventRecord) -> bool:
+    """The listings share a town key."""
     kb = b.city_keys
-    same_city = False
-    for k in a.city_keys:  # a loop: cheaper than any() over a generator (hot path)
+    for k in a.city_keys:  # noqa: SIM110 (a loop: cheaper than any() over a generator)
         if k in kb:
-            same_city = True
-            break
+            return True
+    return False
+
+
+def structure(
+    a: EventRecord, b: EventRecord, date: float, cfg: MatchingConfig
+) -> tuple[bool, int, bool, bool]:
+    """Model inputs beyond the signals: same town key, key words of the shorter title,
+    days in common but neither listing's days within the other's (``days_partial``),
+    start times on a common day that all lie outside the tolerance (``time_apart``)."""
     na, nb = len(a.title_tokens), len(b.title_tokens)
-    return same_city, (na if na < nb else nb)
+    da, db = a.days, b.days
+    partial = apart = False
+    if len(da) == 1 and len(db) == 1:
+        # one common day: the signal is the time factor, below 1 only beyond tolerance
+        apart = 0.0 < date < 1.0
+    else:
+        if 0.0 < date < 1.0:  # 1 or 0 needs no look: times agree, or no common day
+            apart = time_conflict(a, b, cfg.date)
+        if len(da) > 1 and len(db) > 1:  # one day is always within the other's or apart
+            n = len(common_days(a, b))
+            partial = 0 < n < (len(da) if len(da) < len(db) else len(db))
+    return same_town(a, b), (na if na < nb else nb), partial, apart
 
 
 def pair_features(a: EventRecord, b: EventRecord, cfg: MatchingConfig) -> tuple[float, ...]:
@@ -221,7 +249,9 @@ def pair_features(a: EventRecord, b: EventRecord, cfg: MatchingConfig) -> tuple[
     if b.id < a.id:
         a, b = b, a
     date, geo, title, desc, combined, decision, reason, dist = rule_score(a, b, cfg)
-    return features(date, geo, title, desc, combined, dist, decision, reason, *structure(a, b))
+    return features(
+        date, geo, title, desc, combined, dist, decision, reason, *structure(a, b, date, cfg)
+    )
 
 
 def overrulable(
@@ -242,7 +272,7 @@ def overrulable(
     """
     if not reason.startswith(OVERRULABLE) or content_conflict(a, b, cfg, dist) is not None:
         return False
-    if reason.startswith(FAR_GUARD) and structure(a, b)[0]:
+    if reason.startswith(FAR_GUARD) and same_town(a, b):
         return True
     st = cfg.structural
     return (
@@ -250,6 +280,56 @@ def overrulable(
         and date >= st.cross_town_min_date
         and min(len(a.title_tokens), len(b.title_tokens)) >= st.cross_town_min_words
     )
+
+
+#: a town guard's no-match between listings that agree on all but the town: one event
+#: under many towns meets its far listings through nearer ones, so clustering leaves
+#: such a pair to P instead of keeping it apart (``clustering.strong_disagreement``)
+SAME_LISTING = "same title, day and time"
+
+
+def one_listing_elsewhere(
+    a: EventRecord,
+    b: EventRecord,
+    cfg: MatchingConfig,
+    dist: float | None,
+    date: float,
+    title: float,
+    words: int,
+) -> bool:
+    """The same specific title on the same day and time, nothing but the towns differ."""
+    st = cfg.structural
+    return (
+        title >= st.cross_town_min_title
+        and date >= st.cross_town_min_date
+        and words >= st.cross_town_min_words
+        and content_conflict(a, b, cfg, dist) is None
+    )
+
+
+def promotable(
+    a: EventRecord, b: EventRecord, title: float, title_words: int, cfg: MatchingConfig
+) -> bool:
+    """An ambiguous pair P may promote: any (``model.promote``), or one that agrees on
+    what the event is called (``model.promote_same_title``): the same specific title, or
+    every key word of the shorter specific title found in the other listing (a headline
+    around a calendar name). The listings then disagree on the time or the place only."""
+    mc = cfg.model
+    if mc.promote:
+        return True
+    if not mc.promote_same_title:
+        return False
+    st = cfg.structural
+    if title_words < st.cross_town_min_words:
+        return False
+    if title >= st.cross_town_min_title:
+        return True
+    short, other = (a, b) if len(a.title_tokens) <= len(b.title_tokens) else (b, a)
+    return coverage(short, other) >= COVERED
+
+
+#: share of the shorter title's key words the other listing must hold (``promotable``)
+COVERED = 0.99
 
 
 def model_decision(
@@ -287,6 +367,98 @@ def model_decision(
     return decision, reason
 
 
+#: ``PairScore.probability`` where P could change neither the decision nor the clustering
+NOT_NEEDED = -1.0
+
+
+def p_cannot_matter(
+    a: EventRecord,
+    b: EventRecord,
+    reason: str,
+    combined: float,
+    title: float,
+    date: float,
+    cfg: MatchingConfig,
+) -> bool:
+    """A no-match P can neither revise nor soften, so P is not computed.
+
+    A guard's no-match stands and keeps the two apart in clustering, unless it is a
+    town/distance guard's that P may overrule (``overrulable``) or soften
+    (``one_listing_elsewhere``): within one town, or across towns with the same
+    title, day and time. A score so low that clustering keeps the two apart whatever
+    P says (``clustering.strong_disagreement``) needs no P either.
+    """
+    if reason.startswith(OVERRULABLE):
+        st = cfg.structural
+        if title >= st.cross_town_min_title and date >= st.cross_town_min_date:
+            return False
+        return not (reason.startswith(FAR_GUARD) and same_town(a, b))
+    return reason.startswith(GUARD_PREFIXES) or round4(combined) <= (
+        cfg.cluster.disagreement_combined
+    )
+
+
+def revise(
+    a: EventRecord,
+    b: EventRecord,
+    cfg: MatchingConfig,
+    model: PairModel,
+    date: float,
+    geo: float,
+    title: float,
+    desc: float,
+    combined: float,
+    decision: str,
+    reason: str,
+    dist: float | None,
+) -> tuple[float, str, str]:
+    """(P, decision, reason): P of the pair and the rule decision revised by it."""
+    same_city, words, partial, apart = structure(a, b, date, cfg)
+    p = round4(
+        model.score(
+            date,
+            geo,
+            title,
+            desc,
+            combined,
+            dist,
+            decision,
+            reason,
+            same_city,
+            words,
+            partial,
+            apart,
+        )
+    )
+    mc = cfg.model
+    # only where P could promote (the coverage test is costly)
+    promote = (
+        decision == AMBIGUOUS
+        and p >= model.match_at
+        and date > 0.0
+        and promotable(a, b, title, words, cfg)
+    )
+    # model_decision only where it can revise (most pairs are kept as they are)
+    if mc.enabled and (
+        (decision == MATCH and p < model.demote_below)
+        or promote
+        or (decision == NO_MATCH and p >= model.overrule_at and reason.startswith(OVERRULABLE))
+    ):
+        place_only = p >= model.overrule_at and overrulable(a, b, cfg, reason, dist, date, title)
+        decision, reason = model_decision(
+            p, decision, reason, model, place_only, date <= 0.0, promote
+        )
+    if (
+        mc.enabled
+        and decision == NO_MATCH
+        and p >= mc.different_below  # below, P keeps them apart anyway
+        and reason.startswith(TOWN_GUARD)
+        and one_listing_elsewhere(a, b, cfg, dist, date, title, words)
+    ):
+        reason = f"{reason}; {SAME_LISTING}"
+    return p, decision, reason
+
+
 def score_pair(
     a: EventRecord, b: EventRecord, cfg: MatchingConfig, model: PairModel | None = None
 ) -> PairScore:
@@ -300,20 +472,11 @@ def score_pair(
     if model is None:
         model = shipped_model()
     date, geo, title, desc, combined, decision, reason, dist = rule_score(a, b, cfg)
-    same_city, words = structure(a, b)
-    p = round4(
-        model.score(date, geo, title, desc, combined, dist, decision, reason, same_city, words)
-    )
-    mc = cfg.model
-    # model_decision only where it can revise (most pairs are kept as they are)
-    if mc.enabled and (
-        (decision == MATCH and p < model.demote_below)
-        or (decision == AMBIGUOUS and mc.promote)
-        or (decision == NO_MATCH and p >= model.overrule_at and reason.startswith(OVERRULABLE))
-    ):
-        place_only = p >= model.overrule_at and overrulable(a, b, cfg, reason, dist, date, title)
-        decision, reason = model_decision(
-            p, decision, reason, model, place_only, date <= 0.0, mc.promote
+    if decision == NO_MATCH and p_cannot_matter(a, b, reason, combined, title, date, cfg):
+        p = NOT_NEEDED
+    else:
+        p, decision, reason = revise(
+            a, b, cfg, model, date, geo, title, desc, combined, decision, reason, dist
         )
     # rounded: stable, storable floats
     return PairScore(

@@ -238,6 +238,22 @@ def _label_and_name(r: EventRecord, cfg: MatchingConfig) -> tuple[str, tuple[str
     return (label, words) if label and words else None
 
 
+#: labels of one kind end in the same word part ("Diavortrag" / "Bildervortrag": "vortrag")
+LABEL_HEAD_MIN = 4
+
+
+def same_label_kind(x: str, y: str) -> bool:
+    """One label, or two of one kind: the same last word part of at least 4 letters."""
+    if x == y:
+        return True
+    n = 0
+    for cx, cy in zip(reversed(x), reversed(y), strict=False):
+        if cx != cy:
+            break
+        n += 1
+    return n >= LABEL_HEAD_MIN and " " not in x[-n:]
+
+
 def label_name_conflict(a: EventRecord, b: EventRecord, cfg: MatchingConfig) -> str | None:
     """Same label, different names: "Kommunales Kino - Perfect Days" / "... - Wuthering Heights".
 
@@ -250,7 +266,7 @@ def label_name_conflict(a: EventRecord, b: EventRecord, cfg: MatchingConfig) -> 
     if la is None:
         return None
     lb = _label_and_name(b, cfg)
-    if lb is None or la[0] != lb[0]:
+    if lb is None or not same_label_kind(la[0], lb[0]):
         return None
     if any(_found(w, b) for w in la[1]) or any(_found(w, a) for w in lb[1]):
         return None
@@ -261,6 +277,8 @@ def label_name_conflict(a: EventRecord, b: EventRecord, cfg: MatchingConfig) -> 
 _NAME_WORD = r"[A-ZÄÖÜ][a-zäöüß]+(?:-[A-ZÄÖÜ][a-zäöüß]+)?"
 _PERSON = re.compile(
     rf"\b(?:mit|von)\s+(?:(?:Dr|Prof)\.?\s+)?({_NAME_WORD}(?:\s+{_NAME_WORD}){{1,2}})"
+    # "Vorname Name zu Gast im ...", "... gastiert / liest / spricht"
+    rf"|^(?:(?:Dr|Prof)\.?\s+)?({_NAME_WORD}\s+{_NAME_WORD})\s+(?:zu\s+Gast|gastiert|liest|spricht)\b"
 )
 
 
@@ -270,7 +288,11 @@ def _person_words(r: EventRecord, cfg: MatchingConfig) -> tuple[str, ...]:
     key = ("person", r.title)
     words = memo.get(key)
     if words is None:
-        found = [t for m in _PERSON.finditer(r.title) for t in tokens(norm_text(m.group(1), n))]
+        found = [
+            t
+            for m in _PERSON.finditer(r.title)
+            for t in tokens(norm_text(m.group(1) or m.group(2), n))
+        ]
         words = memo[key] = tuple(dict.fromkeys(t for t in found if len(t) >= 3))
     return words  # type: ignore[return-value]
 
@@ -291,6 +313,50 @@ def person_conflict(a: EventRecord, b: EventRecord, cfg: MatchingConfig) -> str 
     if any(f" {w} " in b.vocab for w in pa) or any(f" {w} " in a.vocab for w in pb):
         return None
     return f"different speakers: '{' '.join(pa)}' vs '{' '.join(pb)}'"
+
+
+# "der Narrenzunft Klönhüsen", "des Kammerchors Sonnenberg": der/des, a capitalised
+# organiser kind, then its name (one or two capitalised words)
+_ORGANISER = re.compile(
+    rf"\b(?:der|des)\s+{_NAME_WORD}\s+({_NAME_WORD}(?:\s+{_NAME_WORD})?)(?:\s|$|[,.;:!)])"
+)
+
+
+def _organiser_words(r: EventRecord, cfg: MatchingConfig) -> tuple[str, ...]:
+    """Key words of the organiser's name in the title, without the listing's own place."""
+    title = r.title
+    if " de" not in title:  # no "der"/"des": most titles (hot path)
+        return ()
+    n = cfg.normalization
+    memo = _memo(n)
+    key = ("organiser", title)
+    words = memo.get(key)
+    if words is None:
+        found = [t for m in _ORGANISER.finditer(title) for t in tokens(norm_text(m.group(1), n))]
+        words = memo[key] = tuple(dict.fromkeys(t for t in found if len(t) >= 3))
+    if not words:
+        return ()
+    own = r.place_words
+    return tuple(w for w in words if w not in own)  # type: ignore[attr-defined]
+
+
+def organiser_conflict(a: EventRecord, b: EventRecord, cfg: MatchingConfig) -> str | None:
+    """Different organisers: both titles name one and neither listing mentions the other's.
+
+    Two guilds' balls in one hall ("Zunftball der Narrenzunft X" / "... der
+    Narrengilde Y") are different events. A listing that names the town instead
+    of the club ("Blutspende <town>" / "Blutspende des DRK-Ortsvereins <town>")
+    names no organiser of its own and is left to the other signals.
+    """
+    oa = _organiser_words(a, cfg)
+    if not oa:
+        return None
+    ob = _organiser_words(b, cfg)
+    if not ob:
+        return None
+    if any(_found(w, b) for w in oa) or any(_found(w, a) for w in ob):
+        return None
+    return f"different organisers: '{' '.join(oa)}' vs '{' '.join(ob)}'"
 
 
 def street_conflict(a: EventRecord, b: EventRecord) -> str | None:
@@ -333,10 +399,18 @@ def venue_name_tokens(r: EventRecord, cfg: MatchingConfig) -> list[str]:
     return list(r.venue_names)
 
 
+def address_only(r: EventRecord) -> bool:
+    """The venue given is the listing's own street address ("Lindenweg 12")."""
+    v, st = r.venue_norm, r.street_norm
+    return bool(v and st and v.startswith(st))
+
+
 def venue_conflict(
     a: EventRecord, b: EventRecord, cfg: MatchingConfig, dist: float | None = _COMPUTE
 ) -> str | None:
     """Both venues carry a proper name and the names share nothing."""
+    if address_only(a) or address_only(b):
+        return None  # a street address names no venue to differ from
     na, nb = a.venue_names, b.venue_names
     if not na or not nb:
         return _far_venues(a, b, cfg, dist)

@@ -17,7 +17,7 @@ from typing import Any
 
 import attrs
 
-MODEL_VERSION = "pm-2026.12-2"
+MODEL_VERSION = "pm-2026.12-3"
 MODEL_FILE = "pair_model.json"
 
 #: feature names, in the order of ``features``; the artefact must list the same
@@ -46,6 +46,9 @@ FEATURES: tuple[str, ...] = (
     "place_guard_x_title_exact",
     "place_guard_x_title_words",
     "place_guard_x_date",
+    "days_partial",
+    "time_apart",
+    "time_apart_x_title_words",
 )
 
 #: reason prefixes of the guards (evidence of *different* events), by feature
@@ -53,7 +56,13 @@ TOWN_GUARD = "different towns"
 FAR_GUARD = "far apart"
 NAMED_PLACE_GUARD = "place '"
 VENUE_GUARDS = ("different streets", "different venues")
-WORD_GUARDS = ("distinguishing token", "different names", "different speakers", "different parties")
+WORD_GUARDS = (
+    "distinguishing token",
+    "different names",
+    "different speakers",
+    "different parties",
+    "different organisers",
+)
 GUARD_PREFIXES = (TOWN_GUARD, FAR_GUARD, NAMED_PLACE_GUARD, *VENUE_GUARDS, *WORD_GUARDS)
 #: the guards the model may overrule (one event listed under several towns, a
 #: town-centre point far from the venue) when no other guard objects
@@ -100,6 +109,8 @@ class PairModel:
         reason: str,
         same_city: bool,
         title_words: int,
+        days_partial: bool = False,
+        time_apart: bool = False,
     ) -> float:
         """``probability(features(...))`` without building the feature tuple (hot path).
 
@@ -154,6 +165,10 @@ class PairModel:
             z += c[22] * words + c[23] * date
             if exact:
                 z += c[21]
+        if days_partial:
+            z += c[24]
+        if time_apart:
+            z += c[25] + c[26] * words
         return logistic(z)
 
     @classmethod
@@ -187,11 +202,18 @@ def features(
     reason: str,
     same_city: bool,
     title_words: int,
+    days_partial: bool = False,
+    time_apart: bool = False,
 ) -> tuple[float, ...]:
     """The model's input for one pair (the rule decision and reason as indicators).
 
     ``same_city``: the listings share a town key; ``title_words``: key words of
-    the shorter title (generic one-word titles recur in many towns).
+    the shorter title (generic one-word titles recur in many towns);
+    ``days_partial``: the listings share a day but each has days the other lacks
+    (two runs of one film, two overlapping exhibitions: a recurring series'
+    occurrences are different events, one event's days are a subset);
+    ``time_apart``: both give start times on a common day and none agree within
+    the tolerance (a misprinted hour, or a generic title at another hour).
     """
     place_guard = 1.0 if reason.startswith(OVERRULABLE) else 0.0
     exact = 1.0 if title >= 0.98 else 0.0
@@ -222,6 +244,9 @@ def features(
         place_guard * exact,
         place_guard * words,
         place_guard * date,
+        1.0 if days_partial else 0.0,
+        1.0 if time_apart else 0.0,
+        words if time_apart else 0.0,
     )
 
 

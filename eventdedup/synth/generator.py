@@ -503,6 +503,8 @@ class RealEvent:
     group: str | None = None
     decorate: bool = False  # sources add a label prefix or the town to the title
     listed_towns: tuple[int, ...] = ()  # each source lists it under one of these towns
+    single_days: bool = False  # some sources list one day of its date range on its own
+    bare_title: str | None = None  # some sources print only this generic name
 
 
 def _pick_title(
@@ -713,6 +715,9 @@ _GUILD_KINDS = ("Narrenzunft", "Narrengilde", "Narrenverein", "Fasnetsgesellscha
 _CARNIVAL_EVENINGS = ("Zunftabend", "Bunter Abend", "Narrenabend", "Kinderball", "Zunftball")
 _COMPETITIONS = ("Regionalentscheid", "Kreismeisterschaft", "Bezirkswettbewerb", "Regionalcup")
 _TALK_LABELS = ("Vortrag", "Diavortrag", "Bildervortrag", "Lichtbildervortrag")
+_COURSES = ("Yogakurs", "Töpferkurs", "Malkurs", "Pilates", "Nähkurs", "Tanzkurs", "Sprachkurs")
+_REHEARSALS = ("Offene Probe", "Chorprobe", "Probe")
+_WEEKLY_MARKETS = ("Wochenmarkt", "Bauernmarkt", "Feierabendmarkt")
 
 
 def _at(ev: RealEvent, time: str | None, title: str, label: str, headline: str) -> RealEvent:
@@ -755,7 +760,19 @@ def make_hard_case(
     def person() -> str:
         return f"{rng.choice(v.first)} {rng.choice(v.last)}"
 
-    case = rng.choice(("films", "talks", "stands", "markets", "exhibitions", "carnival", "many"))
+    case = rng.choice(
+        (
+            "films",
+            "talks",
+            "stands",
+            "markets",
+            "exhibitions",
+            "carnival",
+            "many",
+            "series",
+            "festival",
+        )
+    )
     first = fresh(0)
     place = towns[first.town].short or towns[first.town].name
     out: list[RealEvent] = []
@@ -829,6 +846,7 @@ def make_hard_case(
             evening = rng.choice(_CARNIVAL_EVENINGS)
             guilds = rng.sample(v.club_names, 2)
             same_hall = evening == "Kinderball" and rng.random() < 0.5
+            bare = rng.random() < 0.5
             for k, guild in enumerate(guilds):
                 ev = first if k == 0 else fresh(k)
                 ev.town, ev.district = first.town, first.district
@@ -839,7 +857,10 @@ def make_hard_case(
                 ev.kind = _KINDS[5]
                 who = f"{rng.choice(_GUILD_KINDS)} {guild}"
                 title = f"{evening} {place}" if same_hall and k else f"{evening} der {who}"
-                out.append(_at(ev, "19:11" if k == 0 else "19:33", title, "Fasnet", title))
+                time = "19:11" if k == 0 else "19:33"
+                if not same_hall and bare:  # some sources print only "<evening>"
+                    ev.bare_title, time = evening, ("19:00", "20:11")[k]
+                out.append(_at(ev, time, title, "Fasnet", title))
         else:
             _with_venue(rng, first, towns, 11)
             out.append(
@@ -857,6 +878,45 @@ def make_hard_case(
             ev.kind = _KINDS[1]
             prog = f"Der {rng.choice(v.last)} ist Bürgermeister"
             out.append(_at(ev, "17:30", prog, "Kabarett", f"{person()} mit „{prog}“"))
+    elif case == "series":  # one film / course / rehearsal / market on several days
+        # each showing or session is its own event (docs/domain.md §13); a film's runs
+        # may share one day ("Fr-So" and "So-Mi" listed as two programme weeks)
+        what = rng.choice(("film", "course", "rehearsal", "market"))
+        if what == "film":
+            vi, skind, label = 15, _KINDS[12], "Kino"
+            title, time = rng.choice(v.films), rng.choice(("17:30", "20:00", "15:00"))
+        elif what == "course":
+            vi, skind, label = rng.choice((2, 4, 5, 12)), _KINDS[2], "Kurs"
+            title, time = f"{rng.choice(_COURSES)} mit {person()}", rng.choice(("18:30", "19:00"))
+        elif what == "rehearsal":
+            vi, skind, label = rng.choice((3, 4, 6)), _KINDS[0], "Musik"
+            ens = rng.choice(v.ensembles).format(town=place)
+            title, time = f"{rng.choice(_REHEARSALS)}: {ens}", rng.choice(("19:30", "20:00"))
+        else:
+            vi, skind, label = 8, _KINDS[3], "Markt"
+            title, time = f"{rng.choice(_WEEKLY_MARKETS)} {place}", rng.choice(("08:00", "16:00"))
+        _with_venue(rng, first, towns, vi)
+        runs: list[list[dt.date]]
+        if what == "film" and rng.random() < 0.5:
+            split = rng.choice((2, 3))
+            runs = [
+                [day + dt.timedelta(days=i) for i in range(split + 1)],
+                [day + dt.timedelta(days=i) for i in range(split, split + rng.choice((3, 4)))],
+            ]
+        else:
+            step = rng.choice((1, 2, 7)) if what == "film" else 7
+            runs = [[day + dt.timedelta(days=k * step)] for k in range(rng.choice((2, 3)))]
+        text = f"{title}: {label.lower()} in {first.venue_name}, jede Woche neu."
+        for k, days in enumerate(runs):
+            ev = first if k == 0 else _same_place(fresh(k), first)
+            ev.kind, ev.day, ev.dates, ev.end_date = skind, days[0], days, None
+            out.append(_at(ev, time, title, label, f"{label}: {title}"))
+            ev.description = ev.short = text
+    elif case == "festival":  # one multi-day event: a range by some sources, one day by others
+        t = rng.choice(_SEASONS) + "fest"
+        first.kind, first.end_date = _KINDS[4], day + dt.timedelta(days=rng.choice((1, 2, 3)))
+        first.single_days = True
+        return [_at(first, "14:00", f"{t} {place}", "Fest", f"{place} feiert das {t}")]
     else:  # one regional competition listed under many towns
         sport = rng.choice(_SPORTS)
         title = f"{rng.choice(_COMPETITIONS)} {sport}"
@@ -877,7 +937,8 @@ def make_hard_case(
     return out
 
 
-_JITTER_HARD = (-45, -30, -15, 15, 20, 30, 45)
+#: time shifts of hard renderings; a source printing the wrong hour is rarer
+_JITTER_HARD = (-45, -30, -15, 15, 20, 30, 45, -45, -30, -15, 15, 20, 30, 45, -60, 60)
 
 # --- listings -----------------------------------------------------------------------------------
 
@@ -892,6 +953,8 @@ def render(
 ) -> dict[str, Any]:
     town = towns[ev.town]
     title = ev.title
+    if ev.bare_title and rng.random() < 0.4:
+        title = ev.bare_title
     if ev.decorate:  # "Kinotipp: <film>", "<film> <town>"
         r = rng.random()
         if r < 0.45:
@@ -1003,6 +1066,9 @@ def render(
         dates.append(entry)
     if ev.end_date and rng.random() < 0.15:  # some list only the opening day
         dates = [{**dates[0], "end_date": None}]
+    elif ev.single_days and ev.end_date and rng.random() < 0.5:  # one day of the range
+        one = ev.day + dt.timedelta(days=rng.randrange((ev.end_date - ev.day).days + 1))
+        dates = [{**dates[0], "date": one.isoformat(), "end_date": None}]
 
     short = ev.short if rng.random() < 0.7 else f"{ev.headline}."
     description = ev.description if rng.random() < 0.6 else None

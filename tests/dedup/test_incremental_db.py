@@ -74,9 +74,12 @@ def test_file_by_file_equals_batch(
         ).scalar_one()
         assert counts == 0
         exported = export_events(conn)
+        # P is stored where it can change the decision or the clustering; a no-match
+        # it could not change stores -1 (decision.NOT_NEEDED)
         stored = conn.execute(
             sa.text(
-                "SELECT DISTINCT score->>'model_version', (score->>'probability')::float >= 0 "
+                "SELECT DISTINCT score->>'model_version', "
+                "(score->>'probability')::float >= 0 OR decision = 'no_match' "
                 "FROM match_decisions"
             )
         ).all()

@@ -16,7 +16,17 @@ from eventdedup.matching import (
     prepare_event,
     score_pair,
 )
-from eventdedup.matching.decision import AMBIGUOUS, MATCH, NO_MATCH, model_decision
+from eventdedup.matching.clustering import strong_disagreement
+from eventdedup.matching.decision import (
+    AMBIGUOUS,
+    MATCH,
+    NO_MATCH,
+    NOT_NEEDED,
+    model_decision,
+    overrulable,
+    p_cannot_matter,
+    pair_features,
+)
 from eventdedup.matching.pairmodel import (
     FEATURES,
     MODEL_VERSION,
@@ -64,13 +74,43 @@ def test_every_decision_carries_a_symmetric_probability_and_the_model_version() 
     records = {e.id: prepare_event(e, CFG) for e in events}
     pairs = candidate_pairs([records[i] for i in sorted(records)], [], CFG)
     assert len(pairs) > 100
+    skipped = 0
     for a, b in pairs:
         s = score_pair(records[a], records[b], CFG)
         t = score_pair(records[b], records[a], CFG)
         assert s == t
-        assert 0.0 <= s.probability <= 1.0
+        if s.probability == NOT_NEEDED:
+            # P could change nothing: a no-match that stands and keeps the two apart
+            skipped += 1
+            ra, rb = records[s.a_id], records[s.b_id]
+            assert s.decision == NO_MATCH
+            assert p_cannot_matter(ra, rb, s.reason, s.combined, s.title, s.date, CFG)
+            assert strong_disagreement(s, CFG)
+        else:
+            assert 0.0 <= s.probability <= 1.0
         assert s.model_version == MODEL_VERSION
         assert PairScore.from_json(s.to_json()) == s
+    assert 0 < skipped < len(pairs)
+
+
+def test_where_p_is_not_computed_it_would_change_nothing() -> None:
+    events = [e for evs in load_corpus().values() for e in evs][:600]
+    records = {e.id: prepare_event(e, CFG) for e in events}
+    model = load_shipped_model()
+    for a, b in candidate_pairs([records[i] for i in sorted(records)], [], CFG):
+        s = score_pair(records[a], records[b], CFG)
+        if s.probability != NOT_NEEDED:
+            continue
+        x = pair_features(records[a], records[b], CFG)
+        p = model.probability(x)
+        place_only = overrulable(records[a], records[b], CFG, s.reason, None, s.date, s.title)
+        for promote in (False, True):
+            assert model_decision(p, s.decision, s.reason, model, place_only, False, promote) == (
+                s.decision,
+                s.reason,
+            )
+        hypothetical = attrs.evolve(s, probability=round(p, 4))
+        assert strong_disagreement(hypothetical, CFG)
 
 
 def test_decisions_stored_before_the_model_read_back_without_a_probability() -> None:
@@ -162,5 +202,7 @@ def test_the_hot_path_equals_the_feature_definition() -> None:
             rng.choice(reasons),
             rng.random() < 0.5,
             rng.randrange(0, 8),
+            rng.random() < 0.3,
+            rng.random() < 0.3,
         )
         assert model.score(*args) == pytest.approx(model.probability(features(*args)), abs=1e-12)

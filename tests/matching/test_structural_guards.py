@@ -12,8 +12,16 @@ import attrs
 import pytest
 
 from eventdedup.matching import load_matching_config, prepare_event, score_pair
-from eventdedup.matching.decision import MATCH, NO_MATCH
-from eventdedup.matching.guards import party_conflict
+from eventdedup.matching.decision import MATCH, NO_MATCH, promotable
+from eventdedup.matching.guards import (
+    address_only,
+    label_name_conflict,
+    organiser_conflict,
+    party_conflict,
+    person_conflict,
+    same_label_kind,
+    venue_conflict,
+)
 from eventdedup.matching.pairmodel import shipped_model
 from eventdedup.synth.vocabulary import generated_vocabulary
 from tests.matching.conftest import make_event
@@ -104,3 +112,78 @@ def test_no_promotion_across_a_time_conflict(n: int) -> None:
     a = _rec("a", title, start="14:00", **place)
     b = _rec("b", title, start="20:00", **place)
     assert score_pair(a, b, CFG).decision != MATCH
+
+
+@pytest.mark.parametrize("n", range(4))
+def test_two_organisers_named_in_the_titles_are_different_events(n: int) -> None:
+    c1, c2 = VOCAB.club_names[2 * n], VOCAB.club_names[2 * n + 1]
+    place = {"city": TOWNS[n], "venue": "Festhalle", "start": "19:11"}
+    a = _rec("a", f"Zunftball der Narrenzunft {c1}", **place)
+    b = _rec("b", f"Zunftball der Narrengilde {c2}", **place)
+    reason = organiser_conflict(a, b, CFG)
+    assert reason is not None and reason.startswith("different organisers")
+    assert score_pair(a, b, CFG).decision == NO_MATCH
+    same = _rec("c", f"ZUNFTBALL DER NARRENZUNFT {c1.upper()}", **place)
+    assert organiser_conflict(a, same, CFG) is None
+
+
+def test_an_organiser_named_after_its_town_or_on_one_side_only_is_no_conflict() -> None:
+    town = TOWNS[4]
+    a = _rec("a", f"Blutspende des DRK-Ortsvereins {town}", city=town)
+    b = _rec("b", f"Blutspende {town}", city=town)
+    c = _rec("c", f"Blutspende der Bereitschaft {town}", city=town)
+    assert organiser_conflict(a, b, CFG) is None
+    assert organiser_conflict(a, c, CFG) is None
+
+
+def test_labels_of_one_kind_share_their_last_word_part() -> None:
+    assert same_label_kind("diavortrag", "bildervortrag")
+    assert same_label_kind("kinotipp", "filmtipp")
+    assert same_label_kind("vortrag", "vortrag")
+    assert not same_label_kind("kino", "kinotipp")
+    assert not same_label_kind("konzert", "vortrag")
+    t1, t2 = VOCAB.topics[:2]
+    a = _rec("a", f"Diavortrag: {t1}", city=TOWNS[0], venue="Bürgerhaus")
+    b = _rec("b", f"Bildervortrag: {t2}", city=TOWNS[0], venue="Bürgerhaus")
+    reason = label_name_conflict(a, b, CFG)
+    assert reason is not None and reason.startswith("different names")
+
+
+@pytest.mark.parametrize("verb", ["zu Gast im Bürgerhaus", "liest im Rathaus", "gastiert"])
+def test_a_speaker_leading_the_title_is_a_person(verb: str) -> None:
+    p1 = f"{VOCAB.first[0]} {VOCAB.last[0]}"
+    p2 = f"{VOCAB.first[1]} {VOCAB.last[1]}"
+    place = {"city": TOWNS[1], "venue": "Bürgerhaus", "start": "19:00"}
+    a = _rec("a", f"{p1} {verb}", **place)
+    b = _rec("b", f"{p2} {verb}", **place)
+    reason = person_conflict(a, b, CFG)
+    assert reason is not None and reason.startswith("different speakers")
+    again = _rec("c", f"{VOCAB.last[0]}: Lesung", **place)
+    assert person_conflict(a, again, CFG) is None
+
+
+def test_p_promotes_only_pairs_that_agree_on_what_the_event_is_called() -> None:
+    town = TOWNS[5]
+    who = f"{VOCAB.first[2]} {VOCAB.last[2]}"
+    theme = VOCAB.themes[0]
+    a = _rec("a", f"{who}: {theme}", city=town)
+    headline = _rec("b", f"Ausstellung „{theme}“ von {who}", city=town)
+    exact = _rec("c", f"{who}: {theme}", city=town, source_code="kst")
+    generic = _rec("d", "Zunftabend", city=town)
+    longer = _rec("e", f"Zunftabend der Narrenzunft {VOCAB.club_names[0]}", city=town)
+    assert promotable(a, headline, 0.9, 3, CFG)
+    assert promotable(a, exact, 1.0, 3, CFG)
+    assert not promotable(generic, longer, 0.85, 1, CFG)
+    off = attrs.evolve(CFG, model=attrs.evolve(CFG.model, promote_same_title=False))
+    assert not promotable(a, exact, 1.0, 3, off)
+
+
+def test_a_street_address_as_the_venue_is_no_other_venue() -> None:
+    town, title = TOWNS[2], f"{VOCAB.first[3]} {VOCAB.last[3]} – {VOCAB.programmes[0]}"
+    place = {"city": town, "start": "20:00", "street": "Lindenweg", "conf": 0.95}
+    a = _rec("a", title, venue="Bürgerhaus Sonnenhof", lat=47.95, lon=7.90, **place)
+    b = _rec("b", title, venue="Lindenweg 12", lat=47.9655, lon=7.90, **place)
+    assert address_only(b) and not address_only(a)
+    assert venue_conflict(a, b, CFG) is None
+    other = _rec("c", title, venue="Festhalle Rosengrund", lat=47.9655, lon=7.90, **place)
+    assert venue_conflict(a, other, CFG) is not None

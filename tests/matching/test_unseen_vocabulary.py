@@ -1,9 +1,10 @@
 """Quality floors on a corpus of a vocabulary nothing was trained or tuned on.
 
 The corpus is generated here (held-out vocabulary seed 9001, hard look-alike
-groups, 1,500 listings); figures at the time of writing: rules alone P 0.979
-F1 0.838, the pair model as configured by default P 0.977 F1 0.894, with promotion
-of ambiguous pairs P 0.978 F1 0.918 (docs/matching.md).
+groups incl. recurring series, 1,500 listings); figures at the time of writing:
+rules alone P 0.988 F1 0.815; the pair model promoting only same-title pairs (the
+default) P 0.989 F1 0.896; promoting every ambiguous pair P 0.990 F1 0.920
+(docs/matching.md).
 """
 
 from __future__ import annotations
@@ -41,8 +42,8 @@ def test_hard_look_alikes_are_generated(corpus) -> None:  # type: ignore[no-unty
     assert len(set(corpus.truth.values())) < len(corpus.truth)
 
 
-#: (model enabled, promote ambiguous pairs, F1 floor); precision floor 0.96 for all
-MODES = {"rules": (False, False, 0.82), "model": (True, False, 0.87), "promote": (True, True, 0.9)}
+#: (model enabled, promote every ambiguous pair, F1 floor); precision floor 0.96 for all
+MODES = {"rules": (False, False, 0.8), "model": (True, False, 0.875), "promote": (True, True, 0.9)}
 
 
 @pytest.mark.parametrize("mode", sorted(MODES))
