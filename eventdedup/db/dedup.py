@@ -235,6 +235,7 @@ class DbDeduplicator:
         self.locks = lock_file(
             conn,
             entries,
+            self.cfg.blocking,
             lambda: [p for p in _stored_pairs(conn, entries) if p[1] not in new_set],
             timings,
         )

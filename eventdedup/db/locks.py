@@ -3,18 +3,28 @@
 Two files must not match at the same time when their new events could be a
 candidate pair (neither would see the other's uncommitted events), or when
 both change the same match-graph component.  Everything else may overlap.
-So a file takes, all transaction-scoped:
+So a file takes, all transaction-scoped (docs/reliability.md, "Replicas"):
 
 1. ``MATCH_LOCK`` **shared**.  Operator paths (review operations, undo,
    resolver answers, ``config.set``) take it **exclusive**: they wait for the
    files in flight and exclude all files while they run.
-2. one lock per **region** of its new events, blocking, in sorted order,
-   before it looks for candidates.  Regions come from the blocking keys
-   (:func:`regions`): two events that share a key always share a region, so
-   two files whose events could meet always share a lock.  A key's region is
-   its place part, coarsened: the town of a town key, an ~11 km square for
-   the geo-cell keys; title-word keys carry no place, so their region is the
-   day and the word.  All are per calendar day, like the keys.
+2. **region** locks for its new events, blocking, in sorted order, before it
+   looks for candidates (:func:`wanted`).  A region is the place part of a
+   blocking key, coarsened, per calendar month: the town of a town key; for
+   a geo-cell key the ~11 km squares of four half-shifted grids around the
+   cell, so listings less than ~4.5 km apart always share one (the place
+   guard calls listings more than 3 km apart different events), also when
+   they share no key.  Equal keys give equal regions: a pair found by a town
+   or geo key is never missed.  Title-word keys carry no place: an event
+   with a place takes each of its title keys (day and word) shared, one
+   without any (no town, no trusted point) exclusive, so a place-less
+   listing never misses a partner, and listings with a place never wait for
+   each other over a title word.
+   What is not serialised: two listings in different towns, farther apart
+   than ~4.5 km or without a trusted point, that share only a title word; the
+   place guard scores those as different events (unless one names the
+   other's town), so such a pair is compared only when their files do not
+   overlap.
 3. one lock per **component** its candidates belong to, and per component
    linked to those by an ambiguous decision (their merge questions are
    shared).  These are only known after the candidate lookup, so they are
@@ -43,21 +53,25 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import OperationalError
 
 from eventdedup.db.events import text_array
+from eventdedup.matching.config import BlockingConfig
 
 MATCH_LOCK = 0x6576_6D61  # "evma": one bigint key
 #: classid of the two-int4 advisory keys (never collide with the one-bigint keys)
 REGION_CLASS = 0x6576_7267  # "evrg"
+TITLE_CLASS = 0x6576_7477  # "evtw"
 COMPONENT_CLASS = 0x6576_636F  # "evco"
 
-#: geo regions: this many fine cells of each shifted grid per side, and for grid 0
-#: (whose keys print the cell's corner in degrees) squares of this size
-_GRID_CELLS = 5
+#: size of a geo region (~11 x 11 km in the region's latitudes)
 _LAT_DEG, _LON_DEG = 0.1, 0.15
+#: shifts of the fine grids' cell centres (``blocking.geo_cells``)
+_GRID_SHIFT = {"g1": (0.5, 0.0), "g2": (0.0, 0.5), "g3": (0.5, 0.5)}
 
 #: SQLSTATEs worth retrying: deadlock detected, serialization failure
 _RETRY = frozenset({"40P01", "40001"})
 
 LockKey = tuple[int, int]
+#: lock -> exclusive (True) or shared (False)
+Wanted = dict[LockKey, bool]
 Pairs = list[tuple[str, str]]
 
 
@@ -72,62 +86,77 @@ class FileLocks:
 
     pairs: Pairs
     regions: int
+    titles: int
     components: int
     restarts: int
+    #: ``time.monotonic()`` when its region locks were granted (all are held until commit)
+    acquired_at: float
 
 
 def lock_file(
     conn: Connection,
     entries: Mapping[str, Mapping[str, int]],
+    blocking: BlockingConfig,
     find: Callable[[], Pairs],
     timings: dict[str, float] | None = None,
 ) -> FileLocks:
     """Lock what a file's matching touches; return ``find()`` run under those locks.
 
-    ``entries`` are the new events' blocking-index rows (``{event: {prefix: slots}}``),
-    ``find`` the lookup of ``(new id, stored id)`` candidate pairs.  ``timings`` gets
-    ``match_lock`` (waiting for and taking locks) and ``candidates`` (``find``).
+    ``entries`` are the new events' blocking-index rows (``{event: {prefix: slots}}``,
+    made with ``blocking``), ``find`` the lookup of ``(new id, stored id)`` candidate
+    pairs.  ``timings`` gets ``match_lock`` (waiting for and taking locks) and
+    ``candidates`` (``find``).
     """
     started = time.perf_counter()
     spent_finding = 0.0
     share_matching(conn)
-    want = [(REGION_CLASS, r) for r in regions(entries)]
+    want = wanted(entries, blocking)
     restarts = 0
     while True:
         savepoint = conn.begin_nested()
-        held = set(want)
+        held = dict(want)
         extra: list[LockKey] = []
         try:
             _lock_all(conn, want)
+            granted = time.monotonic()
             lap = time.perf_counter()
             pairs = find()
             spent_finding += time.perf_counter() - lap
             stored = sorted({s for _, s in pairs})
             while True:
-                extra = sorted(set(_component_keys(conn, stored)) - held)
+                extra = sorted(set(_component_keys(conn, stored)) - held.keys())
                 if not extra:
                     savepoint.commit()  # RELEASE SAVEPOINT keeps the locks
                     if timings is not None:
                         total = (time.perf_counter() - started) * 1000
                         timings["match_lock"] = total - spent_finding * 1000
                         timings["candidates"] = spent_finding * 1000
-                    components = sum(1 for k in held if k[0] == COMPONENT_CLASS)
-                    return FileLocks(pairs, len(held) - components, components, restarts)
+                    return FileLocks(
+                        pairs,
+                        sum(1 for k in held if k[0] == REGION_CLASS),
+                        sum(1 for k in held if k[0] == TITLE_CLASS),
+                        sum(1 for k in held if k[0] == COMPONENT_CLASS),
+                        restarts,
+                        granted,
+                    )
                 if not _try_lock_all(conn, extra):
                     break
-                held.update(extra)  # and read the components again, now under their locks
+                held.update(dict.fromkeys(extra, True))  # and read again, under their locks
         except OperationalError as exc:
             if getattr(exc.orig, "sqlstate", None) not in _RETRY:
                 raise
         savepoint.rollback()  # drops every lock taken since the savepoint
         restarts += 1
-        want = sorted(held | set(extra))
+        want = held | dict.fromkeys(extra, True)
 
 
-def _lock_all(conn: Connection, keys: Sequence[LockKey]) -> None:
-    """Wait for each key in turn, in the order given (sorted: the deadlock rule)."""
-    if keys:
-        conn.execute(_LOCK, _arrays(keys))
+def _lock_all(conn: Connection, want: Wanted) -> None:
+    """Wait for each lock in turn, in sorted order (the deadlock rule)."""
+    if want:
+        keys = sorted(want)
+        params = _arrays(keys)
+        params["x"] = "{" + ",".join("t" if want[k] else "f" for k in keys) + "}"
+        conn.execute(_LOCK, params)
 
 
 def _try_lock_all(conn: Connection, keys: Sequence[LockKey]) -> bool:
@@ -137,8 +166,9 @@ def _try_lock_all(conn: Connection, keys: Sequence[LockKey]) -> bool:
 
 # unnest() yields the rows in array order and the aggregate evaluates them in that order
 _LOCK = sa.text(
-    "SELECT count(pg_advisory_xact_lock(k.c, k.o)) "
-    "FROM unnest(CAST(:c AS int[]), CAST(:o AS int[])) AS k(c, o)"
+    "SELECT count(CASE WHEN k.x THEN pg_advisory_xact_lock(k.c, k.o) "
+    "                  ELSE pg_advisory_xact_lock_shared(k.c, k.o) END) "
+    "FROM unnest(CAST(:c AS int[]), CAST(:o AS int[]), CAST(:x AS boolean[])) AS k(c, o, x)"
 )
 _TRY = sa.text(
     "SELECT bool_and(pg_try_advisory_xact_lock(k.c, k.o)) "
@@ -180,35 +210,57 @@ def _int4(value: int) -> int:
     return (value + 2**31) % 2**32 - 2**31
 
 
-def regions(entries: Mapping[str, Mapping[str, int]]) -> list[int]:
-    """The sorted region lock ids of these blocking-index rows (see the module text)."""
-    return sorted({_hash(region_of(prefix)) for e in entries.values() for prefix in e})
+def wanted(entries: Mapping[str, Mapping[str, int]], blocking: BlockingConfig) -> Wanted:
+    """The region and day locks of these events' blocking-index rows (see the module text)."""
+    out: Wanted = {}
+    for prefixes in entries.values():
+        placed = any(p.startswith(_PLACE_FAMILIES) for p in prefixes)
+        for prefix in prefixes:
+            family, _, rest = prefix.partition("|")
+            day, _, value = rest.partition("|")
+            if family == "dt":
+                key = (TITLE_CLASS, _hash(rest))
+                out[key] = out.get(key, False) or not placed
+                continue
+            for region in regions_of(family, day, value, blocking):
+                out[(REGION_CLASS, _hash(region))] = True
+    return out
 
 
-def region_of(prefix: str) -> str:
-    """The region of one blocking key (without its start-time slot).
+_PLACE_FAMILIES = ("dc|", "dg|")
 
-    Keys are ``family|day|value`` (``blocking.py``).  Equal keys give equal
-    regions, which is all correctness needs; how coarse a region is only
-    decides how many locks a file takes and how often two files wait for
-    each other.
-    """
-    family, _, rest = prefix.partition("|")
-    if family != "dg":
-        return prefix  # dc|day|town, dt|day|word (and anything unknown: itself)
-    day, _, cell = rest.partition("|")
-    parts = cell.split("|")
+
+def regions_of(family: str, day: str, value: str, blocking: BlockingConfig) -> list[str]:
+    """The regions of one blocking key ``family|day|value`` (without its start-time slot)."""
+    month = day[:7]
+    if family == "dg":
+        centre = _cell_centre(value, blocking)
+        if centre is not None:
+            lat, lon = centre
+            return [
+                f"dg|{month}|{i}|{math.floor(lat / _LAT_DEG - a)}|{math.floor(lon / _LON_DEG - b)}"
+                for i, (a, b) in enumerate(((0.0, 0.0), (0.5, 0.0), (0.0, 0.5), (0.5, 0.5)))
+            ]
+    if family == "dc":
+        return [f"dc|{month}|{value}"]
+    return [f"{family}|{day}|{value}"]  # a key of another kind: itself
+
+
+def _cell_centre(value: str, blocking: BlockingConfig) -> tuple[float, float] | None:
+    """The centre of a geo-cell key's cell in degrees (``blocking.geo_cells``)."""
+    parts = value.split("|")
     try:
-        if len(parts) == 3:  # g<grid>|<lat index>|<lon index>
-            lat, lon = int(parts[1]) // _GRID_CELLS, int(parts[2]) // _GRID_CELLS
-            return f"dg|{day}|{parts[0]}|{lat}|{lon}"
-        if len(parts) == 2:  # <lat>|<lon> in degrees
-            lat = math.floor(float(parts[0]) / _LAT_DEG)
-            lon = math.floor(float(parts[1]) / _LON_DEG)
-            return f"dg|{day}|{lat}|{lon}"
+        if len(parts) == 2:  # grid 0 prints the centre in degrees
+            return float(parts[0]), float(parts[1])
+        if len(parts) == 3 and parts[0] in _GRID_SHIFT:
+            slat, slon = _GRID_SHIFT[parts[0]]
+            return (
+                (int(parts[1]) + slat) * blocking.cell_lat_deg,
+                (int(parts[2]) + slon) * blocking.cell_lon_deg,
+            )
     except ValueError:
         pass
-    return prefix
+    return None
 
 
 def _hash(region: str) -> int:
@@ -217,11 +269,12 @@ def _hash(region: str) -> int:
 
 __all__ = [
     "COMPONENT_CLASS",
+    "TITLE_CLASS",
     "MATCH_LOCK",
     "REGION_CLASS",
     "FileLocks",
     "lock_file",
-    "region_of",
-    "regions",
+    "regions_of",
     "share_matching",
+    "wanted",
 ]
