@@ -269,9 +269,9 @@ def _hash(region: str) -> int:
 
 __all__ = [
     "COMPONENT_CLASS",
-    "TITLE_CLASS",
     "MATCH_LOCK",
     "REGION_CLASS",
+    "TITLE_CLASS",
     "FileLocks",
     "lock_file",
     "regions_of",
