@@ -1,12 +1,13 @@
 """Replicas on one PostgreSQL: throughput with 1 vs N, and how much of a file holds locks.
 
-uv run python ops/bench_replicas.py [--regions 4] [--events 8000] [--replicas 1,2]
-                                    [--seed 1] [--json PATH] [--workdir DIR]
+uv run python ops/bench_replicas.py [--regions 4] [--periods] [--events 8000]
+                                    [--replicas 1,2] [--seed 1] [--json PATH] [--workdir DIR]
 
 One embedded PostgreSQL in a temporary directory (removed afterwards); one
 fresh database per replica count.  The corpus is ``eventdedup.synth.regions``:
-``--regions`` generated regions side by side, their files taken in turn, as a
-shared inbox would offer them.  Each replica is a process of its own (as a
+``--regions`` generated regions side by side (with ``--periods``: periods of
+one region, years apart), their files taken in turn, as a shared inbox would
+offer them.  Each replica is a process of its own (as a
 daemon on another machine would be) that takes the next file from a shared
 queue and runs ``FileProcessor.process`` on it: parse, store, match, commit,
 the CLI's path.  Reported per replica count: events/s over the whole run,
@@ -205,7 +206,12 @@ def clusters(url: str) -> set[frozenset[str]]:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--regions", type=int, default=4)
+    ap.add_argument("--regions", type=int, default=4, help="regions (or periods) in the corpus")
+    ap.add_argument(
+        "--periods",
+        action="store_true",
+        help="periods of one region years apart (a backfill in parts), not regions side by side",
+    )
     ap.add_argument("--events", type=int, default=8000)
     ap.add_argument("--replicas", default="1,2")
     ap.add_argument("--seed", type=int, default=1)
@@ -223,9 +229,10 @@ def main(argv: list[str] | None = None) -> int:
     results: list[dict[str, Any]] = []
     try:
         url = server.start()
-        files = interleaved(args.regions, args.events, seed=args.seed)
-        print(f"{len(files)} files of {args.regions} regions", file=sys.stderr, flush=True)
-        overrides = regions_overrides(args.regions)
+        files = interleaved(args.regions, args.events, seed=args.seed, periods=args.periods)
+        parts = "periods" if args.periods else "regions"
+        print(f"{len(files)} files of {args.regions} {parts}", file=sys.stderr, flush=True)
+        overrides = {} if args.periods else regions_overrides(args.regions)
         baseline: set[frozenset[str]] | None = None
         admin = sa.create_engine(url, isolation_level="AUTOCOMMIT", poolclass=sa.pool.NullPool)
         for n in (int(x) for x in args.replicas.split(",")):
@@ -257,7 +264,9 @@ def main(argv: list[str] | None = None) -> int:
         shutil.rmtree(root, ignore_errors=True)
     print(report(results))
     if args.json:
-        args.json.write_text(json.dumps({"regions": args.regions, "runs": results}, indent=1))
+        args.json.write_text(
+            json.dumps({"parts": args.regions, "periods": args.periods, "runs": results}, indent=1)
+        )
     return 0
 
 
