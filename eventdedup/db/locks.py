@@ -42,9 +42,9 @@ the file from the start (``DB_DOWN``), so a file is never lost.
 
 from __future__ import annotations
 
-import hashlib
 import math
 import time
+import zlib
 from collections.abc import Callable, Collection, Mapping, Sequence
 
 import attrs
@@ -123,8 +123,14 @@ def lock_file(
             pairs = find()
             spent_finding += time.perf_counter() - lap
             stored = sorted({s for _, s in pairs})
+            # first the candidates' own components (cheap), then, under those locks, with the
+            # components tied to them (the full set, read again until nothing new turns up)
+            query = _CANDIDATE_COMPONENTS
             while True:
-                extra = sorted(set(_component_keys(conn, stored)) - held.keys())
+                extra = sorted(set(_component_keys(conn, query, stored)) - held.keys())
+                if not extra and query is _CANDIDATE_COMPONENTS:
+                    query = _COMPONENTS
+                    continue
                 if not extra:
                     savepoint.commit()  # RELEASE SAVEPOINT keeps the locks
                     if timings is not None:
@@ -142,6 +148,7 @@ def lock_file(
                 if not _try_lock_all(conn, extra):
                     break
                 held.update(dict.fromkeys(extra, True))  # and read again, under their locks
+                query = _COMPONENTS
         except OperationalError as exc:
             if getattr(exc.orig, "sqlstate", None) not in _RETRY:
                 raise
@@ -183,6 +190,10 @@ def _arrays(keys: Sequence[LockKey]) -> dict[str, str]:
     }
 
 
+_CANDIDATE_COMPONENTS = sa.text(
+    "SELECT DISTINCT component_id FROM source_events "
+    "WHERE id = ANY(CAST(:ids AS text[])) AND component_id IS NOT NULL"
+)
 # The components of the candidates, and those linked to them by an ambiguous decision.
 _COMPONENTS = sa.text(
     "WITH c AS (SELECT DISTINCT component_id FROM source_events "
@@ -198,10 +209,12 @@ _COMPONENTS = sa.text(
 )
 
 
-def _component_keys(conn: Connection, stored: Collection[str]) -> list[LockKey]:
+def _component_keys(
+    conn: Connection, query: sa.TextClause, stored: Collection[str]
+) -> list[LockKey]:
     if not stored:
         return []
-    rows = conn.execute(_COMPONENTS, {"ids": text_array(stored)}).scalars().all()
+    rows = conn.execute(query, {"ids": text_array(stored)}).scalars().all()
     return [(COMPONENT_CLASS, _int4(int(c))) for c in rows]
 
 
@@ -211,30 +224,36 @@ def _int4(value: int) -> int:
 
 
 def wanted(entries: Mapping[str, Mapping[str, int]], blocking: BlockingConfig) -> Wanted:
-    """The region and day locks of these events' blocking-index rows (see the module text)."""
-    out: Wanted = {}
+    """The region and title-key locks of these events' blocking-index rows (module text)."""
+    places: set[tuple[str, str, str]] = set()  # (family, month, value): a day collapses
+    titles: dict[str, bool] = {}  # "day|word" -> exclusive
     for prefixes in entries.values():
         placed = any(p.startswith(_PLACE_FAMILIES) for p in prefixes)
         for prefix in prefixes:
             family, _, rest = prefix.partition("|")
-            day, _, value = rest.partition("|")
             if family == "dt":
-                key = (TITLE_CLASS, _hash(rest))
-                out[key] = out.get(key, False) or not placed
-                continue
-            for region in regions_of(family, day, value, blocking):
-                out[(REGION_CLASS, _hash(region))] = True
+                titles[rest] = titles.get(rest, False) or not placed
+            else:
+                day, _, value = rest.partition("|")
+                places.add((family, day[:7], value))
+    out: Wanted = {(TITLE_CLASS, _hash(r)): exclusive for r, exclusive in titles.items()}
+    cells = (blocking.cell_lat_deg, blocking.cell_lon_deg)
+    for family, month, value in places:
+        for region in regions_of(family, month, value, cells):
+            out[(REGION_CLASS, _hash(region))] = True
     return out
 
 
 _PLACE_FAMILIES = ("dc|", "dg|")
 
 
-def regions_of(family: str, day: str, value: str, blocking: BlockingConfig) -> list[str]:
-    """The regions of one blocking key ``family|day|value`` (without its start-time slot)."""
-    month = day[:7]
+def regions_of(family: str, month: str, value: str, cells: tuple[float, float]) -> list[str]:
+    """The regions of a blocking key ``family|<day of month>|value`` (slot-free).
+
+    ``cells`` are the geo cells' size in degrees (``blocking.cell_lat_deg``, ``…lon_deg``).
+    """
     if family == "dg":
-        centre = _cell_centre(value, blocking)
+        centre = _cell_centre(value, cells)
         if centre is not None:
             lat, lon = centre
             return [
@@ -243,10 +262,10 @@ def regions_of(family: str, day: str, value: str, blocking: BlockingConfig) -> l
             ]
     if family == "dc":
         return [f"dc|{month}|{value}"]
-    return [f"{family}|{day}|{value}"]  # a key of another kind: itself
+    return [f"{family}|{month}|{value}"]  # a key of another kind: its value per month
 
 
-def _cell_centre(value: str, blocking: BlockingConfig) -> tuple[float, float] | None:
+def _cell_centre(value: str, cells: tuple[float, float]) -> tuple[float, float] | None:
     """The centre of a geo-cell key's cell in degrees (``blocking.geo_cells``)."""
     parts = value.split("|")
     try:
@@ -254,17 +273,15 @@ def _cell_centre(value: str, blocking: BlockingConfig) -> tuple[float, float] | 
             return float(parts[0]), float(parts[1])
         if len(parts) == 3 and parts[0] in _GRID_SHIFT:
             slat, slon = _GRID_SHIFT[parts[0]]
-            return (
-                (int(parts[1]) + slat) * blocking.cell_lat_deg,
-                (int(parts[2]) + slon) * blocking.cell_lon_deg,
-            )
+            return (int(parts[1]) + slat) * cells[0], (int(parts[2]) + slon) * cells[1]
     except ValueError:
         pass
     return None
 
 
 def _hash(region: str) -> int:
-    return int.from_bytes(hashlib.blake2b(region.encode(), digest_size=4).digest(), signed=True)
+    """A stable 32-bit key of the region (the same in every replica, unlike ``hash``)."""
+    return _int4(zlib.crc32(region.encode()))
 
 
 __all__ = [
