@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import itertools
 import json
 import multiprocessing as mp
 import os
@@ -37,10 +38,19 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from eventdedup.synth.regions import interleaved, regions_overrides
 
 
-def _replica(url: str, overrides: dict[str, Any], work: str, queue: Any, out: Any, go: Any) -> None:
-    """One replica: process files from ``queue`` until ``None``; one record per file to ``out``."""
+def _replica(
+    url: str, overrides: dict[str, Any], work: str, queue: Any, out: Any, go: Any, whole: bool
+) -> None:
+    """One replica: process files from ``queue`` until ``None``; one record per file to ``out``.
+
+    ``whole``: every file takes the matching lock exclusive first, as all files did
+    before the region locks (for comparison).
+    """
+    import sqlalchemy as sa
+
     from eventdedup.db.dedup import DbDeduplicator
     from eventdedup.db.engine import create_engine
+    from eventdedup.db.locks import MATCH_LOCK
     from eventdedup.matching import MatchingConfig, load_matching_config
     from eventdedup.matching.config import deep_merge
     from eventdedup.pipeline import FileProcessor
@@ -49,6 +59,11 @@ def _replica(url: str, overrides: dict[str, Any], work: str, queue: Any, out: An
 
     class Recording(DbDeduplicator):
         committed_at = 0.0
+
+        def apply(self, conn: Any, events: Any, *args: Any, **kwargs: Any) -> Any:
+            if whole and events:
+                conn.execute(sa.select(sa.func.pg_advisory_xact_lock(MATCH_LOCK)))
+            return super().apply(conn, events, *args, **kwargs)
 
         def committed(self) -> None:
             self.committed_at = time.monotonic()
@@ -79,6 +94,7 @@ def _replica(url: str, overrides: dict[str, Any], work: str, queue: Any, out: An
                 "ended": dedup.committed_at,
                 "wait_ms": outcome.timings.get("match_lock", 0.0),
                 "regions": locks.regions if locks else 0,
+                "titles": locks.titles if locks else 0,
                 "components": locks.components if locks else 0,
                 "restarts": locks.restarts if locks else 0,
             }
@@ -87,7 +103,12 @@ def _replica(url: str, overrides: dict[str, Any], work: str, queue: Any, out: An
 
 
 def run(
-    url: str, paths: list[Path], replicas: int, overrides: dict[str, Any], work: Path
+    url: str,
+    paths: list[Path],
+    replicas: int,
+    overrides: dict[str, Any],
+    work: Path,
+    whole: bool = False,
 ) -> dict[str, Any]:
     ctx = mp.get_context("spawn")
     queue, out, go = ctx.Queue(), ctx.Queue(), ctx.Event()
@@ -96,7 +117,7 @@ def run(
     for _ in range(replicas):
         queue.put(None)
     procs = [
-        ctx.Process(target=_replica, args=(url, overrides, str(work), queue, out, go))
+        ctx.Process(target=_replica, args=(url, overrides, str(work), queue, out, go, whole))
         for _ in range(replicas)
     ]
     for p in procs:
@@ -172,6 +193,7 @@ def summarize(
         "wait_ms_per_file": round(sum(r["wait_ms"] for r in done) / n, 1),
         "regions_per_file": round(sum(r["regions"] for r in done) / n, 1),
         "regions_max": max((r["regions"] for r in done), default=0),
+        "titles_per_file": round(sum(r["titles"] for r in done) / n, 1),
         "components_per_file": round(sum(r["components"] for r in done) / n, 1),
         "components_max": max((r["components"] for r in done), default=0),
         "restarts": sum(r["restarts"] for r in done),
@@ -214,6 +236,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     ap.add_argument("--events", type=int, default=8000)
     ap.add_argument("--replicas", default="1,2")
+    ap.add_argument(
+        "--whole-lock",
+        action="store_true",
+        help="also run each replica count with every file taking the matching lock exclusive",
+    )
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--json", type=Path)
     ap.add_argument("--workdir", type=Path)
@@ -235,21 +262,24 @@ def main(argv: list[str] | None = None) -> int:
         overrides = {} if args.periods else regions_overrides(args.regions)
         baseline: set[frozenset[str]] | None = None
         admin = sa.create_engine(url, isolation_level="AUTOCOMMIT", poolclass=sa.pool.NullPool)
-        for n in (int(x) for x in args.replicas.split(",")):
-            db_url = url.replace("/postgres?", f"/bench_{n}?")
+        counts = [int(x) for x in args.replicas.split(",")]
+        modes = [False, True] if args.whole_lock else [False]
+        for n, whole in itertools.product(counts, modes):
+            name = f"bench_{n}_{'whole' if whole else 'regions'}"
+            db_url = url.replace("/postgres?", f"/{name}?")
             with admin.connect() as conn:
-                conn.execute(sa.text(f"CREATE DATABASE bench_{n}"))
+                conn.execute(sa.text(f"CREATE DATABASE {name}"))
             engine = create_engine(db_url)
             upgrade_head(engine)
             engine.dispose()
-            work = root / f"run_{n}"
+            work = root / name
             inbox = work / "inbox"
             inbox.mkdir(parents=True)
             paths = []
             for f in files:
                 (inbox / f.name).write_bytes(f.to_bytes())
                 paths.append(inbox / f.name)
-            result = run(db_url, paths, n, overrides, work)
+            result = run(db_url, paths, n, overrides, work, whole) | {"whole_lock": whole}
             got = clusters(db_url)
             if baseline is None:
                 baseline = got
@@ -273,12 +303,14 @@ def main(argv: list[str] | None = None) -> int:
 def report(results: list[dict[str, Any]]) -> str:
     cols = [
         ("replicas", "replicas"),
+        ("locks", "whole_lock"),
         ("events/s", "events_per_s"),
         ("ms/file", "ms_per_file"),
         ("holding ms/file", "hold_ms_per_file"),
         ("holding share", "hold_share"),
         ("waiting ms/file", "wait_ms_per_file"),
         ("regions/file (max)", "regions_per_file"),
+        ("title keys/file", "titles_per_file"),
         ("components/file (max)", "components_per_file"),
         ("restarts", "restarts"),
         ("hold concurrency", "hold_concurrency"),
@@ -289,7 +321,9 @@ def report(results: list[dict[str, Any]]) -> str:
         cells = []
         for _, k in cols:
             v = r[k]
-            if k == "regions_per_file":
+            if k == "whole_lock":
+                v = "whole" if v else "regions"
+            elif k == "regions_per_file":
                 v = f"{v} ({r['regions_max']})"
             elif k == "components_per_file":
                 v = f"{v} ({r['components_max']})"

@@ -25,12 +25,15 @@ So a file takes, all transaction-scoped (docs/reliability.md, "Replicas"):
    place guard scores those as different events (unless one names the
    other's town), so such a pair is compared only when their files do not
    overlap.
-3. one lock per **component** its candidates belong to, and per component
-   linked to those by an ambiguous decision (their merge questions are
-   shared).  These are only known after the candidate lookup, so they are
-   *tried* without waiting.  When one is busy the file rolls back to its
+3. one lock per **component** it changes or asks about: those of the stored
+   candidates it decides *match* (joins) or *ambiguous* (a merge question),
+   and those tied by an ambiguous decision to a joined component (their
+   merge questions are refreshed with it).  A candidate decided *no match* is
+   only read (its record never changes), so its component stays free.  These
+   are only known once the candidates are scored, so they are *tried*
+   without waiting.  When one is busy the file rolls back to its
    savepoint (which drops the locks taken in it), then waits for the
-   complete set in sorted order and looks again.  A transaction therefore
+   complete set in sorted order and looks (and scores) again.  A transaction therefore
    only ever waits while holding nothing but smaller keys: no deadlock
    between files.  Component ids are re-read after locking until no new one
    appears, so what the file goes on with is what its locks protect.
@@ -46,6 +49,7 @@ import math
 import time
 import zlib
 from collections.abc import Callable, Collection, Mapping, Sequence
+from typing import TypeVar
 
 import attrs
 import sqlalchemy as sa
@@ -72,7 +76,9 @@ _RETRY = frozenset({"40P01", "40001"})
 LockKey = tuple[int, int]
 #: lock -> exclusive (True) or shared (False)
 Wanted = dict[LockKey, bool]
-Pairs = list[tuple[str, str]]
+#: (stored events a file joins, stored events it ties to by an ambiguous decision)
+Reach = tuple[Collection[str], Collection[str]]
+T = TypeVar("T")
 
 
 def share_matching(conn: Connection) -> None:
@@ -82,9 +88,8 @@ def share_matching(conn: Connection) -> None:
 
 @attrs.frozen
 class FileLocks:
-    """What :func:`lock_file` took, and the candidate pairs it found under those locks."""
+    """What :func:`lock_file` took."""
 
-    pairs: Pairs
     regions: int
     titles: int
     components: int
@@ -97,18 +102,21 @@ def lock_file(
     conn: Connection,
     entries: Mapping[str, Mapping[str, int]],
     blocking: BlockingConfig,
-    find: Callable[[], Pairs],
+    look: Callable[[], T],
+    reach: Callable[[T], Reach],
     timings: dict[str, float] | None = None,
-) -> FileLocks:
-    """Lock what a file's matching touches; return ``find()`` run under those locks.
+) -> tuple[T, FileLocks]:
+    """Lock what a file's matching touches; return ``look()`` done under those locks.
 
     ``entries`` are the new events' blocking-index rows (``{event: {prefix: slots}}``,
-    made with ``blocking``), ``find`` the lookup of ``(new id, stored id)`` candidate
-    pairs.  ``timings`` gets ``match_lock`` (waiting for and taking locks) and
-    ``candidates`` (``find``).
+    made with ``blocking``).  ``look`` finds and scores the candidates; ``reach`` says
+    which stored events it joins (decided *match*) and ties to (*ambiguous*); a stored
+    candidate decided *no match* is only read, and its component is left to others.
+    ``timings["match_lock"]`` gets the time spent outside ``look``: taking locks and
+    waiting for them.
     """
     started = time.perf_counter()
-    spent_finding = 0.0
+    looking = 0.0
     share_matching(conn)
     want = wanted(entries, blocking)
     restarts = 0
@@ -120,35 +128,34 @@ def lock_file(
             _lock_all(conn, want)
             granted = time.monotonic()
             lap = time.perf_counter()
-            pairs = find()
-            spent_finding += time.perf_counter() - lap
-            stored = sorted({s for _, s in pairs})
-            # first the candidates' own components (cheap), then, under those locks, with the
-            # components tied to them (the full set, read again until nothing new turns up)
-            query = _CANDIDATE_COMPONENTS
+            found = look()
+            looking += time.perf_counter() - lap
+            joined, tied = (sorted(set(ids)) for ids in reach(found))
+            ids = sorted({*joined, *tied})
+            # the components of those events (cheap); then, under their locks, with the
+            # components tied to the joined ones by ambiguous decisions (their merge
+            # questions are refreshed too), read again until nothing new turns up
+            full = False
             while True:
-                extra = sorted(set(_component_keys(conn, query, stored)) - held.keys())
-                if not extra and query is _CANDIDATE_COMPONENTS:
-                    query = _COMPONENTS
-                    continue
-                if not extra:
+                keys = _component_keys(conn, ids, joined if full else None)
+                extra = sorted(set(keys) - held.keys())
+                if not extra and (full or not joined):
                     savepoint.commit()  # RELEASE SAVEPOINT keeps the locks
                     if timings is not None:
-                        total = (time.perf_counter() - started) * 1000
-                        timings["match_lock"] = total - spent_finding * 1000
-                        timings["candidates"] = spent_finding * 1000
-                    return FileLocks(
-                        pairs,
+                        spent = time.perf_counter() - started - looking
+                        timings["match_lock"] = timings.get("match_lock", 0.0) + spent * 1000
+                    return found, FileLocks(
                         sum(1 for k in held if k[0] == REGION_CLASS),
                         sum(1 for k in held if k[0] == TITLE_CLASS),
                         sum(1 for k in held if k[0] == COMPONENT_CLASS),
                         restarts,
                         granted,
                     )
-                if not _try_lock_all(conn, extra):
-                    break
-                held.update(dict.fromkeys(extra, True))  # and read again, under their locks
-                query = _COMPONENTS
+                if extra:
+                    if not _try_lock_all(conn, extra):
+                        break
+                    held.update(dict.fromkeys(extra, True))
+                full = bool(joined)  # read again, under the locks
         except OperationalError as exc:
             if getattr(exc.orig, "sqlstate", None) not in _RETRY:
                 raise
@@ -194,12 +201,13 @@ _CANDIDATE_COMPONENTS = sa.text(
     "SELECT DISTINCT component_id FROM source_events "
     "WHERE id = ANY(CAST(:ids AS text[])) AND component_id IS NOT NULL"
 )
-# The components of the candidates, and those linked to them by an ambiguous decision.
+# ... and those tied by an ambiguous decision to a member of a joined event's component
 _COMPONENTS = sa.text(
-    "WITH c AS (SELECT DISTINCT component_id FROM source_events "
-    "           WHERE id = ANY(CAST(:ids AS text[])) AND component_id IS NOT NULL), "
-    "m AS (SELECT e.id FROM source_events e JOIN c ON e.component_id = c.component_id) "
-    "SELECT component_id FROM c "
+    "WITH j AS (SELECT DISTINCT component_id FROM source_events "
+    "           WHERE id = ANY(CAST(:joined AS text[])) AND component_id IS NOT NULL), "
+    "m AS (SELECT e.id FROM source_events e JOIN j ON e.component_id = j.component_id) "
+    "SELECT component_id FROM source_events "
+    "  WHERE id = ANY(CAST(:ids AS text[])) AND component_id IS NOT NULL "
     "UNION SELECT o.component_id FROM m "
     "  JOIN match_decisions d ON d.a_id = m.id AND d.decision = 'ambiguous' "
     "  JOIN source_events o ON o.id = d.b_id WHERE o.component_id IS NOT NULL "
@@ -210,12 +218,16 @@ _COMPONENTS = sa.text(
 
 
 def _component_keys(
-    conn: Connection, query: sa.TextClause, stored: Collection[str]
+    conn: Connection, ids: Sequence[str], joined: Sequence[str] | None
 ) -> list[LockKey]:
-    if not stored:
+    """Component locks of ``ids``, and with ``joined`` of what is tied to those."""
+    if not ids:
         return []
-    rows = conn.execute(query, {"ids": text_array(stored)}).scalars().all()
-    return [(COMPONENT_CLASS, _int4(int(c))) for c in rows]
+    if joined is None:
+        rows = conn.execute(_CANDIDATE_COMPONENTS, {"ids": text_array(ids)})
+    else:
+        rows = conn.execute(_COMPONENTS, {"ids": text_array(ids), "joined": text_array(joined)})
+    return [(COMPONENT_CLASS, _int4(int(c))) for c in rows.scalars().all()]
 
 
 def _int4(value: int) -> int:
