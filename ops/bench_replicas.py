@@ -35,6 +35,8 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench import cpu_seconds, postmaster_pid, server_cpu_seconds  # ops/bench.py
+
 from eventdedup.synth.regions import interleaved, regions_overrides
 
 
@@ -79,6 +81,7 @@ def _replica(
         replica=f"bench-{os.getpid()}",
     )
     go.wait()
+    cpu0 = cpu_seconds()
     while (path := queue.get()) is not None:
         dedup.locks = None
         started = time.monotonic()
@@ -99,7 +102,7 @@ def _replica(
                 "restarts": locks.restarts if locks else 0,
             }
         )
-    out.put(None)
+    out.put({"cpu_s": cpu_seconds() - cpu0})
 
 
 def run(
@@ -128,22 +131,35 @@ def run(
     sampling = threading.Event()
     sampler = threading.Thread(target=_sample_waits, args=(url, waits, sampling), daemon=True)
     sampler.start()
+    import sqlalchemy as sa
+
+    probe = sa.create_engine(url, poolclass=sa.pool.NullPool)
+    postmaster = postmaster_pid(probe)
+    pg0 = server_cpu_seconds(postmaster)
     began = time.monotonic()
     go.set()
     records: list[dict[str, Any]] = []
+    replica_cpu = 0.0
     finished = 0
     while finished < replicas:
         r = out.get()
-        if r is None:
+        if "cpu_s" in r:
             finished += 1
+            replica_cpu += r["cpu_s"]
         else:
             records.append(r)
+    pg_cpu = server_cpu_seconds(postmaster) - pg0
     for p in procs:
         p.join()
     sampling.set()
     sampler.join()
     ended = max(r["ended"] for r in records)
-    return summarize(records, ended - began, replicas, load) | {"waits_sampled": waits}
+    events = max(1, sum(r["events"] for r in records))
+    return summarize(records, ended - began, replicas, load) | {
+        "waits_sampled": waits,
+        "cpu_ms_per_event_replicas": round(replica_cpu * 1000 / events, 2),
+        "cpu_ms_per_event_postgres": round(pg_cpu * 1000 / events, 2),
+    }
 
 
 _CLASSES = {0x6576_7267: "region", 0x6576_7477: "title", 0x6576_636F: "component"}
@@ -314,6 +330,7 @@ def report(results: list[dict[str, Any]]) -> str:
         ("components/file (max)", "components_per_file"),
         ("restarts", "restarts"),
         ("hold concurrency", "hold_concurrency"),
+        ("CPU ms/event replicas + PostgreSQL", "cpu_ms_per_event_replicas"),
         ("clusters equal", "clusters_equal_first_run"),
     ]
     lines = ["| " + " | ".join(c for c, _ in cols) + " |", "|" + "---|" * len(cols)]
@@ -325,6 +342,8 @@ def report(results: list[dict[str, Any]]) -> str:
                 v = "whole" if v else "regions"
             elif k == "regions_per_file":
                 v = f"{v} ({r['regions_max']})"
+            elif k == "cpu_ms_per_event_replicas":
+                v = f"{v} + {r['cpu_ms_per_event_postgres']}"
             elif k == "components_per_file":
                 v = f"{v} ({r['components_max']})"
             cells.append(str(v))
