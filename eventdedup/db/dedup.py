@@ -58,6 +58,7 @@ from eventdedup.matching import (
     score_pair,
     synthesize,
 )
+from eventdedup.matching.decision import AMBIGUOUS, MATCH
 from eventdedup.matching.review import MERGE, QueueItem, build_queue
 from eventdedup.model import SourceEvent
 
@@ -246,23 +247,28 @@ class DbDeduplicator:
         lap("prepare")
 
         new_set = set(new_ids)
-        # the regions and components this file touches (db/locks.py); the lookup runs under them
-        self.locks = lock_file(
-            conn,
-            entries,
-            lambda: [p for p in _stored_pairs(conn, entries) if p[1] not in new_set],
-            timings,
+
+        def look() -> tuple[dict[str, _Member], list[PairScore]]:
+            lap.restart()
+            stored_pairs = [p for p in _stored_pairs(conn, entries) if p[1] not in new_set]
+            stored = _load_stored(conn, sorted({s for _, s in stored_pairs}), self.records)
+            lap("candidates")
+            by_id = {r.id: r for r in records} | {i: m.record for i, m in stored.items()}
+            pairs = _candidate_pairs(entries, stored_pairs, stored)
+            lap("blocking")
+            scores = [score_pair(by_id[a], by_id[b], self.cfg) for a, b in pairs]
+            lap("scoring")
+            return stored, scores
+
+        # the regions and components this file touches (db/locks.py): looked up and scored
+        # under those locks; the stored candidates' components read again once all are held
+        (stored, scores), self.locks = lock_file(
+            conn, entries, self.cfg.blocking, look, lambda found: _reach(found[1], new_set), timings
         )
-        lap.restart()  # lock_file recorded match_lock and candidates itself
-        stored_pairs = self.locks.pairs
-        stored = _load_stored(conn, sorted({s for _, s in stored_pairs}), self.records)
+        lap.restart()
+        stored = _load_stored(conn, sorted(stored), self.records)
         fresh = _next_component_ids(conn, len(records))
         lap("candidates")
-        by_id = {r.id: r for r in records} | {i: m.record for i, m in stored.items()}
-        pairs = _candidate_pairs(entries, stored_pairs, stored)
-        lap("blocking")
-        scores = [score_pair(by_id[a], by_id[b], self.cfg) for a, b in pairs]
-        lap("scoring")
         copy_lines(
             conn,
             "event_blocking_keys",
@@ -521,6 +527,17 @@ def _candidate_pairs(
         if y in stored:  # else stored without a record: never matched
             pairs.add((x, y) if x < y else (y, x))
     return sorted(pairs)
+
+
+def _reach(scores: Sequence[PairScore], new: Collection[str]) -> tuple[list[str], list[str]]:
+    """The stored events a file joins (match) and ties to (ambiguous), for its locks."""
+    joined: list[str] = []
+    tied: list[str] = []
+    for s in scores:
+        if s.decision in (MATCH, AMBIGUOUS):
+            into = joined if s.decision == MATCH else tied
+            into.extend(x for x in (s.a_id, s.b_id) if x not in new)
+    return joined, tied
 
 
 def _next_component_ids(conn: Connection, n: int) -> list[int]:

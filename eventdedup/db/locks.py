@@ -3,24 +3,37 @@
 Two files must not match at the same time when their new events could be a
 candidate pair (neither would see the other's uncommitted events), or when
 both change the same match-graph component.  Everything else may overlap.
-So a file takes, all transaction-scoped:
+So a file takes, all transaction-scoped (docs/reliability.md, "Replicas"):
 
 1. ``MATCH_LOCK`` **shared**.  Operator paths (review operations, undo,
    resolver answers, ``config.set``) take it **exclusive**: they wait for the
    files in flight and exclude all files while they run.
-2. one lock per **region** of its new events, blocking, in sorted order,
-   before it looks for candidates.  Regions come from the blocking keys
-   (:func:`regions`): two events that share a key always share a region, so
-   two files whose events could meet always share a lock.  A key's region is
-   its place part, coarsened: the town of a town key, an ~11 km square for
-   the geo-cell keys; title-word keys carry no place, so their region is the
-   day and the word.  All are per calendar day, like the keys.
-3. one lock per **component** its candidates belong to, and per component
-   linked to those by an ambiguous decision (their merge questions are
-   shared).  These are only known after the candidate lookup, so they are
-   *tried* without waiting.  When one is busy the file rolls back to its
+2. **region** locks for its new events, blocking, in sorted order, before it
+   looks for candidates (:func:`wanted`).  A region is the place part of a
+   blocking key, coarsened, per calendar month: the town of a town key; for
+   a geo-cell key the ~11 km squares of four half-shifted grids around the
+   cell, so listings less than ~4.5 km apart always share one (the place
+   guard calls listings more than 3 km apart different events), also when
+   they share no key.  Equal keys give equal regions: a pair found by a town
+   or geo key is never missed.  Title-word keys carry no place: an event
+   with a place takes each of its title keys (day and word) shared, one
+   without any (no town, no trusted point) exclusive, so a place-less
+   listing never misses a partner, and listings with a place never wait for
+   each other over a title word.
+   What is not serialised: two listings in different towns, farther apart
+   than ~4.5 km or without a trusted point, that share only a title word; the
+   place guard scores those as different events (unless one names the
+   other's town), so such a pair is compared only when their files do not
+   overlap.
+3. one lock per **component** it changes or asks about: those of the stored
+   candidates it decides *match* (joins) or *ambiguous* (a merge question),
+   and those tied by an ambiguous decision to a joined component (their
+   merge questions are refreshed with it).  A candidate decided *no match* is
+   only read (its record never changes), so its component stays free.  These
+   are only known once the candidates are scored, so they are *tried*
+   without waiting.  When one is busy the file rolls back to its
    savepoint (which drops the locks taken in it), then waits for the
-   complete set in sorted order and looks again.  A transaction therefore
+   complete set in sorted order and looks (and scores) again.  A transaction therefore
    only ever waits while holding nothing but smaller keys: no deadlock
    between files.  Component ids are re-read after locking until no new one
    appears, so what the file goes on with is what its locks protect.
@@ -32,10 +45,11 @@ the file from the start (``DB_DOWN``), so a file is never lost.
 
 from __future__ import annotations
 
-import hashlib
 import math
 import time
+import zlib
 from collections.abc import Callable, Collection, Mapping, Sequence
+from typing import TypeVar
 
 import attrs
 import sqlalchemy as sa
@@ -43,22 +57,28 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import OperationalError
 
 from eventdedup.db.events import text_array
+from eventdedup.matching.config import BlockingConfig
 
 MATCH_LOCK = 0x6576_6D61  # "evma": one bigint key
 #: classid of the two-int4 advisory keys (never collide with the one-bigint keys)
 REGION_CLASS = 0x6576_7267  # "evrg"
+TITLE_CLASS = 0x6576_7477  # "evtw"
 COMPONENT_CLASS = 0x6576_636F  # "evco"
 
-#: geo regions: this many fine cells of each shifted grid per side, and for grid 0
-#: (whose keys print the cell's corner in degrees) squares of this size
-_GRID_CELLS = 5
+#: size of a geo region (~11 x 11 km in the region's latitudes)
 _LAT_DEG, _LON_DEG = 0.1, 0.15
+#: shifts of the fine grids' cell centres (``blocking.geo_cells``)
+_GRID_SHIFT = {"g1": (0.5, 0.0), "g2": (0.0, 0.5), "g3": (0.5, 0.5)}
 
 #: SQLSTATEs worth retrying: deadlock detected, serialization failure
 _RETRY = frozenset({"40P01", "40001"})
 
 LockKey = tuple[int, int]
-Pairs = list[tuple[str, str]]
+#: lock -> exclusive (True) or shared (False)
+Wanted = dict[LockKey, bool]
+#: (stored events a file joins, stored events it ties to by an ambiguous decision)
+Reach = tuple[Collection[str], Collection[str]]
+T = TypeVar("T")
 
 
 def share_matching(conn: Connection) -> None:
@@ -68,66 +88,89 @@ def share_matching(conn: Connection) -> None:
 
 @attrs.frozen
 class FileLocks:
-    """What :func:`lock_file` took, and the candidate pairs it found under those locks."""
+    """What :func:`lock_file` took."""
 
-    pairs: Pairs
     regions: int
+    titles: int
     components: int
     restarts: int
+    #: ``time.monotonic()`` when its region locks were granted (all are held until commit)
+    acquired_at: float
 
 
 def lock_file(
     conn: Connection,
     entries: Mapping[str, Mapping[str, int]],
-    find: Callable[[], Pairs],
+    blocking: BlockingConfig,
+    look: Callable[[], T],
+    reach: Callable[[T], Reach],
     timings: dict[str, float] | None = None,
-) -> FileLocks:
-    """Lock what a file's matching touches; return ``find()`` run under those locks.
+) -> tuple[T, FileLocks]:
+    """Lock what a file's matching touches; return ``look()`` done under those locks.
 
-    ``entries`` are the new events' blocking-index rows (``{event: {prefix: slots}}``),
-    ``find`` the lookup of ``(new id, stored id)`` candidate pairs.  ``timings`` gets
-    ``match_lock`` (waiting for and taking locks) and ``candidates`` (``find``).
+    ``entries`` are the new events' blocking-index rows (``{event: {prefix: slots}}``,
+    made with ``blocking``).  ``look`` finds and scores the candidates; ``reach`` says
+    which stored events it joins (decided *match*) and ties to (*ambiguous*); a stored
+    candidate decided *no match* is only read, and its component is left to others.
+    ``timings["match_lock"]`` gets the time spent outside ``look``: taking locks and
+    waiting for them.
     """
     started = time.perf_counter()
-    spent_finding = 0.0
+    looking = 0.0
     share_matching(conn)
-    want = [(REGION_CLASS, r) for r in regions(entries)]
+    want = wanted(entries, blocking)
     restarts = 0
     while True:
         savepoint = conn.begin_nested()
-        held = set(want)
+        held = dict(want)
         extra: list[LockKey] = []
         try:
             _lock_all(conn, want)
+            granted = time.monotonic()
             lap = time.perf_counter()
-            pairs = find()
-            spent_finding += time.perf_counter() - lap
-            stored = sorted({s for _, s in pairs})
+            found = look()
+            looking += time.perf_counter() - lap
+            joined, tied = (sorted(set(ids)) for ids in reach(found))
+            ids = sorted({*joined, *tied})
+            # the components of those events (cheap); then, under their locks, with the
+            # components tied to the joined ones by ambiguous decisions (their merge
+            # questions are refreshed too), read again until nothing new turns up
+            full = False
             while True:
-                extra = sorted(set(_component_keys(conn, stored)) - held)
-                if not extra:
+                keys = _component_keys(conn, ids, joined if full else None)
+                extra = sorted(set(keys) - held.keys())
+                if not extra and (full or not joined):
                     savepoint.commit()  # RELEASE SAVEPOINT keeps the locks
                     if timings is not None:
-                        total = (time.perf_counter() - started) * 1000
-                        timings["match_lock"] = total - spent_finding * 1000
-                        timings["candidates"] = spent_finding * 1000
-                    components = sum(1 for k in held if k[0] == COMPONENT_CLASS)
-                    return FileLocks(pairs, len(held) - components, components, restarts)
-                if not _try_lock_all(conn, extra):
-                    break
-                held.update(extra)  # and read the components again, now under their locks
+                        spent = time.perf_counter() - started - looking
+                        timings["match_lock"] = timings.get("match_lock", 0.0) + spent * 1000
+                    return found, FileLocks(
+                        sum(1 for k in held if k[0] == REGION_CLASS),
+                        sum(1 for k in held if k[0] == TITLE_CLASS),
+                        sum(1 for k in held if k[0] == COMPONENT_CLASS),
+                        restarts,
+                        granted,
+                    )
+                if extra:
+                    if not _try_lock_all(conn, extra):
+                        break
+                    held.update(dict.fromkeys(extra, True))
+                full = bool(joined)  # read again, under the locks
         except OperationalError as exc:
             if getattr(exc.orig, "sqlstate", None) not in _RETRY:
                 raise
         savepoint.rollback()  # drops every lock taken since the savepoint
         restarts += 1
-        want = sorted(held | set(extra))
+        want = held | dict.fromkeys(extra, True)
 
 
-def _lock_all(conn: Connection, keys: Sequence[LockKey]) -> None:
-    """Wait for each key in turn, in the order given (sorted: the deadlock rule)."""
-    if keys:
-        conn.execute(_LOCK, _arrays(keys))
+def _lock_all(conn: Connection, want: Wanted) -> None:
+    """Wait for each lock in turn, in sorted order (the deadlock rule)."""
+    if want:
+        keys = sorted(want)
+        params = _arrays(keys)
+        params["x"] = "{" + ",".join("t" if want[k] else "f" for k in keys) + "}"
+        conn.execute(_LOCK, params)
 
 
 def _try_lock_all(conn: Connection, keys: Sequence[LockKey]) -> bool:
@@ -137,8 +180,9 @@ def _try_lock_all(conn: Connection, keys: Sequence[LockKey]) -> bool:
 
 # unnest() yields the rows in array order and the aggregate evaluates them in that order
 _LOCK = sa.text(
-    "SELECT count(pg_advisory_xact_lock(k.c, k.o)) "
-    "FROM unnest(CAST(:c AS int[]), CAST(:o AS int[])) AS k(c, o)"
+    "SELECT count(CASE WHEN k.x THEN pg_advisory_xact_lock(k.c, k.o) "
+    "                  ELSE pg_advisory_xact_lock_shared(k.c, k.o) END) "
+    "FROM unnest(CAST(:c AS int[]), CAST(:o AS int[]), CAST(:x AS boolean[])) AS k(c, o, x)"
 )
 _TRY = sa.text(
     "SELECT bool_and(pg_try_advisory_xact_lock(k.c, k.o)) "
@@ -153,12 +197,17 @@ def _arrays(keys: Sequence[LockKey]) -> dict[str, str]:
     }
 
 
-# The components of the candidates, and those linked to them by an ambiguous decision.
+_CANDIDATE_COMPONENTS = sa.text(
+    "SELECT DISTINCT component_id FROM source_events "
+    "WHERE id = ANY(CAST(:ids AS text[])) AND component_id IS NOT NULL"
+)
+# ... and those tied by an ambiguous decision to a member of a joined event's component
 _COMPONENTS = sa.text(
-    "WITH c AS (SELECT DISTINCT component_id FROM source_events "
-    "           WHERE id = ANY(CAST(:ids AS text[])) AND component_id IS NOT NULL), "
-    "m AS (SELECT e.id FROM source_events e JOIN c ON e.component_id = c.component_id) "
-    "SELECT component_id FROM c "
+    "WITH j AS (SELECT DISTINCT component_id FROM source_events "
+    "           WHERE id = ANY(CAST(:joined AS text[])) AND component_id IS NOT NULL), "
+    "m AS (SELECT e.id FROM source_events e JOIN j ON e.component_id = j.component_id) "
+    "SELECT component_id FROM source_events "
+    "  WHERE id = ANY(CAST(:ids AS text[])) AND component_id IS NOT NULL "
     "UNION SELECT o.component_id FROM m "
     "  JOIN match_decisions d ON d.a_id = m.id AND d.decision = 'ambiguous' "
     "  JOIN source_events o ON o.id = d.b_id WHERE o.component_id IS NOT NULL "
@@ -168,11 +217,17 @@ _COMPONENTS = sa.text(
 )
 
 
-def _component_keys(conn: Connection, stored: Collection[str]) -> list[LockKey]:
-    if not stored:
+def _component_keys(
+    conn: Connection, ids: Sequence[str], joined: Sequence[str] | None
+) -> list[LockKey]:
+    """Component locks of ``ids``, and with ``joined`` of what is tied to those."""
+    if not ids:
         return []
-    rows = conn.execute(_COMPONENTS, {"ids": text_array(stored)}).scalars().all()
-    return [(COMPONENT_CLASS, _int4(int(c))) for c in rows]
+    if joined is None:
+        rows = conn.execute(_CANDIDATE_COMPONENTS, {"ids": text_array(ids)})
+    else:
+        rows = conn.execute(_COMPONENTS, {"ids": text_array(ids), "joined": text_array(joined)})
+    return [(COMPONENT_CLASS, _int4(int(c))) for c in rows.scalars().all()]
 
 
 def _int4(value: int) -> int:
@@ -180,48 +235,75 @@ def _int4(value: int) -> int:
     return (value + 2**31) % 2**32 - 2**31
 
 
-def regions(entries: Mapping[str, Mapping[str, int]]) -> list[int]:
-    """The sorted region lock ids of these blocking-index rows (see the module text)."""
-    return sorted({_hash(region_of(prefix)) for e in entries.values() for prefix in e})
+def wanted(entries: Mapping[str, Mapping[str, int]], blocking: BlockingConfig) -> Wanted:
+    """The region and title-key locks of these events' blocking-index rows (module text)."""
+    places: set[tuple[str, str, str]] = set()  # (family, month, value): a day collapses
+    titles: dict[str, bool] = {}  # "day|word" -> exclusive
+    for prefixes in entries.values():
+        placed = any(p.startswith(_PLACE_FAMILIES) for p in prefixes)
+        for prefix in prefixes:
+            family, _, rest = prefix.partition("|")
+            if family == "dt":
+                titles[rest] = titles.get(rest, False) or not placed
+            else:
+                day, _, value = rest.partition("|")
+                places.add((family, day[:7], value))
+    out: Wanted = {(TITLE_CLASS, _hash(r)): exclusive for r, exclusive in titles.items()}
+    cells = (blocking.cell_lat_deg, blocking.cell_lon_deg)
+    for family, month, value in places:
+        for region in regions_of(family, month, value, cells):
+            out[(REGION_CLASS, _hash(region))] = True
+    return out
 
 
-def region_of(prefix: str) -> str:
-    """The region of one blocking key (without its start-time slot).
+_PLACE_FAMILIES = ("dc|", "dg|")
 
-    Keys are ``family|day|value`` (``blocking.py``).  Equal keys give equal
-    regions, which is all correctness needs; how coarse a region is only
-    decides how many locks a file takes and how often two files wait for
-    each other.
+
+def regions_of(family: str, month: str, value: str, cells: tuple[float, float]) -> list[str]:
+    """The regions of a blocking key ``family|<day of month>|value`` (slot-free).
+
+    ``cells`` are the geo cells' size in degrees (``blocking.cell_lat_deg``, ``…lon_deg``).
     """
-    family, _, rest = prefix.partition("|")
-    if family != "dg":
-        return prefix  # dc|day|town, dt|day|word (and anything unknown: itself)
-    day, _, cell = rest.partition("|")
-    parts = cell.split("|")
+    if family == "dg":
+        centre = _cell_centre(value, cells)
+        if centre is not None:
+            lat, lon = centre
+            return [
+                f"dg|{month}|{i}|{math.floor(lat / _LAT_DEG - a)}|{math.floor(lon / _LON_DEG - b)}"
+                for i, (a, b) in enumerate(((0.0, 0.0), (0.5, 0.0), (0.0, 0.5), (0.5, 0.5)))
+            ]
+    if family == "dc":
+        return [f"dc|{month}|{value}"]
+    return [f"{family}|{month}|{value}"]  # a key of another kind: its value per month
+
+
+def _cell_centre(value: str, cells: tuple[float, float]) -> tuple[float, float] | None:
+    """The centre of a geo-cell key's cell in degrees (``blocking.geo_cells``)."""
+    parts = value.split("|")
     try:
-        if len(parts) == 3:  # g<grid>|<lat index>|<lon index>
-            lat, lon = int(parts[1]) // _GRID_CELLS, int(parts[2]) // _GRID_CELLS
-            return f"dg|{day}|{parts[0]}|{lat}|{lon}"
-        if len(parts) == 2:  # <lat>|<lon> in degrees
-            lat = math.floor(float(parts[0]) / _LAT_DEG)
-            lon = math.floor(float(parts[1]) / _LON_DEG)
-            return f"dg|{day}|{lat}|{lon}"
+        if len(parts) == 2:  # grid 0 prints the centre in degrees
+            return float(parts[0]), float(parts[1])
+        if len(parts) == 3 and parts[0] in _GRID_SHIFT:
+            slat, slon = _GRID_SHIFT[parts[0]]
+            return (int(parts[1]) + slat) * cells[0], (int(parts[2]) + slon) * cells[1]
     except ValueError:
         pass
-    return prefix
+    return None
 
 
 def _hash(region: str) -> int:
-    return int.from_bytes(hashlib.blake2b(region.encode(), digest_size=4).digest(), signed=True)
+    """A stable 32-bit key of the region (the same in every replica, unlike ``hash``)."""
+    return _int4(zlib.crc32(region.encode()))
 
 
 __all__ = [
     "COMPONENT_CLASS",
     "MATCH_LOCK",
     "REGION_CLASS",
+    "TITLE_CLASS",
     "FileLocks",
     "lock_file",
-    "region_of",
-    "regions",
+    "regions_of",
     "share_matching",
+    "wanted",
 ]
