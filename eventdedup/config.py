@@ -311,7 +311,7 @@ class Settings:
         _positive_int,
         "When more than a few files wait, the processor commits up to this many in one "
         "transaction, matched together (1 = always file by file); also `eventdedup ingest`.",
-        25,
+        10,
     )
 
     @property

@@ -628,10 +628,13 @@ def _load_members(
     return out
 
 
+# Both ends among the ids: a join on the ids, not ``b_id = ANY(…)``, which compares every
+# decision found for ``a_id`` with every id in turn (seconds for the members of a batch).
 _DECISIONS = sa.text(
-    "SELECT a_id, b_id, decision, combined, score FROM match_decisions "
-    "WHERE a_id = ANY(CAST(:ids AS text[])) AND b_id = ANY(CAST(:ids AS text[])) "
-    "ORDER BY a_id, b_id"
+    "WITH ids AS MATERIALIZED (SELECT DISTINCT unnest(CAST(:ids AS text[])) AS id) "
+    "SELECT d.a_id, d.b_id, d.decision, d.combined, d.score FROM ids a "
+    "JOIN match_decisions d ON d.a_id = a.id JOIN ids b ON b.id = d.b_id "
+    "ORDER BY d.a_id, d.b_id"
 )
 
 
