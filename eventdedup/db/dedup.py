@@ -628,12 +628,15 @@ def _load_members(
     return out
 
 
-# Both ends among the ids: a join on the ids, not ``b_id = ANY(…)``, which compares every
-# decision found for ``a_id`` with every id in turn (seconds for the members of a batch).
+# Both ends among the ids: one index lookup per id (``OFFSET 0`` keeps the planner from
+# turning the lateral subquery into a join it might run as a scan of the whole table) and a
+# hashed check of the other end; ``b_id = ANY(…)`` would compare every decision found with
+# every id in turn (seconds for the members of a batch).
 _DECISIONS = sa.text(
     "WITH ids AS MATERIALIZED (SELECT DISTINCT unnest(CAST(:ids AS text[])) AS id) "
     "SELECT d.a_id, d.b_id, d.decision, d.combined, d.score FROM ids a "
-    "JOIN match_decisions d ON d.a_id = a.id JOIN ids b ON b.id = d.b_id "
+    "CROSS JOIN LATERAL (SELECT * FROM match_decisions m WHERE m.a_id = a.id OFFSET 0) AS d "
+    "WHERE d.b_id IN (SELECT id FROM ids) "
     "ORDER BY d.a_id, d.b_id"
 )
 
