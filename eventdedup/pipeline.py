@@ -281,11 +281,12 @@ class FileProcessor:
     def commit_batch(self, batch: Sequence[ParsedFile]) -> list[FileOutcome]:
         """Store several parsed files in ONE transaction, matched together; then move each.
 
-        The backlog path: the files' events are inserted file by file (each file
-        keeps its own ``file_ingestions`` row, its exactly-once claim and its
-        ``file.processed`` message), then matched against the store and each other
-        in one :meth:`Deduplicator.apply` — one candidate lookup, one clustering
-        and synthesis for the batch.  The clusters are those of the files one by
+        The backlog path: each file in turn is claimed, checked and recorded (it
+        keeps its own exactly-once claim, ``file_ingestions`` row and
+        ``file.processed`` message), then all their events are matched against
+        the store and each other in one :meth:`Deduplicator.apply` — one candidate
+        lookup, one clustering and synthesis, one ``COPY`` of the events for the
+        batch.  The clusters are those of the files one by
         one (the same pairs are scored and clustering depends only on the
         components).  Refused files are dead-lettered alone, each in its own
         transaction; should the batch's transaction fail for anything but a lost
