@@ -505,6 +505,10 @@ def ingest(
 
     engine = create_engine(url)
     upgrade_head(engine)  # outside the measurement, as for the backfill
+    if batching():  # the command calls it since the batch path came
+        from eventdedup.runner import prepare_interpreter
+
+        prepare_interpreter()
     postmaster = postmaster_pid(engine)
     cpu0, pg_cpu0 = cpu_seconds(), server_cpu_seconds(postmaster)
     children0 = resource.getrusage(resource.RUSAGE_CHILDREN)
