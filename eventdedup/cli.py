@@ -105,8 +105,9 @@ def ingest(paths: tuple[Path, ...], keep: bool) -> None:
     setup_logging(
         "WARNING" if settings.log_level == "INFO" else settings.log_level, settings.log_json
     )
-    from eventdedup.runner import ingest_paths
+    from eventdedup.runner import ingest_paths, prepare_interpreter
 
+    prepare_interpreter()  # as `run` does: the same pipeline, the same collector settings
     failed = _with_database("ingest", ingest_paths, settings, list(paths), keep)
     sys.exit(1 if failed else 0)
 

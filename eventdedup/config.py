@@ -309,9 +309,10 @@ class Settings:
     batch_files: int = _setting(
         "BATCH_FILES",
         _positive_int,
-        "When more than a few files wait, the processor commits up to this many in one "
-        "transaction, matched together (1 = always file by file); also `eventdedup ingest`.",
-        25,
+        "When files wait, the processor parses up to this many ahead and commits those "
+        "parsed meanwhile in one transaction, matched together (1 = always file by file); "
+        "also `eventdedup ingest`.",
+        10,
     )
 
     @property

@@ -85,11 +85,14 @@ class Deduplicator(Protocol):
         timings: dict[str, float] | None = None,
         *,
         prepared: Any = None,
+        insert: Callable[[store.Matched], object] | None = None,
     ) -> Messages:
-        """Match ``events`` (already inserted) incrementally; return feed messages.
+        """Match ``events`` incrementally; return feed messages.
 
         ``timings``, when given, receives the milliseconds spent per step;
         ``prepared`` is what :meth:`preparer` made of the file's events, if anything.
+        Without ``insert`` the events are stored already; with it they are not, and
+        ``insert`` is called with each one's record, component and canonical.
         """
         ...
 
@@ -278,11 +281,12 @@ class FileProcessor:
     def commit_batch(self, batch: Sequence[ParsedFile]) -> list[FileOutcome]:
         """Store several parsed files in ONE transaction, matched together; then move each.
 
-        The backlog path: the files' events are inserted file by file (each file
-        keeps its own ``file_ingestions`` row, its exactly-once claim and its
-        ``file.processed`` message), then matched against the store and each other
-        in one :meth:`Deduplicator.apply` — one candidate lookup, one clustering
-        and synthesis for the batch.  The clusters are those of the files one by
+        The backlog path: each file in turn is claimed, checked and recorded (it
+        keeps its own exactly-once claim, ``file_ingestions`` row and
+        ``file.processed`` message), then all their events are matched against
+        the store and each other in one :meth:`Deduplicator.apply` — one candidate
+        lookup, one clustering and synthesis, one ``COPY`` of the events for the
+        batch.  The clusters are those of the files one by
         one (the same pairs are scored and clustering depends only on the
         components).  Refused files are dead-lettered alone, each in its own
         transaction; should the batch's transaction fail for anything but a lost
@@ -318,6 +322,8 @@ class FileProcessor:
         results: list[_Stored | FileOutcome] = []
         with self.engine.begin() as conn:
             events: list[SourceEvent] = []
+            groups: list[store.EventGroup] = []
+            earlier: dict[str, tuple[SourceEvent, int]] = {}
             messages: Messages = []
             for parsed in batch:
                 assert parsed.loaded is not None and parsed.file_hash is not None
@@ -334,7 +340,8 @@ class FileProcessor:
                     messages.extend(notices)
                     results.append(_Stored(parsed, outcome, existing.id, 0, 0, rejected))
                     continue
-                accepted_events, skipped, rejected = self._split_known(conn, loaded)
+                # events of the files before it are not in the table yet, so they are passed
+                accepted_events, skipped, rejected = self._split_known(conn, loaded, earlier)
                 file_id = store.insert_file(
                     conn,
                     filename=name,
@@ -349,13 +356,15 @@ class FileProcessor:
                     file_metadata=json_safe(dict(loaded.metadata)),
                     replica=self.replica,
                 )
-                accepted = store.insert_events(conn, file_id, accepted_events, parsed.rows)
+                groups.append((file_id, accepted_events, parsed.rows))
+                earlier.update((e.id, (e, file_id)) for e in accepted_events)
                 events.extend(accepted_events)
-                results.append(_Stored(parsed, "processed", file_id, accepted, skipped, rejected))
+                results.append(
+                    _Stored(parsed, "processed", file_id, len(accepted_events), skipped, rejected)
+                )
             timings["store"] = _ms(lap)
-            if self.deduplicator is not None and events:
-                prepared = [p.prepared for p in batch if p.prepared is not None]
-                messages.extend(self.deduplicator.apply(conn, events, timings, prepared=prepared))
+            prepared = [p.prepared for p in batch if p.prepared is not None]
+            messages.extend(self._match(conn, groups, timings, prepared))
             lap = time.perf_counter()
             durations: list[tuple[int, int]] = []
             for stored, began in zip(results, started, strict=True):
@@ -463,13 +472,9 @@ class FileProcessor:
                     file_metadata=json_safe(dict(loaded.metadata)),
                     replica=self.replica,
                 )
-                accepted = store.insert_events(conn, file_id, accepted_events, rows)
+                accepted = len(accepted_events)
                 timings["store"] = _ms(lap)
-                messages: Messages = []
-                if self.deduplicator is not None:
-                    messages.extend(
-                        self.deduplicator.apply(conn, accepted_events, timings, prepared=prepared)
-                    )
+                messages = self._match(conn, [(file_id, accepted_events, rows)], timings, prepared)
                 lap = time.perf_counter()
                 duration_ms = int((self.clock() - started) * 1000)
                 store.update_file(conn, file_id, duration_ms=duration_ms)
@@ -591,15 +596,50 @@ class FileProcessor:
         _log_outcome(result)
         return result
 
+    def _match(
+        self,
+        conn: Connection,
+        groups: Sequence[store.EventGroup],
+        timings: dict[str, float],
+        prepared: Any,
+    ) -> Messages:
+        """Insert the files' accepted events and match them; the feed messages of matching.
+
+        With a deduplicator the rows are written once matching knows their record,
+        component and canonical (it calls back); without one, at once.
+        """
+        events = [e for _, group, _ in groups for e in group]
+        if self.deduplicator is None or not events:
+            store.insert_event_groups(conn, groups)
+            return []
+        inserted: list[int] = []
+
+        def insert(matched: store.Matched) -> None:
+            inserted.append(store.insert_event_groups(conn, groups, matched))
+
+        messages = self.deduplicator.apply(conn, events, timings, prepared=prepared, insert=insert)
+        if not inserted:  # a deduplicator that did not call back: the rows without matching
+            store.insert_event_groups(conn, groups)
+        return messages
+
     def _split_known(
-        self, conn: Connection, loaded: LoadedFile
+        self,
+        conn: Connection,
+        loaded: LoadedFile,
+        earlier: Mapping[str, tuple[SourceEvent, int]] | None = None,
     ) -> tuple[list[SourceEvent], int, list[RejectedEvent]]:
         """Drop events stored before: identical ones are skipped, changed ones rejected.
 
         There is no update path for a re-extracted listing yet, so a changed event
         with a known id is quarantined rather than silently overwriting the stored one.
+        ``earlier`` are events accepted by the files before this one in a batch, not
+        in the table yet: ``{id: (event, file id)}``.
         """
         known = store.stored_content_hashes(conn, [e.id for e in loaded.events])
+        for event in loaded.events:
+            if earlier and event.id in earlier and event.id not in known:
+                first, file_id = earlier[event.id]
+                known[event.id] = (store.content_hash(first.raw), file_id)
         accepted: list[SourceEvent] = []
         rejected = list(loaded.rejected)
         skipped = 0

@@ -72,6 +72,13 @@ FILE_EVENTS = int(os.environ.get("BENCH_FILE_EVENTS", "200"))
 # --- helpers ------------------------------------------------------------------------------------
 
 
+def batching() -> bool:
+    """Whether the code under test has the batch path (``--batch-files`` applies)."""
+    from eventdedup.config import env_var_names
+
+    return "EVENT_DEDUP_BATCH_FILES" in env_var_names()
+
+
 def rss_mb(pid: int | str = "self", field: str = "VmRSS") -> float:
     """Resident (``VmRSS``) or peak resident (``VmHWM``) memory of a process in MB."""
     with open(f"/proc/{pid}/status") as f:
@@ -300,8 +307,8 @@ def backfill(
                     processor,
                     on_done=done,
                     parse_workers=parse_workers,
-                    # only when batching, so that the benchmark also runs on older commits
-                    **({"batch_files": batch_files} if batch_files > 1 else {}),  # type: ignore[arg-type]
+                    # only where there is batching, so that the benchmark runs on older commits
+                    **({"batch_files": batch_files} if batching() else {}),  # type: ignore[arg-type]
                 )
             )
             async with send:
@@ -488,7 +495,7 @@ def ingest(
             "EVENT_DEDUP_DEAD_LETTER_DIR": str(work / "dead"),
             "EVENT_DEDUP_DATA_DIR": str(work / "state"),
             "EVENT_DEDUP_PARSE_WORKERS": str(parse_workers),
-            **({"EVENT_DEDUP_BATCH_FILES": str(batch_files)} if batch_files > 1 else {}),
+            **({"EVENT_DEDUP_BATCH_FILES": str(batch_files)} if batching() else {}),
         }
     )
     import sqlalchemy as sa
@@ -498,6 +505,10 @@ def ingest(
 
     engine = create_engine(url)
     upgrade_head(engine)  # outside the measurement, as for the backfill
+    if batching():  # the command calls it since the batch path came
+        from eventdedup.runner import prepare_interpreter
+
+        prepare_interpreter()
     postmaster = postmaster_pid(engine)
     cpu0, pg_cpu0 = cpu_seconds(), server_cpu_seconds(postmaster)
     children0 = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -577,7 +588,7 @@ def steady(
             "EVENT_DEDUP_BATCH_FILES": str(batch_files),
         }
     )
-    if batch_files <= 1:  # the default, also on commits without the setting
+    if not batching():  # a commit without the setting
         del env["EVENT_DEDUP_BATCH_FILES"]
     if url:
         env["EVENT_DEDUP_DATABASE_URL"] = url

@@ -1,10 +1,12 @@
-"""The processor actor: take settled files off the queue and process them one by one.
+"""The processor actor: take settled files off the queue and process them.
 
-Two stages, one file apart: while file N is in the database (a worker thread,
-one transaction), file N+1 is read, validated and prepared for matching in a
+Two stages: while file N is in the database (a worker thread, one
+transaction), file N+1 is read, validated and prepared for matching in a
 worker process.  The stages overlap on the machine's two cores; nothing is
 decided in the first stage, so a file parsed ahead but never committed (a
-shutdown, a crash) is simply parsed again from the inbox later.
+shutdown, a crash) is simply parsed again from the inbox later.  With a
+backlog, the first stage runs up to a batch ahead and the second commits the
+files parsed meanwhile together (``batch_files``).
 """
 
 from __future__ import annotations
@@ -105,48 +107,31 @@ def parse_pickled(
     )
 
 
-#: "More than a few files are waiting": with at least this many queued behind the file
-#: at hand, the files are taken as one batch (up to ``batch_files``).
-BATCH_WAITING = 3
-
-
 async def parse_ahead(
-    queue: trio.MemoryReceiveChannel[Path],
-    parsed: trio.MemorySendChannel[list[ParsedFile]],
-    parse: Parse,
-    batch_files: int = 1,
+    queue: trio.MemoryReceiveChannel[Path], parsed: trio.MemorySendChannel[ParsedFile], parse: Parse
 ) -> None:
-    """First stage: parse each queued file; hand it on when the second stage is free.
-
-    When a backlog waits (``BATCH_WAITING`` files or more behind the one at
-    hand), up to ``batch_files`` are taken at once and parsed side by side, as
-    many at a time as there are parse workers, and handed on as one batch.
-    """
+    """First stage: parse each queued file; hand it on when the second stage has room."""
     async with parsed:
         async for path in queue:
-            paths = [path]
-            if batch_files > 1 and queue.statistics().current_buffer_used >= BATCH_WAITING:
-                while len(paths) < batch_files:
-                    try:
-                        paths.append(queue.receive_nowait())
-                    except (trio.WouldBlock, trio.EndOfChannel):
-                        break
-            await parsed.send(await parse_all(paths, parse))
+            await parsed.send(await parse(path))
 
 
-async def parse_all(paths: Sequence[Path], parse: Parse) -> list[ParsedFile]:
-    """Parse ``paths`` concurrently (``parse`` limits how many at a time); in order."""
-    if len(paths) == 1:
-        return [await parse(paths[0])]
-    results: list[ParsedFile | None] = [None] * len(paths)
+async def take_batch(
+    parsed: trio.MemoryReceiveChannel[ParsedFile], batch_files: int
+) -> list[ParsedFile]:
+    """The next parsed file, with those parsed meanwhile (up to ``batch_files`` in all).
 
-    async def one(n: int) -> None:
-        results[n] = await parse(paths[n])
-
-    async with trio.open_nursery() as nursery:
-        for n in range(len(paths)):
-            nursery.start_soon(one, n)
-    return [r for r in results if r is not None]
+    A backlog forms a batch by itself: while the second stage commits, the
+    first parses up to ``batch_files`` files ahead, and the second takes them
+    all at once.  A file arriving alone is committed alone, without waiting.
+    """
+    batch = [await parsed.receive()]
+    while len(batch) < batch_files:
+        try:
+            batch.append(parsed.receive_nowait())
+        except (trio.WouldBlock, trio.EndOfChannel):
+            break
+    return batch
 
 
 async def processor(
@@ -164,8 +149,8 @@ async def processor(
     """Actor: parse ahead, then commit each file (or batch of files) in a worker thread.
 
     With ``batch_files`` > 1, a backlog of queued files is committed in batches
-    (:meth:`FileProcessor.commit_batch`); a file arriving alone still goes
-    through on its own, at the lowest latency.
+    (:meth:`FileProcessor.commit_batch`) of the files parsed while the previous
+    commit ran; a file arriving alone still goes through on its own, at once.
 
     The commit's worker thread is not abandoned on shutdown, so a file in flight
     either commits or rolls back before the actor stops; a file the actor never
@@ -199,11 +184,16 @@ async def _run_stages(
 ) -> None:
     async with parsing(files, parse_workers) as (parse, warm_up), trio.open_nursery() as nursery:
         nursery.start_soon(warm_up)
-        # Unbuffered: the first stage runs at most one file (or batch) ahead of the second.
-        parsed_send, parsed_receive = trio.open_memory_channel[list[ParsedFile]](0)
-        nursery.start_soon(parse_ahead, queue, parsed_send, parse, batch_files)
+        # The first stage runs one file ahead of the second, or with batches as many
+        # as make a batch: unbuffered without batching.
+        parsed_send, parsed_receive = trio.open_memory_channel[ParsedFile](max(0, batch_files - 1))
+        nursery.start_soon(parse_ahead, queue, parsed_send, parse)
         task_status.started()
-        async for batch in parsed_receive:
+        while True:
+            try:
+                batch = await take_batch(parsed_receive, batch_files)
+            except trio.EndOfChannel:
+                break
             retrying = AsyncRetrying(
                 wait=wait_exponential_jitter(multiplier=0.5, max=max_wait, jitter=0.5),
                 retry=retry_if_exception_type(DB_DOWN),

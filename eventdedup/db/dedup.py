@@ -40,7 +40,7 @@ import attrs
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from eventdedup.db.events import copy_lines, copy_rows, copy_text
+from eventdedup.db.events import Matched, copy_lines, copy_rows, copy_text
 from eventdedup.db.events import text_array as _text_array
 from eventdedup.db.locks import MATCH_LOCK, FileLocks, lock_file
 from eventdedup.db.tables import (
@@ -84,6 +84,8 @@ class _NewEvents:
     component_of: dict[int, int]
     # stored records already parsed by the candidate query
     known: dict[str, _Member]
+    # inserts the new events' rows with their record, component and canonical (else: updated)
+    insert: Callable[[Matched], object] | None = None
 
 
 class _Laps:
@@ -224,12 +226,16 @@ class DbDeduplicator:
         timings: dict[str, float] | None = None,
         *,
         prepared: PreparedEvents | Sequence[PreparedEvents] | None = None,
+        insert: Callable[[Matched], object] | None = None,
     ) -> Messages:
-        """Match ``events`` (already inserted); ``timings`` gets milliseconds per step.
+        """Match ``events``; ``timings`` gets milliseconds per step.
 
         ``prepared`` is :func:`prepare_events` of (at least) these events, done
         ahead (one per file of a batch); it is used if it was made with the
-        configuration in force now.
+        configuration in force now.  Without ``insert`` the events are in
+        ``source_events`` already and their rows are updated; with it they are
+        not, and ``insert`` is called once with every new event's record,
+        component and canonical, to write each row once.
         """
         if prepared is not None and not isinstance(prepared, PreparedEvents):
             prepared = PreparedEvents.merge(prepared)
@@ -295,6 +301,7 @@ class DbDeduplicator:
             dict(zip(new_ids, fresh, strict=True)),
             merged,
             stored,
+            insert,
         )
         # through the public method, so a subclass that post-processes it sees files too
         sources = ", ".join(sorted({e.source_code for e in events}))
@@ -650,10 +657,16 @@ def _load_members(
     return out
 
 
+# Both ends among the ids: one index lookup per id (``OFFSET 0`` keeps the planner from
+# turning the lateral subquery into a join it might run as a scan of the whole table) and a
+# hashed check of the other end; ``b_id = ANY(…)`` would compare every decision found with
+# every id in turn (seconds for the members of a batch).
 _DECISIONS = sa.text(
-    "SELECT a_id, b_id, decision, combined, score FROM match_decisions "
-    "WHERE a_id = ANY(CAST(:ids AS text[])) AND b_id = ANY(CAST(:ids AS text[])) "
-    "ORDER BY a_id, b_id"
+    "WITH ids AS MATERIALIZED (SELECT DISTINCT unnest(CAST(:ids AS text[])) AS id) "
+    "SELECT d.a_id, d.b_id, d.decision, d.combined, d.score FROM ids a "
+    "CROSS JOIN LATERAL (SELECT * FROM match_decisions m WHERE m.a_id = a.id OFFSET 0) AS d "
+    "WHERE d.b_id IN (SELECT id FROM ids) "
+    "ORDER BY d.a_id, d.b_id"
 )
 
 
@@ -799,9 +812,11 @@ def _write_members(
 ) -> None:
     """Every changed member row in one statement: record (new events), component, canonical.
 
-    Each row is rewritten once per file, and only if something in it changed.
+    Each row is rewritten once per file, and only if something in it changed; the
+    new events' rows go to ``new.insert`` instead when there is one (not stored yet).
     """
     rows: list[str] = []
+    inserts: dict[str, tuple[str, int, int | None]] = {}
     for i in sorted(members):
         m = members[i]
         record: str | None = None
@@ -813,12 +828,19 @@ def _write_members(
             elif component is not None:
                 component = new.component_of.get(component, component)
         canonical = links.get(i, m.canonical_id)
+        if new is not None and new.insert is not None and record is not None:
+            assert component is not None
+            inserts[i] = (record, component, canonical)
+            continue
         if record is None and component == m.component_id and canonical == m.canonical_id:
             continue
         rows.append(
             f'{{"id":{json.dumps(i)},"record":{record or "null"},'
             f'"component_id":{_null(component)},"canonical_id":{_null(canonical)}}}'
         )
+    if inserts:
+        assert new is not None and new.insert is not None
+        new.insert(inserts)
     if rows:
         conn.execute(_WRITE_MEMBERS, {"rows": "[" + ",".join(rows) + "]"})
 

@@ -282,28 +282,63 @@ def event_rows(events: Iterable[SourceEvent]) -> EventRows:
     return EventRows(rows, dates)
 
 
+#: What matching adds to an event's row; inserted with the row when known by then.
+_MATCHED_COLUMNS = ("record", "component_id", "canonical_id")
+
+#: event id -> (normalized record as JSON, match-graph component, canonical id)
+Matched = Mapping[str, tuple[str, int, int | None]]
+
+#: Events to insert: (file id, the file's accepted events, their rows if made ahead)
+EventGroup = tuple[int, Sequence[SourceEvent], EventRows | None]
+
+
 def insert_events(
-    conn: Connection, file_id: int, events: Sequence[SourceEvent], rows: EventRows | None = None
+    conn: Connection,
+    file_id: int,
+    events: Sequence[SourceEvent],
+    rows: EventRows | None = None,
+    matched: Matched | None = None,
 ) -> int:
     """Insert source events and their dates with two ``COPY`` statements.
 
     ``rows`` is :func:`event_rows` of (at least) these events, if made ahead.
     """
-    if not events:
+    return insert_event_groups(conn, [(file_id, events, rows)], matched)
+
+
+def insert_event_groups(
+    conn: Connection, groups: Sequence[EventGroup], matched: Matched | None = None
+) -> int:
+    """Insert the events of one or more files with two ``COPY`` statements in all.
+
+    ``matched`` (every event's record, component and canonical), when given, goes
+    into the rows at once, so a matched event's row is written once, not inserted
+    and then updated (an update of an indexed column rewrites every index entry).
+    """
+    lines: list[str] = []
+    dates: list[str] = []
+    for file_id, events, rows in groups:
+        if not events:
+            continue
+        if rows is None or not rows.covers(events):
+            rows = event_rows(events)
+        prefix = f"\t{int(file_id)}\t"
+        for e in events:
+            line = copy_text(e.id) + prefix + rows.events[e.id]
+            if matched is not None:
+                record, component, canonical = matched[e.id]
+                line += f"\t{copy_text(record)}\t{int(component)}\t" + (
+                    "\\N" if canonical is None else str(int(canonical))
+                )
+            lines.append(line)
+            dates.extend(rows.dates[e.id])
+    if not lines:
         return 0
-    if rows is None or not rows.covers(events):
-        rows = event_rows(events)
-    prefix = f"\t{int(file_id)}\t"
-    copy_lines(
-        conn,
-        source_events.name,
-        _EVENT_COLUMNS,
-        (copy_text(e.id) + prefix + rows.events[e.id] for e in events),
-    )
-    dates = [line for e in events for line in rows.dates[e.id]]
+    columns = _EVENT_COLUMNS + (_MATCHED_COLUMNS if matched is not None else ())
+    copy_lines(conn, source_events.name, columns, lines)
     if dates:
         copy_lines(conn, event_dates.name, _DATE_COLUMNS, dates)
-    return len(events)
+    return len(lines)
 
 
 def count_events_of_file(conn: Connection, file_id: int) -> int:
