@@ -65,8 +65,9 @@ class Replica(DbDeduplicator):
         timings: dict[str, float] | None = None,
         *,
         prepared: Any = None,
+        insert: Any = None,
     ) -> Messages:
-        messages = super().apply(conn, events, timings, prepared=prepared)
+        messages = super().apply(conn, events, timings, prepared=prepared, insert=insert)
         assert self.locks is not None
         if self.pause is not None:
             self.pause(self)
