@@ -136,13 +136,13 @@ def test_a_doubtful_member_is_one_split_question_per_cluster(cfg: MatchingConfig
 def test_order_is_expected_benefit(cfg: MatchingConfig) -> None:
     clusters = [C({"a"}), C({"b"}), C({"p1", "p2", "p3"}), C({"q1", "q2", "q3"})]
     edges = [
-        edge("a", "b", title=0.95),  # likely, moves 1
+        edge("a", "b", title=1.0, description=1.0),  # likely, moves 1
         edge("p1", "p2", "match"),
         edge("p2", "p3", "match"),
         edge("q1", "q2", "match"),
         edge("q2", "q3", "match"),
         # less likely (two corroborated clusters), moves 3
-        attrs.evolve(edge("p1", "q1", title=0.95), probability=0.99),
+        attrs.evolve(edge("p1", "q1", title=1.0, description=1.0), probability=0.99),
     ]
     queue = build_queue(clusters, edges, cfg)
     assert [q.a_id for q in queue] == ["p1", "a"]
