@@ -255,6 +255,10 @@ async def train_learned(settings: Settings) -> dict[str, Any]:
                     "decisions": model.decisions,
                     "agreement": model.agreement,
                     "baseline": model.baseline,
+                    # held-out answers it was that sure of (and got right), and whether
+                    # that earns it the right to act (``LearnedModel.earned``)
+                    "held_out_sure": model.vouched(settings.resolver_confidence),
+                    "earned": model.earned(settings.resolver_confidence),
                 }
 
             return await db.run(run)

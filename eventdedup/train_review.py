@@ -1,6 +1,6 @@
 """``eventdedup train review``: fit the review queue's calibration on synthetic corpora.
 
-The rows are exactly the pairs a question can be about (``merge_candidates``
+The rows are exactly the pairs a question can be about (``merge_questions``
 and ``split_candidates`` of :mod:`eventdedup.matching.review` over the
 engine's own clusters), labelled by the generator's truth.  The corpora are synthetic only —
 the base vocabulary and the generated ``TRAIN_VOCAB_SEEDS``, each without and
@@ -29,7 +29,7 @@ from eventdedup.matching.review import (
     FEATURES,
     MERGE,
     SPLIT,
-    merge_candidates,
+    merge_questions,
     pair_features,
     split_candidates,
 )
@@ -59,8 +59,9 @@ def queue_rows(
     def same(e: PairScore) -> bool:
         return truth.get(e.a_id) is not None and truth.get(e.a_id) == truth.get(e.b_id)
 
-    for ca, cb, candidates in merge_candidates(result.clusters, result.decisions, cfg):
-        rows.extend((pair_features(e, (len(ca), len(cb))), same(e), MERGE) for e in candidates)
+    for ca, cb, candidates, contested in merge_questions(result.clusters, result.decisions, cfg):
+        sizes = (len(ca), len(cb))
+        rows.extend((pair_features(e, sizes, contested), same(e), MERGE) for e in candidates)
     for c, _, links in split_candidates(result.clusters, result.decisions):
         rows.extend((pair_features(e, (len(c) - 1, 1)), same(e), SPLIT) for e in links)
     return rows
@@ -84,7 +85,7 @@ def train(specs: Sequence[Spec] = TRAIN_SPECS) -> dict[str, Any]:
         "weights": [round(w, 4) for w in weights],
         "training": {
             "estimator": f"L2 logistic regression (l2={L2}, Newton), eventdedup.matching.logistic",
-            "rows": "the pairs a question may be about (review.merge_candidates, split_candidates)",
+            "rows": "the pairs a question may be about (review.merge_questions, split_candidates)",
             "corpora": [
                 {
                     "seed": s.seed,

@@ -8,7 +8,9 @@ review queue from the truth (merge / keep separate / split / keep together),
 the ``learned`` resolver is trained on those answers exactly as the daemon
 trains it (``eventdedup.matching.learned.train``), and then answers the rest
 of the queue, applying what it is at least 0.9 sure of
-(``EVENT_DEDUP_RESOLVER_CONFIDENCE``'s default).  Answers become constraints
+(``EVENT_DEDUP_RESOLVER_CONFIDENCE``'s default) once it has earned that
+(``LearnedModel.earned``: its cross-validated agreement with the operator's
+answers at that confidence), as the daemon's resolver does.  Answers become constraints
 and the corpus is re-clustered, as in the daemon.  Prints the pairwise
 precision and recall of the engine alone, of the engine + the resolver's
 decisions only (the automatic decisions), and of engine + operator +
@@ -88,6 +90,8 @@ def measure(root: Path, answer_share: float) -> dict[str, Any]:
     auto_cannot: list[Pair] = []
     decided = right = 0
     out_of_the_box = 0
+    earned = model.earned(CONFIDENCE)
+    would = would_right = 0  # what it would decide without the earned rule
     for q in rest:
         sig: Any = q.to_json()["signals"]
         if max(LearnedModel().probability(sig), 1 - LearnedModel().probability(sig)) >= CONFIDENCE:
@@ -96,6 +100,10 @@ def measure(root: Path, answer_share: float) -> dict[str, Any]:
         if max(p, 1 - p) < CONFIDENCE:
             continue
         says_same = p >= 0.5
+        would += 1
+        would_right += says_same == same(q)
+        if not earned:
+            continue
         decided += 1
         right += says_same == same(q)
         m, c = constraints(q, says_same)
@@ -109,6 +117,9 @@ def measure(root: Path, answer_share: float) -> dict[str, Any]:
         "learned_agreement_with_operators": model.agreement,
         "shipped_calibration_agreement": model.baseline,
         "resolver_decisions_out_of_the_box": out_of_the_box,
+        "held_out_sure_right": model.vouched(CONFIDENCE),
+        "earned": earned,
+        "decisions_without_earned_rule": f"{would} ({would_right} right)",
         "resolver_decisions": decided,
         "resolver_right": right,
         "engine": quality(events, truth, [], []),

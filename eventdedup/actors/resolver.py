@@ -78,6 +78,10 @@ def answer_name(question: Question, answer: Answer | None) -> str:
 
 
 async def ask_learned(chain: ResolverChain, question: Question) -> Answer | None:
+    """None (unsure) until its held-out agreement with operators vouches for the confidence
+    it acts at (``LearnedModel.earned``)."""
+    if not chain.model.earned(chain.confidence):
+        return None
     p = chain.model.probability(question.signals)
     same = p >= 0.5
     return Answer(
@@ -198,12 +202,14 @@ async def apply_when_free(
 
 
 async def maybe_retrain(db: Database, chain: ResolverChain, metrics: Metrics) -> bool:
-    """Retrain (in a worker process) once enough new operator answers came in."""
+    """Retrain (in a worker process) once enough new operator answers came in, or when another
+    replica (or ``eventdedup train resolver``) stored a model trained on more answers: the
+    stored weights come without the held-out evidence, so it is refitted here (the fit is
+    deterministic: the same weights)."""
     stored = await db.run(_read, db, load_model)
-    if stored.decisions >= chain.model.decisions:
-        chain.model = stored  # another replica (or ``eventdedup train resolver``) trained it
     count = await db.run(_read, db, operator_answer_count)
-    if count - chain.model.decisions < chain.retrain_every:
+    newer = stored.decisions > chain.model.decisions
+    if not newer and count - chain.model.decisions < chain.retrain_every:
         return False
     examples = await db.run(_read, db, operator_examples)
     chain.model = await trio_parallel.run_sync(train, examples)

@@ -393,8 +393,11 @@ class DbDeduplicator:
             )
         messages.extend(("canonical.removed", {"canonical_id": gone}) for gone in emptied)
         lap("canonicals")
-        queue = _review_queue(conn, ids, result.clusters, edges, must, cannot, self.cfg)
-        messages.extend(_refresh_review(conn, ids, queue, settled_by))
+        found = _review_queue(conn, ids, result.clusters, edges, must, cannot, self.cfg)
+        messages.extend(_refresh_review(conn, ids, found.own, settled_by))
+        messages.extend(
+            _refresh_review(conn, found.neighbours, found.theirs, settled_by, merges_apart_from=ids)
+        )
         lap("review")
         return messages
 
@@ -902,6 +905,36 @@ _CANNOT_BETWEEN = sa.text(
 )
 
 
+def _ring(conn: Connection, frontier: Sequence[str], known: set[str]) -> list[frozenset[str]]:
+    """The stored clusters at the far ends of ambiguous pairs leaving ``frontier``, beyond
+    ``known`` listings."""
+    far = sorted(
+        {
+            x
+            for r in conn.execute(_CROSS, {"ids": _text_array(frontier)})
+            for x in (r.a_id, r.b_id)
+            if x not in known
+        }
+    )
+    found: dict[int, set[str]] = {}
+    if far:
+        for r in conn.execute(_OUTSIDE, {"ids": _text_array(far)}):
+            if r.id not in known:
+                found.setdefault(int(r.canonical_id), set()).add(r.id)
+    return [frozenset(c) for _, c in sorted(found.items())]
+
+
+@attrs.frozen
+class _Questions:
+    """What :func:`_review_queue` found: the questions about the re-clustered components, and
+    the merge questions of the clusters next to them (``neighbours``' listings), whose
+    *contested* flag the re-clustering may have changed."""
+
+    own: list[QueueItem]
+    neighbours: list[str]
+    theirs: list[QueueItem]
+
+
 def _review_queue(
     conn: Connection,
     ids: Sequence[str],
@@ -910,49 +943,68 @@ def _review_queue(
     must: Sequence[tuple[str, str]],
     cannot: Sequence[tuple[str, str]],
     cfg: MatchingConfig,
-) -> list[QueueItem]:
-    """The review questions about these components, including merges with other components.
+) -> _Questions:
+    """The review questions about these components, and the merge questions next to them.
 
     An ambiguous pair may join a re-clustered cluster to a cluster of another
-    component; that cluster (as stored) and every decision and cannot-link
-    between the two are loaded, so the question sees all the evidence.
+    component (ring 1).  Whether a merge question is contested depends on the
+    merge candidates of both its clusters, so the questions of the re-clustered
+    clusters need ring 1's neighbours (ring 2), and ring 1's own merge
+    questions — contested or not by the re-clustering — need ring 2's (ring 3).
+    The rings' clusters are loaded as stored, with every decision and
+    cannot-link with a listing of ring 1 or 2 on one side, so each question
+    sees complete evidence (``review.merge_questions``).
     """
     if not ids:
-        return []
+        return _Questions([], [], [])
     inner = set(ids)
-    touching = [
-        score_from_row(r)
-        for r in conn.execute(_CROSS, {"ids": _text_array(ids)})
-        if (r.a_id in inner) != (r.b_id in inner)
-    ]
-    outside_ids = sorted({x for e in touching for x in e.key if x not in inner})
-    outside: dict[int, set[str]] = {}
+    known = set(inner)
+    frontier: Sequence[str] = ids
+    rings: list[list[frozenset[str]]] = []
+    for _ in range(3):
+        ring = _ring(conn, frontier, known) if frontier else []
+        rings.append(ring)
+        frontier = sorted(x for c in ring for x in c)
+        known.update(frontier)
+    near = sorted(x for ring in rings[:2] for c in ring for x in c)
     between: list[PairScore] = []
     cannot_between: list[tuple[str, str]] = []
-    if outside_ids:
-        for r in conn.execute(_OUTSIDE, {"ids": _text_array(outside_ids)}):
-            if r.id not in inner:
-                outside.setdefault(int(r.canonical_id), set()).add(r.id)
-        members = sorted(x for c in outside.values() for x in c)
-        params = {"inner": _text_array(ids), "outer": _text_array(members)}
+    if near:
+        params = {"inner": _text_array(near), "outer": _text_array(sorted(known))}
         between = [score_from_row(r) for r in conn.execute(_BETWEEN, params)]
         cannot_between = [(r.a_id, r.b_id) for r in conn.execute(_CANNOT_BETWEEN, params)]
-    everything = [*clusters, *(frozenset(c) for c in outside.values())]
+    everything = [*clusters, *(c for ring in rings for c in ring)]
     queue = build_queue(
         everything,
-        [*edges, *between],
+        list({e.key: e for e in [*edges, *between]}.values()),
         cfg,
         cannot_link=[*cannot, *cannot_between],
         must_link=must,
     )
+    ring1 = {x for c in rings[0] for x in c}
     # a split question about a cluster of another component is that component's business
-    return [q for q in queue if q.a_id in inner or (q.kind == MERGE and q.b_id in inner)]
+    own = [q for q in queue if q.a_id in inner or (q.kind == MERGE and q.b_id in inner)]
+    theirs = [
+        q
+        for q in queue
+        if q.kind == MERGE and not {q.a_id, q.b_id} & inner and (q.a_id in ring1 or q.b_id in ring1)
+    ]
+    return _Questions(own, sorted(ring1), theirs)
 
 
 def _refresh_review(
-    conn: Connection, ids: Sequence[str], items: Sequence[QueueItem], settled_by: str
+    conn: Connection,
+    ids: Sequence[str],
+    items: Sequence[QueueItem],
+    settled_by: str,
+    *,
+    merges_apart_from: Sequence[str] | None = None,
 ) -> Messages:
     """Bring the open review items of these events in line with the latest clustering.
+
+    ``merges_apart_from``: only the merge items of these events that touch none
+    of those listings are brought in line (the neighbours of re-clustered
+    components, whose own questions are refreshed with them).
 
     Items still raised keep their id (updated in place), items no longer raised
     are closed as resolved — announced with who or what settled them — and new
@@ -961,6 +1013,7 @@ def _refresh_review(
     (``data.resolution``).  Items closed automatically carry no resolution and
     may be raised again.
     """
+    apart = set(merges_apart_from or ())
     # an open item wins over a settled one with the same key (ordered last)
     existing = (
         {
@@ -977,6 +1030,8 @@ def _refresh_review(
                 ),
                 {"ids": _text_array(ids)},
             )
+            if merges_apart_from is None
+            or (r.kind == MERGE and r.a_id not in apart and r.b_id not in apart)
         }
         if ids
         else {}

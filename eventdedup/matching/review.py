@@ -11,6 +11,13 @@ answer is genuinely in doubt:
 * in doubt: P(the current clustering is wrong) is at least ``min_doubt`` and
   below ``sure`` (at or above it the calibration is sure; nobody is asked).
 
+A merge question is *contested* when one of its two clusters is also a merge
+candidate with a third cluster (``merge_questions``): the listing could join
+more than one cluster, so at least one of those questions is about different
+events (films at one cinema, two talks at one venue).  It is an input of the
+calibration, so whether a question is contested depends on the neighbours of
+both its clusters (the stored queue loads them: ``eventdedup/db/dedup.py``).
+
 P(same) is the calibration's (``CALIBRATION``, fitted on synthetic corpora by
 ``eventdedup train review``).  Items are ordered by expected benefit: P(the
 current clustering is wrong) times the number of listings the answer moves.
@@ -22,6 +29,7 @@ from __future__ import annotations
 import importlib.resources
 import json
 import math
+from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
@@ -57,6 +65,7 @@ FEATURES = (
     "different_days",  # no common day at all
     "different_place",  # geo 0: towns or points far apart
     "corroborated",  # both clusters already hold more than one listing
+    "contested",  # a merge question whose cluster could also join a third cluster
 )
 CALIBRATION_FILE = "review_calibration.json"
 
@@ -106,27 +115,36 @@ def signal_features(sig: Mapping[str, Any]) -> tuple[float, ...]:
         1.0 if float(sig["date"]) <= 0.0 else 0.0,
         1.0 if float(sig["geo"]) <= 0.0 else 0.0,
         1.0 if min(sizes) > 1 else 0.0,
+        1.0 if sig.get("contested") else 0.0,
     )
 
 
-def pair_features(score: PairScore, sizes: tuple[int, int] = (1, 1)) -> tuple[float, ...]:
-    return signal_features(signals(score, sizes))
+def pair_features(
+    score: PairScore, sizes: tuple[int, int] = (1, 1), contested: bool = False
+) -> tuple[float, ...]:
+    return signal_features(signals(score, sizes, contested))
 
 
 def pair_probability(
-    score: PairScore, weights: Sequence[float] = CALIBRATION, sizes: tuple[int, int] = (1, 1)
+    score: PairScore,
+    weights: Sequence[float] = CALIBRATION,
+    sizes: tuple[int, int] = (1, 1),
+    contested: bool = False,
 ) -> float:
     """P(the two listings describe the same event), as the queue and the resolvers use it.
 
     The logistic calibration of the pair model's P, the signals and the two
     clusters' sizes, fitted for this use: which of the pairs the engine left
     in doubt are duplicates (the pair model's P is fitted on all candidate
-    pairs).  ``sizes``: the listings on each side of the question.
+    pairs).  ``sizes``: the listings on each side of the question;
+    ``contested``: see :func:`merge_questions` (never for a split question).
     """
-    return round(predict(weights, pair_features(score, sizes)), 4)
+    return round(predict(weights, pair_features(score, sizes, contested)), 4)
 
 
-def signals(score: PairScore, sizes: tuple[int, int] = (1, 1)) -> dict[str, Any]:
+def signals(
+    score: PairScore, sizes: tuple[int, int] = (1, 1), contested: bool = False
+) -> dict[str, Any]:
     return {
         "date": score.date,
         "geo": score.geo,
@@ -137,6 +155,7 @@ def signals(score: PairScore, sizes: tuple[int, int] = (1, 1)) -> dict[str, Any]
         "reason": score.reason,
         "probability": score.probability,
         "sizes": list(sizes),
+        "contested": contested,
     }
 
 
@@ -154,6 +173,7 @@ class QueueItem:
     left: tuple[str, ...]  # MERGE: a's cluster; SPLIT: the cluster as it is
     right: tuple[str, ...]  # MERGE: b's cluster; SPLIT: the listings split off
     score: PairScore
+    contested: bool = False  # MERGE: a cluster of it could also join a third cluster
 
     @property
     def sizes(self) -> tuple[int, int]:
@@ -197,7 +217,7 @@ class QueueItem:
             "moves": self.moved,
             "left": list(self.left),
             "right": list(self.right),
-            "signals": signals(self.score, self.sizes),
+            "signals": signals(self.score, self.sizes, self.contested),
         }
 
 
@@ -246,6 +266,27 @@ def merge_candidates(
     return out
 
 
+def merge_questions(
+    clusters: Iterable[frozenset[str]],
+    edges: Iterable[PairScore],
+    cfg: MatchingConfig,
+    *,
+    cannot_link: Iterable[tuple[str, str]] = (),
+) -> list[tuple[frozenset[str], frozenset[str], list[PairScore], bool]]:
+    """``merge_candidates`` with each pair's *contested* flag.
+
+    Contested: one of the two clusters is also a merge candidate with a third
+    cluster.  Correct for a pair when the edges and cannot-links of both its
+    clusters' listings are all given (and the clusters at their other ends).
+    """
+    found = merge_candidates(clusters, edges, cfg, cannot_link=cannot_link)
+    degree: Counter[frozenset[str]] = Counter()
+    for ca, cb, _ in found:
+        degree[ca] += 1
+        degree[cb] += 1
+    return [(ca, cb, cands, degree[ca] + degree[cb] > 2) for ca, cb, cands in found]
+
+
 def split_candidates(
     clusters: Iterable[frozenset[str]],
     edges: Iterable[PairScore],
@@ -288,15 +329,23 @@ def build_queue(
 
     ``clusters`` must hold every listing an edge touches (listings outside the
     re-clustered components included), so a question about two clusters sees
-    all the evidence between them.
+    all the evidence between them; a merge question is contested correctly
+    when all the ambiguous edges of both its clusters are given
+    (``merge_questions``).
     """
     clusters = list(clusters)
     edges = list(edges)
     items: list[QueueItem] = []
-    for ca, cb, candidates in merge_candidates(clusters, edges, cfg, cannot_link=cannot_link):
+    for ca, cb, candidates, contested in merge_questions(
+        clusters, edges, cfg, cannot_link=cannot_link
+    ):
         sizes = (len(ca), len(cb))
-        best = max(candidates, key=lambda e: (pair_probability(e, weights, sizes), e.key))
-        p = pair_probability(best, weights, sizes)
+
+        def prob(e: PairScore) -> float:
+            return pair_probability(e, weights, sizes, contested)  # noqa: B023
+
+        best = max(candidates, key=lambda e: (prob(e), e.key))
+        p = prob(best)
         if not min_doubt <= p < sure:
             continue
         a_side, b_side = (ca, cb) if best.a_id in ca else (cb, ca)
@@ -310,6 +359,7 @@ def build_queue(
                 tuple(sorted(a_side)),
                 tuple(sorted(b_side)),
                 best,
+                contested,
             )
         )
 

@@ -92,14 +92,35 @@ def test_one_merge_question_per_pair_of_clusters_the_likeliest_pair(cfg: Matchin
         edge("b2", "b3", "match"),
         edge("a", "b1", title=0.7),
         edge("a", "b3", title=0.95),  # the most likely pair across
-        edge("a", "c", title=0.1),  # too unlikely to ask
     ]
     [q] = build_queue(clusters, edges, cfg)
     assert (q.kind, q.a_id, q.b_id) == (MERGE, "a", "b3")
+    assert not q.contested and q.to_json()["signals"]["contested"] is False
     assert q.moved == 1 and q.left == ("a",) and q.right == ("b1", "b2", "b3")
     assert q.benefit == round(q.probability, 4)
     assert q.to_json()["signals"]["title"] == 0.95
     assert q.to_json()["signals"]["sizes"] == [1, 3]
+
+
+def test_a_cluster_that_could_also_join_a_third_is_contested(cfg: MatchingConfig) -> None:
+    clusters = [C({"a"}), C({"b"}), C({"c"}), C({"d"}), C({"e"})]
+    edges = [edge("a", "b"), edge("d", "e")]
+    [alone, _] = build_queue(clusters, edges, cfg, min_doubt=0.0, sure=1.01)
+    assert not alone.contested
+    # a third cluster, however unlikely, that "a" could also join
+    contested = build_queue(clusters, [*edges, edge("a", "c", title=0.1)], cfg, min_doubt=0.0)
+    ab = next(q for q in contested if q.key == alone.key)
+    assert ab.contested and ab.to_json()["signals"]["contested"] is True
+    assert ab.probability < alone.probability  # the fitted weight is negative
+    assert ab.probability == pair_probability(ab.score, sizes=(1, 1), contested=True)
+    # "d"–"e" has no third cluster: unchanged
+    de = next(q for q in contested if q.a_id == "d")
+    assert not de.contested
+    # a third cluster the rules would not let it join (cannot-link) does not contest it
+    blocked = build_queue(
+        clusters, [*edges, edge("a", "c")], cfg, cannot_link=[("a", "c")], min_doubt=0.0
+    )
+    assert not next(q for q in blocked if q.key == alone.key).contested
 
 
 def test_no_question_where_the_answer_cannot_change_the_clustering(cfg: MatchingConfig) -> None:
@@ -136,13 +157,13 @@ def test_a_doubtful_member_is_one_split_question_per_cluster(cfg: MatchingConfig
 def test_order_is_expected_benefit(cfg: MatchingConfig) -> None:
     clusters = [C({"a"}), C({"b"}), C({"p1", "p2", "p3"}), C({"q1", "q2", "q3"})]
     edges = [
-        edge("a", "b", title=0.95),  # likely, moves 1
+        edge("a", "b", title=1.0, description=1.0),  # likely, moves 1
         edge("p1", "p2", "match"),
         edge("p2", "p3", "match"),
         edge("q1", "q2", "match"),
         edge("q2", "q3", "match"),
         # less likely (two corroborated clusters), moves 3
-        attrs.evolve(edge("p1", "q1", title=0.95), probability=0.99),
+        attrs.evolve(edge("p1", "q1", title=1.0, description=1.0), probability=0.99),
     ]
     queue = build_queue(clusters, edges, cfg)
     assert [q.a_id for q in queue] == ["p1", "a"]

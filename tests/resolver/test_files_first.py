@@ -17,8 +17,8 @@ from eventdedup.matching.learned import LearnedModel
 from eventdedup.matching.review import FEATURES
 from tests.resolver.helpers import ingest, open_items, source
 
-#: A model sure that every pair is the same event.
-SURE = LearnedModel((6.0,) + (0.0,) * (len(FEATURES) - 1))
+#: A model sure that every pair is the same event, and vouched for by 30 held-out answers.
+SURE = LearnedModel((6.0,) + (0.0,) * (len(FEATURES) - 1), held_out=((0.99, True),) * 30)
 
 
 @pytest.mark.trio
