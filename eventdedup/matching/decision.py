@@ -471,26 +471,36 @@ def score_pair(
         a, b = b, a
     if model is None:
         model = shipped_model()
-    date, geo, title, desc, combined, decision, reason, dist = rule_score(a, b, cfg)
+    # rule_score, inlined (the hot path)
+    date = date_signal(a, b, cfg.date)
+    geo, dist = geo_and_distance(a, b, cfg.geo)
+    title = title_signal(a, b, cfg)
+    desc = description_signal(a, b, cfg)
+    combined = combine(date, geo, title, desc, weights_for(a, b, cfg))
+    decision, reason = decide(a, b, date, title, combined, cfg, dist)
     if decision == NO_MATCH and p_cannot_matter(a, b, reason, combined, title, date, cfg):
         p = NOT_NEEDED
     else:
         p, decision, reason = revise(
             a, b, cfg, model, date, geo, title, desc, combined, decision, reason, dist
         )
-    # rounded: stable, storable floats
+    # rounded: stable, storable floats; signal values repeat, so most are memo hits
+    # (0.0 is never memoised: round4 keeps its sign)
+    memo = _ROUNDED.get
+    r_date, r_geo, r_title, r_desc = memo(date), memo(geo), memo(title), memo(desc)
     return PairScore(
         a.id,
         b.id,
-        round4(date),
-        round4(geo),
-        round4(title),
-        round4(desc),
+        round4(date) if r_date is None else r_date,
+        round4(geo) if r_geo is None else r_geo,
+        round4(title) if r_title is None else r_title,
+        round4(desc) if r_desc is None else r_desc,
         round4(combined),
         decision,
         reason,
-        probability=p,
-        model_version=model.version,
+        "deterministic",
+        p,
+        model.version,
     )
 
 
