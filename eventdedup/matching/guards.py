@@ -18,7 +18,7 @@ from typing import Any
 from rapidfuzz import fuzz, process
 from rapidfuzz.distance import OSA
 
-from eventdedup.matching.config import MatchingConfig
+from eventdedup.matching.config import MatchingConfig, NormalizationConfig
 from eventdedup.matching.normalize import (
     _LABEL,
     _memo,
@@ -145,11 +145,14 @@ def distinguishing_tokens(a: EventRecord, b: EventRecord) -> tuple[str, str] | N
     if len(ta) < 2 or len(tb) < 2:
         return None
     # a word the other title has verbatim is never unmatched: cheap exit
-    if all(t in tb for t in ta) or all(t in ta for t in tb):
+    ka, kb = a.title_token_set, b.title_token_set
+    if ka <= kb or kb <= ka:
         return None
     ua = _unmatched(ta, tb)
+    if len(ua) != 1:
+        return None
     ub = _unmatched(tb, ta)
-    if len(ua) != 1 or len(ub) != 1:
+    if len(ub) != 1:
         return None
     sa = _slot(ua[0], list(tokens(a.title_norm)))
     sb = _slot(ub[0], list(tokens(b.title_norm)))
@@ -219,6 +222,20 @@ def _label_and_name(r: EventRecord, cfg: MatchingConfig) -> tuple[str, tuple[str
     if not n.generic_prefix_max_words:
         return None
     memo = _memo(n)
+    done = ("label-of", r.title, r.place_words)  # the result, per title and own places
+    hit = memo.get(done, _MISSING)
+    if hit is not _MISSING:
+        return hit  # type: ignore[return-value]
+    memo[done] = out = _split_label(r, n, memo)
+    return out
+
+
+_MISSING: Any = object()
+
+
+def _split_label(
+    r: EventRecord, n: NormalizationConfig, memo: dict[object, object]
+) -> tuple[str, tuple[str, ...]] | None:
     key = ("label", r.title)
     split = memo.get(key)
     if split is None:

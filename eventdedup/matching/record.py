@@ -242,12 +242,17 @@ class EventRecord:
     day_minutes: dict[str, tuple[int, ...]] = attrs.field(
         init=False, eq=False, repr=False, factory=dict
     )
+    # the title's key words as a set (subset tests of the guards)
+    title_token_set: frozenset[str] = attrs.field(
+        init=False, eq=False, repr=False, factory=frozenset
+    )
 
     def __attrs_post_init__(self) -> None:
         minutes: dict[str, list[int]] = {}
         for day, m in self.day_times:
             minutes.setdefault(day, []).append(m)
         object.__setattr__(self, "day_minutes", {d: tuple(ms) for d, ms in minutes.items()})
+        object.__setattr__(self, "title_token_set", frozenset(self.title_tokens))
 
     @property
     def has_geo(self) -> bool:
