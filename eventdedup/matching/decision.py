@@ -18,14 +18,15 @@ from eventdedup.matching.guards import (
     _COMPUTE,
     coverage,
     distinguishing_tokens,
-    label_name_conflict,
+    labels_differ,
     mentioned_place_conflict,
-    organiser_conflict,
-    party_conflict,
-    person_conflict,
+    organisers_differ,
+    parties_differ,
+    persons_differ,
     place_agreement,
     place_conflict,
     street_conflict,
+    title_parts,
     venue_agreement,
     venue_conflict,
 )
@@ -135,21 +136,24 @@ def content_conflict(
         diff = distinguishing_tokens(a, b)
         if diff:
             return f"distinguishing token: '{diff[0]}' vs '{diff[1]}'"
-    if g.label_name_conflict:
-        names = label_name_conflict(a, b, cfg)
+    # the word guards below need a label / person / organiser / party on both sides
+    # (``TitleParts``, computed once per record): most pairs skip them all
+    pa, pb = title_parts(a, cfg), title_parts(b, cfg)
+    if g.label_name_conflict and pa.label is not None and pb.label is not None:
+        names = labels_differ(a, b, pa.label, pb.label)
         if names:
             return names
-    if g.person_conflict:
-        people = person_conflict(a, b, cfg)
+    if g.person_conflict and pa.persons and pb.persons:
+        people = persons_differ(a, b, pa.persons, pb.persons)
         if people:
             return people
     st = cfg.structural
-    if st.organiser_conflict:
-        organisers = organiser_conflict(a, b, cfg)
+    if st.organiser_conflict and pa.organisers and pb.organisers:
+        organisers = organisers_differ(a, b, pa.organisers, pb.organisers)
         if organisers:
             return organisers
-    if st.party_conflict:
-        return party_conflict(a, b, cfg)
+    if st.party_conflict and pa.parties and pb.parties:
+        return parties_differ(pa.parties, pb.parties)
     return None
 
 

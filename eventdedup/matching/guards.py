@@ -15,6 +15,7 @@ import functools
 import re
 from typing import Any
 
+import attrs
 from rapidfuzz import fuzz, process
 from rapidfuzz.distance import OSA
 
@@ -279,11 +280,23 @@ def label_name_conflict(a: EventRecord, b: EventRecord, cfg: MatchingConfig) -> 
     the rest names the event, and the events differ. (A listing that drops the
     label, or renames the event partly, keeps a shared word and is not affected.)
     """
-    la = _label_and_name(a, cfg)
+    la = title_parts(a, cfg).label
     if la is None:
         return None
-    lb = _label_and_name(b, cfg)
-    if lb is None or not same_label_kind(la[0], lb[0]):
+    lb = title_parts(b, cfg).label
+    if lb is None:
+        return None
+    return labels_differ(a, b, la, lb)
+
+
+def labels_differ(
+    a: EventRecord,
+    b: EventRecord,
+    la: tuple[str, tuple[str, ...]],
+    lb: tuple[str, tuple[str, ...]],
+) -> str | None:
+    """``label_name_conflict`` for two listings that both have a label and a name."""
+    if not same_label_kind(la[0], lb[0]):
         return None
     if any(_found(w, b) for w in la[1]) or any(_found(w, a) for w in lb[1]):
         return None
@@ -321,12 +334,19 @@ def person_conflict(a: EventRecord, b: EventRecord, cfg: MatchingConfig) -> str 
     Burger" / "... von Martin Hug") are different events; a source that names
     the speaker only in its description, or by surname only, still shares a word.
     """
-    pa = _person_words(a, cfg)
+    pa = title_parts(a, cfg).persons
     if not pa:
         return None
-    pb = _person_words(b, cfg)
+    pb = title_parts(b, cfg).persons
     if not pb:
         return None
+    return persons_differ(a, b, pa, pb)
+
+
+def persons_differ(
+    a: EventRecord, b: EventRecord, pa: tuple[str, ...], pb: tuple[str, ...]
+) -> str | None:
+    """``person_conflict`` for two titles that both name a person."""
     if any(f" {w} " in b.vocab for w in pa) or any(f" {w} " in a.vocab for w in pb):
         return None
     return f"different speakers: '{' '.join(pa)}' vs '{' '.join(pb)}'"
@@ -365,12 +385,19 @@ def organiser_conflict(a: EventRecord, b: EventRecord, cfg: MatchingConfig) -> s
     of the club ("Blutspende <town>" / "Blutspende des DRK-Ortsvereins <town>")
     names no organiser of its own and is left to the other signals.
     """
-    oa = _organiser_words(a, cfg)
+    oa = title_parts(a, cfg).organisers
     if not oa:
         return None
-    ob = _organiser_words(b, cfg)
+    ob = title_parts(b, cfg).organisers
     if not ob:
         return None
+    return organisers_differ(a, b, oa, ob)
+
+
+def organisers_differ(
+    a: EventRecord, b: EventRecord, oa: tuple[str, ...], ob: tuple[str, ...]
+) -> str | None:
+    """``organiser_conflict`` for two titles that both name an organiser."""
     if any(_found(w, b) for w in oa) or any(_found(w, a) for w in ob):
         return None
     return f"different organisers: '{' '.join(oa)}' vs '{' '.join(ob)}'"
@@ -502,10 +529,43 @@ def _parties(title_norm: str, cfg: MatchingConfig) -> frozenset[str]:
 
 def party_conflict(a: EventRecord, b: EventRecord, cfg: MatchingConfig) -> str | None:
     """Both titles name a party and no party of one is named in the other title."""
-    pa = _parties(a.title_norm, cfg)
+    pa = title_parts(a, cfg).parties
     if not pa:
         return None
-    pb = _parties(b.title_norm, cfg)
-    if not pb or pa & pb:
+    pb = title_parts(b, cfg).parties
+    if not pb:
+        return None
+    return parties_differ(pa, pb)
+
+
+def parties_differ(pa: frozenset[str], pb: frozenset[str]) -> str | None:
+    """``party_conflict`` for two titles that both name a party."""
+    if pa & pb:
         return None
     return f"different parties: '{' '.join(sorted(pa))}' vs '{' '.join(sorted(pb))}'"
+
+
+@attrs.frozen
+class TitleParts:
+    """What the word guards read off one listing's title: a label and the name after it,
+    named people, organisers and parties (one record, one config: computed once)."""
+
+    label: tuple[str, tuple[str, ...]] | None
+    persons: tuple[str, ...]
+    organisers: tuple[str, ...]
+    parties: frozenset[str]
+
+
+def title_parts(r: EventRecord, cfg: MatchingConfig) -> TitleParts:
+    """The record's ``TitleParts`` under ``cfg``, computed at first use and kept on it."""
+    hit = r.derived.get("title_parts")
+    if hit is not None and hit[0] is cfg:
+        return hit[1]  # type: ignore[return-value]  # stored below, for this cfg
+    parts = TitleParts(
+        _label_and_name(r, cfg),
+        _person_words(r, cfg),
+        _organiser_words(r, cfg),
+        _parties(r.title_norm, cfg),
+    )
+    r.derived["title_parts"] = (cfg, parts)
+    return parts

@@ -246,6 +246,11 @@ class EventRecord:
     title_token_set: frozenset[str] = attrs.field(
         init=False, eq=False, repr=False, factory=frozenset
     )
+    # what scoring reads off the record under one config, computed at first use:
+    # name -> (the MatchingConfig it was computed for, the value)
+    derived: dict[str, tuple[object, object]] = attrs.field(
+        init=False, eq=False, repr=False, factory=dict
+    )
 
     def __attrs_post_init__(self) -> None:
         minutes: dict[str, list[int]] = {}
