@@ -386,6 +386,7 @@ def p_cannot_matter(
 ) -> bool:
     """A no-match P can neither revise nor soften, so P is not computed.
 
+    ``combined`` is the rounded score (as stored, and as clustering reads it).
     A guard's no-match stands and keeps the two apart in clustering, unless it is a
     town/distance guard's that P may overrule (``overrulable``) or soften
     (``one_listing_elsewhere``): within one town, or across towns with the same
@@ -397,9 +398,7 @@ def p_cannot_matter(
         if title >= st.cross_town_min_title and date >= st.cross_town_min_date:
             return False
         return not (reason.startswith(FAR_GUARD) and same_town(a, b))
-    return reason.startswith(GUARD_PREFIXES) or round4(combined) <= (
-        cfg.cluster.disagreement_combined
-    )
+    return reason.startswith(GUARD_PREFIXES) or combined <= cfg.cluster.disagreement_combined
 
 
 def revise(
@@ -482,7 +481,8 @@ def score_pair(
     desc = description_signal(a, b, cfg)
     combined = combine(date, geo, title, desc, weights_for(a, b, cfg))
     decision, reason = decide(a, b, date, title, combined, cfg, dist)
-    if decision == NO_MATCH and p_cannot_matter(a, b, reason, combined, title, date, cfg):
+    r_combined = round4(combined)
+    if decision == NO_MATCH and p_cannot_matter(a, b, reason, r_combined, title, date, cfg):
         p = NOT_NEEDED
     else:
         p, decision, reason = revise(
@@ -499,7 +499,7 @@ def score_pair(
         round4(geo) if r_geo is None else r_geo,
         round4(title) if r_title is None else r_title,
         round4(desc) if r_desc is None else r_desc,
-        round4(combined),
+        r_combined,
         decision,
         reason,
         "deterministic",

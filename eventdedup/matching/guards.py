@@ -35,7 +35,8 @@ from eventdedup.matching.signals import distance_km, venue_similarity
 def _mentions(rec: EventRecord, word: str) -> bool:
     """Does ``word`` (a normalised place key) occur in the listing's texts?"""
     hay = rec.vocab
-    return any(w in hay for w in _padded_forms(word))
+    stem, forms = _mention_forms(word)
+    return stem in hay and any(w in hay for w in forms)
 
 
 def _adjective_forms(word: str) -> tuple[str, ...]:
@@ -50,6 +51,15 @@ def _adjective_forms(word: str) -> tuple[str, ...]:
 def _padded_forms(word: str) -> tuple[str, ...]:
     """The word and its adjective forms, space-padded for whole-word look-ups in ``vocab``."""
     return tuple(f" {w} " for w in (word, *_adjective_forms(word)))
+
+
+@functools.lru_cache(maxsize=8192)
+def _mention_forms(word: str) -> tuple[str, tuple[str, ...]]:
+    """(" " + the part every form begins with, ``_padded_forms(word)``): a text without
+    that part holds none of the forms (one search instead of one per form)."""
+    base = word.split()[0] if word else word
+    stem = base[:-2] if base.endswith("en") else base
+    return f" {stem}", _padded_forms(word)
 
 
 _COMPUTE: Any = object()  # "distance not given": compute it
@@ -94,7 +104,8 @@ def mentioned_place_conflict(a: EventRecord, b: EventRecord) -> str | None:
             continue
         vocab, own = y.vocab, y.place_words
         for p in x.mentioned_places:
-            if any(w in vocab for w in _padded_forms(p)):
+            stem, forms = _mention_forms(p)
+            if stem in vocab and any(w in vocab for w in forms):
                 continue
             if p in own or any(w in own for w in _adjective_forms(p)):
                 continue
@@ -421,6 +432,7 @@ def street_conflict(a: EventRecord, b: EventRecord) -> str | None:
 _SAME_STREET: dict[tuple[str, str], bool] = {}
 register_cache(_SAME_STREET.clear)
 register_cache(_padded_forms.cache_clear)
+register_cache(_mention_forms.cache_clear)
 
 
 def venue_agreement(a: EventRecord, b: EventRecord, cfg: MatchingConfig) -> bool:
