@@ -122,12 +122,16 @@ def content_conflict(
     a: EventRecord, b: EventRecord, cfg: MatchingConfig, dist: float | None
 ) -> str | None:
     """The guards other than the town/distance ones, first one that fires (reason text)."""
-    named = mentioned_place_conflict(a, b)
-    if named:
-        return named
-    street = street_conflict(a, b)
-    if street:
-        return street
+    # each guard only where it can fire (most pairs: no named place, one street)
+    if a.mentioned_places or b.mentioned_places:
+        named = mentioned_place_conflict(a, b)
+        if named:
+            return named
+    sa, sb = a.street_norm, b.street_norm
+    if sa and sb and sa != sb:
+        street = street_conflict(a, b)
+        if street:
+            return street
     venue = venue_conflict(a, b, cfg, dist)
     if venue:
         return venue

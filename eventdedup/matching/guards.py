@@ -22,6 +22,7 @@ from rapidfuzz.distance import OSA
 from eventdedup.matching.config import MatchingConfig, NormalizationConfig
 from eventdedup.matching.normalize import (
     _LABEL,
+    _LABEL_MARK,
     _memo,
     join_compounds,
     norm_text,
@@ -76,10 +77,15 @@ def place_conflict(
         dist = distance_km(a, b, cfg.geo)
     far = cfg.guards.different_town_km
     ka, kb = a.city_keys, b.city_keys
-    if ka and kb and ka[0] not in kb and not any(k in kb for k in ka[1:]):
-        cross = any(_mentions(b, k) for k in ka) or any(_mentions(a, k) for k in kb)
-        if not cross and (dist is None or dist > 1.5):
-            return f"different towns: {ka[0]} vs {kb[0]}"
+    if (
+        ka
+        and kb
+        and ka[0] not in kb
+        and (len(ka) == 1 or not any(k in kb for k in ka[1:]))
+        and (dist is None or dist > 1.5)
+        and not _cross_mention(a, b, ka, kb)
+    ):
+        return f"different towns: {ka[0]} vs {kb[0]}"
     if dist is not None and dist > far:
         venue = (
             fuzz.token_set_ratio(a.venue_norm, b.venue_norm) if a.venue_norm and b.venue_norm else 0
@@ -87,6 +93,21 @@ def place_conflict(
         if venue < 90:
             return f"far apart: {dist:.1f} km"
     return None
+
+
+def _cross_mention(
+    a: EventRecord, b: EventRecord, ka: tuple[str, ...], kb: tuple[str, ...]
+) -> bool:
+    """One listing names the other's town (``_mentions``)."""
+    for rec, keys in ((b, ka), (a, kb)):
+        hay = rec.vocab
+        for k in keys:
+            stem, forms = _mention_forms(k)
+            if stem in hay:
+                for w in forms:
+                    if w in hay:
+                        return True
+    return False
 
 
 def mentioned_place_conflict(a: EventRecord, b: EventRecord) -> str | None:
@@ -233,6 +254,8 @@ def _label_and_name(r: EventRecord, cfg: MatchingConfig) -> tuple[str, tuple[str
     n = cfg.normalization
     if not n.generic_prefix_max_words:
         return None
+    if not _LABEL_MARK.search(r.title):  # no ":" or spaced dash: no label (hot path)
+        return None
     memo = _memo(n)
     done = ("label-of", r.title, r.place_words)  # the result, per title and own places
     hit = memo.get(done, _MISSING)
@@ -323,7 +346,14 @@ _PERSON = re.compile(
 )
 
 
+#: a literal every match of ``_PERSON`` contains (case-sensitive, as the pattern)
+_PERSON_CUES = ("mit", "von", "Gast", "gastiert", "liest", "spricht")
+
+
 def _person_words(r: EventRecord, cfg: MatchingConfig) -> tuple[str, ...]:
+    title = r.title
+    if not any(c in title for c in _PERSON_CUES):  # most titles name no one (hot path)
+        return ()
     n = cfg.normalization
     memo = _memo(n)
     key = ("person", r.title)
