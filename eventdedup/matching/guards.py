@@ -33,13 +33,6 @@ from eventdedup.matching.record import EventRecord
 from eventdedup.matching.signals import distance_km, venue_similarity
 
 
-def _mentions(rec: EventRecord, word: str) -> bool:
-    """Does ``word`` (a normalised place key) occur in the listing's texts?"""
-    hay = rec.vocab
-    stem, forms = _mention_forms(word)
-    return stem in hay and any(w in hay for w in forms)
-
-
 def _adjective_forms(word: str) -> tuple[str, ...]:
     base = word.split()[0] if word else word
     out = [base, base + "er"]
@@ -145,7 +138,9 @@ def _similar_word(x: str, y: str) -> bool:
     return d <= 1 or (n >= 8 and d <= 2)
 
 
-def _unmatched(xs: tuple[str, ...], ys: tuple[str, ...]) -> list[str]:
+def _unmatched(xs: tuple[str, ...], ys: tuple[str, ...], limit: int = 0) -> list[str]:
+    """The words of ``xs`` that ``ys`` lacks (up to OCR noise and compound splits);
+    with ``limit``, the first ``limit`` of them (enough to tell "more than one")."""
     joined = "".join(ys)
     out = []
     for x in xs:
@@ -154,6 +149,8 @@ def _unmatched(xs: tuple[str, ...], ys: tuple[str, ...]) -> list[str]:
         if len(x) >= 4 and x in joined:  # compound split differently ("orgel konzert")
             continue
         out.append(x)
+        if len(out) == limit:
+            break
     return out
 
 
@@ -181,10 +178,10 @@ def distinguishing_tokens(a: EventRecord, b: EventRecord) -> tuple[str, str] | N
     ka, kb = a.title_token_set, b.title_token_set
     if ka <= kb or kb <= ka:
         return None
-    ua = _unmatched(ta, tb)
+    ua = _unmatched(ta, tb, 2)
     if len(ua) != 1:
         return None
-    ub = _unmatched(tb, ta)
+    ub = _unmatched(tb, ta, 2)
     if len(ub) != 1:
         return None
     sa = _slot(ua[0], list(tokens(a.title_norm)))
@@ -495,8 +492,9 @@ def venue_conflict(
     a: EventRecord, b: EventRecord, cfg: MatchingConfig, dist: float | None = _COMPUTE
 ) -> str | None:
     """Both venues carry a proper name and the names share nothing."""
-    if address_only(a) or address_only(b):
-        return None  # a street address names no venue to differ from
+    va, sa, vb, sb = a.venue_norm, a.street_norm, b.venue_norm, b.street_norm
+    if (va and sa and va.startswith(sa)) or (vb and sb and vb.startswith(sb)):
+        return None  # a street address names no venue to differ from (``address_only``)
     na, nb = a.venue_names, b.venue_names
     if not na or not nb:
         return _far_venues(a, b, cfg, dist)
