@@ -430,15 +430,9 @@ def prepare_event(event: SourceEvent, cfg: MatchingConfig) -> EventRecord:
     hay_tokens = tuple(sorted(set(hay.split())))
     vocab = f" {hay} "
     non_content = stop | set(venue_words) | title_places
-    content_words = tuple(
-        sorted(
-            {
-                t
-                for t in f"{title_norm} {text}".replace("-", " ").split()
-                if len(t) >= 4 and t not in non_content and not t.isdigit()
-            }
-        )
-    )
+    # distinct words first (set difference in C), then the per-word tests
+    candidates = set(f"{title_norm} {text}".replace("-", " ").split()).difference(non_content)
+    content_words = tuple(sorted([t for t in candidates if len(t) >= 4 and not t.isdigit()]))
     return EventRecord(
         id=event.id,
         source_code=event.source_code,
