@@ -13,9 +13,8 @@ from __future__ import annotations
 
 import functools
 import re
-from typing import Any
+from typing import Any, NamedTuple
 
-import attrs
 from rapidfuzz import fuzz, process
 from rapidfuzz.distance import OSA
 
@@ -175,7 +174,7 @@ def distinguishing_tokens(a: EventRecord, b: EventRecord) -> tuple[str, str] | N
     if len(ta) < 2 or len(tb) < 2:
         return None
     # a word the other title has verbatim is never unmatched: cheap exit
-    ka, kb = a.title_token_set, b.title_token_set
+    ka, kb = set(ta), set(tb)
     if ka <= kb or kb <= ka:
         return None
     ua = _unmatched(ta, tb, 2)
@@ -546,6 +545,9 @@ def _far_venues(
     return f"different venues: '{a.location_name}' vs '{b.location_name}' {dist:.1f} km apart"
 
 
+_NO_PARTIES: frozenset[str] = frozenset()
+
+
 def _parties(title_norm: str, cfg: MatchingConfig) -> frozenset[str]:
     """The configured party names a (normalised) title mentions, as whole words."""
     n = cfg.normalization
@@ -561,7 +563,9 @@ def _parties(title_norm: str, cfg: MatchingConfig) -> frozenset[str]:
             memo[key] = pattern
         assert isinstance(pattern, re.Pattern)
         # "die linke" and "linke" name one party
-        hit = frozenset(x.removeprefix("die ") for x in pattern.findall(title_norm))
+        found = pattern.findall(title_norm)
+        # one shared empty set for the many titles without a party (fewer GC objects)
+        hit = frozenset(x.removeprefix("die ") for x in found) if found else _NO_PARTIES
         memo[("parties-of", title_norm)] = hit
     assert isinstance(hit, frozenset)
     return hit
@@ -585,11 +589,11 @@ def parties_differ(pa: frozenset[str], pb: frozenset[str]) -> str | None:
     return f"different parties: '{' '.join(sorted(pa))}' vs '{' '.join(sorted(pb))}'"
 
 
-@attrs.frozen
-class TitleParts:
-    """What the word guards read off one listing's title: a label and the name after it,
-    named people, organisers and parties (one record, one config: computed once)."""
+class TitleParts(NamedTuple):
+    """What the word guards read off one listing's title under ``cfg``: a label and the
+    name after it, named people, organisers and parties (computed once per record)."""
 
+    cfg: MatchingConfig
     label: tuple[str, tuple[str, ...]] | None
     persons: tuple[str, ...]
     organisers: tuple[str, ...]
@@ -598,14 +602,15 @@ class TitleParts:
 
 def title_parts(r: EventRecord, cfg: MatchingConfig) -> TitleParts:
     """The record's ``TitleParts`` under ``cfg``, computed at first use and kept on it."""
-    hit = r.derived.get("title_parts")
-    if hit is not None and hit[0] is cfg:
-        return hit[1]  # type: ignore[return-value]  # stored below, for this cfg
+    hit = r.title_parts_memo
+    if isinstance(hit, TitleParts) and hit.cfg is cfg:
+        return hit
     parts = TitleParts(
+        cfg,
         _label_and_name(r, cfg),
         _person_words(r, cfg),
         _organiser_words(r, cfg),
         _parties(r.title_norm, cfg),
     )
-    r.derived["title_parts"] = (cfg, parts)
+    object.__setattr__(r, "title_parts_memo", parts)
     return parts
