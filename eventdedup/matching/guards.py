@@ -28,7 +28,7 @@ from eventdedup.matching.normalize import (
     register_cache,
     tokens,
 )
-from eventdedup.matching.record import EventRecord
+from eventdedup.matching.record import EventRecord, _stopwords
 from eventdedup.matching.signals import distance_km, venue_similarity
 
 
@@ -281,7 +281,7 @@ def _split_label(
     label: str
     rest: tuple[str, ...]
     label, rest = split  # type: ignore[misc]  # a memo value (see normalize._ConfigState)
-    stop, own = set(n.stopwords), set(r.place_words)
+    stop, own = _stopwords(n), r.place_words
     words = tuple(t for t in rest if len(t) >= 3 and t not in stop and t not in own)
     return (label, words) if label and words else None
 
@@ -550,25 +550,30 @@ _NO_PARTIES: frozenset[str] = frozenset()
 
 def _parties(title_norm: str, cfg: MatchingConfig) -> frozenset[str]:
     """The configured party names a (normalised) title mentions, as whole words."""
-    n = cfg.normalization
-    memo = _memo(n)
-    hit = memo.get(("parties-of", title_norm))  # titles repeat: usually a hit
-    if hit is None:
-        key = ("parties", cfg.structural.parties)
-        pattern = memo.get(key)
-        if pattern is None:
-            names = sorted({norm_text(p, n) for p in cfg.structural.parties} - {""}, key=len)
-            alternatives = "|".join(re.escape(x) for x in reversed(names))
-            pattern = re.compile(rf"(?<![a-z0-9])({alternatives})(?![a-z0-9])")
-            memo[key] = pattern
-        assert isinstance(pattern, re.Pattern)
-        # "die linke" and "linke" name one party
-        found = pattern.findall(title_norm)
-        # one shared empty set for the many titles without a party (fewer GC objects)
-        hit = frozenset(x.removeprefix("die ") for x in found) if found else _NO_PARTIES
-        memo[("parties-of", title_norm)] = hit
-    assert isinstance(hit, frozenset)
-    return hit
+    parties, n = cfg.structural.parties, cfg.normalization
+    finder = _PARTY_FINDER[0]
+    if finder is None or finder[0] is not parties or finder[1] is not n:
+        names = sorted({norm_text(p, n) for p in parties} - {""}, key=len)
+        alternatives = "|".join(re.escape(x) for x in reversed(names))
+        pattern = re.compile(rf"(?<![a-z0-9])({alternatives})(?![a-z0-9])")
+        finder = _PARTY_FINDER[0] = (parties, n, pattern, tuple(names))
+    # a match needs a name verbatim: substring tests first, far cheaper than the
+    # pattern (most titles name no party)
+    for name in finder[3]:
+        if name in title_norm:
+            break
+    else:
+        return _NO_PARTIES
+    # "die linke" and "linke" name one party
+    found = finder[2].findall(title_norm)
+    # one shared empty set for the titles without a party (fewer objects for the GC)
+    return frozenset(x.removeprefix("die ") for x in found) if found else _NO_PARTIES
+
+
+#: (parties, normalisation config, pattern, names) of the last config ``_parties`` saw
+_PARTY_FINDER: list[
+    tuple[tuple[str, ...], NormalizationConfig, re.Pattern[str], tuple[str, ...]] | None
+] = [None]
 
 
 def party_conflict(a: EventRecord, b: EventRecord, cfg: MatchingConfig) -> str | None:
