@@ -253,20 +253,6 @@ def _label_and_name(r: EventRecord, cfg: MatchingConfig) -> tuple[str, tuple[str
     if not _LABEL_MARK.search(r.title):  # no ":" or spaced dash: no label (hot path)
         return None
     memo = _memo(n)
-    done = ("label-of", r.title, r.place_words)  # the result, per title and own places
-    hit = memo.get(done, _MISSING)
-    if hit is not _MISSING:
-        return hit  # type: ignore[return-value]
-    memo[done] = out = _split_label(r, n, memo)
-    return out
-
-
-_MISSING: Any = object()
-
-
-def _split_label(
-    r: EventRecord, n: NormalizationConfig, memo: dict[object, object]
-) -> tuple[str, tuple[str, ...]] | None:
     key = ("label", r.title)
     split = memo.get(key)
     if split is None:
