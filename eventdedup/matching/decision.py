@@ -402,7 +402,13 @@ def p_cannot_matter(
         if title >= st.cross_town_min_title and date >= st.cross_town_min_date:
             return False
         return not (reason.startswith(FAR_GUARD) and same_town(a, b))
-    return reason.startswith(GUARD_PREFIXES) or combined <= cfg.cluster.disagreement_combined
+    # every guard's reason starts with "d", "f" or "p" ("no match: …" is the commonest)
+    return (
+        reason[:1] in _GUARD_INITIALS and reason.startswith(GUARD_PREFIXES)
+    ) or combined <= cfg.cluster.disagreement_combined
+
+
+_GUARD_INITIALS = frozenset(p[0] for p in GUARD_PREFIXES)
 
 
 def revise(

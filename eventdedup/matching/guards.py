@@ -596,12 +596,20 @@ def title_parts(r: EventRecord, cfg: MatchingConfig) -> TitleParts:
     hit = r.title_parts_memo
     if isinstance(hit, TitleParts) and hit.cfg is cfg:
         return hit
-    parts = TitleParts(
-        cfg,
-        _label_and_name(r, cfg),
-        _person_words(r, cfg),
-        _organiser_words(r, cfg),
-        _parties(r.title_norm, cfg),
-    )
+    label = _label_and_name(r, cfg)
+    persons = _person_words(r, cfg)
+    organisers = _organiser_words(r, cfg)
+    parties = _parties(r.title_norm, cfg)
+    if label is None and not persons and not organisers and not parties:
+        # most titles: one shared object per config (fewer objects for the cyclic GC)
+        empty = _NO_PARTS[0]
+        if empty is None or empty.cfg is not cfg:
+            empty = _NO_PARTS[0] = TitleParts(cfg, None, (), (), _NO_PARTIES)
+        parts = empty
+    else:
+        parts = TitleParts(cfg, label, persons, organisers, parties)
     object.__setattr__(r, "title_parts_memo", parts)
     return parts
+
+
+_NO_PARTS: list[TitleParts | None] = [None]
