@@ -14,6 +14,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 
 from eventdedup.matching.config import BlockingConfig, MatchingConfig
+from eventdedup.matching.normalize import register_cache
 from eventdedup.matching.record import EventRecord
 
 
@@ -92,13 +93,25 @@ def _all_slots(n: int) -> tuple[str, ...]:
 def _key_parts(record: EventRecord, b: BlockingConfig) -> tuple[tuple[str, str], ...]:
     """(family, "|<value>") of every key family entry; a key is "<family>|<day><end>|<slot>"."""
     point = _trusted_point(record, b)
-    cells = geo_cells(*point, b) if point else ()
-    words = _rare_title_tokens(record, b)
-    return (
-        *(("dc", f"|{c}") for c in record.city_keys),
-        *(("dg", f"|{c}") for c in cells),
-        *(("dt", f"|{w}") for w in words),
-    )
+    parts = [("dc", "|" + c) for c in record.city_keys]
+    if point:
+        # venues repeat: the cells of a point are memoised (for one config at a time)
+        if _CELLS_FOR[0] is not b:
+            _CELLS.clear()
+            _CELLS_FOR[0] = b
+        cells = _CELLS.get(point)
+        if cells is None:
+            if len(_CELLS) > 100_000:
+                _CELLS.clear()
+            cells = _CELLS[point] = geo_cells(*point, b)
+        parts += [("dg", "|" + c) for c in cells]
+    parts += [("dt", "|" + w) for w in _rare_title_tokens(record, b)]
+    return tuple(parts)
+
+
+_CELLS: dict[tuple[float, float], tuple[str, ...]] = {}
+_CELLS_FOR: list[BlockingConfig | None] = [None]
+register_cache(_CELLS.clear)
 
 
 def blocking_keys(record: EventRecord, cfg: MatchingConfig) -> tuple[str, ...]:

@@ -18,14 +18,15 @@ from eventdedup.matching.guards import (
     _COMPUTE,
     coverage,
     distinguishing_tokens,
-    label_name_conflict,
+    labels_differ,
     mentioned_place_conflict,
-    organiser_conflict,
-    party_conflict,
-    person_conflict,
+    organisers_differ,
+    parties_differ,
+    persons_differ,
     place_agreement,
     place_conflict,
     street_conflict,
+    title_parts,
     venue_agreement,
     venue_conflict,
 )
@@ -121,12 +122,16 @@ def content_conflict(
     a: EventRecord, b: EventRecord, cfg: MatchingConfig, dist: float | None
 ) -> str | None:
     """The guards other than the town/distance ones, first one that fires (reason text)."""
-    named = mentioned_place_conflict(a, b)
-    if named:
-        return named
-    street = street_conflict(a, b)
-    if street:
-        return street
+    # each guard only where it can fire (most pairs: no named place, one street)
+    if a.mentioned_places or b.mentioned_places:
+        named = mentioned_place_conflict(a, b)
+        if named:
+            return named
+    sa, sb = a.street_norm, b.street_norm
+    if sa and sb and sa != sb:
+        street = street_conflict(a, b)
+        if street:
+            return street
     venue = venue_conflict(a, b, cfg, dist)
     if venue:
         return venue
@@ -135,21 +140,24 @@ def content_conflict(
         diff = distinguishing_tokens(a, b)
         if diff:
             return f"distinguishing token: '{diff[0]}' vs '{diff[1]}'"
-    if g.label_name_conflict:
-        names = label_name_conflict(a, b, cfg)
+    # the word guards below need a label / person / organiser / party on both sides
+    # (``TitleParts``, computed once per record): most pairs skip them all
+    pa, pb = title_parts(a, cfg), title_parts(b, cfg)
+    if g.label_name_conflict and pa.label is not None and pb.label is not None:
+        names = labels_differ(a, b, pa.label, pb.label)
         if names:
             return names
-    if g.person_conflict:
-        people = person_conflict(a, b, cfg)
+    if g.person_conflict and pa.persons and pb.persons:
+        people = persons_differ(a, b, pa.persons, pb.persons)
         if people:
             return people
     st = cfg.structural
-    if st.organiser_conflict:
-        organisers = organiser_conflict(a, b, cfg)
+    if st.organiser_conflict and pa.organisers and pb.organisers:
+        organisers = organisers_differ(a, b, pa.organisers, pb.organisers)
         if organisers:
             return organisers
-    if st.party_conflict:
-        return party_conflict(a, b, cfg)
+    if st.party_conflict and pa.parties and pb.parties:
+        return parties_differ(pa.parties, pb.parties)
     return None
 
 
@@ -382,6 +390,7 @@ def p_cannot_matter(
 ) -> bool:
     """A no-match P can neither revise nor soften, so P is not computed.
 
+    ``combined`` is the rounded score (as stored, and as clustering reads it).
     A guard's no-match stands and keeps the two apart in clustering, unless it is a
     town/distance guard's that P may overrule (``overrulable``) or soften
     (``one_listing_elsewhere``): within one town, or across towns with the same
@@ -393,9 +402,13 @@ def p_cannot_matter(
         if title >= st.cross_town_min_title and date >= st.cross_town_min_date:
             return False
         return not (reason.startswith(FAR_GUARD) and same_town(a, b))
-    return reason.startswith(GUARD_PREFIXES) or round4(combined) <= (
-        cfg.cluster.disagreement_combined
-    )
+    # every guard's reason starts with "d", "f" or "p" ("no match: …" is the commonest)
+    return (
+        reason[:1] in _GUARD_INITIALS and reason.startswith(GUARD_PREFIXES)
+    ) or combined <= cfg.cluster.disagreement_combined
+
+
+_GUARD_INITIALS = frozenset(p[0] for p in GUARD_PREFIXES)
 
 
 def revise(
@@ -471,26 +484,37 @@ def score_pair(
         a, b = b, a
     if model is None:
         model = shipped_model()
-    date, geo, title, desc, combined, decision, reason, dist = rule_score(a, b, cfg)
-    if decision == NO_MATCH and p_cannot_matter(a, b, reason, combined, title, date, cfg):
+    # rule_score, inlined (the hot path)
+    date = date_signal(a, b, cfg.date)
+    geo, dist = geo_and_distance(a, b, cfg.geo)
+    title = title_signal(a, b, cfg)
+    desc = description_signal(a, b, cfg)
+    combined = combine(date, geo, title, desc, weights_for(a, b, cfg))
+    decision, reason = decide(a, b, date, title, combined, cfg, dist)
+    r_combined = round4(combined)
+    if decision == NO_MATCH and p_cannot_matter(a, b, reason, r_combined, title, date, cfg):
         p = NOT_NEEDED
     else:
         p, decision, reason = revise(
             a, b, cfg, model, date, geo, title, desc, combined, decision, reason, dist
         )
-    # rounded: stable, storable floats
+    # rounded: stable, storable floats; signal values repeat, so most are memo hits
+    # (0.0 is never memoised: round4 keeps its sign)
+    memo = _ROUNDED.get
+    r_date, r_geo, r_title, r_desc = memo(date), memo(geo), memo(title), memo(desc)
     return PairScore(
         a.id,
         b.id,
-        round4(date),
-        round4(geo),
-        round4(title),
-        round4(desc),
-        round4(combined),
+        round4(date) if r_date is None else r_date,
+        round4(geo) if r_geo is None else r_geo,
+        round4(title) if r_title is None else r_title,
+        round4(desc) if r_desc is None else r_desc,
+        r_combined,
         decision,
         reason,
-        probability=p,
-        model_version=model.version,
+        "deterministic",
+        p,
+        model.version,
     )
 
 

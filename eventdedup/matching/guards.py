@@ -13,28 +13,23 @@ from __future__ import annotations
 
 import functools
 import re
-from typing import Any
+from typing import Any, NamedTuple
 
 from rapidfuzz import fuzz, process
 from rapidfuzz.distance import OSA
 
-from eventdedup.matching.config import MatchingConfig
+from eventdedup.matching.config import MatchingConfig, NormalizationConfig
 from eventdedup.matching.normalize import (
     _LABEL,
+    _LABEL_MARK,
     _memo,
     join_compounds,
     norm_text,
     register_cache,
     tokens,
 )
-from eventdedup.matching.record import EventRecord
+from eventdedup.matching.record import EventRecord, _stopwords
 from eventdedup.matching.signals import distance_km, venue_similarity
-
-
-def _mentions(rec: EventRecord, word: str) -> bool:
-    """Does ``word`` (a normalised place key) occur in the listing's texts?"""
-    hay = rec.vocab
-    return any(w in hay for w in _padded_forms(word))
 
 
 def _adjective_forms(word: str) -> tuple[str, ...]:
@@ -51,6 +46,15 @@ def _padded_forms(word: str) -> tuple[str, ...]:
     return tuple(f" {w} " for w in (word, *_adjective_forms(word)))
 
 
+@functools.lru_cache(maxsize=8192)
+def _mention_forms(word: str) -> tuple[str, tuple[str, ...]]:
+    """(" " + the part every form begins with, ``_padded_forms(word)``): a text without
+    that part holds none of the forms (one search instead of one per form)."""
+    base = word.split()[0] if word else word
+    stem = base[:-2] if base.endswith("en") else base
+    return f" {stem}", _padded_forms(word)
+
+
 _COMPUTE: Any = object()  # "distance not given": compute it
 
 
@@ -65,10 +69,15 @@ def place_conflict(
         dist = distance_km(a, b, cfg.geo)
     far = cfg.guards.different_town_km
     ka, kb = a.city_keys, b.city_keys
-    if ka and kb and ka[0] not in kb and not any(k in kb for k in ka[1:]):
-        cross = any(_mentions(b, k) for k in ka) or any(_mentions(a, k) for k in kb)
-        if not cross and (dist is None or dist > 1.5):
-            return f"different towns: {ka[0]} vs {kb[0]}"
+    if (
+        ka
+        and kb
+        and ka[0] not in kb
+        and (len(ka) == 1 or not any(k in kb for k in ka[1:]))
+        and (dist is None or dist > 1.5)
+        and not _cross_mention(a, b, ka, kb)
+    ):
+        return f"different towns: {ka[0]} vs {kb[0]}"
     if dist is not None and dist > far:
         venue = (
             fuzz.token_set_ratio(a.venue_norm, b.venue_norm) if a.venue_norm and b.venue_norm else 0
@@ -76,6 +85,21 @@ def place_conflict(
         if venue < 90:
             return f"far apart: {dist:.1f} km"
     return None
+
+
+def _cross_mention(
+    a: EventRecord, b: EventRecord, ka: tuple[str, ...], kb: tuple[str, ...]
+) -> bool:
+    """One listing names the other's town (``_mentions``)."""
+    for rec, keys in ((b, ka), (a, kb)):
+        hay = rec.vocab
+        for k in keys:
+            stem, forms = _mention_forms(k)
+            if stem in hay:
+                for w in forms:
+                    if w in hay:
+                        return True
+    return False
 
 
 def mentioned_place_conflict(a: EventRecord, b: EventRecord) -> str | None:
@@ -93,7 +117,8 @@ def mentioned_place_conflict(a: EventRecord, b: EventRecord) -> str | None:
             continue
         vocab, own = y.vocab, y.place_words
         for p in x.mentioned_places:
-            if any(w in vocab for w in _padded_forms(p)):
+            stem, forms = _mention_forms(p)
+            if stem in vocab and any(w in vocab for w in forms):
                 continue
             if p in own or any(w in own for w in _adjective_forms(p)):
                 continue
@@ -112,7 +137,9 @@ def _similar_word(x: str, y: str) -> bool:
     return d <= 1 or (n >= 8 and d <= 2)
 
 
-def _unmatched(xs: tuple[str, ...], ys: tuple[str, ...]) -> list[str]:
+def _unmatched(xs: tuple[str, ...], ys: tuple[str, ...], limit: int = 0) -> list[str]:
+    """The words of ``xs`` that ``ys`` lacks (up to OCR noise and compound splits);
+    with ``limit``, the first ``limit`` of them (enough to tell "more than one")."""
     joined = "".join(ys)
     out = []
     for x in xs:
@@ -121,6 +148,8 @@ def _unmatched(xs: tuple[str, ...], ys: tuple[str, ...]) -> list[str]:
         if len(x) >= 4 and x in joined:  # compound split differently ("orgel konzert")
             continue
         out.append(x)
+        if len(out) == limit:
+            break
     return out
 
 
@@ -145,11 +174,14 @@ def distinguishing_tokens(a: EventRecord, b: EventRecord) -> tuple[str, str] | N
     if len(ta) < 2 or len(tb) < 2:
         return None
     # a word the other title has verbatim is never unmatched: cheap exit
-    if all(t in tb for t in ta) or all(t in ta for t in tb):
+    ka, kb = set(ta), set(tb)
+    if ka <= kb or kb <= ka:
         return None
-    ua = _unmatched(ta, tb)
-    ub = _unmatched(tb, ta)
-    if len(ua) != 1 or len(ub) != 1:
+    ua = _unmatched(ta, tb, 2)
+    if len(ua) != 1:
+        return None
+    ub = _unmatched(tb, ta, 2)
+    if len(ub) != 1:
         return None
     sa = _slot(ua[0], list(tokens(a.title_norm)))
     sb = _slot(ub[0], list(tokens(b.title_norm)))
@@ -218,6 +250,8 @@ def _label_and_name(r: EventRecord, cfg: MatchingConfig) -> tuple[str, tuple[str
     n = cfg.normalization
     if not n.generic_prefix_max_words:
         return None
+    if not _LABEL_MARK.search(r.title):  # no ":" or spaced dash: no label (hot path)
+        return None
     memo = _memo(n)
     key = ("label", r.title)
     split = memo.get(key)
@@ -233,7 +267,7 @@ def _label_and_name(r: EventRecord, cfg: MatchingConfig) -> tuple[str, tuple[str
     label: str
     rest: tuple[str, ...]
     label, rest = split  # type: ignore[misc]  # a memo value (see normalize._ConfigState)
-    stop, own = set(n.stopwords), set(r.place_words)
+    stop, own = _stopwords(n), r.place_words
     words = tuple(t for t in rest if len(t) >= 3 and t not in stop and t not in own)
     return (label, words) if label and words else None
 
@@ -262,11 +296,23 @@ def label_name_conflict(a: EventRecord, b: EventRecord, cfg: MatchingConfig) -> 
     the rest names the event, and the events differ. (A listing that drops the
     label, or renames the event partly, keeps a shared word and is not affected.)
     """
-    la = _label_and_name(a, cfg)
+    la = title_parts(a, cfg).label
     if la is None:
         return None
-    lb = _label_and_name(b, cfg)
-    if lb is None or not same_label_kind(la[0], lb[0]):
+    lb = title_parts(b, cfg).label
+    if lb is None:
+        return None
+    return labels_differ(a, b, la, lb)
+
+
+def labels_differ(
+    a: EventRecord,
+    b: EventRecord,
+    la: tuple[str, tuple[str, ...]],
+    lb: tuple[str, tuple[str, ...]],
+) -> str | None:
+    """``label_name_conflict`` for two listings that both have a label and a name."""
+    if not same_label_kind(la[0], lb[0]):
         return None
     if any(_found(w, b) for w in la[1]) or any(_found(w, a) for w in lb[1]):
         return None
@@ -282,7 +328,14 @@ _PERSON = re.compile(
 )
 
 
+#: a literal every match of ``_PERSON`` contains (case-sensitive, as the pattern)
+_PERSON_CUES = ("mit", "von", "Gast", "gastiert", "liest", "spricht")
+
+
 def _person_words(r: EventRecord, cfg: MatchingConfig) -> tuple[str, ...]:
+    title = r.title
+    if not any(c in title for c in _PERSON_CUES):  # most titles name no one (hot path)
+        return ()
     n = cfg.normalization
     memo = _memo(n)
     key = ("person", r.title)
@@ -304,12 +357,19 @@ def person_conflict(a: EventRecord, b: EventRecord, cfg: MatchingConfig) -> str 
     Burger" / "... von Martin Hug") are different events; a source that names
     the speaker only in its description, or by surname only, still shares a word.
     """
-    pa = _person_words(a, cfg)
+    pa = title_parts(a, cfg).persons
     if not pa:
         return None
-    pb = _person_words(b, cfg)
+    pb = title_parts(b, cfg).persons
     if not pb:
         return None
+    return persons_differ(a, b, pa, pb)
+
+
+def persons_differ(
+    a: EventRecord, b: EventRecord, pa: tuple[str, ...], pb: tuple[str, ...]
+) -> str | None:
+    """``person_conflict`` for two titles that both name a person."""
     if any(f" {w} " in b.vocab for w in pa) or any(f" {w} " in a.vocab for w in pb):
         return None
     return f"different speakers: '{' '.join(pa)}' vs '{' '.join(pb)}'"
@@ -348,12 +408,19 @@ def organiser_conflict(a: EventRecord, b: EventRecord, cfg: MatchingConfig) -> s
     of the club ("Blutspende <town>" / "Blutspende des DRK-Ortsvereins <town>")
     names no organiser of its own and is left to the other signals.
     """
-    oa = _organiser_words(a, cfg)
+    oa = title_parts(a, cfg).organisers
     if not oa:
         return None
-    ob = _organiser_words(b, cfg)
+    ob = title_parts(b, cfg).organisers
     if not ob:
         return None
+    return organisers_differ(a, b, oa, ob)
+
+
+def organisers_differ(
+    a: EventRecord, b: EventRecord, oa: tuple[str, ...], ob: tuple[str, ...]
+) -> str | None:
+    """``organiser_conflict`` for two titles that both name an organiser."""
     if any(_found(w, b) for w in oa) or any(_found(w, a) for w in ob):
         return None
     return f"different organisers: '{' '.join(oa)}' vs '{' '.join(ob)}'"
@@ -377,6 +444,7 @@ def street_conflict(a: EventRecord, b: EventRecord) -> str | None:
 _SAME_STREET: dict[tuple[str, str], bool] = {}
 register_cache(_SAME_STREET.clear)
 register_cache(_padded_forms.cache_clear)
+register_cache(_mention_forms.cache_clear)
 
 
 def venue_agreement(a: EventRecord, b: EventRecord, cfg: MatchingConfig) -> bool:
@@ -409,8 +477,9 @@ def venue_conflict(
     a: EventRecord, b: EventRecord, cfg: MatchingConfig, dist: float | None = _COMPUTE
 ) -> str | None:
     """Both venues carry a proper name and the names share nothing."""
-    if address_only(a) or address_only(b):
-        return None  # a street address names no venue to differ from
+    va, sa, vb, sb = a.venue_norm, a.street_norm, b.venue_norm, b.street_norm
+    if (va and sa and va.startswith(sa)) or (vb and sb and vb.startswith(sb)):
+        return None  # a street address names no venue to differ from (``address_only``)
     na, nb = a.venue_names, b.venue_names
     if not na or not nb:
         return _far_venues(a, b, cfg, dist)
@@ -462,33 +531,85 @@ def _far_venues(
     return f"different venues: '{a.location_name}' vs '{b.location_name}' {dist:.1f} km apart"
 
 
+_NO_PARTIES: frozenset[str] = frozenset()
+
+
 def _parties(title_norm: str, cfg: MatchingConfig) -> frozenset[str]:
     """The configured party names a (normalised) title mentions, as whole words."""
-    n = cfg.normalization
-    memo = _memo(n)
-    hit = memo.get(("parties-of", title_norm))  # titles repeat: usually a hit
-    if hit is None:
-        key = ("parties", cfg.structural.parties)
-        pattern = memo.get(key)
-        if pattern is None:
-            names = sorted({norm_text(p, n) for p in cfg.structural.parties} - {""}, key=len)
-            alternatives = "|".join(re.escape(x) for x in reversed(names))
-            pattern = re.compile(rf"(?<![a-z0-9])({alternatives})(?![a-z0-9])")
-            memo[key] = pattern
-        assert isinstance(pattern, re.Pattern)
-        # "die linke" and "linke" name one party
-        hit = frozenset(x.removeprefix("die ") for x in pattern.findall(title_norm))
-        memo[("parties-of", title_norm)] = hit
-    assert isinstance(hit, frozenset)
-    return hit
+    parties, n = cfg.structural.parties, cfg.normalization
+    finder = _PARTY_FINDER[0]
+    if finder is None or finder[0] is not parties or finder[1] is not n:
+        names = sorted({norm_text(p, n) for p in parties} - {""}, key=len)
+        alternatives = "|".join(re.escape(x) for x in reversed(names))
+        pattern = re.compile(rf"(?<![a-z0-9])({alternatives})(?![a-z0-9])")
+        finder = _PARTY_FINDER[0] = (parties, n, pattern, tuple(names))
+    # a match needs a name verbatim: substring tests first, far cheaper than the
+    # pattern (most titles name no party)
+    for name in finder[3]:
+        if name in title_norm:
+            break
+    else:
+        return _NO_PARTIES
+    # "die linke" and "linke" name one party
+    found = finder[2].findall(title_norm)
+    # one shared empty set for the titles without a party (fewer objects for the GC)
+    return frozenset(x.removeprefix("die ") for x in found) if found else _NO_PARTIES
+
+
+#: (parties, normalisation config, pattern, names) of the last config ``_parties`` saw
+_PARTY_FINDER: list[
+    tuple[tuple[str, ...], NormalizationConfig, re.Pattern[str], tuple[str, ...]] | None
+] = [None]
 
 
 def party_conflict(a: EventRecord, b: EventRecord, cfg: MatchingConfig) -> str | None:
     """Both titles name a party and no party of one is named in the other title."""
-    pa = _parties(a.title_norm, cfg)
+    pa = title_parts(a, cfg).parties
     if not pa:
         return None
-    pb = _parties(b.title_norm, cfg)
-    if not pb or pa & pb:
+    pb = title_parts(b, cfg).parties
+    if not pb:
+        return None
+    return parties_differ(pa, pb)
+
+
+def parties_differ(pa: frozenset[str], pb: frozenset[str]) -> str | None:
+    """``party_conflict`` for two titles that both name a party."""
+    if pa & pb:
         return None
     return f"different parties: '{' '.join(sorted(pa))}' vs '{' '.join(sorted(pb))}'"
+
+
+class TitleParts(NamedTuple):
+    """What the word guards read off one listing's title under ``cfg``: a label and the
+    name after it, named people, organisers and parties (computed once per record)."""
+
+    cfg: MatchingConfig
+    label: tuple[str, tuple[str, ...]] | None
+    persons: tuple[str, ...]
+    organisers: tuple[str, ...]
+    parties: frozenset[str]
+
+
+def title_parts(r: EventRecord, cfg: MatchingConfig) -> TitleParts:
+    """The record's ``TitleParts`` under ``cfg``, computed at first use and kept on it."""
+    hit = r.title_parts_memo
+    if isinstance(hit, TitleParts) and hit.cfg is cfg:
+        return hit
+    label = _label_and_name(r, cfg)
+    persons = _person_words(r, cfg)
+    organisers = _organiser_words(r, cfg)
+    parties = _parties(r.title_norm, cfg)
+    if label is None and not persons and not organisers and not parties:
+        # most titles: one shared object per config (fewer objects for the cyclic GC)
+        empty = _NO_PARTS[0]
+        if empty is None or empty.cfg is not cfg:
+            empty = _NO_PARTS[0] = TitleParts(cfg, None, (), (), _NO_PARTIES)
+        parts = empty
+    else:
+        parts = TitleParts(cfg, label, persons, organisers, parties)
+    object.__setattr__(r, "title_parts_memo", parts)
+    return parts
+
+
+_NO_PARTS: list[TitleParts | None] = [None]

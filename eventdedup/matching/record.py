@@ -242,6 +242,9 @@ class EventRecord:
     day_minutes: dict[str, tuple[int, ...]] = attrs.field(
         init=False, eq=False, repr=False, factory=dict
     )
+    # the word guards' reading of the title under one config (``guards.title_parts``),
+    # kept at first use: one object per record (fewer objects for the cyclic GC to walk)
+    title_parts_memo: object = attrs.field(init=False, eq=False, repr=False, default=None)
 
     def __attrs_post_init__(self) -> None:
         minutes: dict[str, list[int]] = {}
@@ -420,15 +423,9 @@ def prepare_event(event: SourceEvent, cfg: MatchingConfig) -> EventRecord:
     hay_tokens = tuple(sorted(set(hay.split())))
     vocab = f" {hay} "
     non_content = stop | set(venue_words) | title_places
-    content_words = tuple(
-        sorted(
-            {
-                t
-                for t in f"{title_norm} {text}".replace("-", " ").split()
-                if len(t) >= 4 and t not in non_content and not t.isdigit()
-            }
-        )
-    )
+    # distinct words first (set difference in C), then the per-word tests
+    candidates = set(f"{title_norm} {text}".replace("-", " ").split()).difference(non_content)
+    content_words = tuple(sorted([t for t in candidates if len(t) >= 4 and not t.isdigit()]))
     return EventRecord(
         id=event.id,
         source_code=event.source_code,

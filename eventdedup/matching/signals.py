@@ -140,6 +140,9 @@ def haversine_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
     return 2 * EARTH_RADIUS_KM * math.asin(min(1.0, math.sqrt(h)))
 
 
+_radians, _sin, _cos, _asin, _sqrt = math.radians, math.sin, math.cos, math.asin, math.sqrt
+
+
 def in_bbox(lat: float, lon: float, bbox: Sequence[float]) -> bool:
     return bbox[0] <= lat <= bbox[1] and bbox[2] <= lon <= bbox[3]
 
@@ -213,7 +216,11 @@ def geo_and_distance(a: EventRecord, b: EventRecord, cfg: GeoConfig) -> tuple[fl
         and box[2] <= lon_b <= box[3]
     ):
         return cfg.neutral_score, None  # geocoder outlier: no evidence (§13)
-    dist = haversine_km(lat_a, lon_a, lat_b, lon_b)
+    # haversine_km, inlined (the same operations in the same order)
+    p1, p2 = _radians(lat_a), _radians(lat_b)
+    dl = _radians(lon_b - lon_a)
+    h = _sin((p2 - p1) / 2) ** 2 + _cos(p1) * _cos(p2) * _sin(dl / 2) ** 2
+    dist = 2 * EARTH_RADIUS_KM * _asin(min(1.0, _sqrt(h)))
     eps = cfg.identical_epsilon_deg
     identical = abs(lat_a - lat_b) <= eps and abs(lon_a - lon_b) <= eps
     if not identical:
@@ -311,6 +318,15 @@ def description_signal(a: EventRecord, b: EventRecord, cfg: MatchingConfig) -> f
         return cfg.description.both_empty
     if not ta or not tb:
         return cfg.description.one_empty
+    ratio = fuzz.ratio
     if len(ta) == 1 and len(tb) == 1:
-        return fuzz.ratio(ta[0], tb[0]) / 100.0
-    return max(fuzz.ratio(x, y) for x in ta for y in tb) / 100.0
+        return ratio(ta[0], tb[0]) / 100.0
+    best = 0.0
+    for x in ta:
+        if x in tb:
+            return 1.0  # ratio of a text with itself is 100: the maximum
+        for y in tb:
+            r = ratio(x, y)
+            if r > best:
+                best = r
+    return best / 100.0
