@@ -8,9 +8,11 @@ report before committing the new SVGs.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 import pytest
+from textual.pilot import Pilot
+from textual.widgets import DataTable
 
 from tui import demo
 from tui.app import ConsoleApp
@@ -39,9 +41,31 @@ PAGES: dict[str, list[str]] = {
 }
 
 
+def settled(keys: list[str]) -> Callable[[Pilot], Awaitable[None]]:
+    """Press ``keys``, then wait until the page has loaded and laid out its tables.
+
+    A DataTable measures its columns on its next idle event; under load the
+    screenshot could come first and show every column cut to its header's width.
+    """
+
+    async def run(pilot: Pilot) -> None:
+        await pilot.pause()
+        await pilot.press(*keys)
+        for _ in range(400):
+            await pilot.app.workers.wait_for_complete()
+            await pilot.pause()
+            tables = list(pilot.app.screen.query(DataTable))
+            if not any(t._require_update_dimensions or t._updated_cells for t in tables):
+                return
+            await pilot.pause(0.05)
+        raise AssertionError("the page's tables never settled")
+
+    return run
+
+
 @pytest.mark.parametrize("page", list(PAGES))
 def test_page(page: str, snap_compare: Callable[..., bool]) -> None:
-    assert snap_compare(demo_app(), press=PAGES[page], terminal_size=SIZE)
+    assert snap_compare(demo_app(), run_before=settled(PAGES[page]), terminal_size=SIZE)
 
 
 def test_disconnected_banner(snap_compare: Callable[..., bool]) -> None:
