@@ -109,7 +109,10 @@ async def test_two_replicas_one_feed_exactly_once_and_resume_across_them(
     assert seqs_a == list(range(1, seqs_a[-1] + 1)), "gap or duplicate on replica A"
     assert seqs_b == list(range(1, seqs_b[-1] + 1)), "gap or duplicate on replica B"
     assert [m["type"] for m in on_a.feed] == [m["type"] for m in on_b.feed]
-    assert first_part + resumed == list(range(1, head + 1)), "resume lost or repeated"
+    # the resumed read stops at the first batch reaching ``head``; later messages (a
+    # resolver's, say) may ride in that batch: every seq once, in order, is the claim
+    assert resumed[-1] >= head
+    assert first_part + resumed == list(range(1, resumed[-1] + 1)), "resume lost or repeated"
 
     processed = Counter(m["data"]["file"] for m in on_a.feed if m["type"] == "file.processed")
     assert processed == Counter({f.name: 1 for f in files})
