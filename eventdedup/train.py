@@ -197,15 +197,7 @@ def train(specs: Sequence[Spec] = TRAIN_SPECS) -> dict[str, Any]:
         "thresholds": {"match": match_at, "demote": demote, "overrule": overrule_at},
         "training": {
             "estimator": f"sklearn LogisticRegression(C={C}, lbfgs, L2)",
-            "corpora": [
-                {
-                    "seed": s.seed,
-                    "vocab_seed": s.vocab_seed,
-                    "events": s.events,
-                    "hard": s.hard_rate,
-                }
-                for s in specs
-            ],
+            "corpora": [s.describe() for s in specs],
             "pairs": len(ys),
             "positive_pairs": sum(ys),
             "promote_precision": PROMOTE_PRECISION,

@@ -86,15 +86,7 @@ def train(specs: Sequence[Spec] = TRAIN_SPECS) -> dict[str, Any]:
         "training": {
             "estimator": f"L2 logistic regression (l2={L2}, Newton), eventdedup.matching.logistic",
             "rows": "the pairs a question may be about (review.merge_questions, split_candidates)",
-            "corpora": [
-                {
-                    "seed": s.seed,
-                    "vocab_seed": s.vocab_seed,
-                    "events": s.events,
-                    "hard": s.hard_rate,
-                }
-                for s in specs
-            ],
+            "corpora": [s.describe() for s in specs],
             "merge_pairs": count[MERGE],
             "split_pairs": count[SPLIT],
             "positive_pairs": sum(y for _, y, _ in rows),

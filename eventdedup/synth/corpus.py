@@ -8,6 +8,7 @@ corpora use ``HELD_OUT_VOCAB_SEEDS``, which nothing is tuned on.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from eventdedup.ingest.loader import load_file
 from eventdedup.model import SourceEvent
@@ -27,6 +28,15 @@ class Spec:
     vocab_seed: int | None
     events: int
     hard_rate: float = HARD_RATE
+
+    def describe(self) -> dict[str, Any]:
+        """As a trained artefact records the corpora it was fitted on."""
+        return {
+            "seed": self.seed,
+            "vocab_seed": self.vocab_seed,
+            "events": self.events,
+            "hard": self.hard_rate,
+        }
 
 
 #: the benchmark's synthetic corpora (``ops/bench_matching.py --suite``)
