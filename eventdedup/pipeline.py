@@ -342,19 +342,8 @@ class FileProcessor:
                     continue
                 # events of the files before it are not in the table yet, so they are passed
                 accepted_events, skipped, rejected = self._split_known(conn, loaded, earlier)
-                file_id = store.insert_file(
-                    conn,
-                    filename=name,
-                    file_hash=file_hash,
-                    source_code=loaded.source_code,
-                    state="completed",
-                    size_bytes=parsed.size,
-                    events_accepted=len(accepted_events),
-                    events_rejected=len(rejected),
-                    events_skipped=skipped,
-                    rejected=[_rejection_json(r) for r in rejected] or None,
-                    file_metadata=json_safe(dict(loaded.metadata)),
-                    replica=self.replica,
+                file_id = self._insert_completed(
+                    conn, name, file_hash, parsed.size, loaded, accepted_events, skipped, rejected
                 )
                 groups.append((file_id, accepted_events, parsed.rows))
                 earlier.update((e.id, (e, file_id)) for e in accepted_events)
@@ -458,19 +447,8 @@ class FileProcessor:
             else:
                 outcome = "processed"
                 accepted_events, skipped, rejected = self._split_known(conn, loaded)
-                file_id = store.insert_file(
-                    conn,
-                    filename=name,
-                    file_hash=file_hash,
-                    source_code=loaded.source_code,
-                    state="completed",
-                    size_bytes=size,
-                    events_accepted=len(accepted_events),
-                    events_rejected=len(rejected),
-                    events_skipped=skipped,
-                    rejected=[_rejection_json(r) for r in rejected] or None,
-                    file_metadata=json_safe(dict(loaded.metadata)),
-                    replica=self.replica,
+                file_id = self._insert_completed(
+                    conn, name, file_hash, size, loaded, accepted_events, skipped, rejected
                 )
                 accepted = len(accepted_events)
                 timings["store"] = _ms(lap)
@@ -621,6 +599,33 @@ class FileProcessor:
         if not inserted:  # a deduplicator that did not call back: the rows without matching
             store.insert_event_groups(conn, groups)
         return messages
+
+    def _insert_completed(
+        self,
+        conn: Connection,
+        name: str,
+        file_hash: str,
+        size: int,
+        loaded: LoadedFile,
+        accepted: Sequence[SourceEvent],
+        skipped: int,
+        rejected: Sequence[RejectedEvent],
+    ) -> int:
+        """The ``file_ingestions`` row of a file whose events are being stored."""
+        return store.insert_file(
+            conn,
+            filename=name,
+            file_hash=file_hash,
+            source_code=loaded.source_code,
+            state="completed",
+            size_bytes=size,
+            events_accepted=len(accepted),
+            events_rejected=len(rejected),
+            events_skipped=skipped,
+            rejected=[_rejection_json(r) for r in rejected] or None,
+            file_metadata=json_safe(dict(loaded.metadata)),
+            replica=self.replica,
+        )
 
     def _split_known(
         self,
