@@ -689,19 +689,23 @@ class FileProcessor:
             # moment record it once: the second finds the first's row below, or the file gone.
             if not store.try_lock_file(conn, file_hash or f"unread:{name}:{size}"):
                 return FileOutcome("busy", name, file_hash)
-            # Recorded before, but never dead-lettered (a crash after that commit)?
-            file_id = conn.execute(
-                sa.select(file_ingestions.c.id)
+            earlier = conn.execute(
+                sa.select(file_ingestions.c.id, file_ingestions.c.moved_to)
                 .where(
                     file_ingestions.c.filename == name,
                     file_ingestions.c.file_hash == (file_hash or ""),
                     file_ingestions.c.size_bytes == size,
                     file_ingestions.c.state == "failed",
-                    file_ingestions.c.moved_to.is_(None),
                 )
                 .order_by(file_ingestions.c.id.desc())
                 .limit(1)
-            ).scalar()
+            ).first()
+            # The same file offered twice and read twice before the first failure was
+            # recorded (a batch parses ahead): the first already dead-lettered it.
+            if earlier is not None and earlier.moved_to is not None and not path.exists():
+                return FileOutcome("vanished", name, file_hash)
+            # Recorded before, but never dead-lettered (a crash after that commit)?
+            file_id = earlier.id if earlier is not None and earlier.moved_to is None else None
             if file_id is None:
                 file_id = store.insert_file(
                     conn,

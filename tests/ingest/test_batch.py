@@ -129,3 +129,24 @@ def test_a_batch_that_fails_in_its_transaction_is_committed_file_by_file(
         ("ets_batch_01.03.2026.json", "completed"),
         ("rks_batch_01.03.2026.json", "completed"),
     ]
+
+
+def test_a_file_offered_twice_in_one_batch_is_recorded_once(
+    tmp_path: Path, migrated_engine: sa.Engine
+) -> None:
+    """The watcher may offer a file twice; a batch parses both offers before either is
+    committed. A good file's second offer finds it archived; a broken one's
+    finds the first offer's failure, dead-lettered, and the file gone."""
+    processor = file_processor(migrated_engine, tmp_path)
+    paths = _drop(processor, tmp_path / "inbox")
+    broken, good = paths[2], paths[0]
+    parsed = [processor.parse(p) for p in (good, broken, good, broken)]
+    outcomes = processor.commit_batch(parsed)
+    assert [o.outcome for o in outcomes] == ["processed", "failed", "archived", "vanished"]
+    states = rows(migrated_engine, "SELECT filename, state FROM file_ingestions")
+    assert sorted((r.filename, r.state) for r in states) == [
+        ("bwb_broken_01.03.2026.json", "failed"),
+        ("rks_batch_01.03.2026.json", "completed"),
+    ]
+    dead = sorted(p.name for p in (tmp_path / "dead_letters").iterdir())
+    assert dead == ["bwb_broken_01.03.2026.json", "bwb_broken_01.03.2026.json.error.json"]
