@@ -271,6 +271,21 @@ def run_review(
     return result
 
 
+def _open_twin(conn: Connection, item: Any) -> bool:
+    """Whether another item asks the same question and is open."""
+    return (
+        conn.execute(
+            sa.select(review_items.c.id)
+            .where(review_items.c.state == "open")
+            .where(review_items.c.kind == item.kind)
+            .where(review_items.c.a_id == item.a_id)
+            .where(review_items.c.b_id == item.b_id)
+            .where(review_items.c.id != item.id)
+        ).first()
+        is not None
+    )
+
+
 # -- the operations ----------------------------------------------------------------------------
 
 
@@ -485,6 +500,8 @@ def undo(tx: ReviewTx) -> dict[str, Any]:
         ).first()
         if current is None or current.state != item["after"]:
             continue  # re-clustering closed or replaced it meanwhile: nothing to restore
+        if item["before"] == "open" and _open_twin(tx.conn, current):
+            continue  # the question is open again as another item (one open item per question)
         tx.conn.execute(
             review_items.update()
             .where(review_items.c.id == item["id"])

@@ -38,6 +38,7 @@ from typing import Any
 
 import attrs
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.engine import Connection
 
 from eventdedup.db.events import Matched, copy_lines, copy_rows, copy_text
@@ -1041,6 +1042,8 @@ def _refresh_review(
     inserts: list[dict[str, Any]] = []
     for item in items:
         key = item.key
+        if key in current:
+            continue  # one row per question (the open items' unique index)
         current.add(key)
         values = {
             "uncertainty": round(item.doubt, 4),
@@ -1087,14 +1090,10 @@ def _refresh_review(
         )
     if not inserts:
         return messages
-    new_ids = (
-        conn.execute(
-            review_items.insert().returning(review_items.c.id, sort_by_parameter_order=True),
-            inserts,
-        )
-        .scalars()
-        .all()
-    )
+    # Another replica may raise the same question at once (a merge question between
+    # clusters next to both files): the unique index on open items makes its insert and
+    # ours one row; the later one waits for the first to commit and updates that row.
+    rows = conn.execute(_UPSERT_OPEN, inserts).all()
     messages.extend(
         (
             "review.flagged",
@@ -1108,9 +1107,28 @@ def _refresh_review(
                 "reason": row["reason"],
             },
         )
-        for rid, row in zip(new_ids, inserts, strict=True)
+        for (rid, inserted), row in zip(rows, inserts, strict=True)
+        if inserted
     )
     return messages
+
+
+_excluded = pg_insert(review_items).excluded
+_UPSERT_OPEN = (
+    pg_insert(review_items)
+    .on_conflict_do_update(
+        index_elements=[review_items.c.kind, review_items.c.a_id, review_items.c.b_id],
+        index_where=review_items.c.state == "open",
+        set_={
+            "uncertainty": _excluded.uncertainty,
+            "benefit": _excluded.benefit,
+            "reason": _excluded.reason,
+            "data": _excluded.data,
+        },
+    )
+    # xmax is 0 on a row this statement inserted, and set on one it updated
+    .returning(review_items.c.id, sa.literal_column("xmax = 0"), sort_by_parameter_order=True)
+)
 
 
 def _summary(cid: int, canonical: Canonical) -> dict[str, Any]:

@@ -225,6 +225,15 @@ Index(
 )
 Index("review_items_a_id", review_items.c.a_id)
 Index("review_items_b_id", review_items.c.b_id)
+# at most one open item per question, also when two replicas raise it at once (migration 0007)
+Index(
+    "review_items_open_key",
+    review_items.c.kind,
+    review_items.c.a_id,
+    review_items.c.b_id,
+    unique=True,
+    postgresql_where=review_items.c.state == "open",
+)
 
 # --- admin surface (migration 0003) -------------------------------------------------------------
 

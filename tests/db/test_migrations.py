@@ -30,3 +30,27 @@ def test_migrated_schema_matches_table_definitions(migrated_engine: sa.Engine) -
     with migrated_engine.connect() as conn:
         diff = compare_metadata(MigrationContext.configure(conn), metadata)
     assert diff == []
+
+
+def test_0007_closes_duplicate_open_review_items_keeping_the_oldest(engine: sa.Engine) -> None:
+    from alembic import command
+
+    from eventdedup.db.migrate import alembic_config
+
+    cfg = alembic_config(engine.url.render_as_string(hide_password=False))
+    with engine.connect() as connection:
+        cfg.attributes["connection"] = connection
+        command.upgrade(cfg, "0006")
+    with engine.begin() as conn:
+        for state in ("open", "open", "resolved", "open"):
+            conn.execute(
+                sa.text(
+                    "INSERT INTO review_items (kind, a_id, b_id, uncertainty, reason, data, state) "
+                    "VALUES ('merge', 'a', 'b', 0.5, 'merge?', '{}', :s)"
+                ),
+                {"s": state},
+            )
+    upgrade_head(engine)
+    with engine.connect() as conn:
+        rows = conn.execute(sa.text("SELECT id, state FROM review_items ORDER BY id")).all()
+    assert [r.state for r in rows] == ["open", "resolved", "resolved", "resolved"]
