@@ -1118,7 +1118,9 @@ _UPSERT_OPEN = (
     pg_insert(review_items)
     .on_conflict_do_update(
         index_elements=[review_items.c.kind, review_items.c.a_id, review_items.c.b_id],
-        index_where=review_items.c.state == "open",
+        # a literal, not a bound parameter: a prepared statement's generic plan must still
+        # infer the partial index
+        index_where=sa.text("state = 'open'"),
         set_={
             "uncertainty": _excluded.uncertainty,
             "benefit": _excluded.benefit,

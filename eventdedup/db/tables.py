@@ -182,6 +182,17 @@ match_decisions = Table(
     ),
 )
 Index("match_decisions_b_id", match_decisions.c.b_id)
+# the few ambiguous decisions of given listings: tied components, review rings (migration 0007)
+Index(
+    "match_decisions_ambiguous_a",
+    match_decisions.c.a_id,
+    postgresql_where=match_decisions.c.decision == "ambiguous",
+)
+Index(
+    "match_decisions_ambiguous_b",
+    match_decisions.c.b_id,
+    postgresql_where=match_decisions.c.decision == "ambiguous",
+)
 
 match_constraints = Table(
     "match_constraints",
