@@ -178,6 +178,11 @@ async def resolve_one(
 #: How long the resolver waits for a file to release the matching lock before trying
 #: again, and how long this replica's processor must have been idle before it applies.
 LOCK_RETRY = 0.05
+#: How long the resolver keeps giving way to files before it queues for the matching lock
+#: (files of several replicas can hold it back to back indefinitely) ...
+PATIENCE = 5.0
+#: ... and how long it then waits in the queue at a time (files asking meanwhile wait too).
+LOCK_WAIT = 5.0
 
 
 async def apply_when_free(
@@ -187,16 +192,39 @@ async def apply_when_free(
     answer: Answer,
     replica: str,
     activity: FileActivity | None = None,
+    *,
+    patience: float = PATIENCE,
+    lock_wait: float = LOCK_WAIT,
 ) -> dict[str, Any] | None:
     """Apply the answer once no file is being committed here and none holds the matching lock.
 
-    Files never wait for the resolver: not for the lock, nor for the interpreter.
+    Files go first: for ``patience`` seconds the resolver only takes the lock
+    when it is free and this replica's processor is idle.  After that it
+    queues for the lock (``lock_wait`` seconds at a time), so files committed
+    back to back, here or by other replicas, cannot keep it out for ever; the
+    files that ask for the lock while it is queued wait for one answer.
     """
+    deadline = trio.current_time() + patience
+    queued = False
     while True:
-        if activity is not None:
-            await activity.wait_idle(settle=LOCK_RETRY)
+        patient = trio.current_time() < deadline
+        if activity is not None and patient:
+            with trio.move_on_at(deadline):
+                await activity.wait_idle(settle=LOCK_RETRY)
+            patient = trio.current_time() < deadline
+        if not patient and not queued:
+            queued = True
+            log.info("resolver: files kept the matching lock for %.1f s; queueing for it", patience)
         try:
-            return await db.run(apply_answer, db.engine, source, question, answer, replica)
+            return await db.run(
+                apply_answer,
+                db.engine,
+                source,
+                question,
+                answer,
+                replica,
+                None if patient else lock_wait,
+            )
         except LockBusy:
             await trio.sleep(LOCK_RETRY)
 

@@ -177,14 +177,20 @@ def _cluster(conn: Connection, event_id: str) -> list[str]:
 
 
 def apply_answer(
-    engine: Engine, source: ConfigSource, question: Question, answer: Answer, replica: str
+    engine: Engine,
+    source: ConfigSource,
+    question: Question,
+    answer: Answer,
+    replica: str,
+    wait: float | None = None,
 ) -> dict[str, Any] | None:
     """Apply a confident answer as operator ``resolver:<name>``; None if it was not applied.
 
     Not applied: the item was settled meanwhile, an operator's constraint says
     otherwise, or the clustering rules refuse it (all left for humans).  Raises
     :class:`~eventdedup.admin.review.LockBusy` while a file holds the matching
-    lock: files go first.
+    lock: files go first.  With ``wait`` (seconds) it queues for the lock that
+    long first (files asking for it meanwhile queue behind it).
     """
     operator = OPERATOR_PREFIX + answer.resolver
     rid = question.review_id
@@ -244,7 +250,7 @@ def apply_answer(
             replica=replica,
             params={"review_id": rid, "answer": answer.to_json()},
             body=body,
-            wait=False,
+            wait=False if wait is None else wait,
         )
     except RpcError:
         return None

@@ -23,6 +23,7 @@ from typing import Any
 import attrs
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import OperationalError
 
 from eventdedup.admin.config_source import ConfigSource, ConfiguredDeduplicator
 from eventdedup.admin.queries import canonical_summaries, members_of, resolve_canonical
@@ -224,6 +225,24 @@ class LockBusy(Exception):
     """The matching lock is held (a file is being matched); try again later."""
 
 
+#: SQLSTATE lock_not_available: ``lock_timeout`` ran out
+_LOCK_TIMEOUT = "55P03"
+
+
+def _lock_within(conn: Connection, seconds: float) -> None:
+    """The matching lock exclusive, waiting at most ``seconds`` (:class:`LockBusy` after)."""
+    previous = conn.execute(sa.select(sa.func.current_setting("lock_timeout"))).scalar_one()
+    set_timeout = sa.select(sa.func.set_config("lock_timeout", sa.bindparam("t"), True))
+    conn.execute(set_timeout, {"t": f"{max(1, round(seconds * 1000))}ms"})
+    try:
+        conn.execute(sa.select(sa.func.pg_advisory_xact_lock(MATCH_LOCK)))
+    except OperationalError as exc:
+        if getattr(exc.orig, "sqlstate", None) == _LOCK_TIMEOUT:
+            raise LockBusy from exc
+        raise
+    conn.execute(set_timeout, {"t": previous})  # the body's own waits as before
+
+
 def run_review(
     engine: Engine,
     source: ConfigSource,
@@ -233,19 +252,25 @@ def run_review(
     replica: str,
     params: Mapping[str, Any],
     body: Callable[[ReviewTx], dict[str, Any]],
-    wait: bool = True,
+    wait: bool | float = True,
 ) -> dict[str, Any]:
     """Run ``body`` in one transaction under the matching lock; audit and announce it.
 
     ``wait=False`` (the resolver) raises :class:`LockBusy` instead of waiting
     when a file (or another operation) holds the lock, so it never queues in
-    front of the next file.
+    front of the next file.  ``wait`` in seconds (the resolver, once it has
+    been kept out long enough) queues for the lock at most that long, then
+    raises :class:`LockBusy`; while it is queued, files asking for the lock
+    queue behind it.
     """
     with engine.begin() as conn:
-        if wait:
+        if wait is True:
             conn.execute(sa.select(sa.func.pg_advisory_xact_lock(MATCH_LOCK)))
-        elif not conn.execute(sa.select(sa.func.pg_try_advisory_xact_lock(MATCH_LOCK))).scalar():
-            raise LockBusy
+        elif wait is False:
+            if not conn.execute(sa.select(sa.func.pg_try_advisory_xact_lock(MATCH_LOCK))).scalar():
+                raise LockBusy
+        else:
+            _lock_within(conn, wait)
         dedup = ConfiguredDeduplicator(source, source.current(conn))
         tx = ReviewTx(conn, dedup, operator)
         result = body(tx)
