@@ -41,10 +41,16 @@ So a file takes, all transaction-scoped (docs/reliability.md, "Replicas"):
 A deadlock or serialization failure while taking locks is retried from the
 savepoint; one later in the transaction propagates, and the processor retries
 the file from the start (``DB_DOWN``), so a file is never lost.
+
+A file that has waited :data:`REPORT_WAITS_AFTER` seconds for these locks logs
+which sessions hold them (pid, state, how long, their query; an idle transaction
+holding locks is what a hang looks like) and waits on: the wait is made in turns
+of that length with ``lock_timeout``, each turn from the savepoint.
 """
 
 from __future__ import annotations
 
+import logging
 import math
 import time
 import zlib
@@ -72,6 +78,12 @@ _GRID_SHIFT = {"g1": (0.5, 0.0), "g2": (0.0, 0.5), "g3": (0.5, 0.5)}
 
 #: SQLSTATEs worth retrying: deadlock detected, serialization failure
 _RETRY = frozenset({"40P01", "40001"})
+#: SQLSTATE lock_not_available: ``lock_timeout`` ran out
+_LOCK_TIMEOUT = "55P03"
+#: seconds a file waits for its locks before it logs who holds them (and waits on)
+REPORT_WAITS_AFTER = 10.0
+
+log = logging.getLogger(__name__)
 
 LockKey = tuple[int, int]
 #: lock -> exclusive (True) or shared (False)
@@ -105,6 +117,7 @@ def lock_file(
     look: Callable[[], T],
     reach: Callable[[T], Reach],
     timings: dict[str, float] | None = None,
+    report_after: float = REPORT_WAITS_AFTER,
 ) -> tuple[T, FileLocks]:
     """Lock what a file's matching touches; return ``look()`` done under those locks.
 
@@ -113,13 +126,19 @@ def lock_file(
     which stored events it joins (decided *match*) and ties to (*ambiguous*); a stored
     candidate decided *no match* is only read, and its component is left to others.
     ``timings["match_lock"]`` gets the time spent outside ``look``: taking locks and
-    waiting for them.
+    waiting for them.  After ``report_after`` seconds of waiting for them it logs who
+    holds them, and again after each further ``report_after``.
     """
     started = time.perf_counter()
     looking = 0.0
-    share_matching(conn)
+    # MATCH_LOCK shared (as share_matching), and lock waits in turns of report_after
+    previous = conn.execute(
+        _SHARE_AND_BOUND,
+        {"k": MATCH_LOCK, "t": f"{max(1, round(report_after * 1000))}ms"},
+    ).first()[0]
     want = wanted(entries, blocking)
     restarts = 0
+    waited = 0.0
     while True:
         savepoint = conn.begin_nested()
         held = dict(want)
@@ -141,6 +160,7 @@ def lock_file(
                 extra = sorted(set(keys) - held.keys())
                 if not extra and (full or not joined):
                     savepoint.commit()  # RELEASE SAVEPOINT keeps the locks
+                    conn.execute(_SET_LOCK_TIMEOUT, {"t": previous})  # the rest waits as before
                     if timings is not None:
                         spent = time.perf_counter() - started - looking
                         timings["match_lock"] = timings.get("match_lock", 0.0) + spent * 1000
@@ -157,7 +177,13 @@ def lock_file(
                     held.update(dict.fromkeys(extra, True))
                 full = bool(joined)  # read again, under the locks
         except OperationalError as exc:
-            if getattr(exc.orig, "sqlstate", None) not in _RETRY:
+            state = getattr(exc.orig, "sqlstate", None)
+            if state == _LOCK_TIMEOUT:  # a turn of waiting is over: say who holds them
+                savepoint.rollback()
+                waited += report_after
+                _report_wait(conn, want, waited)
+                continue
+            if state not in _RETRY:
                 raise
         savepoint.rollback()  # drops every lock taken since the savepoint
         restarts += 1
@@ -188,6 +214,49 @@ _TRY = sa.text(
     "SELECT bool_and(pg_try_advisory_xact_lock(k.c, k.o)) "
     "FROM unnest(CAST(:c AS int[]), CAST(:o AS int[])) AS k(c, o)"
 )
+
+
+# a target list is evaluated in order: the setting before it is changed
+_SHARE_AND_BOUND = sa.text(
+    "SELECT current_setting('lock_timeout'), "
+    "       pg_advisory_xact_lock_shared(CAST(:k AS bigint)), "
+    "       set_config('lock_timeout', :t, true)"
+)
+_SET_LOCK_TIMEOUT = sa.text("SELECT set_config('lock_timeout', :t, true)")
+# the other sessions holding a wanted lock in a conflicting mode
+_HOLDERS = sa.text(
+    "SELECT a.pid, a.application_name, a.state, "
+    "       round(extract(epoch FROM now() - a.xact_start)) AS xact_s, "
+    "       round(extract(epoch FROM now() - a.state_change)) AS state_s, "
+    "       left(a.query, 160) AS query, count(*) AS locks "
+    "FROM unnest(CAST(:c AS int[]), CAST(:o AS int[]), CAST(:x AS boolean[])) AS k(c, o, x) "
+    "JOIN pg_locks l ON l.locktype = 'advisory' AND l.objsubid = 2 AND l.granted "
+    "  AND l.classid = CAST(k.c AS oid) AND l.objid = CAST(k.o AS oid) "
+    "  AND (k.x OR l.mode = 'ExclusiveLock') AND l.pid <> pg_backend_pid() "
+    "  AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database()) "
+    "JOIN pg_stat_activity a ON a.pid = l.pid "
+    "GROUP BY a.pid, a.application_name, a.state, a.xact_start, a.state_change, a.query "
+    "ORDER BY a.pid"
+)
+
+
+def _report_wait(conn: Connection, want: Wanted, waited: float) -> None:
+    """Log which sessions hold the locks a file has waited ``waited`` seconds for."""
+    keys = sorted(want)
+    params = _arrays(keys)
+    params["x"] = "{" + ",".join("t" if want[k] else "f" for k in keys) + "}"
+    holders = [
+        f"pid {r.pid} ({r.application_name or '-'}, {r.state}, for {r.state_s:.0f} s in a "
+        f"transaction of {r.xact_s:.0f} s, {r.locks} of the locks, last query {r.query!r})"
+        for r in conn.execute(_HOLDERS, params)
+    ]
+    log.warning(
+        "a file has waited %.1f s for %d match locks; held by %s",
+        waited,
+        len(keys),
+        "; ".join(holders) or "nobody now (released meanwhile)",
+        extra={"event": "locks.waiting", "waited_s": waited, "holders": len(holders)},
+    )
 
 
 def _arrays(keys: Sequence[LockKey]) -> dict[str, str]:
@@ -300,6 +369,7 @@ __all__ = [
     "COMPONENT_CLASS",
     "MATCH_LOCK",
     "REGION_CLASS",
+    "REPORT_WAITS_AFTER",
     "TITLE_CLASS",
     "FileLocks",
     "lock_file",
