@@ -135,7 +135,7 @@ def lock_file(
     previous = conn.execute(
         _SHARE_AND_BOUND,
         {"k": MATCH_LOCK, "t": f"{max(1, round(report_after * 1000))}ms"},
-    ).first()[0]
+    ).one()[0]
     want = wanted(entries, blocking)
     restarts = 0
     waited = 0.0
