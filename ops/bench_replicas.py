@@ -15,6 +15,12 @@ per-file milliseconds (parse + commit), the share of that time a file holds
 its locks (from its region locks being granted to its commit), waiting for
 locks, how many region and component locks a file takes, restarts (a
 component lock was busy), and whether the clusters equal those of one replica.
+
+A file that fails with a lost connection, a deadlock or a serialization failure
+is retried from the start, as the processor actor does (``DB_DOWN``).  A replica
+that fails for good still reports, and the run stops with its error; one that
+dies without a word (killed) stops the run too.  While no file has finished for
+``STALL_S`` seconds the sessions waiting for a lock and their holders are printed.
 """
 
 from __future__ import annotations
@@ -38,6 +44,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench import cpu_seconds, postmaster_pid, server_cpu_seconds  # ops/bench.py
 
 from eventdedup.synth.regions import interleaved, regions_overrides
+
+#: attempts per file (the processor actor retries for as long as it takes)
+ATTEMPTS = 5
+#: seconds without a finished file before the lock waits are printed
+STALL_S = 60.0
 
 
 def _replica(
@@ -82,10 +93,29 @@ def _replica(
     )
     go.wait()
     cpu0 = cpu_seconds()
+    try:
+        _replica_loop(files, dedup, queue, out)
+    except BaseException as exc:
+        out.put({"pid": os.getpid(), "error": f"{type(exc).__name__}: {exc}"})
+        raise
+    out.put({"cpu_s": cpu_seconds() - cpu0})
+
+
+def _replica_loop(files: Any, dedup: Any, queue: Any, out: Any) -> None:
+    from eventdedup.db.engine import DB_DOWN
+
     while (path := queue.get()) is not None:
         dedup.locks = None
         started = time.monotonic()
-        outcome = files.process(Path(path))
+        for attempt in range(ATTEMPTS):
+            try:
+                outcome = files.process(Path(path))
+                break
+            except DB_DOWN as exc:  # a deadlock, a serialization failure, a lost connection
+                if attempt + 1 == ATTEMPTS:
+                    raise
+                print(f"{Path(path).name}: {exc.__class__.__name__}, again", file=sys.stderr)
+                time.sleep(0.1 * 2**attempt)
         locks = dedup.locks
         out.put(
             {
@@ -102,7 +132,6 @@ def _replica(
                 "restarts": locks.restarts if locks else 0,
             }
         )
-    out.put({"cpu_s": cpu_seconds() - cpu0})
 
 
 def run(
@@ -125,34 +154,44 @@ def run(
     ]
     for p in procs:
         p.start()
-    time.sleep(3)  # imports and connections before the clock starts
-    load = os.getloadavg()[0]
     waits: dict[str, int] = {}
     sampling = threading.Event()
     sampler = threading.Thread(target=_sample_waits, args=(url, waits, sampling), daemon=True)
-    sampler.start()
-    import sqlalchemy as sa
+    try:
+        time.sleep(3)  # imports and connections before the clock starts
+        load = os.getloadavg()[0]
+        sampler.start()
+        import sqlalchemy as sa
 
-    probe = sa.create_engine(url, poolclass=sa.pool.NullPool)
-    postmaster = postmaster_pid(probe)
-    pg0 = server_cpu_seconds(postmaster)
-    began = time.monotonic()
-    go.set()
-    records: list[dict[str, Any]] = []
-    replica_cpu = 0.0
-    finished = 0
-    while finished < replicas:
-        r = out.get()
-        if "cpu_s" in r:
-            finished += 1
-            replica_cpu += r["cpu_s"]
-        else:
-            records.append(r)
-    pg_cpu = server_cpu_seconds(postmaster) - pg0
-    for p in procs:
-        p.join()
-    sampling.set()
-    sampler.join()
+        probe = sa.create_engine(url, poolclass=sa.pool.NullPool)
+        postmaster = postmaster_pid(probe)
+        pg0 = server_cpu_seconds(postmaster)
+        began = time.monotonic()
+        go.set()
+        records: list[dict[str, Any]] = []
+        replica_cpu = 0.0
+        finished = 0
+        for r in _records(out, procs, url):
+            if "error" in r:
+                raise RuntimeError(f"replica {r['pid']} failed: {r['error']}")
+            if "cpu_s" in r:
+                finished += 1
+                replica_cpu += r["cpu_s"]
+                if finished == replicas:
+                    break
+            else:
+                records.append(r)
+        pg_cpu = server_cpu_seconds(postmaster) - pg0
+        for p in procs:
+            p.join()
+    finally:
+        for p in procs:  # after a failure: the replicas still running stop with the run
+            if p.is_alive():
+                p.terminate()
+                p.join()
+        sampling.set()
+        if sampler.is_alive():
+            sampler.join()
     ended = max(r["ended"] for r in records)
     events = max(1, sum(r["events"] for r in records))
     return summarize(records, ended - began, replicas, load) | {
@@ -160,6 +199,56 @@ def run(
         "cpu_ms_per_event_replicas": round(replica_cpu * 1000 / events, 2),
         "cpu_ms_per_event_postgres": round(pg_cpu * 1000 / events, 2),
     }
+
+
+def _records(out: Any, procs: list[Any], url: str) -> Any:
+    """The replicas' records as they come; raises once a replica has died without its last."""
+    import queue as queues
+
+    quiet = 0.0
+    while True:
+        try:
+            yield out.get(timeout=1.0)
+            quiet = 0.0
+            continue
+        except queues.Empty:
+            quiet += 1.0
+        # a replica's last record is put before it exits: one more look, then it is lost
+        dead = [p for p in procs if p.exitcode is not None]
+        if dead:
+            try:
+                yield out.get(timeout=1.0)
+                continue
+            except queues.Empty:
+                codes = ", ".join(f"{p.pid}: exit code {p.exitcode}" for p in dead)
+                raise RuntimeError(f"a replica ended without reporting ({codes})") from None
+        if quiet >= STALL_S:
+            quiet = 0.0
+            print(f"no file finished for {STALL_S:.0f} s; lock waits:", file=sys.stderr)
+            print(_lock_waits(url), file=sys.stderr, flush=True)
+
+
+def _lock_waits(url: str) -> str:
+    """Each session waiting for a lock in this database, with the sessions blocking it."""
+    import sqlalchemy as sa
+
+    engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
+    query = sa.text(
+        "SELECT w.pid, w.state, left(w.query, 100) AS query, b.pid AS holder, "
+        "       b.state AS holder_state, b.application_name AS holder_name, "
+        "       round(extract(epoch FROM now() - b.xact_start)) AS holder_xact_s, "
+        "       left(b.query, 100) AS holder_query "
+        "FROM pg_stat_activity w "
+        "CROSS JOIN LATERAL unnest(pg_blocking_pids(w.pid)) AS h(pid) "
+        "JOIN pg_stat_activity b ON b.pid = h.pid "
+        "WHERE w.datname = current_database()"
+    )
+    try:
+        with engine.connect() as conn:
+            rows = conn.execute(query).all()
+    finally:
+        engine.dispose()
+    return "\n".join(str(r._asdict()) for r in rows) or "(none)"
 
 
 _CLASSES = {0x6576_7267: "region", 0x6576_7477: "title", 0x6576_636F: "component"}

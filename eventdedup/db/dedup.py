@@ -1055,13 +1055,20 @@ def _refresh_review(
             inserts.append({"kind": item.kind, "a_id": key[1], "b_id": key[2], **values})
         elif existing[key][1] == "open":
             updates.append({"b_rid": existing[key][0], **values})
+    stale = sorted(
+        rid for key, (rid, state) in existing.items() if state == "open" and key not in current
+    )
+    # Another replica may write some of these rows too (questions next to both files):
+    # rows are locked in id order, so two refreshes never wait for each other in a cycle.
+    updates.sort(key=lambda u: int(u["b_rid"]))
+    if updates and stale:
+        conn.execute(
+            _LOCK_ITEMS, {"ids": _int_array(sorted({*stale, *(u["b_rid"] for u in updates)}))}
+        )
     if updates:
         conn.execute(
             review_items.update().where(review_items.c.id == sa.bindparam("b_rid")), updates
         )
-    stale = sorted(
-        rid for key, (rid, state) in existing.items() if state == "open" and key not in current
-    )
     messages: Messages = []
     if stale:
         conn.execute(
@@ -1093,6 +1100,7 @@ def _refresh_review(
     # Another replica may raise the same question at once (a merge question between
     # clusters next to both files): the unique index on open items makes its insert and
     # ours one row; the later one waits for the first to commit and updates that row.
+    inserts.sort(key=lambda row: (row["kind"], row["a_id"], row["b_id"]))  # the same order
     rows = conn.execute(_UPSERT_OPEN, inserts).all()
     messages.extend(
         (
@@ -1113,6 +1121,9 @@ def _refresh_review(
     return messages
 
 
+_LOCK_ITEMS = sa.text(
+    "SELECT id FROM review_items WHERE id = ANY(CAST(:ids AS bigint[])) ORDER BY id FOR UPDATE"
+)
 _excluded = pg_insert(review_items).excluded
 _UPSERT_OPEN = (
     pg_insert(review_items)
