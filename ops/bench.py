@@ -113,9 +113,9 @@ def postmaster_pid(engine: Any) -> int:
     """The PostgreSQL server's main process (the parent of this connection's backend)."""
     import sqlalchemy as sa
 
-    with engine.connect() as conn:
+    with engine.connect() as conn:  # read while the backend lives (it ends with the connection)
         backend = conn.execute(sa.text("SELECT pg_backend_pid()")).scalar_one()
-    return int(proc_stat(backend)[1])
+        return int(proc_stat(backend)[1])
 
 
 def server_cpu_seconds(postmaster: int) -> float:
