@@ -233,10 +233,12 @@ def same_town(a: EventRecord, b: EventRecord) -> bool:
 
 def structure(
     a: EventRecord, b: EventRecord, date: float, cfg: MatchingConfig
-) -> tuple[bool, int, bool, bool]:
+) -> tuple[bool, int, bool, bool, int]:
     """Model inputs beyond the signals: same town key, key words of the shorter title,
     days in common but neither listing's days within the other's (``days_partial``),
-    start times on a common day that all lie outside the tolerance (``time_apart``)."""
+    start times on a common day that all lie outside the tolerance (``time_apart``),
+    the venue evidence (``venue``: +1 the same venue, -1 both name one and they do
+    not agree, 0 one names none)."""
     na, nb = len(a.title_tokens), len(b.title_tokens)
     da, db = a.days, b.days
     partial = apart = False
@@ -249,7 +251,13 @@ def structure(
         if len(da) > 1 and len(db) > 1:  # one day is always within the other's or apart
             n = len(common_days(a, b))
             partial = 0 < n < (len(da) if len(da) < len(db) else len(db))
-    return same_town(a, b), (na if na < nb else nb), partial, apart
+    if venue_agreement(a, b, cfg):
+        venue = 1
+    elif (a.venue_norm and b.venue_norm) or (a.street_norm and b.street_norm):
+        venue = -1
+    else:
+        venue = 0
+    return same_town(a, b), (na if na < nb else nb), partial, apart, venue
 
 
 def pair_features(a: EventRecord, b: EventRecord, cfg: MatchingConfig) -> tuple[float, ...]:
@@ -321,7 +329,9 @@ def promotable(
     """An ambiguous pair P may promote: any (``model.promote``), or one that agrees on
     what the event is called (``model.promote_same_title``): the same specific title, or
     every key word of the shorter specific title found in the other listing (a headline
-    around a calendar name). The listings then disagree on the time or the place only."""
+    around a calendar name), or a one-word title ("Flohmarkt") that is the same at the
+    same venue (``guards.venue_agreement``). The listings then disagree on the time or
+    the place only."""
     mc = cfg.model
     if mc.promote:
         return True
@@ -329,7 +339,8 @@ def promotable(
         return False
     st = cfg.structural
     if title_words < st.cross_town_min_words:
-        return False
+        # one key word ("Flohmarkt"): the same title at the same venue only
+        return title_words == 1 and title >= st.cross_town_min_title and venue_agreement(a, b, cfg)
     if title >= st.cross_town_min_title:
         return True
     short, other = (a, b) if len(a.title_tokens) <= len(b.title_tokens) else (b, a)
@@ -426,7 +437,7 @@ def revise(
     dist: float | None,
 ) -> tuple[float, str, str]:
     """(P, decision, reason): P of the pair and the rule decision revised by it."""
-    same_city, words, partial, apart = structure(a, b, date, cfg)
+    same_city, words, partial, apart, venue = structure(a, b, date, cfg)
     p = round4(
         model.score(
             date,
@@ -441,6 +452,7 @@ def revise(
             words,
             partial,
             apart,
+            venue,
         )
     )
     mc = cfg.model
