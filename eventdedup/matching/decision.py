@@ -283,7 +283,7 @@ def overrulable(
 
     Far apart within one town (a town-centre or district point against the venue's)
     is left to P. Across towns, one event listed under several towns shares a
-    specific title and the day and time; a generic one-word title
+    specific name (``same_name``) and the day and time; a generic one-word title
     ("<type>nachmittag") recurs in neighbouring towns on the same day and stays apart.
     """
     if not reason.startswith(OVERRULABLE) or content_conflict(a, b, cfg, dist) is not None:
@@ -292,10 +292,26 @@ def overrulable(
         return True
     st = cfg.structural
     return (
-        title >= st.cross_town_min_title
-        and date >= st.cross_town_min_date
+        date >= st.cross_town_min_date
         and min(len(a.title_tokens), len(b.title_tokens)) >= st.cross_town_min_words
+        and same_name(a, b, title, cfg)
     )
+
+
+#: a title at least this similar may be a headline around the other's name (``same_name``)
+HEADLINE_TITLE = 0.8
+
+
+def same_name(a: EventRecord, b: EventRecord, title: float, cfg: MatchingConfig) -> bool:
+    """The listings call the event the same: the same title, or a headline around the
+    other's name ("<name> gastiert mit „<work>“ in <town>" / "<name> – <work>": every
+    key word of the shorter title in the other listing)."""
+    if title >= cfg.structural.cross_town_min_title:
+        return True
+    if title < HEADLINE_TITLE:
+        return False
+    short, other = (a, b) if len(a.title_tokens) <= len(b.title_tokens) else (b, a)
+    return coverage(short, other) >= COVERED
 
 
 #: a town guard's no-match between listings that agree on all but the town: one event
@@ -313,12 +329,13 @@ def one_listing_elsewhere(
     title: float,
     words: int,
 ) -> bool:
-    """The same specific title on the same day and time, nothing but the towns differ."""
+    """The same specific name (``same_name``) on the same day and time, nothing but
+    the towns differ."""
     st = cfg.structural
     return (
-        title >= st.cross_town_min_title
-        and date >= st.cross_town_min_date
+        date >= st.cross_town_min_date
         and words >= st.cross_town_min_words
+        and same_name(a, b, title, cfg)
         and content_conflict(a, b, cfg, dist) is None
     )
 
@@ -410,8 +427,13 @@ def p_cannot_matter(
     """
     if reason.startswith(OVERRULABLE):
         st = cfg.structural
-        if title >= st.cross_town_min_title and date >= st.cross_town_min_date:
-            return False
+        if date >= st.cross_town_min_date and title >= HEADLINE_TITLE:
+            if title >= st.cross_town_min_title:
+                return False
+            if min(
+                len(a.title_tokens), len(b.title_tokens)
+            ) >= st.cross_town_min_words and same_name(a, b, title, cfg):
+                return False
         return not (reason.startswith(FAR_GUARD) and same_town(a, b))
     # every guard's reason starts with "d", "f" or "p" ("no match: …" is the commonest)
     return (
