@@ -302,13 +302,20 @@ def overrulable(
 HEADLINE_TITLE = 0.8
 
 
-def same_name(a: EventRecord, b: EventRecord, title: float, cfg: MatchingConfig) -> bool:
+def same_name(
+    a: EventRecord,
+    b: EventRecord,
+    title: float,
+    cfg: MatchingConfig,
+    headline_title: float = HEADLINE_TITLE,
+) -> bool:
     """The listings call the event the same: the same title, or a headline around the
     other's name ("<name> gastiert mit „<work>“ in <town>" / "<name> – <work>": every
-    key word of the shorter title in the other listing)."""
+    key word of the shorter title in the other listing, titles at least
+    ``headline_title`` similar)."""
     if title >= cfg.structural.cross_town_min_title:
         return True
-    if title < HEADLINE_TITLE:
+    if title < headline_title:
         return False
     short, other = (a, b) if len(a.title_tokens) <= len(b.title_tokens) else (b, a)
     return coverage(short, other) >= COVERED
@@ -356,12 +363,9 @@ def promotable(
         return False
     st = cfg.structural
     if title_words < st.cross_town_min_words:
-        # one key word ("Flohmarkt"): the same title at the same venue only
-        return title_words == 1 and title >= st.cross_town_min_title and venue_agreement(a, b, cfg)
-    if title >= st.cross_town_min_title:
-        return True
-    short, other = (a, b) if len(a.title_tokens) <= len(b.title_tokens) else (b, a)
-    return coverage(short, other) >= COVERED
+        # one key word ("Flohmarkt"): the same name at the same venue only
+        return title_words == 1 and venue_agreement(a, b, cfg) and same_name(a, b, title, cfg, 0.0)
+    return same_name(a, b, title, cfg, 0.0)
 
 
 #: share of the shorter title's key words the other listing must hold (``promotable``)
