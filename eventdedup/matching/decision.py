@@ -232,13 +232,14 @@ def same_town(a: EventRecord, b: EventRecord) -> bool:
 
 
 def structure(
-    a: EventRecord, b: EventRecord, date: float, cfg: MatchingConfig
+    a: EventRecord, b: EventRecord, date: float, cfg: MatchingConfig, reason: str = ""
 ) -> tuple[bool, int, bool, bool, int]:
     """Model inputs beyond the signals: same town key, key words of the shorter title,
     days in common but neither listing's days within the other's (``days_partial``),
     start times on a common day that all lie outside the tolerance (``time_apart``),
     the venue evidence (``venue``: +1 the same venue, -1 both name one and they do
-    not agree, 0 one names none)."""
+    not agree, 0 one names none; not looked for under a town/distance guard's
+    ``reason``, where the model does not read it)."""
     na, nb = len(a.title_tokens), len(b.title_tokens)
     da, db = a.days, b.days
     partial = apart = False
@@ -251,7 +252,9 @@ def structure(
         if len(da) > 1 and len(db) > 1:  # one day is always within the other's or apart
             n = len(common_days(a, b))
             partial = 0 < n < (len(da) if len(da) < len(db) else len(db))
-    if venue_agreement(a, b, cfg):
+    if reason.startswith(OVERRULABLE):
+        venue = 0
+    elif venue_agreement(a, b, cfg):
         venue = 1
     elif (a.venue_norm and b.venue_norm) or (a.street_norm and b.street_norm):
         venue = -1
@@ -463,7 +466,7 @@ def revise(
     dist: float | None,
 ) -> tuple[float, str, str]:
     """(P, decision, reason): P of the pair and the rule decision revised by it."""
-    same_city, words, partial, apart, venue = structure(a, b, date, cfg)
+    same_city, words, partial, apart, venue = structure(a, b, date, cfg, reason)
     p = round4(
         model.score(
             date,
