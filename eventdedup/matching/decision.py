@@ -232,11 +232,14 @@ def same_town(a: EventRecord, b: EventRecord) -> bool:
 
 
 def structure(
-    a: EventRecord, b: EventRecord, date: float, cfg: MatchingConfig
-) -> tuple[bool, int, bool, bool]:
+    a: EventRecord, b: EventRecord, date: float, cfg: MatchingConfig, reason: str = ""
+) -> tuple[bool, int, bool, bool, int]:
     """Model inputs beyond the signals: same town key, key words of the shorter title,
     days in common but neither listing's days within the other's (``days_partial``),
-    start times on a common day that all lie outside the tolerance (``time_apart``)."""
+    start times on a common day that all lie outside the tolerance (``time_apart``),
+    the venue evidence (``venue``: +1 the same venue, -1 both name one and they do
+    not agree, 0 one names none; not looked for under a town/distance guard's
+    ``reason``, where the model does not read it)."""
     na, nb = len(a.title_tokens), len(b.title_tokens)
     da, db = a.days, b.days
     partial = apart = False
@@ -249,7 +252,15 @@ def structure(
         if len(da) > 1 and len(db) > 1:  # one day is always within the other's or apart
             n = len(common_days(a, b))
             partial = 0 < n < (len(da) if len(da) < len(db) else len(db))
-    return same_town(a, b), (na if na < nb else nb), partial, apart
+    if reason.startswith(OVERRULABLE):
+        venue = 0
+    elif venue_agreement(a, b, cfg):
+        venue = 1
+    elif (a.venue_norm and b.venue_norm) or (a.street_norm and b.street_norm):
+        venue = -1
+    else:
+        venue = 0
+    return same_town(a, b), (na if na < nb else nb), partial, apart, venue
 
 
 def pair_features(a: EventRecord, b: EventRecord, cfg: MatchingConfig) -> tuple[float, ...]:
@@ -275,7 +286,7 @@ def overrulable(
 
     Far apart within one town (a town-centre or district point against the venue's)
     is left to P. Across towns, one event listed under several towns shares a
-    specific title and the day and time; a generic one-word title
+    specific name (``same_name``) and the day and time; a generic one-word title
     ("<type>nachmittag") recurs in neighbouring towns on the same day and stays apart.
     """
     if not reason.startswith(OVERRULABLE) or content_conflict(a, b, cfg, dist) is not None:
@@ -284,10 +295,33 @@ def overrulable(
         return True
     st = cfg.structural
     return (
-        title >= st.cross_town_min_title
-        and date >= st.cross_town_min_date
+        date >= st.cross_town_min_date
         and min(len(a.title_tokens), len(b.title_tokens)) >= st.cross_town_min_words
+        and same_name(a, b, title, cfg)
     )
+
+
+#: a title at least this similar may be a headline around the other's name (``same_name``)
+HEADLINE_TITLE = 0.8
+
+
+def same_name(
+    a: EventRecord,
+    b: EventRecord,
+    title: float,
+    cfg: MatchingConfig,
+    headline_title: float = HEADLINE_TITLE,
+) -> bool:
+    """The listings call the event the same: the same title, or a headline around the
+    other's name ("<name> gastiert mit „<work>“ in <town>" / "<name> – <work>": every
+    key word of the shorter title in the other listing, titles at least
+    ``headline_title`` similar)."""
+    if title >= cfg.structural.cross_town_min_title:
+        return True
+    if title < headline_title:
+        return False
+    short, other = (a, b) if len(a.title_tokens) <= len(b.title_tokens) else (b, a)
+    return coverage(short, other) >= COVERED
 
 
 #: a town guard's no-match between listings that agree on all but the town: one event
@@ -305,12 +339,13 @@ def one_listing_elsewhere(
     title: float,
     words: int,
 ) -> bool:
-    """The same specific title on the same day and time, nothing but the towns differ."""
+    """The same specific name (``same_name``) on the same day and time, nothing but
+    the towns differ."""
     st = cfg.structural
     return (
-        title >= st.cross_town_min_title
-        and date >= st.cross_town_min_date
+        date >= st.cross_town_min_date
         and words >= st.cross_town_min_words
+        and same_name(a, b, title, cfg)
         and content_conflict(a, b, cfg, dist) is None
     )
 
@@ -321,7 +356,9 @@ def promotable(
     """An ambiguous pair P may promote: any (``model.promote``), or one that agrees on
     what the event is called (``model.promote_same_title``): the same specific title, or
     every key word of the shorter specific title found in the other listing (a headline
-    around a calendar name). The listings then disagree on the time or the place only."""
+    around a calendar name), or a one-word title ("Flohmarkt") that is the same at the
+    same venue (``guards.venue_agreement``). The listings then disagree on the time or
+    the place only."""
     mc = cfg.model
     if mc.promote:
         return True
@@ -329,11 +366,9 @@ def promotable(
         return False
     st = cfg.structural
     if title_words < st.cross_town_min_words:
-        return False
-    if title >= st.cross_town_min_title:
-        return True
-    short, other = (a, b) if len(a.title_tokens) <= len(b.title_tokens) else (b, a)
-    return coverage(short, other) >= COVERED
+        # one key word ("Flohmarkt"): the same name at the same venue only
+        return title_words == 1 and venue_agreement(a, b, cfg) and same_name(a, b, title, cfg, 0.0)
+    return same_name(a, b, title, cfg, 0.0)
 
 
 #: share of the shorter title's key words the other listing must hold (``promotable``)
@@ -399,8 +434,13 @@ def p_cannot_matter(
     """
     if reason.startswith(OVERRULABLE):
         st = cfg.structural
-        if title >= st.cross_town_min_title and date >= st.cross_town_min_date:
-            return False
+        if date >= st.cross_town_min_date and title >= HEADLINE_TITLE:
+            if title >= st.cross_town_min_title:
+                return False
+            if min(
+                len(a.title_tokens), len(b.title_tokens)
+            ) >= st.cross_town_min_words and same_name(a, b, title, cfg):
+                return False
         return not (reason.startswith(FAR_GUARD) and same_town(a, b))
     # every guard's reason starts with "d", "f" or "p" ("no match: …" is the commonest)
     return (
@@ -426,7 +466,7 @@ def revise(
     dist: float | None,
 ) -> tuple[float, str, str]:
     """(P, decision, reason): P of the pair and the rule decision revised by it."""
-    same_city, words, partial, apart = structure(a, b, date, cfg)
+    same_city, words, partial, apart, venue = structure(a, b, date, cfg, reason)
     p = round4(
         model.score(
             date,
@@ -441,6 +481,7 @@ def revise(
             words,
             partial,
             apart,
+            venue,
         )
     )
     mc = cfg.model

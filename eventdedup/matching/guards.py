@@ -188,7 +188,13 @@ def distinguishing_tokens(a: EventRecord, b: EventRecord) -> tuple[str, str] | N
     if sa is None or sb is None:
         return None
     same_slot = (sa[0] == sb[0] or sa[1] == sb[1]) and (sa[2] == sb[2] or sa[1] == sb[1] == 0)
-    return (ua[0], ub[0]) if same_slot else None
+    if not same_slot:
+        return None
+    # a word the other listing names elsewhere (its venue, its texts) substitutes no
+    # name: "<party> am Markt" at the "Marktplatz", the programme a headline's text names
+    if ua[0] in b.hay_joined or ub[0] in a.hay_joined:
+        return None
+    return ua[0], ub[0]
 
 
 def coverage(a: EventRecord, b: EventRecord) -> float:

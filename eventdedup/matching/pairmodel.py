@@ -17,7 +17,7 @@ from typing import Any
 
 import attrs
 
-MODEL_VERSION = "pm-2026.12-3"
+MODEL_VERSION = "pm-2026.12-4"
 MODEL_FILE = "pair_model.json"
 
 #: feature names, in the order of ``features``; the artefact must list the same
@@ -49,6 +49,7 @@ FEATURES: tuple[str, ...] = (
     "days_partial",
     "time_apart",
     "time_apart_x_title_words",
+    "venue_in_town",
 )
 
 #: reason prefixes of the guards (evidence of *different* events), by feature
@@ -111,6 +112,7 @@ class PairModel:
         title_words: int,
         days_partial: bool = False,
         time_apart: bool = False,
+        venue: int = 0,
     ) -> float:
         """``probability(features(...))`` without building the feature tuple (hot path).
 
@@ -165,6 +167,8 @@ class PairModel:
             z += c[22] * words + c[23] * date
             if exact:
                 z += c[21]
+        elif venue:
+            z += c[27] * venue
         if days_partial:
             z += c[24]
         if time_apart:
@@ -204,6 +208,7 @@ def features(
     title_words: int,
     days_partial: bool = False,
     time_apart: bool = False,
+    venue: int = 0,
 ) -> tuple[float, ...]:
     """The model's input for one pair (the rule decision and reason as indicators).
 
@@ -213,7 +218,12 @@ def features(
     (two runs of one film, two overlapping exhibitions: a recurring series'
     occurrences are different events, one event's days are a subset);
     ``time_apart``: both give start times on a common day and none agree within
-    the tolerance (a misprinted hour, or a generic title at another hour).
+    the tolerance (a misprinted hour, or a generic title at another hour);
+    ``venue``: +1 with evidence of one venue (same street or similar venue name,
+    ``guards.venue_agreement``), -1 when both name one (or both a street) without
+    it, 0 when one names none (no evidence either way). Only pairs no town/distance
+    guard holds apart use it (``venue_in_town``): across towns a generic venue name
+    ("Stadthalle") recurs, and one event under many towns often names no venue.
     """
     place_guard = 1.0 if reason.startswith(OVERRULABLE) else 0.0
     exact = 1.0 if title >= 0.98 else 0.0
@@ -247,6 +257,7 @@ def features(
         1.0 if days_partial else 0.0,
         1.0 if time_apart else 0.0,
         words if time_apart else 0.0,
+        0.0 if place_guard else float(venue),
     )
 
 

@@ -12,9 +12,10 @@ import attrs
 import pytest
 
 from eventdedup.matching import load_matching_config, prepare_event, score_pair
-from eventdedup.matching.decision import MATCH, NO_MATCH, promotable
+from eventdedup.matching.decision import MATCH, NO_MATCH, promotable, same_name
 from eventdedup.matching.guards import (
     address_only,
+    distinguishing_tokens,
     label_name_conflict,
     organiser_conflict,
     party_conflict,
@@ -187,3 +188,40 @@ def test_a_street_address_as_the_venue_is_no_other_venue() -> None:
     assert venue_conflict(a, b, CFG) is None
     other = _rec("c", title, venue="Festhalle Rosengrund", lat=47.9655, lon=7.90, **place)
     assert venue_conflict(a, other, CFG) is not None
+
+
+@pytest.mark.parametrize("n", range(3))
+def test_a_one_word_name_is_promotable_only_at_the_same_venue(n: int) -> None:
+    town, name = TOWNS[n], VOCAB.club_names[n] + "fest"
+    hall = {"city": town, "venue": "Festhalle", "street": "Lindenweg"}
+    a = _rec("a", name, start="14:00", **hall)
+    b = _rec("b", name, start="14:45", source_code="kst", **hall)
+    headline = _rec("c", f"Heimatverein lädt zum {name} ein", start="14:45", **hall)
+    elsewhere = _rec("d", name, city=town, venue="Sportplatz", street="Mühlweg", start="14:45")
+    assert promotable(a, b, 1.0, 1, CFG)
+    assert promotable(a, headline, 0.6, 1, CFG)
+    assert not promotable(a, elsewhere, 1.0, 1, CFG)
+
+
+@pytest.mark.parametrize("party", ["SPD", "Grüne", "Volt"])
+def test_a_word_the_other_listing_names_is_no_distinguishing_token(party: str) -> None:
+    square = {"city": TOWNS[3], "venue": "Marktplatz", "start": "10:00"}
+    a = _rec("a", f"{party} am Markt", **square)
+    b = _rec("b", f"{party}-Infostand", **square)
+    assert distinguishing_tokens(a, b) is None
+    c1, c2 = VOCAB.club_names[3], VOCAB.club_names[4]
+    one = _rec("c", f"Sommerfest Kindergarten {c1}", **square)
+    other = _rec("d", f"Sommerfest Kindergarten {c2}", **square)
+    assert distinguishing_tokens(one, other) is not None
+
+
+@pytest.mark.parametrize("n", range(3))
+def test_a_headline_around_the_name_is_the_same_name(n: int) -> None:
+    who = f"{VOCAB.first[n]} {VOCAB.last[n]}"
+    work = VOCAB.programmes[n]
+    a = _rec("a", f"{who} – {work}", city=TOWNS[n])
+    b = _rec("b", f"{who} gastiert mit „{work}“ in {TOWNS[n + 1]}", city=TOWNS[n + 1])
+    other = _rec("c", f"{VOCAB.first[n + 3]} {VOCAB.last[n + 3]} – {work}", city=TOWNS[n + 1])
+    assert same_name(a, b, 0.85, CFG)
+    assert not same_name(a, b, 0.5, CFG)  # too far apart to be a headline around it
+    assert not same_name(a, other, 0.85, CFG)
