@@ -27,7 +27,6 @@ _HYPHEN_BREAK = re.compile(
 )
 _PUNCT = re.compile(r"[\"'!?,.:;()\[\]{}„“”‚‘’«»*#§|/\\…–—_+&]")
 _WS = re.compile(r"\s+")
-_TOKEN_SPLIT = re.compile(r"[\s\-]+")
 _SEPARATOR_DASH = re.compile(r"(?<!\w)-|-(?!\w)")
 _DASHES = (" - ", " -- ", " – ", " — ")
 # a short label before ":" or a spaced dash ("Termin-Tipp: ...", "Kino - ...")
@@ -222,7 +221,8 @@ def apply_synonyms(text: str, patterns: tuple[tuple[re.Pattern[str], str], ...])
 
 def tokens(text: str) -> tuple[str, ...]:
     """Split normalised text on whitespace and hyphens."""
-    return tuple(t for t in _TOKEN_SPLIT.split(text) if t)
+    # str.split() and the regex \s agree on whitespace (see ``fold``): the same split
+    return tuple(text.replace("-", " ").split())
 
 
 def join_compounds(text: str) -> str:

@@ -12,6 +12,7 @@ import re
 from typing import Any
 
 import attrs
+from rapidfuzz import process
 from rapidfuzz.distance import OSA
 
 from eventdedup.matching.config import MatchingConfig, NormalizationConfig
@@ -320,10 +321,8 @@ def is_place(token: str, places: frozenset[str]) -> bool:
     key = (token, places)
     hit = _IS_PLACE.get(key)
     if hit is None:
-        hit = any(
-            abs(len(p) - len(token)) <= 1 and OSA.distance(p, token, score_cutoff=1) <= 1
-            for p in places
-        )
+        # one edit at most (which implies lengths within one), searched in C
+        hit = process.extractOne(token, places, scorer=OSA.distance, score_cutoff=1) is not None
         if len(_IS_PLACE) > 100_000:
             _IS_PLACE.clear()
         _IS_PLACE[key] = hit
