@@ -141,6 +141,20 @@ def implicit_end(start: dt.date, text: str | None, max_days: int) -> dt.date | N
     """
     if not text:
         return None
+    key = (start, text, max_days)
+    if key in _IMPLICIT_END:  # the same press text comes from several sources
+        return _IMPLICIT_END[key]
+    if len(_IMPLICIT_END) > 20_000:
+        _IMPLICIT_END.clear()
+    end = _IMPLICIT_END[key] = _implicit_end(start, text, max_days)
+    return end
+
+
+_IMPLICIT_END: dict[tuple[dt.date, str, int], dt.date | None] = {}
+register_cache(_IMPLICIT_END.clear)
+
+
+def _implicit_end(start: dt.date, text: str, max_days: int) -> dt.date | None:
     folded = fold(text, ocr_fixes=False)
     for sentence in _SENTENCE.split(folded):
         if "bis" not in sentence or not _RUNS.search(sentence):
