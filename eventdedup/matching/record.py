@@ -8,6 +8,7 @@ ever look at the normalised forms (docs/domain.md §17 item 2).
 from __future__ import annotations
 
 import datetime as dt
+import math
 import re
 from typing import Any
 
@@ -260,12 +261,19 @@ class EventRecord:
     # the word guards' reading of the title under one config (``guards.title_parts``),
     # kept at first use: one object per record (fewer objects for the cyclic GC to walk)
     title_parts_memo: object = attrs.field(init=False, eq=False, repr=False, default=None)
+    # radians and cosine of the latitude (0.0 without a point), for the distance per pair
+    lat_radians: float = attrs.field(init=False, eq=False, repr=False, default=0.0)
+    lat_cos: float = attrs.field(init=False, eq=False, repr=False, default=0.0)
 
     def __attrs_post_init__(self) -> None:
         minutes: dict[str, list[int]] = {}
         for day, m in self.day_times:
             minutes.setdefault(day, []).append(m)
         object.__setattr__(self, "day_minutes", {d: tuple(ms) for d, ms in minutes.items()})
+        if self.geo_latitude is not None:
+            rad = math.radians(self.geo_latitude)
+            object.__setattr__(self, "lat_radians", rad)
+            object.__setattr__(self, "lat_cos", math.cos(rad))
 
     @property
     def has_geo(self) -> bool:

@@ -158,7 +158,7 @@ def haversine_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
     return 2 * EARTH_RADIUS_KM * math.asin(min(1.0, math.sqrt(h)))
 
 
-_radians, _sin, _cos, _asin, _sqrt = math.radians, math.sin, math.cos, math.asin, math.sqrt
+_radians, _sin, _asin, _sqrt = math.radians, math.sin, math.asin, math.sqrt
 
 
 def in_bbox(lat: float, lon: float, bbox: Sequence[float]) -> bool:
@@ -234,10 +234,11 @@ def geo_and_distance(a: EventRecord, b: EventRecord, cfg: GeoConfig) -> tuple[fl
         and box[2] <= lon_b <= box[3]
     ):
         return cfg.neutral_score, None  # geocoder outlier: no evidence (§13)
-    # haversine_km, inlined (the same operations in the same order)
-    p1, p2 = _radians(lat_a), _radians(lat_b)
+    # haversine_km, inlined (the same operations in the same order; the latitudes'
+    # radians and cosines are the records')
+    p1, p2 = a.lat_radians, b.lat_radians
     dl = _radians(lon_b - lon_a)
-    h = _sin((p2 - p1) / 2) ** 2 + _cos(p1) * _cos(p2) * _sin(dl / 2) ** 2
+    h = _sin((p2 - p1) / 2) ** 2 + a.lat_cos * b.lat_cos * _sin(dl / 2) ** 2
     dist = 2 * EARTH_RADIUS_KM * _asin(min(1.0, _sqrt(h)))
     eps = cfg.identical_epsilon_deg
     identical = abs(lat_a - lat_b) <= eps and abs(lon_a - lon_b) <= eps
