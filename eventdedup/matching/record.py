@@ -145,7 +145,7 @@ def implicit_end(start: dt.date, text: str | None, max_days: int) -> dt.date | N
     key = (start, text, max_days)
     if key in _IMPLICIT_END:  # the same press text comes from several sources
         return _IMPLICIT_END[key]
-    if len(_IMPLICIT_END) > 20_000:
+    if len(_IMPLICIT_END) > 5_000:  # keys hold whole press texts: a few MB at most
         _IMPLICIT_END.clear()
     end = _IMPLICIT_END[key] = _implicit_end(start, text, max_days)
     return end
