@@ -156,11 +156,17 @@ def block_entries(record: EventRecord, cfg: MatchingConfig) -> dict[str, int]:
     b = cfg.blocking
     parts = _key_parts(record, b)
     out: dict[str, int] = {}
+    # a base names its day, so its mask is that day's mask; a range repeats its start
+    # times on every day, so days with the same times share one mask
+    masks: dict[tuple[int, ...] | None, int] = {}
+    minutes_of = record.day_minutes.get
     for day in record.days:
-        mask = _slot_mask(record, day, b)
+        minutes = minutes_of(day)
+        mask = masks.get(minutes)
+        if mask is None:
+            mask = masks[minutes] = _slot_mask(record, day, b)
         for f, end in parts:
-            base = f"{f}|{day}{end}"
-            out[base] = out.get(base, 0) | mask
+            out[f"{f}|{day}{end}"] = mask
     return out
 
 

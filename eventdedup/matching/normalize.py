@@ -27,7 +27,6 @@ _HYPHEN_BREAK = re.compile(
 )
 _PUNCT = re.compile(r"[\"'!?,.:;()\[\]{}„“”‚‘’«»*#§|/\\…–—_+&]")
 _WS = re.compile(r"\s+")
-_TOKEN_SPLIT = re.compile(r"[\s\-]+")
 _SEPARATOR_DASH = re.compile(r"(?<!\w)-|-(?!\w)")
 _DASHES = (" - ", " -- ", " – ", " — ")
 # a short label before ":" or a spaced dash ("Termin-Tipp: ...", "Kino - ...")
@@ -99,6 +98,7 @@ def clear_caches() -> None:
     """Drop every memoised normalisation/scoring result (benchmarks measure cold runs)."""
     for st in _STATES:
         st.memo.clear()
+        st.norm.clear()
     for clear in _CACHES:
         clear()
 
@@ -117,6 +117,8 @@ class _ConfigState:
     synonym_any: re.Pattern[str] | None
     # every "prefix + separator" a configured prefix test could accept (casefolded)
     prefix_starts: tuple[str, ...]
+    # norm_text's results by text (a plain str key: no key tuple per call)
+    norm: dict[str, str] = attrs.field(factory=dict)
 
 
 _STATES: list[_ConfigState] = []
@@ -168,6 +170,10 @@ def _new_state(cfg: NormalizationConfig) -> _ConfigState:
 
 def _memo(cfg: NormalizationConfig) -> dict[object, object]:
     """Per-config memo of pure normalisation results (names and templates repeat a lot)."""
+    if _LAST:  # _state's fast path, inlined (called several times per listing)
+        st = _LAST[0]
+        if st.cfg is cfg and len(st.memo) <= _MEMO_LIMIT:
+            return st.memo
     return _state(cfg).memo
 
 
@@ -175,17 +181,18 @@ def norm_text(text: str | None, cfg: NormalizationConfig) -> str:
     """Folded, punctuation-free text with whole-token synonyms applied."""
     if not text:
         return ""
-    st = _state(cfg)
-    key = ("n", text)
-    out = st.memo.get(key)
+    st = _LAST[0] if _LAST and _LAST[0].cfg is cfg else _state(cfg)  # _state's fast path
+    out = st.norm.get(text)
     if out is None:
         out = strip_punct(fold(text, ocr_fixes=cfg.ocr_fixes))
         # a synonym pattern needs one of its forms literally: one scan for all of them
         if st.synonym_any is not None and st.synonym_any.search(out):
             for _, pat, canonical in st.synonyms:
                 out = pat.sub(canonical, out)
-        st.memo[key] = out
-    return out  # type: ignore[return-value]
+        if len(st.norm) > _MEMO_LIMIT:
+            st.norm.clear()
+        st.norm[text] = out
+    return out
 
 
 def _patterns(cfg: NormalizationConfig) -> tuple[tuple[re.Pattern[str], str], ...]:
@@ -222,7 +229,8 @@ def apply_synonyms(text: str, patterns: tuple[tuple[re.Pattern[str], str], ...])
 
 def tokens(text: str) -> tuple[str, ...]:
     """Split normalised text on whitespace and hyphens."""
-    return tuple(t for t in _TOKEN_SPLIT.split(text) if t)
+    # str.split() and the regex \s agree on whitespace (see ``fold``): the same split
+    return tuple(text.replace("-", " ").split())
 
 
 def join_compounds(text: str) -> str:

@@ -8,10 +8,12 @@ ever look at the normalised forms (docs/domain.md §17 item 2).
 from __future__ import annotations
 
 import datetime as dt
+import math
 import re
 from typing import Any
 
 import attrs
+from rapidfuzz import process
 from rapidfuzz.distance import OSA
 
 from eventdedup.matching.config import MatchingConfig, NormalizationConfig
@@ -140,6 +142,20 @@ def implicit_end(start: dt.date, text: str | None, max_days: int) -> dt.date | N
     """
     if not text:
         return None
+    key = (start, text, max_days)
+    if key in _IMPLICIT_END:  # the same press text comes from several sources
+        return _IMPLICIT_END[key]
+    if len(_IMPLICIT_END) > 5_000:  # keys hold whole press texts: a few MB at most
+        _IMPLICIT_END.clear()
+    end = _IMPLICIT_END[key] = _implicit_end(start, text, max_days)
+    return end
+
+
+_IMPLICIT_END: dict[tuple[dt.date, str, int], dt.date | None] = {}
+register_cache(_IMPLICIT_END.clear)
+
+
+def _implicit_end(start: dt.date, text: str, max_days: int) -> dt.date | None:
     folded = fold(text, ocr_fixes=False)
     for sentence in _SENTENCE.split(folded):
         if "bis" not in sentence or not _RUNS.search(sentence):
@@ -245,12 +261,19 @@ class EventRecord:
     # the word guards' reading of the title under one config (``guards.title_parts``),
     # kept at first use: one object per record (fewer objects for the cyclic GC to walk)
     title_parts_memo: object = attrs.field(init=False, eq=False, repr=False, default=None)
+    # radians and cosine of the latitude (0.0 without a point), for the distance per pair
+    lat_radians: float = attrs.field(init=False, eq=False, repr=False, default=0.0)
+    lat_cos: float = attrs.field(init=False, eq=False, repr=False, default=0.0)
 
     def __attrs_post_init__(self) -> None:
         minutes: dict[str, list[int]] = {}
         for day, m in self.day_times:
             minutes.setdefault(day, []).append(m)
         object.__setattr__(self, "day_minutes", {d: tuple(ms) for d, ms in minutes.items()})
+        if self.geo_latitude is not None:
+            rad = math.radians(self.geo_latitude)
+            object.__setattr__(self, "lat_radians", rad)
+            object.__setattr__(self, "lat_cos", math.cos(rad))
 
     @property
     def has_geo(self) -> bool:
@@ -320,10 +343,8 @@ def is_place(token: str, places: frozenset[str]) -> bool:
     key = (token, places)
     hit = _IS_PLACE.get(key)
     if hit is None:
-        hit = any(
-            abs(len(p) - len(token)) <= 1 and OSA.distance(p, token, score_cutoff=1) <= 1
-            for p in places
-        )
+        # one edit at most (which implies lengths within one), searched in C
+        hit = process.extractOne(token, places, scorer=OSA.distance, score_cutoff=1) is not None
         if len(_IS_PLACE) > 100_000:
             _IS_PLACE.clear()
         _IS_PLACE[key] = hit

@@ -51,8 +51,14 @@ def _minutes_on(r: EventRecord, day: str) -> tuple[int, ...]:
 
 def common_days(a: EventRecord, b: EventRecord) -> list[str]:
     """Days both listings cover, sorted."""
-    if len(a.days) == 1 and len(b.days) == 1:
-        return list(a.days) if a.days[0] == b.days[0] else []
+    da, db = a.days, b.days
+    # one day against a range (the commonest case after one day each), or one range
+    if len(da) == 1:
+        return [da[0]] if da[0] in db else []
+    if len(db) == 1:
+        return [db[0]] if db[0] in da else []
+    if da == db:
+        return list(da)
     if len(a.days) > len(b.days):
         sb = set(b.days)
         return [d for d in a.days if d in sb]
@@ -107,9 +113,21 @@ def date_signal(a: EventRecord, b: EventRecord, cfg: DateConfig) -> float:
         overlap = max(overlap, cfg.subset_score)
     if not a.day_times or not b.day_times:
         return overlap
+    # best_time_deltas + time_factor per common day; a range repeats its start times
+    # on every day, so the factor of the previous day's times is reused
     total = 0.0
-    for delta in best_time_deltas(a, b, common):
-        total += 1.0 if delta is None else time_factor(delta, cfg)
+    ma, mb = a.day_minutes, b.day_minutes
+    last: tuple[tuple[int, ...], tuple[int, ...]] | None = None
+    factor = 1.0
+    for day in common:
+        xs, ys = ma.get(day), mb.get(day)
+        if xs and ys:
+            if last is None or last[0] != xs or last[1] != ys:
+                factor = time_factor(min(clock_delta(x, y) for x in xs for y in ys), cfg)
+                last = (xs, ys)
+            total += factor
+        else:
+            total += 1.0
     return overlap * (total / n)
 
 
@@ -140,7 +158,7 @@ def haversine_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
     return 2 * EARTH_RADIUS_KM * math.asin(min(1.0, math.sqrt(h)))
 
 
-_radians, _sin, _cos, _asin, _sqrt = math.radians, math.sin, math.cos, math.asin, math.sqrt
+_radians, _sin, _asin, _sqrt = math.radians, math.sin, math.asin, math.sqrt
 
 
 def in_bbox(lat: float, lon: float, bbox: Sequence[float]) -> bool:
@@ -216,10 +234,11 @@ def geo_and_distance(a: EventRecord, b: EventRecord, cfg: GeoConfig) -> tuple[fl
         and box[2] <= lon_b <= box[3]
     ):
         return cfg.neutral_score, None  # geocoder outlier: no evidence (§13)
-    # haversine_km, inlined (the same operations in the same order)
-    p1, p2 = _radians(lat_a), _radians(lat_b)
+    # haversine_km, inlined (the same operations in the same order; the latitudes'
+    # radians and cosines are the records')
+    p1, p2 = a.lat_radians, b.lat_radians
     dl = _radians(lon_b - lon_a)
-    h = _sin((p2 - p1) / 2) ** 2 + _cos(p1) * _cos(p2) * _sin(dl / 2) ** 2
+    h = _sin((p2 - p1) / 2) ** 2 + a.lat_cos * b.lat_cos * _sin(dl / 2) ** 2
     dist = 2 * EARTH_RADIUS_KM * _asin(min(1.0, _sqrt(h)))
     eps = cfg.identical_epsilon_deg
     identical = abs(lat_a - lat_b) <= eps and abs(lon_a - lon_b) <= eps
@@ -296,16 +315,38 @@ def title_signal(a: EventRecord, b: EventRecord, cfg: MatchingConfig) -> float:
         if lo <= p <= hi:
             p = w1 * p + w2 * (fuzz.token_set_ratio(fa[0], fb[0]) / 100.0)
         return p if p > 0.0 else 0.0
+    # the same two titles meet in many pairs (several sources list one event)
+    key = (fa, fb, w1, w2, lo, hi)
+    best = _TITLE.get(key)
+    if best is not None:
+        return best
     best = 0.0
     for x, xs in zip(fa, a.title_sorted, strict=True):
         for y, ys in zip(fb, b.title_sorted, strict=True):
             # token_sort_ratio == ratio of the pre-sorted token strings
             p = ratio(xs, ys) / 100.0
             if lo <= p <= hi:
-                p = w1 * p + w2 * (fuzz.token_set_ratio(x, y) / 100.0)
+                if w1 * p + w2 <= best:
+                    continue  # token_set_ratio ≤ 100: the blend cannot beat best
+                s = _TOKEN_SET.get((x, y))
+                if s is None:  # the same two forms meet in many pairs
+                    if len(_TOKEN_SET) > 100_000:
+                        _TOKEN_SET.clear()
+                    s = _TOKEN_SET[(x, y)] = fuzz.token_set_ratio(x, y) / 100.0
+                p = w1 * p + w2 * s
             if p > best:
                 best = p
+    if len(_TITLE) > 100_000:
+        _TITLE.clear()
+    _TITLE[key] = best
     return best
+
+
+#: title_signal of titles with several forms, by (forms, forms, blend)
+_TITLE: dict[tuple[tuple[str, ...], tuple[str, ...], float, float, float, float], float] = {}
+register_cache(_TITLE.clear)
+_TOKEN_SET: dict[tuple[str, str], float] = {}
+register_cache(_TOKEN_SET.clear)
 
 
 # --------------------------------------------------------------------------- description

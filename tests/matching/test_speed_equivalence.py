@@ -9,11 +9,23 @@ import random
 import re
 import unicodedata
 
+import attrs
 import pytest
+from rapidfuzz.distance import OSA
 
 from eventdedup.matching import EventRecord, blocking_keys, candidate_pairs, prepare_event
 from eventdedup.matching.decision import round4
-from eventdedup.matching.normalize import fold, strip_punct
+from eventdedup.matching.normalize import clear_caches, fold, strip_punct, tokens
+from eventdedup.matching.record import is_place
+from eventdedup.matching.signals import (
+    blended_title_similarity,
+    clock_delta,
+    common_days,
+    date_signal,
+    time_factor,
+    title_blend_for,
+    title_signal,
+)
 from eventdedup.model import EventDate
 from tests.matching.conftest import make_event
 
@@ -123,3 +135,91 @@ def test_derived_day_minutes_survive_json_and_are_not_stored(cfg, rec):
     assert back == r and back.day_minutes == r.day_minutes == {
         d: (1140,) for d in ("2026-02-13", "2026-02-14", "2026-02-15")
     }
+
+
+def test_tokens_split_as_the_regex_does():
+    rnd = random.Random(11)
+    alphabet = list(" -ab\t\n\u00a0\u2003\u3000\x1c\x1f-") + [
+        chr(rnd.randrange(0x20, 0x3000)) for _ in range(100)
+    ]
+    texts = ["tanz-abend  im  saal", "-a--b- ", ""]
+    texts += [
+        "".join(rnd.choice(alphabet) for _ in range(rnd.randrange(0, 20))) for _ in range(5000)
+    ]
+    for t in texts:
+        assert tokens(t) == tuple(x for x in re.split(r"[\s\-]+", t) if x), repr(t)
+
+
+def test_is_place_allows_exactly_one_edit():
+    rnd = random.Random(5)
+    letters = "aeinrstu"
+    places = frozenset(
+        "".join(rnd.choice(letters) for _ in range(rnd.randrange(3, 10))) for _ in range(6)
+    )
+    words = list(places)
+    for p in places:  # one edit of each kind, and two
+        words += [p[1:], p + "x", p[:2] + "x" + p[3:], p[1] + p[0] + p[2:], p[2:] + "xy"]
+    words += [
+        "".join(rnd.choice(letters) for _ in range(rnd.randrange(4, 10))) for _ in range(3000)
+    ]
+    for w in words:
+        spec = w in places or (
+            len(w) >= 6
+            and any(abs(len(p) - len(w)) <= 1 and OSA.distance(p, w) <= 1 for p in places)
+        )
+        assert is_place(w, places) == spec, (w, sorted(places))
+
+
+@pytest.mark.parametrize("seed", [3, 4])
+def test_date_and_title_signals_equal_their_definitions(cfg, seed):
+    """date_signal / common_days / title_signal (memoised, shortcuts) against the plain
+    formulas of docs/domain.md §4.1 and §4.4, on listings with ranges and label prefixes."""
+    events = _random_events(150, seed)
+    rnd = random.Random(seed)
+    labelled = [
+        attrs.evolve(e, title=f"{rnd.choice(('Kino', 'Tipp', 'Vortrag'))}: {e.title}")
+        if rnd.random() < 0.4
+        else e
+        for e in events
+    ]
+    clear_caches()
+    recs = [prepare_event(e, cfg) for e in labelled]
+    by_id = {r.id: r for r in recs}
+    assert any(len(r.title_forms) > 1 for r in recs) and any(len(r.days) > 2 for r in recs)
+    d = cfg.date
+    for x, y in candidate_pairs(recs, [], cfg) * 2:  # the second round hits the memos
+        a, b = by_id[x], by_id[y]
+        common = sorted(set(a.days) & set(b.days))
+        assert common_days(a, b) == common
+        if not common:
+            date = 0.0
+        else:
+            n = len(common)
+            overlap = n / (len(a.days) + len(b.days) - n)
+            if n in (len(a.days), len(b.days)):
+                overlap = max(overlap, d.subset_score)
+            if a.day_times and b.day_times:
+                total = 0.0
+                for day in common:
+                    xs = [m for dd, m in a.day_times if dd == day]
+                    ys = [m for dd, m in b.day_times if dd == day]
+                    delta = min(clock_delta(p, q) for p in xs for q in ys) if xs and ys else None
+                    total += 1.0 if delta is None else time_factor(delta, d)
+                overlap *= total / n
+            date = overlap
+        assert date_signal(a, b, d) == date, (x, y)
+        blend = title_blend_for(a, b, cfg)
+        title = max(
+            [0.0]
+            + [blended_title_similarity(p, q, blend) for p in a.title_forms for q in b.title_forms]
+        )
+        assert title_signal(a, b, cfg) == title, (x, y)
+
+
+def test_derived_latitude_survives_json_and_is_not_stored(cfg, rec):
+    r = rec(id="a", lat=48.1, lon=7.9)
+    data = r.to_json()
+    assert "lat_radians" not in data and "lat_cos" not in data
+    back = EventRecord.from_json(data)
+    assert back.lat_radians == r.lat_radians == math.radians(48.1)
+    assert back.lat_cos == r.lat_cos == math.cos(math.radians(48.1))
