@@ -11,6 +11,7 @@ files parsed meanwhile together (``batch_files``).
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
 import pickle
@@ -29,6 +30,8 @@ from tenacity import (
 )
 
 from eventdedup.actors.activity import FileActivity
+from eventdedup.db.ahead import RecentRecords
+from eventdedup.db.dedup import PrepareAhead
 from eventdedup.db.engine import DB_DOWN, Database
 from eventdedup.model import SourceEvent
 from eventdedup.pipeline import FileOutcome, FileProcessor, ParsedFile, parse_file
@@ -95,6 +98,12 @@ def warm_worker() -> None:
     """Runs first in each parse worker: its start-up and imports, done before a file waits."""
 
 
+#: In a parse worker process: the records it prepared last, kept between files so that it
+#: scores each file's pairs with them ahead (``db/ahead.py``).  Only ever set in a worker
+#: process, by its first file; the daemon's own process never holds one.
+_recent: RecentRecords | None = None
+
+
 def parse_pickled(
     path: Path,
     max_file_bytes: int,
@@ -102,6 +111,11 @@ def parse_pickled(
     prepare: Callable[[Sequence[SourceEvent]], Any] | None,
 ) -> bytes:
     """:func:`parse_file` in the worker process, its result pickled there."""
+    global _recent
+    if isinstance(prepare, PrepareAhead):
+        if _recent is None:
+            _recent = RecentRecords()
+        prepare = functools.partial(prepare, recent=_recent)
     return pickle.dumps(
         parse_file(path, max_file_bytes, max_events, prepare), protocol=pickle.HIGHEST_PROTOCOL
     )

@@ -8,6 +8,7 @@ the same clusters as ``dedupe_batch`` over all events at once.
 
 from __future__ import annotations
 
+import functools
 import os
 from pathlib import Path
 from types import ModuleType
@@ -15,6 +16,7 @@ from types import ModuleType
 import pytest
 import sqlalchemy as sa
 
+from eventdedup.db.ahead import RecentRecords
 from eventdedup.db.dedup import DbDeduplicator, _candidate_pairs, index_entries
 from eventdedup.export import export_clusters
 from eventdedup.ingest.loader import load_file
@@ -25,6 +27,7 @@ from eventdedup.matching import (
     load_matching_config,
     prepare_event,
 )
+from eventdedup.pipeline import parse_file
 from tests._support.pipeline import file_processor
 
 CFG = load_matching_config(None)
@@ -54,7 +57,7 @@ def corpus(synthetic: ModuleType) -> list[tuple[str, bytes]]:
 
 
 @pytest.mark.parametrize("order", ["forward", "reversed"])
-@pytest.mark.parametrize("path", ["file_by_file", "batches"])
+@pytest.mark.parametrize("path", ["file_by_file", "batches", "batches_scored_ahead"])
 def test_file_by_file_and_batches_equal_batch_on_a_generated_corpus(
     corpus: list[tuple[str, bytes]],
     tmp_path: Path,
@@ -62,8 +65,15 @@ def test_file_by_file_and_batches_equal_batch_on_a_generated_corpus(
     path: str,
     order: str,
 ) -> None:
-    """Either order of the files, one by one or in batches: the same decisions and clusters."""
-    processor = file_processor(migrated_engine, tmp_path, DbDeduplicator(CFG, record_cache=500))
+    """Either order of the files, one by one or in batches: the same decisions and clusters.
+
+    ``batches_scored_ahead`` parses as a parse worker does, scoring each file's pairs
+    ahead with the records of the files it parsed before (``db/ahead.py``).
+    """
+    dedup = DbDeduplicator(CFG, record_cache=500)
+    processor = file_processor(migrated_engine, tmp_path, dedup)
+    recent = RecentRecords()
+    ahead = [0, 0]  # candidate pairs, of them scored ahead
     inbox = tmp_path / "inbox"
     inbox.mkdir()
     files = corpus if order == "forward" else corpus[::-1]
@@ -77,8 +87,13 @@ def test_file_by_file_and_batches_equal_batch_on_a_generated_corpus(
             parsed = []
             for name, data in files[start : start + 4]:
                 (inbox / name).write_bytes(data)
-                parsed.append(processor.parse(inbox / name))
+                if path == "batches":
+                    parsed.append(processor.parse(inbox / name))
+                else:
+                    prepare = functools.partial(dedup.preparer(), recent=recent)
+                    parsed.append(parse_file(inbox / name, 10**8, 10**5, prepare))
             outcomes.extend(processor.commit_batch(parsed))
+            ahead = [ahead[0] + dedup.scored[0], ahead[1] + dedup.scored[1]]
     for (name, data), outcome in zip(files, outcomes, strict=True):
         assert outcome.outcome == "processed", outcome
         assert outcome.filename == name
@@ -111,3 +126,7 @@ def test_file_by_file_and_batches_equal_batch_on_a_generated_corpus(
     assert orphans == 0
     assert per_file == {name: len(load_file(data, name).events) for name, data in corpus}
     assert processed == len(corpus)
+    if path == "batches_scored_ahead":  # most pairs were scored ahead, the rest here
+        assert ahead[0] > ahead[1] > ahead[0] // 2, ahead
+    elif path == "batches":
+        assert ahead[1] == 0
