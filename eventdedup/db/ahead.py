@@ -23,11 +23,15 @@ the decisions are the same either way.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import json
+import operator
 import os
 from collections import deque
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
+from json.encoder import encode_basestring
+from typing import Any
 
 import attrs
 
@@ -45,6 +49,24 @@ SCORE_ONLY_FIELDS = tuple(
     if f.name not in ("a_id", "b_id", "decision", "combined")
 )
 
+
+def _encoder(kind: object) -> Callable[[Any], str]:
+    """JSON of a value of a PairScore field's type: strings and floats directly (a float's
+    ``repr`` is what ``json.dumps`` writes), anything else by ``json.dumps``."""
+    if kind in ("str", str):
+        return encode_basestring
+    if kind in ("float", float):
+        return repr
+    return functools.partial(json.dumps, ensure_ascii=False, separators=(",", ":"))
+
+
+_SCORE_ONLY = operator.attrgetter(*SCORE_ONLY_FIELDS)
+_ENCODE = tuple(
+    (json.dumps(f.name) + ":", _encoder(f.type))
+    for f in attrs.fields(PairScore)
+    if f.name in SCORE_ONLY_FIELDS
+)
+
 #: How many recently prepared events a worker scores a new file against.  A file's stored
 #: candidates are mostly in the files just before it: with 200-event files, the last 10,000
 #: events held 98.6 % of a generated corpus's pairs with stored events (docs/performance.md).
@@ -60,8 +82,12 @@ def new_token() -> str:
 
 def decision_line(s: PairScore) -> str:
     """A decision as a line of ``COPY match_decisions (a_id, b_id, decision, combined, score)``."""
-    rest = json.dumps(
-        {f: getattr(s, f) for f in SCORE_ONLY_FIELDS}, ensure_ascii=False, separators=(",", ":")
+    rest = (
+        "{"
+        + ",".join(
+            [key + encode(v) for (key, encode), v in zip(_ENCODE, _SCORE_ONLY(s), strict=True)]
+        )
+        + "}"
     )
     return (
         f"{copy_text(s.a_id)}\t{copy_text(s.b_id)}\t{copy_text(s.decision)}\t"

@@ -33,6 +33,7 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from operator import attrgetter
 from typing import Any
 
 import attrs
@@ -86,6 +87,8 @@ class _NewEvents:
     known: dict[str, _Member]
     # inserts the new events' rows with their record, component and canonical (else: updated)
     insert: Callable[[Matched], object] | None = None
+    # the decisions just made: every decision a new event has
+    scores: Sequence[PairScore] = ()
 
 
 class _Laps:
@@ -309,6 +312,7 @@ class DbDeduplicator:
 
         def look() -> tuple[dict[str, _Member], list[PairScore]]:
             lap.restart()
+            lines.clear()
             stored_pairs = [p for p in _stored_pairs(conn, entries) if p[1] not in new_set]
             stored = _load_stored(conn, sorted({s for _, s in stored_pairs}), self.records, tokens)
             lap("candidates")
@@ -366,6 +370,7 @@ class DbDeduplicator:
             merged,
             stored,
             insert,
+            scores,
         )
         # through the public method, so a subclass that post-processes it sees files too
         sources = ", ".join(sorted({e.source_code for e in events}))
@@ -392,7 +397,16 @@ class DbDeduplicator:
         lap = _Laps(timings)
         members = _load_members(conn, component_ids, new, self.records)
         ids = sorted(members)
-        edges = _load_decisions(conn, ids)
+        if new is None:
+            edges = _load_decisions(conn, ids)
+        else:  # the new events' decisions are in hand: read only those among stored members
+            edges = sorted(
+                [
+                    *_load_decisions(conn, [i for i in ids if i not in new.records]),
+                    *(s for s in new.scores if s.a_id in members and s.b_id in members),
+                ],
+                key=_PAIR_ORDER,
+            )
         must, cannot = _load_constraints(conn, ids)
         lap("load_components")
         result = cluster_component(
@@ -741,6 +755,9 @@ _DECISIONS = sa.text(
     "WHERE d.b_id IN (SELECT id FROM ids) "
     "ORDER BY d.a_id, d.b_id"
 )
+
+
+_PAIR_ORDER = attrgetter("a_id", "b_id")
 
 
 def _load_decisions(conn: Connection, ids: Sequence[str]) -> list[PairScore]:
