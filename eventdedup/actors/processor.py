@@ -38,7 +38,8 @@ from eventdedup.pipeline import FileOutcome, FileProcessor, ParsedFile, parse_fi
 
 log = logging.getLogger(__name__)
 
-Parse = Callable[[Path], Awaitable[ParsedFile]]
+#: parse a file; the flag: whether to score its pairs ahead too (``db/ahead.py``)
+Parse = Callable[[Path, bool], Awaitable[ParsedFile]]
 WarmUp = Callable[[], Awaitable[None]]
 
 
@@ -52,7 +53,7 @@ async def parsing(files: FileProcessor, workers: int) -> AsyncIterator[tuple[Par
     """
     if workers == 0:
 
-        async def in_thread(path: Path) -> ParsedFile:
+        async def in_thread(path: Path, score_ahead: bool) -> ParsedFile:
             return await trio.to_thread.run_sync(files.parse, path)
 
         async def nothing_to_warm() -> None:
@@ -74,7 +75,7 @@ async def parsing(files: FileProcessor, workers: int) -> AsyncIterator[tuple[Par
                 for _ in range(workers):
                     nursery.start_soon(warm_one)
 
-        async def in_worker(path: Path) -> ParsedFile:
+        async def in_worker(path: Path, score_ahead: bool) -> ParsedFile:
             # Parsing decides nothing, so a shutdown may kill it half-way.
             data = await ctx.run_sync(
                 parse_pickled,
@@ -82,6 +83,7 @@ async def parsing(files: FileProcessor, workers: int) -> AsyncIterator[tuple[Par
                 files.max_file_bytes,
                 files.max_events,
                 files.preparer(),
+                score_ahead,
                 kill_on_cancel=True,
                 limiter=limiter,
             )
@@ -109,13 +111,18 @@ def parse_pickled(
     max_file_bytes: int,
     max_events: int,
     prepare: Callable[[Sequence[SourceEvent]], Any] | None,
+    score_ahead: bool = False,
 ) -> bytes:
-    """:func:`parse_file` in the worker process, its result pickled there."""
+    """:func:`parse_file` in the worker process, its result pickled there.
+
+    With ``score_ahead`` the file's pairs with the files this worker prepared before are
+    scored here too; either way its records are kept for the files after it.
+    """
     global _recent
     if isinstance(prepare, PrepareAhead):
         if _recent is None:
             _recent = RecentRecords()
-        prepare = functools.partial(prepare, recent=_recent)
+        prepare = functools.partial(prepare, recent=_recent, score=score_ahead)
     return pickle.dumps(
         parse_file(path, max_file_bytes, max_events, prepare), protocol=pickle.HIGHEST_PROTOCOL
     )
@@ -124,10 +131,17 @@ def parse_pickled(
 async def parse_ahead(
     queue: trio.MemoryReceiveChannel[Path], parsed: trio.MemorySendChannel[ParsedFile], parse: Parse
 ) -> None:
-    """First stage: parse each queued file; hand it on when the second stage has room."""
+    """First stage: parse each queued file; hand it on when the second stage has room.
+
+    A file's pairs are scored ahead (in the worker, ``db/ahead.py``) only while this stage
+    is ahead of the second, i.e. a parsed file is already waiting for it: that moves work
+    off the commit stage while it is the slower one, and never makes this stage the
+    slower one, which would shrink the batches the commit stage takes.
+    """
     async with parsed:
         async for path in queue:
-            await parsed.send(await parse(path))
+            ahead = parsed.statistics().current_buffer_used > 0
+            await parsed.send(await parse(path, ahead))
 
 
 async def take_batch(

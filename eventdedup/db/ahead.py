@@ -135,6 +135,12 @@ class RecentRecords:
                 if held is not None and held[0] == token:
                     yield other, token, held[1]
 
+    def use(self, cfg: MatchingConfig) -> None:
+        """Records prepared with another configuration are not comparable: forget them."""
+        if self.cfg != cfg:
+            self.clear()
+            self.cfg = cfg
+
     def add(
         self,
         token: str,
@@ -176,9 +182,7 @@ def score_ahead(
     ``records`` and ``entries`` are the file's prepared records and blocking-index
     rows (``{event: {prefix: slots}}``), ``token`` the file's.
     """
-    if recent.cfg != cfg:  # prepared with another configuration: not comparable
-        recent.clear()
-        recent.cfg = cfg
+    recent.use(cfg)
     tagged: dict[str, tuple[str, EventRecord]] = {i: (token, r) for i, r in records.items()}
     pairs: dict[tuple[str, str], tuple[str, str]] = {}
     by_prefix: dict[str, list[tuple[str, int]]] = {}

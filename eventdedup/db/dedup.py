@@ -203,13 +203,21 @@ class PreparedEvents:
 
 
 def prepare_events(
-    events: Sequence[SourceEvent], cfg: MatchingConfig, recent: RecentRecords | None = None
+    events: Sequence[SourceEvent],
+    cfg: MatchingConfig,
+    recent: RecentRecords | None = None,
+    score: bool = True,
 ) -> PreparedEvents:
     """Records, index rows and stored JSON of a file's events; with ``recent`` (a parse
-    worker's), also its pairs scored ahead (``db/ahead.py``)."""
+    worker's), also its pairs scored ahead (``db/ahead.py``), unless ``score`` is false
+    (then the records are only added to ``recent``)."""
     records = {e.id: prepare_event(e, cfg) for e in events}
     entries = {i: index_entries(blocking_keys(r, cfg)) for i, r in records.items()}
     token = new_token()
+    if recent is not None and not score:
+        recent.use(cfg)
+        recent.add(token, records, entries)
+        recent = None
     return PreparedEvents(
         cfg,
         records,
@@ -231,9 +239,9 @@ class PrepareAhead:
     cfg: MatchingConfig
 
     def __call__(
-        self, events: Sequence[SourceEvent], recent: RecentRecords | None = None
+        self, events: Sequence[SourceEvent], recent: RecentRecords | None = None, score: bool = True
     ) -> PreparedEvents:
-        return prepare_events(events, self.cfg, recent)
+        return prepare_events(events, self.cfg, recent, score)
 
 
 class DbDeduplicator:
