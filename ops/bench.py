@@ -496,6 +496,8 @@ def ingest(
             "EVENT_DEDUP_DATA_DIR": str(work / "state"),
             "EVENT_DEDUP_PARSE_WORKERS": str(parse_workers),
             **({"EVENT_DEDUP_BATCH_FILES": str(batch_files)} if batching() else {}),
+            # scoring ahead in the parse worker, if asked for in the benchmark's environment
+            **{k: v for k, v in os.environ.items() if k == "EVENT_DEDUP_SCORE_AHEAD"},
         }
     )
     import sqlalchemy as sa

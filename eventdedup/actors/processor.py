@@ -12,6 +12,7 @@ files parsed meanwhile together (``batch_files``).
 from __future__ import annotations
 
 import functools
+import gc
 import logging
 import math
 import pickle
@@ -129,18 +130,23 @@ def parse_pickled(
 
 
 async def parse_ahead(
-    queue: trio.MemoryReceiveChannel[Path], parsed: trio.MemorySendChannel[ParsedFile], parse: Parse
+    queue: trio.MemoryReceiveChannel[Path],
+    parsed: trio.MemorySendChannel[ParsedFile],
+    parse: Parse,
+    score_when: int | None = None,
 ) -> None:
     """First stage: parse each queued file; hand it on when the second stage has room.
 
-    A file's pairs are scored ahead (in the worker, ``db/ahead.py``) only while this stage
-    is ahead of the second, i.e. a parsed file is already waiting for it: that moves work
-    off the commit stage while it is the slower one, and never makes this stage the
-    slower one, which would shrink the batches the commit stage takes.
+    With ``score_when``, a file's pairs are scored ahead (in the worker, ``db/ahead.py``)
+    while this stage is well ahead of the second, i.e. that many parsed files are already
+    waiting for it: that moves work off the commit stage while it is the slower one,
+    without making this stage the slower one, which would shrink the batches the commit
+    stage takes.  None: never.
     """
     async with parsed:
         async for path in queue:
-            ahead = parsed.statistics().current_buffer_used > 0
+            waiting = parsed.statistics().current_buffer_used
+            ahead = score_when is not None and waiting >= score_when
             await parsed.send(await parse(path, ahead))
 
 
@@ -172,6 +178,7 @@ async def processor(
     parse_workers: int = 1,
     batch_files: int = 1,
     activity: FileActivity | None = None,
+    score_ahead: bool = False,
     task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
 ) -> None:
     """Actor: parse ahead, then commit each file (or batch of files) in a worker thread.
@@ -189,7 +196,16 @@ async def processor(
     """
     try:
         await _run_stages(
-            queue, db, files, on_done, max_wait, parse_workers, batch_files, activity, task_status
+            queue,
+            db,
+            files,
+            on_done,
+            max_wait,
+            parse_workers,
+            batch_files,
+            activity,
+            score_ahead,
+            task_status,
         )
     except BaseExceptionGroup as group:
         # The stages' nursery wraps a crash in a group; a single cause is re-raised
@@ -208,6 +224,7 @@ async def _run_stages(
     parse_workers: int,
     batch_files: int,
     activity: FileActivity | None,
+    score_ahead: bool,
     task_status: trio.TaskStatus[None],
 ) -> None:
     async with parsing(files, parse_workers) as (parse, warm_up), trio.open_nursery() as nursery:
@@ -215,7 +232,9 @@ async def _run_stages(
         # The first stage runs one file ahead of the second, or with batches as many
         # as make a batch: unbuffered without batching.
         parsed_send, parsed_receive = trio.open_memory_channel[ParsedFile](max(0, batch_files - 1))
-        nursery.start_soon(parse_ahead, queue, parsed_send, parse)
+        # with score_ahead: while at least half a batch waits (docs/performance.md)
+        score_when = max(1, batch_files // 2) if score_ahead and batch_files > 1 else None
+        nursery.start_soon(parse_ahead, queue, parsed_send, parse, score_when)
         task_status.started()
         while True:
             try:
@@ -239,3 +258,10 @@ async def _run_stages(
             if on_done is not None:
                 for outcome in outcomes:
                     on_done(outcome)
+            if len(batch) > 1:
+                # A full collection between batches, when the batch's objects are gone:
+                # it resets the collector's count, so that no full collection (which stops
+                # every thread, the event loop's too, for as long as it walks the heap)
+                # falls in the middle of the next batch, while the heap is at its largest.
+                del batch, outcomes
+                await trio.to_thread.run_sync(gc.collect)
