@@ -39,8 +39,9 @@ from eventdedup.pipeline import FileOutcome, FileProcessor, ParsedFile, parse_fi
 
 log = logging.getLogger(__name__)
 
-#: parse a file; the flag: whether to score its pairs ahead too (``db/ahead.py``)
-Parse = Callable[[Path, bool], Awaitable[ParsedFile]]
+#: parse a file; the flag: whether to score its pairs ahead too (``db/ahead.py``; None: no
+#: scoring ahead at all, so the worker keeps no records either)
+Parse = Callable[[Path, bool | None], Awaitable[ParsedFile]]
 WarmUp = Callable[[], Awaitable[None]]
 
 
@@ -54,7 +55,7 @@ async def parsing(files: FileProcessor, workers: int) -> AsyncIterator[tuple[Par
     """
     if workers == 0:
 
-        async def in_thread(path: Path, score_ahead: bool) -> ParsedFile:
+        async def in_thread(path: Path, score_ahead: bool | None) -> ParsedFile:
             return await trio.to_thread.run_sync(files.parse, path)
 
         async def nothing_to_warm() -> None:
@@ -76,7 +77,7 @@ async def parsing(files: FileProcessor, workers: int) -> AsyncIterator[tuple[Par
                 for _ in range(workers):
                     nursery.start_soon(warm_one)
 
-        async def in_worker(path: Path, score_ahead: bool) -> ParsedFile:
+        async def in_worker(path: Path, score_ahead: bool | None) -> ParsedFile:
             # Parsing decides nothing, so a shutdown may kill it half-way.
             data = await ctx.run_sync(
                 parse_pickled,
@@ -112,15 +113,15 @@ def parse_pickled(
     max_file_bytes: int,
     max_events: int,
     prepare: Callable[[Sequence[SourceEvent]], Any] | None,
-    score_ahead: bool = False,
+    score_ahead: bool | None = None,
 ) -> bytes:
     """:func:`parse_file` in the worker process, its result pickled there.
 
     With ``score_ahead`` the file's pairs with the files this worker prepared before are
-    scored here too; either way its records are kept for the files after it.
+    scored here too; unless it is None, the file's records are kept for the files after it.
     """
     global _recent
-    if isinstance(prepare, PrepareAhead):
+    if isinstance(prepare, PrepareAhead) and score_ahead is not None:
         if _recent is None:
             _recent = RecentRecords()
         prepare = functools.partial(prepare, recent=_recent, score=score_ahead)
@@ -146,7 +147,7 @@ async def parse_ahead(
     async with parsed:
         async for path in queue:
             waiting = parsed.statistics().current_buffer_used
-            ahead = score_when is not None and waiting >= score_when
+            ahead = None if score_when is None else waiting >= score_when
             await parsed.send(await parse(path, ahead))
 
 
