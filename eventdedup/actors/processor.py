@@ -12,7 +12,6 @@ files parsed meanwhile together (``batch_files``).
 from __future__ import annotations
 
 import functools
-import gc
 import logging
 import math
 import pickle
@@ -259,10 +258,3 @@ async def _run_stages(
             if on_done is not None:
                 for outcome in outcomes:
                     on_done(outcome)
-            if len(batch) > 1:
-                # A full collection between batches, when the batch's objects are gone:
-                # it resets the collector's count, so that no full collection (which stops
-                # every thread, the event loop's too, for as long as it walks the heap)
-                # falls in the middle of the next batch, while the heap is at its largest.
-                del batch, outcomes
-                await trio.to_thread.run_sync(gc.collect)
