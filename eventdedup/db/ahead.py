@@ -28,6 +28,7 @@ import itertools
 import json
 import operator
 import os
+import secrets
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping
 from json.encoder import encode_basestring
@@ -72,12 +73,15 @@ _ENCODE = tuple(
 #: events held 98.6 % of a generated corpus's pairs with stored events (docs/performance.md).
 RECENT_EVENTS = 10_000
 
+# a random prefix per process start (a process id can come back after a worker died), the
+# process id (a forked process keeps the prefix), a count
+_PROCESS = secrets.token_hex(8)
 _tokens = itertools.count(1)
 
 
 def new_token() -> str:
-    """A token no other prepared file has (unique per process and call)."""
-    return f"{os.getpid()}.{next(_tokens)}"
+    """A token no other prepared file has."""
+    return f"{_PROCESS}.{os.getpid()}.{next(_tokens)}"
 
 
 def decision_line(s: PairScore) -> str:
