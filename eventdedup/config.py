@@ -314,6 +314,14 @@ class Settings:
         "also `eventdedup ingest`.",
         10,
     )
+    score_ahead: bool = _setting(
+        "SCORE_AHEAD",
+        _bool,
+        "With a backlog, the parse worker also scores each file's candidate pairs with the "
+        "files it parsed before, while the commit stage is busy; pays only where a core is "
+        "otherwise idle (docs/performance.md).",
+        False,
+    )
 
     @property
     def pgdata_dir(self) -> Path:

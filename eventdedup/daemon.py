@@ -190,6 +190,7 @@ def build_daemon(settings: Settings, database_url: str) -> Daemon:
                 on_done=admin.file_done,
                 parse_workers=settings.parse_workers,
                 batch_files=settings.batch_files,
+                score_ahead=settings.score_ahead,
                 activity=activity,
             ),
             shutdown_timeout=30.0,

@@ -206,6 +206,7 @@ async def ingest_paths(settings: Settings, paths: list[Path], keep: bool = True)
                             on_done=done,
                             parse_workers=settings.parse_workers,
                             batch_files=settings.batch_files,
+                            score_ahead=settings.score_ahead,
                         )
                     )
                     for n, path in enumerate(files[size:], start=size):

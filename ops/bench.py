@@ -496,6 +496,8 @@ def ingest(
             "EVENT_DEDUP_DATA_DIR": str(work / "state"),
             "EVENT_DEDUP_PARSE_WORKERS": str(parse_workers),
             **({"EVENT_DEDUP_BATCH_FILES": str(batch_files)} if batching() else {}),
+            # scoring ahead in the parse worker, if asked for in the benchmark's environment
+            **{k: v for k, v in os.environ.items() if k == "EVENT_DEDUP_SCORE_AHEAD"},
         }
     )
     import sqlalchemy as sa
@@ -539,6 +541,8 @@ def ingest(
             "postgres": round(pg_cpu, 1),
         },
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        # the largest child that has ended: the parse worker
+        "worker_peak_rss_mb": round(children.ru_maxrss / 1024, 1),
         **quality,
     }
 
@@ -877,7 +881,8 @@ def report(result: dict[str, Any]) -> str:
         out.append(
             f"\neventdedup ingest {g['events']} events ({g['batch_files']} files per batch): "
             f"{g['events_per_second']} events/s, {g['seconds']} s, {g['failed_files']} failed, "
-            f"peak RSS {g['peak_rss_mb']} MB, F1 {g['pairwise']['f1']}; CPU ms per event: "
+            f"peak RSS {g['peak_rss_mb']} MB (+ worker {g.get('worker_peak_rss_mb', '?')} MB), "
+            f"F1 {g['pairwise']['f1']}; CPU ms per event: "
             + ", ".join(f"{k} {v * 1000 / max(1, g['events']):.2f}" for k, v in cpu.items())
             + f" (total {sum(cpu.values()) * 1000 / max(1, g['events']):.2f})"
         )

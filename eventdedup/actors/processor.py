@@ -11,6 +11,7 @@ files parsed meanwhile together (``batch_files``).
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
 import pickle
@@ -29,13 +30,17 @@ from tenacity import (
 )
 
 from eventdedup.actors.activity import FileActivity
+from eventdedup.db.ahead import RecentRecords
+from eventdedup.db.dedup import PrepareAhead
 from eventdedup.db.engine import DB_DOWN, Database
 from eventdedup.model import SourceEvent
 from eventdedup.pipeline import FileOutcome, FileProcessor, ParsedFile, parse_file
 
 log = logging.getLogger(__name__)
 
-Parse = Callable[[Path], Awaitable[ParsedFile]]
+#: parse a file; the flag: whether to score its pairs ahead too (``db/ahead.py``; None: no
+#: scoring ahead at all, so the worker keeps no records either)
+Parse = Callable[[Path, bool | None], Awaitable[ParsedFile]]
 WarmUp = Callable[[], Awaitable[None]]
 
 
@@ -49,7 +54,7 @@ async def parsing(files: FileProcessor, workers: int) -> AsyncIterator[tuple[Par
     """
     if workers == 0:
 
-        async def in_thread(path: Path) -> ParsedFile:
+        async def in_thread(path: Path, score_ahead: bool | None) -> ParsedFile:
             return await trio.to_thread.run_sync(files.parse, path)
 
         async def nothing_to_warm() -> None:
@@ -71,7 +76,7 @@ async def parsing(files: FileProcessor, workers: int) -> AsyncIterator[tuple[Par
                 for _ in range(workers):
                     nursery.start_soon(warm_one)
 
-        async def in_worker(path: Path) -> ParsedFile:
+        async def in_worker(path: Path, score_ahead: bool | None) -> ParsedFile:
             # Parsing decides nothing, so a shutdown may kill it half-way.
             data = await ctx.run_sync(
                 parse_pickled,
@@ -79,6 +84,7 @@ async def parsing(files: FileProcessor, workers: int) -> AsyncIterator[tuple[Par
                 files.max_file_bytes,
                 files.max_events,
                 files.preparer(),
+                score_ahead,
                 kill_on_cancel=True,
                 limiter=limiter,
             )
@@ -95,25 +101,53 @@ def warm_worker() -> None:
     """Runs first in each parse worker: its start-up and imports, done before a file waits."""
 
 
+#: In a parse worker process: the records it prepared last, kept between files so that it
+#: scores each file's pairs with them ahead (``db/ahead.py``).  Only ever set in a worker
+#: process, by its first file; the daemon's own process never holds one.
+_recent: RecentRecords | None = None
+
+
 def parse_pickled(
     path: Path,
     max_file_bytes: int,
     max_events: int,
     prepare: Callable[[Sequence[SourceEvent]], Any] | None,
+    score_ahead: bool | None = None,
 ) -> bytes:
-    """:func:`parse_file` in the worker process, its result pickled there."""
+    """:func:`parse_file` in the worker process, its result pickled there.
+
+    With ``score_ahead`` the file's pairs with the files this worker prepared before are
+    scored here too; unless it is None, the file's records are kept for the files after it.
+    """
+    global _recent
+    if isinstance(prepare, PrepareAhead) and score_ahead is not None:
+        if _recent is None:
+            _recent = RecentRecords()
+        prepare = functools.partial(prepare, recent=_recent, score=score_ahead)
     return pickle.dumps(
         parse_file(path, max_file_bytes, max_events, prepare), protocol=pickle.HIGHEST_PROTOCOL
     )
 
 
 async def parse_ahead(
-    queue: trio.MemoryReceiveChannel[Path], parsed: trio.MemorySendChannel[ParsedFile], parse: Parse
+    queue: trio.MemoryReceiveChannel[Path],
+    parsed: trio.MemorySendChannel[ParsedFile],
+    parse: Parse,
+    score_when: int | None = None,
 ) -> None:
-    """First stage: parse each queued file; hand it on when the second stage has room."""
+    """First stage: parse each queued file; hand it on when the second stage has room.
+
+    With ``score_when``, a file's pairs are scored ahead (in the worker, ``db/ahead.py``)
+    while this stage is well ahead of the second, i.e. that many parsed files are already
+    waiting for it: that moves work off the commit stage while it is the slower one,
+    without making this stage the slower one, which would shrink the batches the commit
+    stage takes.  None: never.
+    """
     async with parsed:
         async for path in queue:
-            await parsed.send(await parse(path))
+            waiting = parsed.statistics().current_buffer_used
+            ahead = None if score_when is None else waiting >= score_when
+            await parsed.send(await parse(path, ahead))
 
 
 async def take_batch(
@@ -144,6 +178,7 @@ async def processor(
     parse_workers: int = 1,
     batch_files: int = 1,
     activity: FileActivity | None = None,
+    score_ahead: bool = False,
     task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
 ) -> None:
     """Actor: parse ahead, then commit each file (or batch of files) in a worker thread.
@@ -161,7 +196,16 @@ async def processor(
     """
     try:
         await _run_stages(
-            queue, db, files, on_done, max_wait, parse_workers, batch_files, activity, task_status
+            queue,
+            db,
+            files,
+            on_done,
+            max_wait,
+            parse_workers,
+            batch_files,
+            activity,
+            score_ahead,
+            task_status,
         )
     except BaseExceptionGroup as group:
         # The stages' nursery wraps a crash in a group; a single cause is re-raised
@@ -180,6 +224,7 @@ async def _run_stages(
     parse_workers: int,
     batch_files: int,
     activity: FileActivity | None,
+    score_ahead: bool,
     task_status: trio.TaskStatus[None],
 ) -> None:
     async with parsing(files, parse_workers) as (parse, warm_up), trio.open_nursery() as nursery:
@@ -187,7 +232,9 @@ async def _run_stages(
         # The first stage runs one file ahead of the second, or with batches as many
         # as make a batch: unbuffered without batching.
         parsed_send, parsed_receive = trio.open_memory_channel[ParsedFile](max(0, batch_files - 1))
-        nursery.start_soon(parse_ahead, queue, parsed_send, parse)
+        # with score_ahead: while at least half a batch waits (docs/performance.md)
+        score_when = max(1, batch_files // 2) if score_ahead and batch_files > 1 else None
+        nursery.start_soon(parse_ahead, queue, parsed_send, parse, score_when)
         task_status.started()
         while True:
             try:

@@ -28,12 +28,12 @@ files of different places match at the same time.
 
 from __future__ import annotations
 
-import functools
 import json
 import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from operator import attrgetter
 from typing import Any
 
 import attrs
@@ -41,6 +41,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.engine import Connection
 
+from eventdedup.db.ahead import Ahead, RecentRecords, decision_line, new_token, score_ahead
 from eventdedup.db.events import Matched, copy_lines, copy_rows, copy_text
 from eventdedup.db.events import text_array as _text_array
 from eventdedup.db.locks import MATCH_LOCK, FileLocks, lock_file
@@ -87,6 +88,8 @@ class _NewEvents:
     known: dict[str, _Member]
     # inserts the new events' rows with their record, component and canonical (else: updated)
     insert: Callable[[Matched], object] | None = None
+    # the decisions just made: every decision a new event has
+    scores: Sequence[PairScore] = ()
 
 
 class _Laps:
@@ -122,21 +125,27 @@ class RecordCache:
 
     def __init__(self, capacity: int) -> None:
         self.capacity = capacity
-        self._items: OrderedDict[str, EventRecord] = OrderedDict()
+        # event id -> (record, token of the prepared file it came from, or None: read back)
+        self._items: OrderedDict[str, tuple[EventRecord, str | None]] = OrderedDict()
         self._lock = threading.Lock()
 
     def get(self, event_id: str) -> EventRecord | None:
-        with self._lock:
-            record = self._items.get(event_id)
-            if record is not None:
-                self._items.move_to_end(event_id)
-            return record
+        entry = self.entry(event_id)
+        return entry[0] if entry is not None else None
 
-    def put(self, event_id: str, record: EventRecord) -> None:
+    def entry(self, event_id: str) -> tuple[EventRecord, str | None] | None:
+        """The record and the token of the prepared file it came from (``db/ahead.py``)."""
+        with self._lock:
+            entry = self._items.get(event_id)
+            if entry is not None:
+                self._items.move_to_end(event_id)
+            return entry
+
+    def put(self, event_id: str, record: EventRecord, token: str | None = None) -> None:
         if self.capacity <= 0:
             return
         with self._lock:
-            self._items[event_id] = record
+            self._items[event_id] = (record, token)
             self._items.move_to_end(event_id)
             while len(self._items) > self.capacity:
                 self._items.popitem(last=False)
@@ -159,31 +168,81 @@ class PreparedEvents:
     records: dict[str, EventRecord]
     entries: dict[str, dict[str, int]]
     record_json: dict[str, str]
+    #: event id -> the token of the file its record was prepared with (``db/ahead.py``)
+    tokens: dict[str, str] = attrs.field(factory=dict)
+    #: pairs scored ahead, in a parse worker (``db/ahead.py``)
+    ahead: dict[tuple[str, str], Ahead] = attrs.field(factory=dict)
 
     def covers(self, events: Sequence[SourceEvent], cfg: MatchingConfig) -> bool:
         return self.cfg == cfg and all(e.id in self.records for e in events)
 
     @classmethod
     def merge(cls, parts: Sequence[PreparedEvents]) -> PreparedEvents | None:
-        """Several files' preparations as one (a batch); None unless all used one config."""
+        """Several files' preparations as one (a batch); None unless all used one config.
+
+        An id in several files keeps the first file's record: that is the event a
+        batch accepts (a later file's copy is skipped, or rejected if it differs).
+        """
         if not parts or any(p.cfg != parts[0].cfg for p in parts):
             return None
-        return cls(
-            parts[0].cfg,
-            {i: r for p in parts for i, r in p.records.items()},
-            {i: e for p in parts for i, e in p.entries.items()},
-            {i: j for p in parts for i, j in p.record_json.items()},
-        )
+        records: dict[str, EventRecord] = {}
+        entries: dict[str, dict[str, int]] = {}
+        record_json: dict[str, str] = {}
+        tokens: dict[str, str] = {}
+        ahead: dict[tuple[str, str], Ahead] = {}
+        for p in parts:
+            for i, r in p.records.items():
+                if i not in records:
+                    records[i] = r
+                    entries[i] = p.entries[i]
+                    record_json[i] = p.record_json[i]
+                    if i in p.tokens:
+                        tokens[i] = p.tokens[i]
+            for pair, scored in p.ahead.items():
+                ahead.setdefault(pair, scored)
+        return cls(parts[0].cfg, records, entries, record_json, tokens, ahead)
 
 
-def prepare_events(events: Sequence[SourceEvent], cfg: MatchingConfig) -> PreparedEvents:
+def prepare_events(
+    events: Sequence[SourceEvent],
+    cfg: MatchingConfig,
+    recent: RecentRecords | None = None,
+    score: bool = True,
+) -> PreparedEvents:
+    """Records, index rows and stored JSON of a file's events; with ``recent`` (a parse
+    worker's), also its pairs scored ahead (``db/ahead.py``), unless ``score`` is false
+    (then the records are only added to ``recent``)."""
     records = {e.id: prepare_event(e, cfg) for e in events}
+    entries = {i: index_entries(blocking_keys(r, cfg)) for i, r in records.items()}
+    token = new_token()
+    if recent is not None and not score:
+        recent.use(cfg)
+        recent.add(token, records, entries)
+        recent = None
     return PreparedEvents(
         cfg,
         records,
-        {i: index_entries(blocking_keys(r, cfg)) for i, r in records.items()},
+        entries,
         {i: _json(r.to_json()) for i, r in records.items()},
+        dict.fromkeys(records, token),
+        score_ahead(token, records, entries, recent, cfg) if recent is not None else {},
     )
+
+
+@attrs.frozen
+class PrepareAhead:
+    """:func:`prepare_events` with a configuration (picklable): what a parse stage runs.
+
+    A parse worker process passes its :class:`~eventdedup.db.ahead.RecentRecords`, so
+    the file's pairs are scored there too.
+    """
+
+    cfg: MatchingConfig
+
+    def __call__(
+        self, events: Sequence[SourceEvent], recent: RecentRecords | None = None, score: bool = True
+    ) -> PreparedEvents:
+        return prepare_events(events, self.cfg, recent, score)
 
 
 class DbDeduplicator:
@@ -202,8 +261,11 @@ class DbDeduplicator:
         self.records = RecordCache(record_cache)
         #: the locks the last :meth:`apply` took (for tests and the benchmark)
         self.locks: FileLocks | None = None
-        # the records of the file in the open transaction, cached once it commits
-        self._uncommitted: dict[str, EventRecord] = {}
+        # the records of the file in the open transaction (with their tokens), cached once
+        # it commits
+        self._uncommitted: dict[str, tuple[EventRecord, str | None]] = {}
+        #: of the last :meth:`apply`: candidate pairs, and how many were scored ahead
+        self.scored: tuple[int, int] = (0, 0)
 
     def committed(self) -> None:
         """The transaction of the last :meth:`apply` committed: cache its new records.
@@ -212,13 +274,13 @@ class DbDeduplicator:
         them, so this saves reading and parsing them back.  Not before the commit:
         a rolled-back file may come back with other content under the same ids.
         """
-        for event_id, record in self._uncommitted.items():
-            self.records.put(event_id, record)
+        for event_id, (record, token) in self._uncommitted.items():
+            self.records.put(event_id, record, token)
         self._uncommitted = {}
 
-    def preparer(self) -> Callable[[Sequence[SourceEvent]], PreparedEvents]:
+    def preparer(self) -> PrepareAhead:
         """:func:`prepare_events` with the configuration last used (picklable)."""
-        return functools.partial(prepare_events, cfg=self.cfg)
+        return PrepareAhead(self.cfg)
 
     def apply(
         self,
@@ -248,7 +310,9 @@ class DbDeduplicator:
             prepared = prepare_events(events, self.cfg)
         new_ids = [e.id for e in events]
         records = [prepared.records[i] for i in new_ids]
-        self._uncommitted = {r.id: r for r in records}
+        # the token of every record in hand: a score made ahead is used only for these records
+        tokens: dict[str, str | None] = {i: prepared.tokens.get(i) for i in new_ids}
+        self._uncommitted = {r.id: (r, tokens[r.id]) for r in records}
         record_json = {i: prepared.record_json[i] for i in new_ids}
         entries = {i: prepared.entries[i] for i in new_ids}
         lap("prepare")
@@ -257,15 +321,27 @@ class DbDeduplicator:
 
         def look() -> tuple[dict[str, _Member], list[PairScore]]:
             lap.restart()
+            lines.clear()
             stored_pairs = [p for p in _stored_pairs(conn, entries) if p[1] not in new_set]
-            stored = _load_stored(conn, sorted({s for _, s in stored_pairs}), self.records)
+            stored = _load_stored(conn, sorted({s for _, s in stored_pairs}), self.records, tokens)
             lap("candidates")
             by_id = {r.id: r for r in records} | {i: m.record for i, m in stored.items()}
             pairs = _candidate_pairs(entries, stored_pairs, stored)
             lap("blocking")
-            scores = [score_pair(by_id[a], by_id[b], self.cfg) for a, b in pairs]
+            scores: list[PairScore] = []
+            ahead = prepared.ahead
+            for a, b in pairs:
+                made = ahead.get((a, b))
+                if made is not None and made[0] == tokens.get(a) and made[1] == tokens.get(b):
+                    scores.append(made[2])
+                    lines[(a, b)] = made[3]
+                else:
+                    scores.append(score_pair(by_id[a], by_id[b], self.cfg))
+            self.scored = (len(pairs), len(lines))
             lap("scoring")
             return stored, scores
+
+        lines: dict[tuple[str, str], str] = {}
 
         # the regions and components this file touches (db/locks.py): looked up and scored
         # under those locks; the stored candidates' components read again once all are held
@@ -287,7 +363,7 @@ class DbDeduplicator:
                 for prefix, slots in entries[i].items()
             ),
         )
-        _insert_decisions(conn, scores)
+        _insert_decisions(conn, scores, lines)
         lap("decisions")
 
         components = dict(zip(new_ids, fresh, strict=True))
@@ -303,6 +379,7 @@ class DbDeduplicator:
             merged,
             stored,
             insert,
+            scores,
         )
         # through the public method, so a subclass that post-processes it sees files too
         sources = ", ".join(sorted({e.source_code for e in events}))
@@ -329,7 +406,16 @@ class DbDeduplicator:
         lap = _Laps(timings)
         members = _load_members(conn, component_ids, new, self.records)
         ids = sorted(members)
-        edges = _load_decisions(conn, ids)
+        if new is None:
+            edges = _load_decisions(conn, ids)
+        else:  # the new events' decisions are in hand: read only those among stored members
+            edges = sorted(
+                [
+                    *_load_decisions(conn, [i for i in ids if i not in new.records]),
+                    *(s for s in new.scores if s.a_id in members and s.b_id in members),
+                ],
+                key=_PAIR_ORDER,
+            )
         must, cannot = _load_constraints(conn, ids)
         lap("load_components")
         result = cluster_component(
@@ -485,12 +571,25 @@ _STORED = sa.text(
 )
 
 
-def _load_stored(conn: Connection, ids: Sequence[str], cache: RecordCache) -> dict[str, _Member]:
-    """Canonical and component of stored events; records parsed only when not cached."""
+def _load_stored(
+    conn: Connection,
+    ids: Sequence[str],
+    cache: RecordCache,
+    tokens: dict[str, str | None] | None = None,
+) -> dict[str, _Member]:
+    """Canonical and component of stored events; records parsed only when not cached.
+
+    ``tokens`` gets the token of each record returned (None: read back from the database).
+    """
     if not ids:
         return {}
-    r: EventRecord | sa.Row[*tuple[Any, ...]] | None  # bound by the walrus below, then by the loop
-    cached = {i: r for i in ids if (r := cache.get(i)) is not None}
+    entry: tuple[EventRecord, str | None] | None
+    cached: dict[str, EventRecord] = {}
+    for i in ids:
+        if (entry := cache.entry(i)) is not None:
+            cached[i] = entry[0]
+            if tokens is not None:
+                tokens[i] = entry[1]
     rows = conn.execute(
         _STORED,
         {
@@ -504,6 +603,8 @@ def _load_stored(conn: Connection, ids: Sequence[str], cache: RecordCache) -> di
         if record is None:
             record = EventRecord.from_json(r.record)
             cache.put(r.id, record)
+            if tokens is not None:
+                tokens[r.id] = None
         out[r.id] = _Member(record, r.canonical_id, r.component_id)
     return out
 
@@ -560,27 +661,18 @@ def _next_component_ids(conn: Connection, n: int) -> list[int]:
     ]
 
 
-#: What ``match_decisions.score`` holds: the fields that are not columns of their own.
-_SCORE_ONLY_FIELDS = tuple(
-    f.name
-    for f in attrs.fields(PairScore)
-    if f.name not in ("a_id", "b_id", "decision", "combined")
-)
-
-
-def _insert_decisions(conn: Connection, scores: Sequence[PairScore]) -> None:
-    def line(s: PairScore) -> str:
-        rest = _json({f: getattr(s, f) for f in _SCORE_ONLY_FIELDS})
-        return (
-            f"{copy_text(s.a_id)}\t{copy_text(s.b_id)}\t{copy_text(s.decision)}\t"
-            f"{s.combined!r}\t{copy_text(rest)}"
-        )
-
+def _insert_decisions(
+    conn: Connection,
+    scores: Sequence[PairScore],
+    lines: Mapping[tuple[str, str], str] | None = None,
+) -> None:
+    """One COPY of the decisions; ``lines`` are those formatted ahead, by pair."""
+    made = lines or {}
     copy_lines(
         conn,
         "match_decisions",
         ("a_id", "b_id", "decision", "combined", "score"),
-        map(line, scores),
+        (made.get(s.key) or decision_line(s) for s in scores),
     )
 
 
@@ -672,6 +764,9 @@ _DECISIONS = sa.text(
     "WHERE d.b_id IN (SELECT id FROM ids) "
     "ORDER BY d.a_id, d.b_id"
 )
+
+
+_PAIR_ORDER = attrgetter("a_id", "b_id")
 
 
 def _load_decisions(conn: Connection, ids: Sequence[str]) -> list[PairScore]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 import sqlalchemy as sa
 
 from eventdedup.export import export_clusters
@@ -14,16 +15,23 @@ from tests._support.cli import cli_env, run_cli
 from tests._support.db import rows, scalar
 
 
+@pytest.mark.parametrize("score_ahead", ["false", "true"])
 def test_ingest_of_a_backlog_commits_batches_and_a_bad_file_fails_alone(
-    tmp_path: Path, database_url: str, corpus_files: list[Path]
+    tmp_path: Path, database_url: str, corpus_files: list[Path], score_ahead: str
 ) -> None:
+    """Also with the parse worker scoring pairs ahead (``EVENT_DEDUP_SCORE_AHEAD``)."""
     backlog = tmp_path / "backlog"
     backlog.mkdir()
     for path in corpus_files:
         (backlog / path.name).write_bytes(path.read_bytes())
     # sorted between the good files, so it lands inside a batch
     (backlog / "den_04.02.2026_broken.json").write_bytes(corpus_files[2].read_bytes()[:5000])
-    env = cli_env(tmp_path, EVENT_DEDUP_DATABASE_URL=database_url, EVENT_DEDUP_BATCH_FILES="4")
+    env = cli_env(
+        tmp_path,
+        EVENT_DEDUP_DATABASE_URL=database_url,
+        EVENT_DEDUP_BATCH_FILES="4",
+        EVENT_DEDUP_SCORE_AHEAD=score_ahead,
+    )
 
     result = run_cli(["ingest", str(backlog)], env, tmp_path, timeout=300)
 

@@ -8,6 +8,8 @@ the same clusters as ``dedupe_batch`` over all events at once.
 
 from __future__ import annotations
 
+import functools
+import json
 import os
 from pathlib import Path
 from types import ModuleType
@@ -15,6 +17,7 @@ from types import ModuleType
 import pytest
 import sqlalchemy as sa
 
+from eventdedup.db.ahead import RecentRecords
 from eventdedup.db.dedup import DbDeduplicator, _candidate_pairs, index_entries
 from eventdedup.export import export_clusters
 from eventdedup.ingest.loader import load_file
@@ -24,7 +27,9 @@ from eventdedup.matching import (
     dedupe_batch,
     load_matching_config,
     prepare_event,
+    score_pair,
 )
+from eventdedup.pipeline import parse_file
 from tests._support.pipeline import file_processor
 
 CFG = load_matching_config(None)
@@ -54,7 +59,7 @@ def corpus(synthetic: ModuleType) -> list[tuple[str, bytes]]:
 
 
 @pytest.mark.parametrize("order", ["forward", "reversed"])
-@pytest.mark.parametrize("path", ["file_by_file", "batches"])
+@pytest.mark.parametrize("path", ["file_by_file", "batches", "batches_scored_ahead"])
 def test_file_by_file_and_batches_equal_batch_on_a_generated_corpus(
     corpus: list[tuple[str, bytes]],
     tmp_path: Path,
@@ -62,8 +67,15 @@ def test_file_by_file_and_batches_equal_batch_on_a_generated_corpus(
     path: str,
     order: str,
 ) -> None:
-    """Either order of the files, one by one or in batches: the same decisions and clusters."""
-    processor = file_processor(migrated_engine, tmp_path, DbDeduplicator(CFG, record_cache=500))
+    """Either order of the files, one by one or in batches: the same decisions and clusters.
+
+    ``batches_scored_ahead`` parses as a parse worker does, scoring each file's pairs
+    ahead with the records of the files it parsed before (``db/ahead.py``).
+    """
+    dedup = DbDeduplicator(CFG, record_cache=500)
+    processor = file_processor(migrated_engine, tmp_path, dedup)
+    recent = RecentRecords()
+    ahead = [0, 0]  # candidate pairs, of them scored ahead
     inbox = tmp_path / "inbox"
     inbox.mkdir()
     files = corpus if order == "forward" else corpus[::-1]
@@ -77,8 +89,13 @@ def test_file_by_file_and_batches_equal_batch_on_a_generated_corpus(
             parsed = []
             for name, data in files[start : start + 4]:
                 (inbox / name).write_bytes(data)
-                parsed.append(processor.parse(inbox / name))
+                if path == "batches":
+                    parsed.append(processor.parse(inbox / name))
+                else:
+                    prepare = functools.partial(dedup.preparer(), recent=recent)
+                    parsed.append(parse_file(inbox / name, 10**8, 10**5, prepare))
             outcomes.extend(processor.commit_batch(parsed))
+            ahead = [ahead[0] + dedup.scored[0], ahead[1] + dedup.scored[1]]
     for (name, data), outcome in zip(files, outcomes, strict=True):
         assert outcome.outcome == "processed", outcome
         assert outcome.filename == name
@@ -111,3 +128,59 @@ def test_file_by_file_and_batches_equal_batch_on_a_generated_corpus(
     assert orphans == 0
     assert per_file == {name: len(load_file(data, name).events) for name, data in corpus}
     assert processed == len(corpus)
+    if path == "batches_scored_ahead":  # most pairs were scored ahead, the rest here
+        assert ahead[0] > ahead[1] > ahead[0] // 2, ahead
+    elif path == "batches":
+        assert ahead[1] == 0
+
+
+def test_a_score_made_ahead_with_another_record_is_not_used(
+    synthetic: ModuleType, tmp_path: Path, migrated_engine: sa.Engine
+) -> None:
+    """The worker scored a file against a version of its partners that was never stored
+    (parsed, then replaced by other content under the same ids): the commit stage scores
+    those pairs again with the stored records."""
+    dedup = DbDeduplicator(CFG)
+    processor = file_processor(migrated_engine, tmp_path, dedup)
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    first, second = list(synthetic.take(synthetic.generate(7), 400))[:2]
+    recent = RecentRecords()
+    prepare = functools.partial(dedup.preparer(), recent=recent)
+    (inbox / first.name).write_bytes(first.to_bytes())
+    parse_file(inbox / first.name, 10**8, 10**5, prepare)  # parsed ahead, never committed
+    # the first file's content as stored: other titles under the same ids
+    changed = json.loads(first.to_bytes())
+    for event in changed["events"]:
+        event["title"] = "Ganz anders " + event["title"][::-1]
+    (inbox / first.name).write_text(json.dumps(changed))
+    assert processor.process(inbox / first.name).outcome == "processed"
+    (inbox / second.name).write_bytes(second.to_bytes())
+    parsed = parse_file(inbox / second.name, 10**8, 10**5, prepare)
+    assert parsed.prepared is not None
+    first_ids = {e["id"] for e in changed["events"]}
+    stale = {pair: made for pair, made in parsed.prepared.ahead.items() if first_ids & set(pair)}
+    assert stale, "the worker scored the second file against the first"
+    assert processor.commit(parsed).outcome == "processed"
+
+    stored = {
+        e.id: prepare_event(e, CFG)
+        for e in load_file(json.dumps(changed).encode(), first.name).events
+    }
+    new = {e.id: prepare_event(e, CFG) for e in load_file(second.to_bytes(), second.name).events}
+    records = stored | new
+    with migrated_engine.connect() as conn:
+        rows = {
+            (r.a_id, r.b_id): (r.decision, r.combined)
+            for r in conn.execute(
+                sa.text("SELECT a_id, b_id, decision, combined FROM match_decisions")
+            )
+        }
+    differs = 0
+    for (a, b), (_, _, ahead, _) in stale.items():
+        if (a, b) not in rows:
+            continue  # no longer a candidate pair with the stored content
+        right = score_pair(records[a], records[b], CFG)
+        assert rows[(a, b)] == (right.decision, right.combined)
+        differs += (ahead.decision, ahead.combined) != (right.decision, right.combined)
+    assert differs, "the stale scores would have changed a decision"
