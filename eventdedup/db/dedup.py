@@ -37,6 +37,7 @@ from operator import attrgetter
 from typing import Any
 
 import attrs
+import orjson
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.engine import Connection
@@ -349,7 +350,8 @@ class DbDeduplicator:
             conn, entries, self.cfg.blocking, look, lambda found: _reach(found[1], new_set), timings
         )
         lap.restart()
-        stored = _load_stored(conn, sorted(stored), self.records)
+        # components again, under the locks; the records are those in hand (never change)
+        stored = _load_stored(conn, sorted(stored), self.records, known=stored)
         fresh = _next_component_ids(conn, len(records))
         lap("candidates")
         copy_lines(
@@ -564,8 +566,11 @@ def _stored_pairs(
     return [(r[0], r[1]) for r in rows.all()]  # .all(): one fetch, not one per row
 
 
+# Records come as text and are parsed with orjson (``_record``): psycopg's jsonb loader is
+# the standard json module, and a batch of a backlog parses thousands of stored records.
 _STORED = sa.text(
-    "SELECT e.id, e.canonical_id, e.component_id, CASE WHEN v.want THEN e.record END AS record "
+    "SELECT e.id, e.canonical_id, e.component_id, "
+    "       CASE WHEN v.want THEN CAST(e.record AS text) END AS record "
     "FROM unnest(CAST(:ids AS text[]), CAST(:want AS boolean[])) AS v(id, want) "
     "JOIN source_events e ON e.id = v.id WHERE e.record IS NOT NULL"
 )
@@ -576,17 +581,23 @@ def _load_stored(
     ids: Sequence[str],
     cache: RecordCache,
     tokens: dict[str, str | None] | None = None,
+    *,
+    known: Mapping[str, _Member] | None = None,
 ) -> dict[str, _Member]:
     """Canonical and component of stored events; records parsed only when not cached.
 
-    ``tokens`` gets the token of each record returned (None: read back from the database).
+    ``known``: records already in hand (not fetched, whatever the cache holds: a
+    batch's candidates may be more than it keeps).  ``tokens`` gets the token of each
+    record returned (None: read back from the database).
     """
     if not ids:
         return {}
     entry: tuple[EventRecord, str | None] | None
     cached: dict[str, EventRecord] = {}
     for i in ids:
-        if (entry := cache.entry(i)) is not None:
+        if known is not None and (member := known.get(i)) is not None:
+            cached[i] = member.record
+        elif (entry := cache.entry(i)) is not None:
             cached[i] = entry[0]
             if tokens is not None:
                 tokens[i] = entry[1]
@@ -601,12 +612,17 @@ def _load_stored(
     for r in rows.all():
         record = cached.get(r.id)
         if record is None:
-            record = EventRecord.from_json(r.record)
+            record = _record(r.record)
             cache.put(r.id, record)
             if tokens is not None:
                 tokens[r.id] = None
         out[r.id] = _Member(record, r.canonical_id, r.component_id)
     return out
+
+
+def _record(text: str) -> EventRecord:
+    """A stored record (``source_events.record`` as text) parsed."""
+    return EventRecord.from_json(orjson.loads(text))
 
 
 def _candidate_pairs(
@@ -723,7 +739,7 @@ def _merge_components(
 
 _MEMBERS = sa.text(
     "SELECT e.id, e.canonical_id, e.component_id, "
-    "       CASE WHEN k.id IS NULL THEN e.record END AS record "
+    "       CASE WHEN k.id IS NULL THEN CAST(e.record AS text) END AS record "
     "FROM source_events e LEFT JOIN unnest(CAST(:known AS text[])) AS k(id) ON k.id = e.id "
     "WHERE e.component_id = ANY(CAST(:components AS bigint[])) AND e.record IS NOT NULL"
 )
@@ -743,7 +759,7 @@ def _load_members(
         if r.record is None:
             record = known[r.id].record
         elif (record := cache.get(r.id)) is None:
-            record = EventRecord.from_json(r.record)
+            record = _record(r.record)
             if new is None or r.id not in new.records:
                 cache.put(r.id, record)
         out[r.id] = _Member(record, r.canonical_id, r.component_id)
