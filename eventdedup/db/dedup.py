@@ -1004,10 +1004,20 @@ _OUTSIDE = sa.text(
     "                         WHERE id = ANY(CAST(:ids AS text[])) AND canonical_id IS NOT NULL)"
 )
 
+# The decisions of the ``inner`` listings with ``outer`` ones: one index lookup per inner id
+# and side, the other end checked in a hashed set (as ``_DECISIONS``); ``b_id = ANY(:outer)``
+# compared each decision found with every outer id in turn (a batch's rings hold thousands).
 _BETWEEN = sa.text(
-    "SELECT a_id, b_id, decision, combined, score FROM match_decisions "
-    "WHERE (a_id = ANY(CAST(:inner AS text[])) AND b_id = ANY(CAST(:outer AS text[]))) "
-    "   OR (b_id = ANY(CAST(:inner AS text[])) AND a_id = ANY(CAST(:outer AS text[])))"
+    "WITH i AS MATERIALIZED (SELECT DISTINCT unnest(CAST(:inner AS text[])) AS id), "
+    "     o AS MATERIALIZED (SELECT DISTINCT unnest(CAST(:outer AS text[])) AS id) "
+    "SELECT d.a_id, d.b_id, d.decision, d.combined, d.score FROM i "
+    "CROSS JOIN LATERAL (SELECT * FROM match_decisions m WHERE m.a_id = i.id OFFSET 0) AS d "
+    "WHERE d.b_id IN (SELECT id FROM o) "
+    "UNION "
+    "SELECT d.a_id, d.b_id, d.decision, d.combined, d.score FROM i "
+    "CROSS JOIN LATERAL (SELECT * FROM match_decisions m WHERE m.b_id = i.id OFFSET 0) AS d "
+    "WHERE d.a_id IN (SELECT id FROM o) "
+    "ORDER BY 1, 2"
 )
 
 _CANNOT_BETWEEN = sa.text(
