@@ -22,7 +22,7 @@ from eventdedup.config import Settings
 from eventdedup.daemon import build_daemon, load_matching, prepare_folders, resolve_database
 from eventdedup.db.engine import Database
 from eventdedup.db.migrate import upgrade_head
-from eventdedup.ingest.files import is_candidate_name
+from eventdedup.ingest.files import is_candidate_name, publication_key
 from eventdedup.pipeline import FileOutcome, FileProcessor
 from supervisor import serve_until_signal
 
@@ -124,7 +124,10 @@ def expand_paths(paths: list[Path]) -> list[Path]:
     for path in paths:
         if path.is_dir():
             files.extend(
-                sorted(p for p in path.iterdir() if p.is_file() and is_candidate_name(p.name))
+                sorted(
+                    (p for p in path.iterdir() if p.is_file() and is_candidate_name(p.name)),
+                    key=lambda p: publication_key(p.name),
+                )
             )
         else:
             files.append(path)

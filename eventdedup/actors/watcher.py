@@ -27,7 +27,7 @@ import trio
 import watchfiles
 
 from eventdedup.actors.moves import watch_moves_in
-from eventdedup.ingest.files import is_candidate_name
+from eventdedup.ingest.files import is_candidate_name, publication_key
 
 log = logging.getLogger(__name__)
 
@@ -57,9 +57,9 @@ def _stat(path: Path) -> tuple[int, int] | None:
 
 
 def scan_inbox(inbox: Path) -> list[Path]:
-    """Candidate files directly in the inbox (not recursive), oldest name first."""
+    """Candidate files directly in the inbox (not recursive), in publication order."""
     try:
-        names = sorted(os.listdir(inbox))
+        names = sorted(os.listdir(inbox), key=publication_key)
     except FileNotFoundError:
         return []
     return [inbox / n for n in names if is_candidate_name(n) and _stat(inbox / n) is not None]
@@ -101,7 +101,7 @@ class InboxWatcher:
                 await self.wake.wait()
             self.wake = trio.Event()
             now = trio.current_time()
-            for path in sorted(self.pending):
+            for path in sorted(self.pending, key=lambda p: publication_key(p.name)):
                 entry = self.pending[path]
                 stat = _stat(path)
                 if stat is None:

@@ -34,6 +34,7 @@ import errno
 import hashlib
 import json
 import os
+import re
 import secrets
 import shutil
 import stat
@@ -91,6 +92,26 @@ def is_candidate_name(name: str) -> bool:
         return False
     stem = name[: -len(".json")]
     return bool(stem) and not stem.lower().endswith((".tmp", ".part"))
+
+
+_STAMP = re.compile(r"_(\d{2})\.(\d{2})\.(\d{4})(?:_(\d{4}-\d{2}-\d{2}T[0-9-]+Z?))?")
+
+
+def publication_key(name: str) -> tuple[str, str]:
+    """Sort key for a backlog: publication order, then name.
+
+    Upstream names files ``<source>_<DD.MM.YYYY>_<ISO-timestamp-with-dashes>.json``
+    (docs/domain.md §1.1); the ISO part (or the date, when that is all there is)
+    orders a folder's files as they were published, the order the daemon would
+    have received them in. Listings of one period then arrive together, which
+    keeps a batch's candidates among the recently stored. Names without a date
+    sort first, by name.
+    """
+    match = _STAMP.search(name)
+    if match is None:
+        return "", name
+    day, month, year, iso = match.groups()
+    return iso or f"{year}-{month}-{day}", name
 
 
 def is_regular_file_no_follow(path: Path) -> bool:

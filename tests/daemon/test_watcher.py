@@ -81,3 +81,38 @@ def test_parse_events_reads_names_and_masks() -> None:
 
     buffer = event(IN_MOVED_TO, b"a.json", 10) + event(IN_MOVED_TO, "ü.json".encode(), 3)
     assert list(parse_events(buffer)) == [(IN_MOVED_TO, "a.json"), (IN_MOVED_TO, "ü.json")]
+
+
+# Three sources' files of two days: by name the sources would come one after another.
+BACKLOG = [
+    "wnb_03.02.2026_2026-02-03T20-00-00-000Z.json",
+    "abz_04.02.2026_2026-02-04T06-15-00-000Z.json",
+    "abz_02.02.2026_2026-02-02T20-00-00-000Z.json",
+    "bwb_03.02.2026_2026-02-03T08-30-00-000Z.json",
+]
+PUBLISHED = [BACKLOG[2], BACKLOG[3], BACKLOG[0], BACKLOG[1]]
+
+
+@pytest.mark.trio
+async def test_a_backlog_in_the_inbox_at_start_is_offered_in_publication_order(
+    tmp_path: Path,
+) -> None:
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    for name in BACKLOG:
+        (inbox / name).write_text('{"events": []}')
+        os.utime(inbox / name, (1e9, 1e9))  # lying there since long before the start
+    async with trio.open_nursery() as nursery:
+        receive = await _start(nursery, inbox)
+        with trio.fail_after(10):
+            offered = [(await receive.receive()).name for _ in BACKLOG]
+        nursery.cancel_scope.cancel()
+    assert offered == PUBLISHED
+
+
+def test_ingest_takes_a_folder_in_publication_order(tmp_path: Path) -> None:
+    from eventdedup.runner import expand_paths
+
+    for name in [*BACKLOG, "notes.txt", "manual.json"]:
+        (tmp_path / name).write_text('{"events": []}')
+    assert [p.name for p in expand_paths([tmp_path])] == ["manual.json", *PUBLISHED]

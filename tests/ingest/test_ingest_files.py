@@ -477,3 +477,16 @@ def test_helpers_are_exported() -> None:
         "is_candidate_name",
         "is_regular_file_no_follow",
     }
+
+
+@pytest.mark.parametrize(
+    ("name", "key"),
+    [
+        ("bwb_11.02.2026_2026-02-11T20-46-41-776Z.json", "2026-02-11T20-46-41-776Z"),
+        ("bwb_11.02.2026.json", "2026-02-11"),
+        ("bwb_11.02.2026_2026-02-11T20-46-41-776Z.1.json", "2026-02-11T20-46-41-776Z"),
+        ("handmade.json", ""),
+    ],
+)
+def test_publication_key_reads_the_timestamp_or_the_date_of_a_name(name: str, key: str) -> None:
+    assert files.publication_key(name) == (key, name)
