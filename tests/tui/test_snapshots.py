@@ -46,16 +46,28 @@ def settled(keys: list[str]) -> Callable[[Pilot], Awaitable[None]]:
 
     A DataTable measures its columns on its next idle event; under load the
     screenshot could come first and show every column cut to its header's width.
+    A page's table can also be mounted or filled only after a first look found
+    nothing pending, so the tables must look the same in three looks in a row.
     """
+
+    def layout(pilot: Pilot) -> tuple[object, ...] | None:
+        tables = list(pilot.app.screen.query(DataTable))
+        if any(t._require_update_dimensions or t._updated_cells or t._new_rows for t in tables):
+            return None
+        return tuple(
+            (t.id, t.row_count, tuple(c.get_render_width(t) for c in t.columns.values()))
+            for t in tables
+        )
 
     async def run(pilot: Pilot) -> None:
         await pilot.pause()
         await pilot.press(*keys)
+        seen: list[tuple[object, ...] | None] = []
         for _ in range(400):
             await pilot.app.workers.wait_for_complete()
             await pilot.pause()
-            tables = list(pilot.app.screen.query(DataTable))
-            if not any(t._require_update_dimensions or t._updated_cells for t in tables):
+            seen.append(layout(pilot))
+            if len(seen) >= 3 and seen[-1] is not None and seen[-3:].count(seen[-1]) == 3:
                 return
             await pilot.pause(0.05)
         raise AssertionError("the page's tables never settled")
