@@ -30,6 +30,8 @@ from eventdedup.feedhub import CLOSE_LAGGING, parse_after, parse_types, stream
 
 log = logging.getLogger(__name__)
 
+#: How long a close may wait for a peer that does not read (its socket buffer full).
+CLOSE_TIMEOUT = 10.0
 CLOSE_UNAUTHORIZED = 4401
 CLOSE_BAD_QUERY = 1008
 
@@ -49,7 +51,10 @@ def _auth_frame_token(frame: str | bytes) -> str | None:
 
 async def _close(code: int, reason: str = "") -> None:
     try:
-        await websocket.close(code, reason)
+        with trio.move_on_after(CLOSE_TIMEOUT) as waited:
+            await websocket.close(code, reason)
+        if waited.cancelled_caught:
+            log.info("close %s not taken by the peer within %s s; dropping it", code, CLOSE_TIMEOUT)
     except Exception:  # the peer may be gone already; nothing left to tell it
         log.debug("close %s failed", code, exc_info=True)
 
@@ -118,6 +123,7 @@ async def serve_ws(ctx: AdminContext, dispatcher: Dispatcher) -> None:
             "feed client lagging; closing it",
             extra={"event": "feed.client_lagging", "peer": peer, "last_seq": last},
         )
+        hub.unsubscribe(sub)  # off the feed now: the close may wait for a peer that does not read
         await _close(CLOSE_LAGGING, f"lagging; resume with after={last}")
     finally:
         hub.unsubscribe(sub)
