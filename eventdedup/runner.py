@@ -22,7 +22,7 @@ from eventdedup.config import Settings
 from eventdedup.daemon import build_daemon, load_matching, prepare_folders, resolve_database
 from eventdedup.db.engine import Database
 from eventdedup.db.migrate import upgrade_head
-from eventdedup.ingest.files import is_candidate_name, publication_key
+from eventdedup.ingest.files import backlog_files
 from eventdedup.pipeline import FileOutcome, FileProcessor
 from supervisor import serve_until_signal
 
@@ -120,17 +120,10 @@ async def migrate_only(settings: Settings) -> None:
 
 
 def expand_paths(paths: list[Path]) -> list[Path]:
+    """The files to ingest: a folder's backlog as the watcher would list it, a file as named."""
     files: list[Path] = []
     for path in paths:
-        if path.is_dir():
-            files.extend(
-                sorted(
-                    (p for p in path.iterdir() if p.is_file() and is_candidate_name(p.name)),
-                    key=lambda p: publication_key(p.name),
-                )
-            )
-        else:
-            files.append(path)
+        files.extend(backlog_files(path) if path.is_dir() else [path])
     return files
 
 
@@ -190,7 +183,10 @@ async def ingest_paths(settings: Settings, paths: list[Path], keep: bool = True)
                     folder.mkdir(exist_ok=True)
                     same_name.append(path)
                     copy = folder / path.name
-                    await trio.to_thread.run_sync(shutil.copyfile, path, copy)
+                    # a symlink is staged as the link: the processor dead-letters it unread
+                    await trio.to_thread.run_sync(
+                        functools.partial(shutil.copyfile, path, copy, follow_symlinks=False)
+                    )
                     return copy
 
                 # The daemon's processor actor, fed a backlog: parse workers ahead, batches.

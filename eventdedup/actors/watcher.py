@@ -16,18 +16,21 @@ by content hash, so a file offered twice is processed once.
 from __future__ import annotations
 
 import logging
-import os
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from stat import S_ISLNK, S_ISREG
 
 import attrs
 import trio
 import watchfiles
 
 from eventdedup.actors.moves import watch_moves_in
-from eventdedup.ingest.files import is_candidate_name, publication_key
+from eventdedup.ingest.files import (
+    backlog_files,
+    is_candidate_entry,
+    is_candidate_name,
+    publication_key,
+)
 
 log = logging.getLogger(__name__)
 
@@ -43,26 +46,14 @@ class _Pending:
 
 
 def _stat(path: Path) -> tuple[int, int] | None:
-    """Size and mtime of a regular file or a symlink (never followed), else None.
-
-    Symlinks are handed over too: the processor dead-letters them unread.
-    """
+    """Size and mtime of an entry the processor takes (``is_candidate_entry``), else None."""
     try:
         st = path.lstat()
     except OSError:
         return None
-    if not (S_ISREG(st.st_mode) or S_ISLNK(st.st_mode)):
+    if not is_candidate_entry(st.st_mode):
         return None
     return st.st_size, st.st_mtime_ns
-
-
-def scan_inbox(inbox: Path) -> list[Path]:
-    """Candidate files directly in the inbox (not recursive), in publication order."""
-    try:
-        names = sorted(os.listdir(inbox), key=publication_key)
-    except FileNotFoundError:
-        return []
-    return [inbox / n for n in names if is_candidate_name(n) and _stat(inbox / n) is not None]
 
 
 @attrs.define
@@ -123,7 +114,7 @@ class InboxWatcher:
 
     def rescan(self, *, reoffer_after: float) -> None:
         now = trio.current_time()
-        present = set(scan_inbox(self.inbox))
+        present = set(backlog_files(self.inbox))
         for path in list(self.handed):
             if path not in present:
                 del self.handed[path]

@@ -48,11 +48,14 @@ from eventdedup.ingest.loader import FileRejected, RejectedEvent
 __all__ = [
     "ERROR_SUFFIX",
     "REJECTED_SUFFIX",
+    "backlog_files",
     "dead_letter",
     "format_size",
+    "is_candidate_entry",
     "is_candidate_name",
     "is_regular_file_no_follow",
     "move_unique",
+    "publication_key",
     "read_limited",
     "sha256_file",
     "write_json_atomic",
@@ -112,6 +115,44 @@ def publication_key(name: str) -> tuple[str, str]:
         return "", name
     day, month, year, iso = match.groups()
     return iso or f"{year}-{month}-{day}", name
+
+
+def is_candidate_entry(mode: int) -> bool:
+    """Whether an entry of this ``lstat`` mode is handed to the processor.
+
+    Regular files, and symlinks as such (never followed): the processor
+    dead-letters a link unread, so the operator sees it instead of a file that
+    silently stays behind. Directories, FIFOs, sockets and devices are left alone.
+    """
+    return stat.S_ISREG(mode) or stat.S_ISLNK(mode)
+
+
+def backlog_files(folder: Path) -> list[Path]:
+    """The files a backlog in ``folder`` consists of, in publication order.
+
+    The entries directly in ``folder`` (not recursive) with a candidate name
+    (:func:`is_candidate_name`) and a candidate type (:func:`is_candidate_entry`,
+    checked with ``lstat``), sorted by :func:`publication_key`. A missing
+    folder, or an entry gone between listing and ``lstat``, contributes nothing.
+    The watcher's (re)scan of the inbox and ``eventdedup ingest`` of a folder
+    both list through here. Blocking: one ``lstat`` per candidate name.
+    """
+    found: list[Path] = []
+    try:
+        with os.scandir(folder) as entries:
+            for entry in entries:
+                if not is_candidate_name(entry.name):
+                    continue
+                try:
+                    mode = entry.stat(follow_symlinks=False).st_mode
+                except FileNotFoundError:
+                    continue
+                if is_candidate_entry(mode):
+                    found.append(folder / entry.name)
+    except FileNotFoundError:
+        return []
+    found.sort(key=lambda path: publication_key(path.name))
+    return found
 
 
 def is_regular_file_no_follow(path: Path) -> bool:

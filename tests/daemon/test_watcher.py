@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -116,3 +117,54 @@ def test_ingest_takes_a_folder_in_publication_order(tmp_path: Path) -> None:
     for name in [*BACKLOG, "notes.txt", "manual.json"]:
         (tmp_path / name).write_text('{"events": []}')
     assert [p.name for p in expand_paths([tmp_path])] == ["manual.json", *PUBLISHED]
+
+
+@pytest.mark.trio
+async def test_the_watcher_and_ingest_list_a_folder_alike(tmp_path: Path) -> None:
+    from eventdedup.runner import expand_paths
+
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    for name in BACKLOG:
+        (inbox / name).write_text('{"events": []}')
+        os.utime(inbox / name, (1e9, 1e9))
+    (inbox / "zz_link_05.02.2026.json").symlink_to(tmp_path / "nowhere.json")
+    os.utime(inbox / "zz_link_05.02.2026.json", (1e9, 1e9), follow_symlinks=False)
+    (inbox / "dir.json").mkdir()
+    (inbox / ".x.json").write_text("{}")
+    listed = [p.name for p in expand_paths([inbox])]
+    assert listed == [*PUBLISHED, "zz_link_05.02.2026.json"]
+    async with trio.open_nursery() as nursery:
+        receive = await _start(nursery, inbox)
+        with trio.fail_after(10):
+            offered = [(await receive.receive()).name for _ in listed]
+        nursery.cancel_scope.cancel()
+    assert offered == listed
+
+
+@pytest.mark.trio
+async def test_ingest_dead_letters_a_symlink_in_a_folder_unread(
+    tmp_path: Path, database_url: str
+) -> None:
+    from eventdedup.runner import ingest_paths
+    from tests.daemon.harness import make_settings
+    from tests.reliability._daemon import make_event, make_file
+
+    backlog = tmp_path / "backlog"
+    backlog.mkdir()
+    (backlog / "bwb_01.03.2026.json").write_text(json.dumps(make_file([make_event("link")])))
+    secret = tmp_path / "secret.json"
+    secret.write_text(json.dumps(make_file([make_event("secret")])))
+    (backlog / "bwb_02.03.2026.json").symlink_to(secret)
+    (backlog / "bwb_03.03.2026.json").symlink_to(tmp_path / "nowhere.json")
+    settings = make_settings(tmp_path, database_url)
+
+    assert await ingest_paths(settings, [backlog], keep=True) == 2
+
+    assert [p.name for p in settings.archive_dir.iterdir()] == ["bwb_01.03.2026.json"]
+    for name in ["bwb_02.03.2026.json", "bwb_03.03.2026.json"]:
+        assert (settings.dead_letter_dir / name).is_symlink()
+        sidecar = json.loads((settings.dead_letter_dir / f"{name}.error.json").read_text())
+        assert "symlinks are never followed" in sidecar["reason"]
+    assert (backlog / "bwb_02.03.2026.json").is_symlink(), "--keep: the original stays"
+    assert secret.exists()

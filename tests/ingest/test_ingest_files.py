@@ -14,6 +14,7 @@ import pytest
 
 from eventdedup.ingest import FileRejected, RejectedEvent, files, load_file
 from eventdedup.ingest.files import (
+    backlog_files,
     dead_letter,
     format_size,
     is_candidate_name,
@@ -476,6 +477,9 @@ def test_helpers_are_exported() -> None:
         "write_rejected_events",
         "is_candidate_name",
         "is_regular_file_no_follow",
+        "is_candidate_entry",
+        "backlog_files",
+        "publication_key",
     }
 
 
@@ -490,3 +494,55 @@ def test_helpers_are_exported() -> None:
 )
 def test_publication_key_reads_the_timestamp_or_the_date_of_a_name(name: str, key: str) -> None:
     assert files.publication_key(name) == (key, name)
+
+
+# --- listing a backlog -------------------------------------------------------------------------
+
+
+def test_backlog_files_lists_what_the_processor_takes_in_publication_order(
+    inbox: Path, tmp_path: Path
+) -> None:
+    published = [
+        "handmade.json",  # no date: first
+        "abz_02.02.2026_2026-02-02T20-00-00-000Z.json",
+        "bwb_03.02.2026.json",  # a date only: the day's start
+        "wnb_03.02.2026_2026-02-03T20-00-00-000Z.json",
+        "bwb_x.rejected.json",  # re-dropped quarantine file, no date: by name among the first
+    ]
+    for name in published:
+        (inbox / name).write_text("{}")
+    target = tmp_path / "outside.json"
+    target.write_text("{}")
+    links = {
+        "link_04.02.2026.json": target,  # to a regular file outside
+        "dangling_05.02.2026.json": tmp_path / "nowhere.json",
+        "to_dir_06.02.2026.json": tmp_path,
+    }
+    for name, to in links.items():
+        (inbox / name).symlink_to(to)
+    for name in [".hidden.json", "x.json.tmp", "x.tmp.json", "x.part.json", "x.JSON", "notes.txt"]:
+        (inbox / name).write_text("{}")
+    (inbox / "a.json.error.json").write_text("{}")  # a sidecar, also when inside the inbox
+    (inbox / "folder.json").mkdir()
+    (inbox / "folder.json" / "nested.json").write_text("{}")  # not recursive
+    os.mkfifo(inbox / "fifo.json")
+
+    listed = [p.name for p in backlog_files(inbox)]
+
+    assert listed == [
+        "bwb_x.rejected.json",
+        "handmade.json",
+        "abz_02.02.2026_2026-02-02T20-00-00-000Z.json",
+        "bwb_03.02.2026.json",
+        "wnb_03.02.2026_2026-02-03T20-00-00-000Z.json",
+        "link_04.02.2026.json",
+        "dangling_05.02.2026.json",
+        "to_dir_06.02.2026.json",
+    ]
+    assert all(p.parent == inbox for p in backlog_files(inbox))
+    assert target.read_text() == "{}"
+
+
+def test_backlog_files_of_a_missing_or_empty_folder_is_empty(tmp_path: Path) -> None:
+    assert backlog_files(tmp_path / "missing") == []
+    assert backlog_files(tmp_path) == []
