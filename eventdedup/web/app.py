@@ -33,7 +33,7 @@ from eventdedup.admin.rpc import MAX_ID, Params, RpcError, dumps
 from eventdedup.export import export_clusters, export_events
 from eventdedup.feedhub import FeedHub
 from eventdedup.web import openapi as doc
-from eventdedup.web.ws import serve_ws
+from eventdedup.web.ws import CLOSE_TIMEOUT, serve_ws
 
 log = logging.getLogger(__name__)
 
@@ -61,8 +61,17 @@ def _read(engine: Any, fn: Callable[..., Any], *args: Any) -> Any:
         return fn(conn, *args)
 
 
-def create_app(*, health: HealthProbe, hub: FeedHub, admin: AdminContext) -> QuartTrio:
-    """Build the app around explicit dependencies (no module-level state)."""
+def create_app(
+    *,
+    health: HealthProbe,
+    hub: FeedHub,
+    admin: AdminContext,
+    close_timeout: float = CLOSE_TIMEOUT,
+) -> QuartTrio:
+    """Build the app around explicit dependencies (no module-level state).
+
+    ``close_timeout``: how long a websocket close may wait (``eventdedup.web.ws``).
+    """
     app = QuartTrio("eventdedup")
     app.config["MAX_CONTENT_LENGTH"] = 64 * 1024
     QuartSchema(
@@ -206,6 +215,6 @@ def create_app(*, health: HealthProbe, hub: FeedHub, admin: AdminContext) -> Qua
 
     @app.websocket("/ws")
     async def ws_feed() -> None:
-        await serve_ws(admin, dispatcher)
+        await serve_ws(admin, dispatcher, close_timeout=close_timeout)
 
     return app

@@ -27,11 +27,13 @@ from quart import websocket
 from eventdedup.admin.context import AdminContext
 from eventdedup.admin.rpc import Caller, Dispatcher, TokenBucket
 from eventdedup.feedhub import CLOSE_LAGGING, parse_after, parse_types, stream
+from eventdedup.web.limits import SEND_TIMEOUT_SECONDS
 
 log = logging.getLogger(__name__)
 
-#: How long a close may wait for a peer that does not read (its socket buffer full).
-CLOSE_TIMEOUT = 10.0
+#: How long a close may wait to be sent (behind another write to a peer that stopped
+#: reading); the write itself is bounded by the socket (``SEND_TIMEOUT_SECONDS``).
+CLOSE_TIMEOUT = SEND_TIMEOUT_SECONDS
 CLOSE_UNAUTHORIZED = 4401
 CLOSE_BAD_QUERY = 1008
 
@@ -49,17 +51,17 @@ def _auth_frame_token(frame: str | bytes) -> str | None:
     return None
 
 
-async def _close(code: int, reason: str = "") -> None:
+async def _close(code: int, reason: str = "", *, within: float) -> None:
     try:
-        with trio.move_on_after(CLOSE_TIMEOUT) as waited:
+        with trio.move_on_after(within) as waited:
             await websocket.close(code, reason)
         if waited.cancelled_caught:
-            log.info("close %s not taken by the peer within %s s; dropping it", code, CLOSE_TIMEOUT)
+            log.info("close %s not taken by the peer within %s s; dropping it", code, within)
     except Exception:  # the peer may be gone already; nothing left to tell it
         log.debug("close %s failed", code, exc_info=True)
 
 
-async def _authenticate(ctx: AdminContext, peer: str) -> bool:
+async def _authenticate(ctx: AdminContext, peer: str, close_timeout: float) -> bool:
     """Header or first frame; on failure the connection is accepted and closed 4401."""
     header = websocket.headers.get("Authorization")
     if header is not None:
@@ -82,23 +84,25 @@ async def _authenticate(ctx: AdminContext, peer: str) -> bool:
         peer,
         extra={"event": "auth.failed", "surface": "websocket", "peer": peer, "how": how},
     )
-    await _close(CLOSE_UNAUTHORIZED)
+    await _close(CLOSE_UNAUTHORIZED, within=close_timeout)
     return False
 
 
-async def serve_ws(ctx: AdminContext, dispatcher: Dispatcher) -> None:
-    """The whole life of one websocket connection."""
+async def serve_ws(
+    ctx: AdminContext, dispatcher: Dispatcher, *, close_timeout: float = CLOSE_TIMEOUT
+) -> None:
+    """The whole life of one websocket connection; a close waits at most ``close_timeout``."""
     hub = ctx.hub
     peer = str(websocket.headers.get("Remote-Addr", "?"))
     header_auth = websocket.headers.get("Authorization") is not None
-    if not await _authenticate(ctx, peer):
+    if not await _authenticate(ctx, peer, close_timeout):
         return
     try:
         after = parse_after(websocket.args.get("after"))
     except ValueError:
         if header_auth:
             await websocket.accept()
-        await _close(CLOSE_BAD_QUERY, "after must be a non-negative integer")
+        await _close(CLOSE_BAD_QUERY, "after must be a non-negative integer", within=close_timeout)
         return
     types = parse_types(websocket.args.get("types"))
     await hub.wait_started()
@@ -124,7 +128,7 @@ async def serve_ws(ctx: AdminContext, dispatcher: Dispatcher) -> None:
             extra={"event": "feed.client_lagging", "peer": peer, "last_seq": last},
         )
         hub.unsubscribe(sub)  # off the feed now: the close may wait for a peer that does not read
-        await _close(CLOSE_LAGGING, f"lagging; resume with after={last}")
+        await _close(CLOSE_LAGGING, f"lagging; resume with after={last}", within=close_timeout)
     finally:
         hub.unsubscribe(sub)
 
