@@ -60,9 +60,14 @@ async def http_server(
     ``send_timeout``: see :func:`listening_sockets`.
     """
     config = hypercorn_config(host, port)
-    await worker_serve(
-        wrap_app(app, config.wsgi_max_body_size, None),
-        config,
-        sockets=listening_sockets(config, send_timeout),
-        task_status=task_status,
-    )
+    sockets = listening_sockets(config, send_timeout)
+    try:
+        await worker_serve(
+            wrap_app(app, config.wsgi_max_body_size, None),
+            config,
+            sockets=sockets,
+            task_status=task_status,
+        )
+    finally:  # also when Hypercorn failed before it took them over: a restart binds again
+        for sock in [*sockets.secure_sockets, *sockets.insecure_sockets]:
+            sock.close()

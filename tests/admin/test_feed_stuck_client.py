@@ -104,13 +104,18 @@ async def test_a_client_with_a_full_socket_is_off_the_feed_at_once_and_shutdown_
                 await trio_wait_until(lambda: hub.client_count == 0, within=15, what="cut off")
                 # off the feed while the write to it is still stuck, before any close
                 assert not lagging_logged(), "the client count dropped only after the close"
+                cut_off = trio.current_time()
                 server.cancel()
                 with trio.move_on_after(BOUND + GRACEFUL + 20) as waited:
                     await stopped.wait()
+                stop_s = trio.current_time() - cut_off
             finally:
                 silent.sock.close()  # frees a server stuck in a write to it: the test ends
             nursery.cancel_scope.cancel()
     finally:
         db.dispose()
     assert not waited.cancelled_caught, "the server did not stop: a write to the client hangs"
-    print(f"socket full after {committed} messages of {len(PAD)} bytes")
+    print(
+        f"socket full after {committed} messages of {len(PAD)} bytes;",
+        f"server stopped {stop_s:.1f} s after the cut-off (bound {BOUND} s, grace {GRACEFUL} s)",
+    )
