@@ -112,9 +112,10 @@ class InboxWatcher:
             await self.announce(path, stat[0])
         await self.queue.send(path)
 
-    def rescan(self, *, reoffer_after: float) -> None:
+    async def rescan(self, *, reoffer_after: float) -> None:
+        # in a worker thread: listing a large backlog would stall the loop (docs/performance.md)
+        present = set(await trio.to_thread.run_sync(backlog_files, self.inbox))
         now = trio.current_time()
-        present = set(backlog_files(self.inbox))
         for path in list(self.handed):
             if path not in present:
                 del self.handed[path]
@@ -161,7 +162,7 @@ async def watcher(
         nursery.start_soon(state.settle_loop)
         moves_seen = False if poll else await nursery.start(watch_moves_in, inbox, state.on_moved)
         nursery.start_soon(_watch_loop, state, poll)
-        state.rescan(reoffer_after=rescan_seconds)
+        await state.rescan(reoffer_after=rescan_seconds)
         log.info(
             "watching inbox",
             extra={
@@ -174,7 +175,7 @@ async def watcher(
         task_status.started()
         while True:
             await trio.sleep(rescan_seconds)
-            state.rescan(reoffer_after=rescan_seconds)
+            await state.rescan(reoffer_after=rescan_seconds)
 
 
 async def _watch_loop(state: InboxWatcher, poll: bool) -> None:
