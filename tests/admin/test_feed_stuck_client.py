@@ -34,7 +34,7 @@ from tests._support.net import free_port
 from tests._support.wait import trio_wait_until
 from tests.silent_client import SilentClient
 
-#: The send and close bound given to the server under test (the daemon's is 10 s).
+#: The send and close bound of the server under test (the daemon's: limits.SEND_TIMEOUT_SECONDS).
 BOUND = 3.0
 #: Hypercorn's grace for open connections at shutdown (``hypercorn_config``).
 GRACEFUL = 3.0
