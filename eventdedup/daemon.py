@@ -36,6 +36,7 @@ from eventdedup.db.embedded import EmbeddedPostgres
 from eventdedup.db.engine import Database
 from eventdedup.matching import MatchingConfig, MatchingConfigError, load_matching_config
 from eventdedup.pipeline import FileProcessor, announce_accepted
+from eventdedup.web import limits
 from eventdedup.web.app import create_app
 from supervisor import ChildSpec, ChildStatus, Restart, Strategy, Supervisor
 
@@ -172,7 +173,11 @@ def build_daemon(settings: Settings, database_url: str) -> Daemon:
     activity = FileActivity()  # files first: the resolver waits while a file is committed
     children = [
         ChildSpec(
-            "http", functools.partial(http_server, app, settings.http_host, settings.http_port)
+            "http",
+            functools.partial(http_server, app, settings.http_host, settings.http_port),
+            # a write to a client that takes nothing ends after SEND_TIMEOUT_SECONDS, then
+            # Hypercorn's graceful close: give both before the actor counts as abandoned
+            shutdown_timeout=limits.SEND_TIMEOUT_SECONDS + 5.0,
         ),
         ChildSpec(
             "migrator",

@@ -7,7 +7,6 @@ no module-level state, so tests can run several daemons in one process.
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -23,7 +22,7 @@ from eventdedup.admin.metrics import Metrics
 from eventdedup.admin.queries import counters
 from eventdedup.db.engine import Database
 from eventdedup.feedhub import FeedHub
-from eventdedup.ingest.files import is_candidate_name
+from eventdedup.ingest.files import backlog_files
 from eventdedup.pipeline import FileOutcome, default_replica_name
 from supervisor import ChildState, Supervisor
 
@@ -31,9 +30,9 @@ log = logging.getLogger(__name__)
 
 
 def count_inbox(inbox: Path) -> int:
+    """The files the watcher would take from ``inbox`` (its own listing, counted)."""
     try:
-        with os.scandir(inbox) as entries:
-            return sum(1 for e in entries if is_candidate_name(e.name))
+        return len(backlog_files(inbox))
     except OSError:
         return 0
 
