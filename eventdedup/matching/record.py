@@ -30,6 +30,7 @@ from eventdedup.matching.normalize import (
     tokens,
 )
 from eventdedup.model import EventDate, SourceEvent
+from eventdedup.pickling import fast_pickle
 
 
 def _time_str(t: dt.time | None) -> str | None:
@@ -189,6 +190,7 @@ def covered_dates(
     return tuple(out)
 
 
+@fast_pickle(reset=("title_parts_memo",))  # the memo names its config by identity
 @attrs.frozen
 class EventRecord:
     """Raw display fields + normalised forms of one source event."""
