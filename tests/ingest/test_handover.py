@@ -15,7 +15,7 @@ from typing import Any
 import attrs
 import pytest
 
-from eventdedup.db.dedup import DbDeduplicator
+from eventdedup.db.dedup import DbDeduplicator, record_json
 from eventdedup.matching.config import MatchingConfig, load_matching_config
 from eventdedup.matching.decision import score_pair
 from eventdedup.matching.guards import title_parts
@@ -134,3 +134,20 @@ def test_fast_pickle_refuses_what_it_cannot_restore() -> None:
         @attrs.frozen
         class FactoryReset:
             memo: dict[str, int] = attrs.field(factory=dict)
+
+
+def test_the_stored_record_text_is_the_one_json_writes(cfg: MatchingConfig) -> None:
+    """The parse worker writes a record's JSON with orjson: the very text ``json.dumps``
+    made, so what is stored (and hashed) does not change."""
+    parsed = _parse_all(corpus_files(), cfg)
+    for p in parsed:
+        for event_id, record in p.prepared.records.items():
+            made = json.dumps(record.to_json(), ensure_ascii=False, separators=(",", ":"))
+            assert p.prepared.record_json[event_id] == made == record_json(record)
+    odd = attrs.evolve(
+        next(iter(parsed[0].prepared.records.values())),
+        title='Tab\tneue\nZeile \u2028 "zitiert" \\ / é 😀',
+        geo_latitude=1e-05,
+        confidence_score=float("nan"),  # orjson refuses it; json writes NaN
+    )
+    assert record_json(odd) == json.dumps(odd.to_json(), ensure_ascii=False, separators=(",", ":"))
