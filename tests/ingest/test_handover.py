@@ -151,3 +151,41 @@ def test_the_stored_record_text_is_the_one_json_writes(cfg: MatchingConfig) -> N
         confidence_score=float("nan"),  # orjson refuses it; json writes NaN
     )
     assert record_json(odd) == json.dumps(odd.to_json(), ensure_ascii=False, separators=(",", ":"))
+
+
+def _field_by_field(record: EventRecord) -> dict[str, Any]:
+    """The stored form written field by field: every init field, in order, tuples as lists,
+    dates as objects, day times as pairs (what ``EventRecord.to_json`` must give)."""
+    out: dict[str, Any] = {}
+    for f in attrs.fields(EventRecord):
+        if not f.init:
+            continue
+        v = getattr(record, f.name)
+        if f.name == "dates":
+            v = [
+                {
+                    "date": d.date.isoformat(),
+                    "start_time": d.start_time.strftime("%H:%M:%S") if d.start_time else None,
+                    "end_time": d.end_time.strftime("%H:%M:%S") if d.end_time else None,
+                    "end_date": d.end_date.isoformat() if d.end_date else None,
+                }
+                for d in v
+            ]
+        elif f.name == "day_times":
+            v = [[day, m] for day, m in v]
+        elif isinstance(v, tuple):
+            v = list(v)
+        out[f.name] = v
+    return out
+
+
+def test_the_stored_form_of_a_record_is_every_field_in_order(cfg: MatchingConfig) -> None:
+    parsed = _parse_all(corpus_files(), cfg)
+    records = [r for p in parsed for r in p.prepared.records.values()]
+    assert any(d.end_date and d.start_time and d.end_time for r in records for d in r.dates)
+    for r in records:
+        made = r.to_json()
+        want = _field_by_field(r)
+        assert list(made) == list(want)
+        assert json.dumps(made, ensure_ascii=False) == json.dumps(want, ensure_ascii=False)
+        assert EventRecord.from_json(made) == r
