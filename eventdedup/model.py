@@ -14,9 +14,12 @@ from typing import Any
 
 import attrs
 
+from eventdedup.pickling import fast_pickle
+
 SOURCE_TYPES = ("artikel", "terminliste", "anzeige")
 
 
+@fast_pickle()
 @attrs.frozen
 class Geo:
     latitude: float
@@ -25,6 +28,7 @@ class Geo:
     country: str | None = None
 
 
+@fast_pickle()
 @attrs.frozen
 class Location:
     """Where an event happens.
@@ -44,6 +48,7 @@ class Location:
     geo: Geo | None = None
 
 
+@fast_pickle()
 @attrs.frozen
 class EventDate:
     date: dt.date
@@ -52,6 +57,7 @@ class EventDate:
     end_date: dt.date | None = None
 
 
+@fast_pickle()
 @attrs.frozen
 class SourceEvent:
     """One listing of one source, validated but not yet normalized."""

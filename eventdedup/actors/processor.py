@@ -88,9 +88,10 @@ async def parsing(files: FileProcessor, workers: int) -> AsyncIterator[tuple[Par
                 kill_on_cancel=True,
                 limiter=limiter,
             )
-            # trio-parallel unpickles a result in the event loop; a parsed file takes
-            # ~15 ms to unpickle, long enough to delay /health and the feed, so it comes
-            # as bytes and is unpickled here in a thread instead.
+            # trio-parallel unpickles a result in the event loop; a 200-event file takes
+            # ~5 ms to unpickle (its value objects: eventdedup/pickling.py), long enough to
+            # delay /health and the feed, so it comes as bytes and is unpickled here in a
+            # thread instead.
             parsed: ParsedFile = await trio.to_thread.run_sync(pickle.loads, data)
             return parsed
 

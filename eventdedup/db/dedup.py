@@ -224,7 +224,7 @@ def prepare_events(
         cfg,
         records,
         entries,
-        {i: _json(r.to_json()) for i, r in records.items()},
+        {i: record_json(r) for i, r in records.items()},
         dict.fromkeys(records, token),
         score_ahead(token, records, entries, recent, cfg) if recent is not None else {},
     )
@@ -503,6 +503,23 @@ def _int_array(items: Iterable[int]) -> str:
 
 def _json(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+def record_json(record: EventRecord) -> str:
+    """A record's JSON as stored: :func:`_json`'s text, written by orjson where it writes
+    the same (a quarter of the time): not a float below 1e-4 (orjson spells 1e-05 out as
+    0.00001), nothing it refuses (NaN)."""
+    data = record.to_json()
+    for x in _FLOATS(record):
+        if x is not None and x != 0 and not 1e-4 <= abs(x) < 1e16:
+            return _json(data)
+    try:
+        return orjson.dumps(data).decode()
+    except orjson.JSONEncodeError:
+        return _json(data)
+
+
+_FLOATS = attrgetter("geo_latitude", "geo_longitude", "geo_confidence", "confidence_score")
 
 
 # -- queries -----------------------------------------------------------------------------------

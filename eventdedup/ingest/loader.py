@@ -131,6 +131,7 @@ from jsonschema.exceptions import ValidationError, best_match
 from eventdedup.ingest.schema import EVENT_FAST_CHECK, EVENT_VALIDATOR
 from eventdedup.jsonsafe import SURROGATE_RE, json_safe
 from eventdedup.model import SOURCE_TYPES, EventDate, Geo, Location, SourceEvent
+from eventdedup.pickling import fast_pickle
 
 __all__ = [
     "DEFAULT_MAX_DEPTH",
@@ -177,6 +178,7 @@ class FileRejected(Exception):
         return self.reason if self.json_path is None else f"{self.reason} (at {self.json_path})"
 
 
+@fast_pickle()
 @attrs.frozen
 class RejectedEvent:
     """One quarantined event of an otherwise accepted file.
@@ -192,6 +194,7 @@ class RejectedEvent:
     raw: Any = attrs.field(eq=False, repr=False)
 
 
+@fast_pickle()
 @attrs.frozen
 class EventWarning:
     """A value dropped from an accepted event (e.g. out-of-range geo); for logs and the UI."""
@@ -202,6 +205,7 @@ class EventWarning:
     json_path: str
 
 
+@fast_pickle()
 @attrs.frozen
 class LoadedFile:
     """Everything the loader learned from one file.

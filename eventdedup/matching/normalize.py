@@ -107,6 +107,8 @@ def clear_caches() -> None:
 class _ConfigState:
     """What normalisation derives from one config: the memo, compiled synonyms, prefixes."""
 
+    # the config object last looked up (the fast paths compare identity); equal ones
+    # seen before it are ``aliases``
     cfg: NormalizationConfig
     # keyed by (tag, argument): the tag fixes the value's type, which the dict type cannot
     # say, so readers return memo[key] with a `type: ignore[return-value]`
@@ -119,10 +121,16 @@ class _ConfigState:
     prefix_starts: tuple[str, ...]
     # norm_text's results by text (a plain str key: no key tuple per call)
     norm: dict[str, str] = attrs.field(factory=dict)
+    # other objects equal to ``cfg``, most recent first: an equal config comes as a new
+    # object with every job a parse worker runs, or with every unpickled file; found by
+    # identity, they are compared for equality (a walk of the large config) once each
+    aliases: list[NormalizationConfig] = attrs.field(factory=list)
 
 
 _STATES: list[_ConfigState] = []
 _LAST: list[_ConfigState] = []
+#: equal config objects a state remembers by identity
+_ALIASES = 8
 
 
 def _state(cfg: NormalizationConfig) -> _ConfigState:
@@ -135,8 +143,13 @@ def _state(cfg: NormalizationConfig) -> _ConfigState:
     else:
         st = next((x for x in _STATES if x.cfg is cfg), None)
         if st is None:
+            st = next((x for x in _STATES if any(a is cfg for a in x.aliases)), None)
+        if st is None:
             st = next((x for x in _STATES if x.cfg == cfg), None) or _new_state(cfg)
-            _STATES[:] = [st, *_STATES[:3]]
+        if st.cfg is not cfg:  # the fast paths follow the object now in use
+            st.aliases = [st.cfg, *(a for a in st.aliases if a is not cfg)][:_ALIASES]
+            st.cfg = cfg
+        _STATES[:] = [st, *(x for x in _STATES if x is not st)][:4]
         _LAST[:] = [st]
     if len(st.memo) > _MEMO_LIMIT:
         st.memo.clear()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import operator
 import re
 from typing import Any
 
@@ -30,6 +31,7 @@ from eventdedup.matching.normalize import (
     tokens,
 )
 from eventdedup.model import EventDate, SourceEvent
+from eventdedup.pickling import fast_pickle
 
 
 def _time_str(t: dt.time | None) -> str | None:
@@ -189,6 +191,7 @@ def covered_dates(
     return tuple(out)
 
 
+@fast_pickle(reset=("title_parts_memo",))  # the memo names its config by identity
 @attrs.frozen
 class EventRecord:
     """Raw display fields + normalised forms of one source event."""
@@ -280,27 +283,20 @@ class EventRecord:
         return self.geo_latitude is not None and self.geo_longitude is not None
 
     def to_json(self) -> dict[str, Any]:
-        """JSON-serialisable dict; ``from_json`` restores an equal record."""
-        out: dict[str, Any] = {}
-        for f in attrs.fields(EventRecord):
-            if not f.init:
-                continue  # derived in memory
-            v = getattr(self, f.name)
-            if f.name == "dates":
-                v = [
-                    {
-                        "date": d.date.isoformat(),
-                        "start_time": _time_str(d.start_time),
-                        "end_time": _time_str(d.end_time),
-                        "end_date": d.end_date.isoformat() if d.end_date else None,
-                    }
-                    for d in v
-                ]
-            elif f.name == "day_times":
-                v = [[day, m] for day, m in v]
-            elif isinstance(v, tuple):
-                v = list(v)
-            out[f.name] = v
+        """JSON-serialisable dict (sequences as lists); ``from_json`` restores an equal record."""
+        out = dict(zip(_STORED, _stored_values(self), strict=True))
+        for name in _SEQUENCES:
+            out[name] = list(out[name])
+        out["dates"] = [
+            {
+                "date": d.date.isoformat(),
+                "start_time": _time_str(d.start_time),
+                "end_time": _time_str(d.end_time),
+                "end_date": d.end_date.isoformat() if d.end_date else None,
+            }
+            for d in self.dates
+        ]
+        out["day_times"] = [[day, m] for day, m in self.day_times]
         return out
 
     @classmethod
@@ -328,6 +324,17 @@ class EventRecord:
                 v = float(v) if v is not None else None
             kwargs[f.name] = v
         return cls(**kwargs)
+
+
+#: the fields stored (the derived ones are made again in memory), in order; those of them
+#: that hold a tuple of plain values (``to_json`` writes them as lists)
+_STORED = tuple(f.name for f in attrs.fields(EventRecord) if f.init)
+_stored_values = operator.attrgetter(*_STORED)
+_SEQUENCES = tuple(
+    f.name
+    for f in attrs.fields(EventRecord)
+    if f.init and str(f.type).startswith("tuple[") and f.name not in ("dates", "day_times")
+)
 
 
 _IS_PLACE: dict[tuple[str, frozenset[str]], bool] = {}

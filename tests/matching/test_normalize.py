@@ -63,3 +63,29 @@ def test_city_keys_aliases_and_short_names(n):
     assert city_keys(["Nordweil"], n) == ("kenzingen",)
     assert city_keys(["Waltershofen"], n) == ("freiburg",)
     assert fold("Riegel am Kaiserstuhl") == "riegel am kaiserstuhl"
+
+
+def test_an_equal_config_object_shares_the_memo_and_is_compared_once(n, monkeypatch):
+    """A parse worker gets the config as a new, equal object with every job: it must use
+    the same memo, and be found by identity after its first look-up, however the calls
+    alternate between the objects."""
+    import pickle
+
+    from eventdedup.matching import normalize
+    from eventdedup.matching.config import NormalizationConfig
+
+    copy = pickle.loads(pickle.dumps(n))
+    assert copy == n and copy is not n
+    norm_text("Fasnetsumzug in Waldkirch", n)
+    comparisons = []
+    real_eq = NormalizationConfig.__eq__
+
+    def counting_eq(self: NormalizationConfig, other: object) -> bool:
+        comparisons.append(1)
+        return real_eq(self, other)
+
+    monkeypatch.setattr(NormalizationConfig, "__eq__", counting_eq)
+    for _ in range(3):
+        assert norm_text("Fasnetsumzug in Waldkirch", copy) == "fastnachtumzug in waldkirch"
+        assert normalize._memo(copy) is normalize._memo(n)
+    assert len(comparisons) == 1
