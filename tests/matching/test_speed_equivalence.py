@@ -223,3 +223,25 @@ def test_derived_latitude_survives_json_and_is_not_stored(cfg, rec):
     back = EventRecord.from_json(data)
     assert back.lat_radians == r.lat_radians == math.radians(48.1)
     assert back.lat_cos == r.lat_cos == math.cos(math.radians(48.1))
+
+
+def test_common_days_of_runs_and_gaps_equal_the_intersection(cfg, rec):
+    """common_days slices two runs of consecutive days; days with gaps (several dates, a
+    range cut at ``max_range_days``) and runs across a month or year end take the sets."""
+    rnd = random.Random(11)
+    base = rec()
+    start = dt.date(2024, 12, 20)
+
+    def days() -> tuple[str, ...]:
+        first = start + dt.timedelta(days=rnd.randrange(0, 25))
+        picked = {first + dt.timedelta(days=k) for k in range(rnd.randrange(1, 20))}
+        if rnd.random() < 0.3:  # a gap: another date, or a day left out
+            picked.add(first + dt.timedelta(days=rnd.randrange(20, 40)))
+        if rnd.random() < 0.2 and len(picked) > 2:
+            picked.discard(sorted(picked)[1])
+        return tuple(sorted(d.isoformat() for d in picked))
+
+    samples = [attrs.evolve(base, days=days()) for _ in range(120)]
+    assert any(len(r.days) > 2 for r in samples)
+    for a, b in itertools.product(samples, repeat=2):
+        assert common_days(a, b) == sorted(set(a.days) & set(b.days)), (a.days, b.days)
