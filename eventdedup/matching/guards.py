@@ -91,15 +91,33 @@ def _cross_mention(
     a: EventRecord, b: EventRecord, ka: tuple[str, ...], kb: tuple[str, ...]
 ) -> bool:
     """One listing names the other's town (``_mentions``)."""
-    for rec, keys in ((b, ka), (a, kb)):
-        hay = rec.vocab
+    return _names_any(b.vocab, ka) or _names_any(a.vocab, kb)
+
+
+def _names_any(hay: str, keys: tuple[str, ...]) -> bool:
+    """A form of one of the town ``keys`` is in the text ``hay`` (a record's ``vocab``).
+
+    Memoised: a listing meets the listings of another town in many pairs of a batch.
+    The key holds the text (the record's own string, hashed once), so the memo is kept
+    small.
+    """
+    key = (hay, keys)
+    hit = _NAMES.get(key)
+    if hit is None:
+        hit = False
         for k in keys:
             stem, forms = _mention_forms(k)
-            if stem in hay:
-                for w in forms:
-                    if w in hay:
-                        return True
-    return False
+            if stem in hay and any(w in hay for w in forms):
+                hit = True
+                break
+        if len(_NAMES) > 20_000:
+            _NAMES.clear()
+        _NAMES[key] = hit
+    return hit
+
+
+_NAMES: dict[tuple[str, tuple[str, ...]], bool] = {}
+register_cache(_NAMES.clear)
 
 
 def mentioned_place_conflict(a: EventRecord, b: EventRecord) -> str | None:
@@ -489,9 +507,27 @@ def venue_conflict(
     na, nb = a.venue_names, b.venue_names
     if not na or not nb:
         return _far_venues(a, b, cfg, dist)
-    if any(_similar_word(x, y) or x in y or y in x for x in na for y in nb):
+    if _names_share(na, nb):
         return None
     return f"different venues: '{a.location_name}' vs '{b.location_name}'"
+
+
+def _names_share(na: tuple[str, ...], nb: tuple[str, ...]) -> bool:
+    """Two venues' name words have one in common (up to OCR noise, or one in the other).
+
+    Memoised: the venues of a region meet in many pairs."""
+    key = (na, nb)
+    hit = _SHARE.get(key)
+    if hit is None:
+        hit = any(_similar_word(x, y) or x in y or y in x for x in na for y in nb)
+        if len(_SHARE) > 100_000:
+            _SHARE.clear()
+        _SHARE[key] = hit
+    return hit
+
+
+_SHARE: dict[tuple[tuple[str, ...], tuple[str, ...]], bool] = {}
+register_cache(_SHARE.clear)
 
 
 def place_agreement(
