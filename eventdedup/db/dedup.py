@@ -420,13 +420,9 @@ class DbDeduplicator:
         if new is None:
             edges = _load_decisions(conn, ids)
         else:  # the new events' decisions are in hand: read only those among stored members
-            edges = sorted(
-                [
-                    *_load_decisions(conn, [i for i in ids if i not in new.records]),
-                    *(s for s in new.scores if s.a_id in members and s.b_id in members),
-                ],
-                key=_PAIR_ORDER,
-            )
+            edges = _load_decisions(conn, [i for i in ids if i not in new.records])
+            edges += [s for s in new.scores if s.a_id in members and s.b_id in members]
+            edges.sort(key=_PAIR_ORDER)
         must, cannot = _load_constraints(conn, ids)
         lap("load_components")
         result = cluster_component(
@@ -452,14 +448,15 @@ class DbDeduplicator:
         for cluster, cid in assignment.assignments:
             if cid is not None and old_members.get(int(cid)) == set(cluster):
                 continue  # membership unchanged: nothing to re-synthesize
-            member_records = [members[i].record for i in sorted(cluster)]
-            inside = [e for i in sorted(cluster) for e in edges_of.get(i, ()) if e.b_id in cluster]
+            in_order = sorted(cluster)
+            member_records = [members[i].record for i in in_order]
+            inside = [e for i in in_order for e in edges_of.get(i, ()) if e.b_id in cluster]
             if cid is None:
                 created.append((cluster, synthesize(member_records, inside, None, self.cfg)))
                 continue
             cid = int(cid)
             before = old[cid]
-            enrich = old_members.get(cid, set()) <= set(cluster)
+            enrich = old_members.get(cid, set()) <= cluster
             canonical = synthesize(member_records, inside, before if enrich else None, self.cfg)
             canonical = attrs.evolve(canonical, version=before.version + 1)
             updated[cid] = canonical
@@ -875,11 +872,13 @@ def _load_constraints(
 def _load_canonicals(conn: Connection, ids: Sequence[int]) -> dict[int, Canonical]:
     if not ids:
         return {}
-    rows = conn.execute(
-        sa.text("SELECT id, data FROM canonical_events WHERE id = ANY(CAST(:ids AS bigint[]))"),
-        {"ids": _int_array(ids)},
-    )
-    return {r.id: Canonical.from_json(r.data) for r in rows}
+    rows = _fetch(conn, _CANONICALS, {"ids": _int_array(ids)})
+    return {cid: Canonical.from_json(orjson.loads(data)) for cid, data in rows}
+
+
+_CANONICALS = (
+    "SELECT id, CAST(data AS text) FROM canonical_events WHERE id = ANY(CAST(%(ids)s AS bigint[]))"
+)
 
 
 _CANONICAL_COLUMNS = (
