@@ -561,17 +561,21 @@ def _stored_pairs(
     """
     prefixes: list[str] = []
     slots: list[int] = []
-    ids: list[str] = []
+    ids: list[str] = []  # array elements: an id quoted once, repeated for each prefix
     for i, e in entries.items():
         prefixes.extend(e)
         slots.extend(e.values())
-        ids.extend([i] * len(e))
+        ids.extend([_text_array((i,))[1:-1]] * len(e))
     if not prefixes:
         return []
     rows = _fetch(
         conn,
         _STORED_PAIRS,
-        {"prefixes": _text_array(prefixes), "slots": _int_array(slots), "ids": _text_array(ids)},
+        {
+            "prefixes": _text_array(prefixes),
+            "slots": _int_array(slots),
+            "ids": "{" + ",".join(ids) + "}",
+        },
     )
     if new:
         return [p for p in rows if p[1] not in new]

@@ -91,33 +91,15 @@ def _cross_mention(
     a: EventRecord, b: EventRecord, ka: tuple[str, ...], kb: tuple[str, ...]
 ) -> bool:
     """One listing names the other's town (``_mentions``)."""
-    return _names_any(b.vocab, ka) or _names_any(a.vocab, kb)
-
-
-def _names_any(hay: str, keys: tuple[str, ...]) -> bool:
-    """A form of one of the town ``keys`` is in the text ``hay`` (a record's ``vocab``).
-
-    Memoised: a listing meets the listings of another town in many pairs of a batch.
-    The key holds the text (the record's own string, hashed once), so the memo is kept
-    small.
-    """
-    key = (hay, keys)
-    hit = _NAMES.get(key)
-    if hit is None:
-        hit = False
+    for rec, keys in ((b, ka), (a, kb)):
+        hay = rec.vocab
         for k in keys:
             stem, forms = _mention_forms(k)
-            if stem in hay and any(w in hay for w in forms):
-                hit = True
-                break
-        if len(_NAMES) > 20_000:
-            _NAMES.clear()
-        _NAMES[key] = hit
-    return hit
-
-
-_NAMES: dict[tuple[str, tuple[str, ...]], bool] = {}
-register_cache(_NAMES.clear)
+            if stem in hay:
+                for w in forms:
+                    if w in hay:
+                        return True
+    return False
 
 
 def mentioned_place_conflict(a: EventRecord, b: EventRecord) -> str | None:

@@ -60,7 +60,13 @@ def common_days(a: EventRecord, b: EventRecord) -> list[str]:
         return [db[0]] if db[0] in da else []
     if da == db:
         return list(da)
-    fa, fb = _first_of_run(da), _first_of_run(db)
+    # _first_of_run of both, its memo looked up here (a call costs more than the look-up)
+    fa = _RUNS.get((da[0], da[-1], len(da)), -1)
+    if fa == -1:
+        fa = _first_of_run(da)
+    fb = _RUNS.get((db[0], db[-1], len(db)), -1)
+    if fb == -1:
+        fb = _first_of_run(db)
     if fa is not None and fb is not None:
         # both runs of consecutive days (most ranges): the common days are one run, sliced
         lo = fa if fa > fb else fb
