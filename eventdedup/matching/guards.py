@@ -489,27 +489,9 @@ def venue_conflict(
     na, nb = a.venue_names, b.venue_names
     if not na or not nb:
         return _far_venues(a, b, cfg, dist)
-    if _names_share(na, nb):
+    if any(_similar_word(x, y) or x in y or y in x for x in na for y in nb):
         return None
     return f"different venues: '{a.location_name}' vs '{b.location_name}'"
-
-
-def _names_share(na: tuple[str, ...], nb: tuple[str, ...]) -> bool:
-    """Two venues' name words have one in common (up to OCR noise, or one in the other).
-
-    Memoised: the venues of a region meet in many pairs."""
-    key = (na, nb)
-    hit = _SHARE.get(key)
-    if hit is None:
-        hit = any(_similar_word(x, y) or x in y or y in x for x in na for y in nb)
-        if len(_SHARE) > 100_000:
-            _SHARE.clear()
-        _SHARE[key] = hit
-    return hit
-
-
-_SHARE: dict[tuple[tuple[str, ...], tuple[str, ...]], bool] = {}
-register_cache(_SHARE.clear)
 
 
 def place_agreement(

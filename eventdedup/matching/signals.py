@@ -7,7 +7,6 @@ tested against §4; the record-level scorers feed them normalised input.
 
 from __future__ import annotations
 
-import datetime as dt
 import math
 from collections.abc import Sequence
 
@@ -60,50 +59,11 @@ def common_days(a: EventRecord, b: EventRecord) -> list[str]:
         return [db[0]] if db[0] in da else []
     if da == db:
         return list(da)
-    # _first_of_run of both, its memo looked up here (a call costs more than the look-up)
-    fa = _RUNS.get((da[0], da[-1], len(da)), -1)
-    if fa == -1:
-        fa = _first_of_run(da)
-    fb = _RUNS.get((db[0], db[-1], len(db)), -1)
-    if fb == -1:
-        fb = _first_of_run(db)
-    if fa is not None and fb is not None:
-        # both runs of consecutive days (most ranges): the common days are one run, sliced
-        lo = fa if fa > fb else fb
-        end_a, end_b = fa + len(da), fb + len(db)
-        hi = end_a if end_a < end_b else end_b
-        if lo >= hi:
-            return []
-        if len(da) > len(db):
-            return list(da[lo - fa : hi - fa])
-        return list(db[lo - fb : hi - fb])
     if len(a.days) > len(b.days):
         sb = set(b.days)
         return [d for d in a.days if d in sb]
     sa = set(a.days)
     return [d for d in b.days if d in sa]
-
-
-def _first_of_run(days: tuple[str, ...]) -> int | None:
-    """The first day's ordinal if ``days`` (sorted, distinct ISO dates) are consecutive."""
-    key = (days[0], days[-1], len(days))
-    first = _RUNS.get(key, -1)
-    if first == -1:
-        try:
-            start = dt.date.fromisoformat(days[0]).toordinal()
-            run = dt.date.fromisoformat(days[-1]).toordinal() - start + 1 == len(days)
-        except ValueError:  # not ISO dates: no run, the general case decides
-            run = False
-        first = start if run else None
-        if len(_RUNS) > 100_000:
-            _RUNS.clear()
-        _RUNS[key] = first
-    return first
-
-
-#: ``_first_of_run`` by (first day, last day, number of days): those decide it
-_RUNS: dict[tuple[str, str, int], int | None] = {}
-register_cache(_RUNS.clear)
 
 
 def best_time_deltas(a: EventRecord, b: EventRecord, common: list[str]) -> list[int | None]:

@@ -226,8 +226,9 @@ def test_derived_latitude_survives_json_and_is_not_stored(cfg, rec):
 
 
 def test_common_days_of_runs_and_gaps_equal_the_intersection(cfg, rec):
-    """common_days slices two runs of consecutive days; days with gaps (several dates, a
-    range cut at ``max_range_days``) and runs across a month or year end take the sets."""
+    """common_days (one day against many, equal days, else a set of the shorter side)
+    against the intersection: runs of days, gaps (several dates, a range cut at
+    ``max_range_days``), runs across a month or year end."""
     rnd = random.Random(11)
     base = rec()
     start = dt.date(2024, 12, 20)
