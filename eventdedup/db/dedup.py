@@ -62,6 +62,7 @@ from eventdedup.matching import (
     synthesize,
 )
 from eventdedup.matching.decision import AMBIGUOUS, MATCH
+from eventdedup.matching.pairmodel import shipped_model
 from eventdedup.matching.review import MERGE, QueueItem, build_queue
 from eventdedup.model import SourceEvent
 
@@ -323,21 +324,29 @@ class DbDeduplicator:
         def look() -> tuple[dict[str, _Member], list[PairScore]]:
             lap.restart()
             lines.clear()
-            stored_pairs = [p for p in _stored_pairs(conn, entries) if p[1] not in new_set]
+            stored_pairs = _stored_pairs(conn, entries, new_set)
             stored = _load_stored(conn, sorted({s for _, s in stored_pairs}), self.records, tokens)
             lap("candidates")
-            by_id = {r.id: r for r in records} | {i: m.record for i, m in stored.items()}
+            by_id = {r.id: r for r in records}
+            for i, m in stored.items():
+                by_id[i] = m.record
             pairs = _candidate_pairs(entries, stored_pairs, stored)
             lap("blocking")
-            scores: list[PairScore] = []
             ahead = prepared.ahead
-            for a, b in pairs:
-                made = ahead.get((a, b))
-                if made is not None and made[0] == tokens.get(a) and made[1] == tokens.get(b):
-                    scores.append(made[2])
-                    lines[(a, b)] = made[3]
-                else:
-                    scores.append(score_pair(by_id[a], by_id[b], self.cfg))
+            cfg = self.cfg
+            scores: list[PairScore]
+            if not ahead:  # the default: every pair scored here
+                model = shipped_model()
+                scores = [score_pair(by_id[a], by_id[b], cfg, model) for a, b in pairs]
+            else:
+                scores = []
+                for a, b in pairs:
+                    made = ahead.get((a, b))
+                    if made is not None and made[0] == tokens.get(a) and made[1] == tokens.get(b):
+                        scores.append(made[2])
+                        lines[(a, b)] = made[3]
+                    else:
+                        scores.append(score_pair(by_id[a], by_id[b], cfg))
             self.scored = (len(pairs), len(lines))
             lap("scoring")
             return stored, scores
@@ -411,13 +420,9 @@ class DbDeduplicator:
         if new is None:
             edges = _load_decisions(conn, ids)
         else:  # the new events' decisions are in hand: read only those among stored members
-            edges = sorted(
-                [
-                    *_load_decisions(conn, [i for i in ids if i not in new.records]),
-                    *(s for s in new.scores if s.a_id in members and s.b_id in members),
-                ],
-                key=_PAIR_ORDER,
-            )
+            edges = _load_decisions(conn, [i for i in ids if i not in new.records])
+            edges += [s for s in new.scores if s.a_id in members and s.b_id in members]
+            edges.sort(key=_PAIR_ORDER)
         must, cannot = _load_constraints(conn, ids)
         lap("load_components")
         result = cluster_component(
@@ -443,14 +448,15 @@ class DbDeduplicator:
         for cluster, cid in assignment.assignments:
             if cid is not None and old_members.get(int(cid)) == set(cluster):
                 continue  # membership unchanged: nothing to re-synthesize
-            member_records = [members[i].record for i in sorted(cluster)]
-            inside = [e for i in sorted(cluster) for e in edges_of.get(i, ()) if e.b_id in cluster]
+            in_order = sorted(cluster)
+            member_records = [members[i].record for i in in_order]
+            inside = [e for i in in_order for e in edges_of.get(i, ()) if e.b_id in cluster]
             if cid is None:
                 created.append((cluster, synthesize(member_records, inside, None, self.cfg)))
                 continue
             cid = int(cid)
             before = old[cid]
-            enrich = old_members.get(cid, set()) <= set(cluster)
+            enrich = old_members.get(cid, set()) <= cluster
             canonical = synthesize(member_records, inside, before if enrich else None, self.cfg)
             canonical = attrs.evolve(canonical, version=before.version + 1)
             updated[cid] = canonical
@@ -552,43 +558,68 @@ _SLOT_BITS = {str(slot): 1 << (slot + 1) for slot in range(62)}
 
 # One index-only lookup per prefix, whatever the statistics say: ``OFFSET 0`` keeps the planner
 # from flattening the lateral subquery into a join it might run as a scan of the whole table.
-_STORED_PAIRS = sa.text(
+_STORED_PAIRS = (
     "SELECT DISTINCT n.id, k.event_id "
-    "FROM unnest(CAST(:prefixes AS text[]), CAST(:slots AS bigint[]), CAST(:ids AS text[])) "
-    "     AS n(prefix, slots, id) "
+    "FROM unnest(CAST(%(prefixes)s AS text[]), CAST(%(slots)s AS bigint[]), "
+    "            CAST(%(ids)s AS text[])) AS n(prefix, slots, id) "
     "CROSS JOIN LATERAL (SELECT k.event_id FROM event_blocking_keys k "
     "                    WHERE k.key = n.prefix AND k.slots & n.slots <> 0 OFFSET 0) AS k"
 )
 
 
 def _stored_pairs(
-    conn: Connection, entries: Mapping[str, Mapping[str, int]]
+    conn: Connection, entries: Mapping[str, Mapping[str, int]], new: Collection[str] = ()
 ) -> list[tuple[str, str]]:
     """``(new id, stored id)`` of every new and stored event sharing a blocking key.
 
     One indexed join in the database: the stored side's keys are those stored
-    at its ingestion, never recomputed here (see ``_candidate_pairs``).
+    at its ingestion, never recomputed here (see ``_candidate_pairs``).  Pairs
+    whose stored side is among ``new`` (a batch's own events) are left out.
     """
-    flat = [(prefix, slots, i) for i, e in entries.items() for prefix, slots in e.items()]
-    if not flat:
+    prefixes: list[str] = []
+    slots: list[int] = []
+    ids: list[str] = []  # array elements: an id quoted once, repeated for each prefix
+    for i, e in entries.items():
+        prefixes.extend(e)
+        slots.extend(e.values())
+        ids.extend([_text_array((i,))[1:-1]] * len(e))
+    if not prefixes:
         return []
-    rows = conn.execute(
+    rows = _fetch(
+        conn,
         _STORED_PAIRS,
         {
-            "prefixes": _text_array(p for p, _, _ in flat),
-            "slots": _int_array(s for _, s, _ in flat),
-            "ids": _text_array(i for _, _, i in flat),
+            "prefixes": _text_array(prefixes),
+            "slots": _int_array(slots),
+            "ids": "{" + ",".join(ids) + "}",
         },
     )
-    return [(r[0], r[1]) for r in rows.all()]  # .all(): one fetch, not one per row
+    if new:
+        return [p for p in rows if p[1] not in new]
+    return rows
+
+
+def _fetch(conn: Connection, statement: str, params: Mapping[str, Any]) -> list[Any]:
+    """The rows of a hot query as the driver's tuples, in the connection's transaction.
+
+    On the batch path SQLAlchemy's per-statement work (the compiled-statement cache,
+    result metadata, a ``Row`` per row) costs more Python CPU than reading the rows
+    (``copy_lines`` goes to the driver the same way).  ``statement`` uses the driver's
+    ``%(name)s`` parameters.
+    """
+    raw = conn.connection.driver_connection
+    assert raw is not None
+    with raw.cursor() as cur:
+        cur.execute(statement, params)
+        return cur.fetchall()
 
 
 # Records come as text and are parsed with orjson (``_record``): psycopg's jsonb loader is
 # the standard json module, and a batch of a backlog parses thousands of stored records.
-_STORED = sa.text(
+_STORED = (
     "SELECT e.id, e.canonical_id, e.component_id, "
     "       CASE WHEN v.want THEN CAST(e.record AS text) END AS record "
-    "FROM unnest(CAST(:ids AS text[]), CAST(:want AS boolean[])) AS v(id, want) "
+    "FROM unnest(CAST(%(ids)s AS text[]), CAST(%(want)s AS boolean[])) AS v(id, want) "
     "JOIN source_events e ON e.id = v.id WHERE e.record IS NOT NULL"
 )
 
@@ -618,22 +649,23 @@ def _load_stored(
             cached[i] = entry[0]
             if tokens is not None:
                 tokens[i] = entry[1]
-    rows = conn.execute(
+    rows = _fetch(
+        conn,
         _STORED,
         {
             "ids": _text_array(ids),
-            "want": "{" + ",".join("f" if i in cached else "t" for i in ids) + "}",
+            "want": "{" + ",".join(["f" if i in cached else "t" for i in ids]) + "}",
         },
     )
     out: dict[str, _Member] = {}
-    for r in rows.all():
-        record = cached.get(r.id)
+    for event_id, canonical_id, component_id, text in rows:
+        record = cached.get(event_id)
         if record is None:
-            record = _record(r.record)
-            cache.put(r.id, record)
+            record = _record(text)
+            cache.put(event_id, record)
             if tokens is not None:
-                tokens[r.id] = None
-        out[r.id] = _Member(record, r.canonical_id, r.component_id)
+                tokens[event_id] = None
+        out[event_id] = _Member(record, canonical_id, component_id)
     return out
 
 
@@ -658,19 +690,26 @@ def _candidate_pairs(
     as the pure core's ``candidate_pairs`` as long as the blocking configuration
     is the one the stored keys were made with (a test holds the two to that).
     """
+    # stored pairs first: most of a batch's pairs, made in one comprehension
+    pairs = {(x, y) if x < y else (y, x) for x, y in stored_pairs if y in stored}
+    # (a stored event without a record is never matched: not in ``stored``)
     by_prefix: dict[str, list[tuple[str, int]]] = {}
     for i, e in entries.items():
         for prefix, slots in e.items():
-            by_prefix.setdefault(prefix, []).append((i, slots))
-    pairs: set[tuple[str, str]] = set()
+            xs = by_prefix.get(prefix)
+            if xs is None:
+                by_prefix[prefix] = [(i, slots)]
+            else:
+                xs.append((i, slots))
+    add = pairs.add
     for xs in by_prefix.values():
+        if len(xs) < 2:
+            continue
+        # an event has one row per prefix, so x and y are two events
         for n, (x, sx) in enumerate(xs):
             for y, sy in xs[n + 1 :]:
-                if sx & sy and x != y:
-                    pairs.add((x, y) if x < y else (y, x))
-    for x, y in stored_pairs:
-        if y in stored:  # else stored without a record: never matched
-            pairs.add((x, y) if x < y else (y, x))
+                if sx & sy:
+                    add((x, y) if x < y else (y, x))
     return sorted(pairs)
 
 
@@ -727,6 +766,31 @@ def score_from_row(row: Any) -> PairScore:
     )
 
 
+def _score(a_id: str, b_id: str, decision: str, combined: float, score: str) -> PairScore:
+    """:func:`score_from_row` of a row with ``score`` as text: parsed with orjson, and the
+    ``PairScore`` made from its fields in order (a third of the work of the dict merged
+    and passed by keyword)."""
+    s = orjson.loads(score)
+    get = s.get
+    return PairScore(
+        a_id,
+        b_id,
+        s["date"],
+        s["geo"],
+        s["title"],
+        s["description"],
+        combined,
+        decision,
+        s["reason"],
+        get("tier", _TIER),
+        get("probability", _PROBABILITY),
+        get("model_version", _MODEL_VERSION),
+    )
+
+
+_TIER, _PROBABILITY, _MODEL_VERSION = (f.default for f in attrs.fields(PairScore)[-3:])
+
+
 def _merge_components(
     components: Mapping[str, int], scores: Sequence[PairScore], new_ids: Sequence[str]
 ) -> dict[int, int]:
@@ -754,11 +818,11 @@ def _merge_components(
     return {c: find(c) for c in list(parent)}
 
 
-_MEMBERS = sa.text(
+_MEMBERS = (
     "SELECT e.id, e.canonical_id, e.component_id, "
     "       CASE WHEN k.id IS NULL THEN CAST(e.record AS text) END AS record "
-    "FROM source_events e LEFT JOIN unnest(CAST(:known AS text[])) AS k(id) ON k.id = e.id "
-    "WHERE e.component_id = ANY(CAST(:components AS bigint[])) AND e.record IS NOT NULL"
+    "FROM source_events e LEFT JOIN unnest(CAST(%(known)s AS text[])) AS k(id) ON k.id = e.id "
+    "WHERE e.component_id = ANY(CAST(%(components)s AS bigint[])) AND e.record IS NOT NULL"
 )
 
 
@@ -767,19 +831,19 @@ def _load_members(
 ) -> dict[str, _Member]:
     """Members of the components; records already in memory are not fetched again."""
     known = new.known if new is not None else {}
-    rows = conn.execute(
-        _MEMBERS, {"known": _text_array(known), "components": _int_array(component_ids)}
+    rows = _fetch(
+        conn, _MEMBERS, {"known": _text_array(known), "components": _int_array(component_ids)}
     )
     out: dict[str, _Member] = {}
     record: EventRecord | None
-    for r in rows.all():
-        if r.record is None:
-            record = known[r.id].record
-        elif (record := cache.get(r.id)) is None:
-            record = _record(r.record)
-            if new is None or r.id not in new.records:
-                cache.put(r.id, record)
-        out[r.id] = _Member(record, r.canonical_id, r.component_id)
+    for event_id, canonical_id, component_id, text in rows:
+        if text is None:
+            record = known[event_id].record
+        elif (record := cache.get(event_id)) is None:
+            record = _record(text)
+            if new is None or event_id not in new.records:
+                cache.put(event_id, record)
+        out[event_id] = _Member(record, canonical_id, component_id)
     if new is not None:
         for i, record in new.records.items():
             out[i] = _Member(record, None, None)
@@ -790,9 +854,9 @@ def _load_members(
 # turning the lateral subquery into a join it might run as a scan of the whole table) and a
 # hashed check of the other end; ``b_id = ANY(…)`` would compare every decision found with
 # every id in turn (seconds for the members of a batch).
-_DECISIONS = sa.text(
-    "WITH ids AS MATERIALIZED (SELECT DISTINCT unnest(CAST(:ids AS text[])) AS id) "
-    "SELECT d.a_id, d.b_id, d.decision, d.combined, d.score FROM ids a "
+_DECISIONS = (
+    "WITH ids AS MATERIALIZED (SELECT DISTINCT unnest(CAST(%(ids)s AS text[])) AS id) "
+    "SELECT d.a_id, d.b_id, d.decision, d.combined, CAST(d.score AS text) FROM ids a "
     "CROSS JOIN LATERAL (SELECT * FROM match_decisions m WHERE m.a_id = a.id OFFSET 0) AS d "
     "WHERE d.b_id IN (SELECT id FROM ids) "
     "ORDER BY d.a_id, d.b_id"
@@ -805,8 +869,7 @@ _PAIR_ORDER = attrgetter("a_id", "b_id")
 def _load_decisions(conn: Connection, ids: Sequence[str]) -> list[PairScore]:
     if not ids:
         return []
-    rows = conn.execute(_DECISIONS, {"ids": _text_array(ids)})
-    return [score_from_row(r) for r in rows.all()]
+    return [_score(*r) for r in _fetch(conn, _DECISIONS, {"ids": _text_array(ids)})]
 
 
 _CONSTRAINTS = sa.text(
@@ -830,11 +893,13 @@ def _load_constraints(
 def _load_canonicals(conn: Connection, ids: Sequence[int]) -> dict[int, Canonical]:
     if not ids:
         return {}
-    rows = conn.execute(
-        sa.text("SELECT id, data FROM canonical_events WHERE id = ANY(CAST(:ids AS bigint[]))"),
-        {"ids": _int_array(ids)},
-    )
-    return {r.id: Canonical.from_json(r.data) for r in rows}
+    rows = _fetch(conn, _CANONICALS, {"ids": _int_array(ids)})
+    return {cid: Canonical.from_json(orjson.loads(data)) for cid, data in rows}
+
+
+_CANONICALS = (
+    "SELECT id, CAST(data AS text) FROM canonical_events WHERE id = ANY(CAST(%(ids)s AS bigint[]))"
+)
 
 
 _CANONICAL_COLUMNS = (
@@ -1024,14 +1089,14 @@ _OUTSIDE = sa.text(
 # The decisions of the ``inner`` listings with ``outer`` ones: one index lookup per inner id
 # and side, the other end checked in a hashed set (as ``_DECISIONS``); ``b_id = ANY(:outer)``
 # compared each decision found with every outer id in turn (a batch's rings hold thousands).
-_BETWEEN = sa.text(
-    "WITH i AS MATERIALIZED (SELECT DISTINCT unnest(CAST(:inner AS text[])) AS id), "
-    "     o AS MATERIALIZED (SELECT DISTINCT unnest(CAST(:outer AS text[])) AS id) "
-    "SELECT d.a_id, d.b_id, d.decision, d.combined, d.score FROM i "
+_BETWEEN = (
+    "WITH i AS MATERIALIZED (SELECT DISTINCT unnest(CAST(%(inner)s AS text[])) AS id), "
+    "     o AS MATERIALIZED (SELECT DISTINCT unnest(CAST(%(outer)s AS text[])) AS id) "
+    "SELECT d.a_id, d.b_id, d.decision, d.combined, CAST(d.score AS text) FROM i "
     "CROSS JOIN LATERAL (SELECT * FROM match_decisions m WHERE m.a_id = i.id OFFSET 0) AS d "
     "WHERE d.b_id IN (SELECT id FROM o) "
     "UNION "
-    "SELECT d.a_id, d.b_id, d.decision, d.combined, d.score FROM i "
+    "SELECT d.a_id, d.b_id, d.decision, d.combined, CAST(d.score AS text) FROM i "
     "CROSS JOIN LATERAL (SELECT * FROM match_decisions m WHERE m.b_id = i.id OFFSET 0) AS d "
     "WHERE d.a_id IN (SELECT id FROM o) "
     "ORDER BY 1, 2"
@@ -1110,7 +1175,7 @@ def _review_queue(
     cannot_between: list[tuple[str, str]] = []
     if near:
         params = {"inner": _text_array(near), "outer": _text_array(sorted(known))}
-        between = [score_from_row(r) for r in conn.execute(_BETWEEN, params)]
+        between = [_score(*r) for r in _fetch(conn, _BETWEEN, params)]
         cannot_between = [(r.a_id, r.b_id) for r in conn.execute(_CANNOT_BETWEEN, params)]
     everything = [*clusters, *(c for ring in rings for c in ring)]
     queue = build_queue(

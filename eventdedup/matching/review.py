@@ -139,7 +139,51 @@ def pair_probability(
     pairs).  ``sizes``: the listings on each side of the question;
     ``contested``: see :func:`merge_questions` (never for a split question).
     """
-    return round(predict(weights, pair_features(score, sizes, contested)), 4)
+    # pair_features without the dict of signals (the same floats, in the same order)
+    date, geo = float(score.date), float(score.geo)
+    x = (
+        1.0,
+        1.0 if score.decision == MATCH else 0.0,
+        _logit(float(score.probability)),
+        date,
+        geo,
+        float(score.title),
+        float(score.description),
+        float(score.combined),
+        1.0 if score.reason.startswith("vetoed") else 0.0,
+        1.0 if date <= 0.0 else 0.0,
+        1.0 if geo <= 0.0 else 0.0,
+        1.0 if min(sizes) > 1 else 0.0,
+        1.0 if contested else 0.0,
+    )
+    return round(predict(weights, x), 4)
+
+
+def _most_likely(
+    scores: Iterable[PairScore],
+    weights: Sequence[float],
+    sizes: tuple[int, int],
+    contested: bool,
+    known: dict[int, float] | None = None,
+) -> tuple[float, PairScore]:
+    """The score of highest :func:`pair_probability` (ties: the highest key), and that P.
+
+    ``known``: probabilities already computed with these ``sizes`` and ``contested``, by
+    ``id`` of the score (the caller keeps the scores alive)."""
+    best: PairScore | None = None
+    best_p = 0.0
+    for e in scores:
+        if known is None:
+            p = pair_probability(e, weights, sizes, contested)
+        else:
+            got = known.get(id(e))
+            if got is None:
+                got = known[id(e)] = pair_probability(e, weights, sizes, contested)
+            p = got
+        if best is None or p > best_p or (p == best_p and e.key > best.key):
+            best, best_p = e, p
+    assert best is not None, "a question has at least one pair"
+    return best_p, best
 
 
 def signals(
@@ -340,12 +384,7 @@ def build_queue(
         clusters, edges, cfg, cannot_link=cannot_link
     ):
         sizes = (len(ca), len(cb))
-
-        def prob(e: PairScore) -> float:
-            return pair_probability(e, weights, sizes, contested)  # noqa: B023
-
-        best = max(candidates, key=lambda e: (prob(e), e.key))
-        p = prob(best)
+        p, best = _most_likely(candidates, weights, sizes, contested)
         if not min_doubt <= p < sure:
             continue
         a_side, b_side = (ca, cb) if best.a_id in ca else (cb, ca)
@@ -365,10 +404,11 @@ def build_queue(
 
     # one split question per cluster: its member with the weakest best link
     weakest: dict[frozenset[str], tuple[float, str, PairScore]] = {}
+    # a link inside a cluster is one of both its members' links: P once per link
+    known: dict[int, float] = {}
     for c, x, links in split_candidates(clusters, edges, must_link=must_link):
         sizes = (len(c) - 1, 1)
-        best = max(links, key=lambda e: (pair_probability(e, weights, sizes), e.key))
-        p = pair_probability(best, weights, sizes)
+        p, best = _most_likely(links, weights, sizes, False, known)
         if c not in weakest or p < weakest[c][0]:
             weakest[c] = (p, x, best)
     for c, (p, x, best) in weakest.items():

@@ -223,3 +223,55 @@ def test_derived_latitude_survives_json_and_is_not_stored(cfg, rec):
     back = EventRecord.from_json(data)
     assert back.lat_radians == r.lat_radians == math.radians(48.1)
     assert back.lat_cos == r.lat_cos == math.cos(math.radians(48.1))
+
+
+def test_common_days_of_runs_and_gaps_equal_the_intersection(cfg, rec):
+    """common_days (one day against many, equal days, else a set of the shorter side)
+    against the intersection: runs of days, gaps (several dates, a range cut at
+    ``max_range_days``), runs across a month or year end."""
+    rnd = random.Random(11)
+    base = rec()
+    start = dt.date(2024, 12, 20)
+
+    def days() -> tuple[str, ...]:
+        first = start + dt.timedelta(days=rnd.randrange(0, 25))
+        picked = {first + dt.timedelta(days=k) for k in range(rnd.randrange(1, 20))}
+        if rnd.random() < 0.3:  # a gap: another date, or a day left out
+            picked.add(first + dt.timedelta(days=rnd.randrange(20, 40)))
+        if rnd.random() < 0.2 and len(picked) > 2:
+            picked.discard(sorted(picked)[1])
+        return tuple(sorted(d.isoformat() for d in picked))
+
+    samples = [attrs.evolve(base, days=days()) for _ in range(120)]
+    assert any(len(r.days) > 2 for r in samples)
+    for a, b in itertools.product(samples, repeat=2):
+        assert common_days(a, b) == sorted(set(a.days) & set(b.days)), (a.days, b.days)
+
+
+def test_pair_probability_is_the_calibration_of_pair_features():
+    """review.pair_probability (features without the dict of signals) against the
+    calibration applied to ``pair_features``, as training computes them."""
+    from eventdedup.matching.decision import PairScore
+    from eventdedup.matching.logistic import predict
+    from eventdedup.matching.review import CALIBRATION, pair_features, pair_probability
+
+    rnd = random.Random(5)
+    values = [0.0, 0.5, 0.8123, 1.0, rnd.random()]
+    for _ in range(3000):
+        score = PairScore(
+            "a",
+            "b",
+            rnd.choice(values),
+            rnd.choice(values),
+            rnd.choice(values),
+            rnd.choice(values),
+            rnd.random(),
+            rnd.choice(("match", "ambiguous", "no_match")),
+            rnd.choice(("vetoed: title 0.40 < 0.50", "ambiguous: combined 0.70", "")),
+            probability=rnd.choice((-1.0, 0.0, 0.0005, rnd.random(), 0.9999, 1.0)),
+        )
+        sizes = (rnd.randint(1, 3), rnd.randint(1, 3))
+        contested = rnd.random() < 0.3
+        features = pair_features(score, sizes, contested)
+        expected = round(predict(CALIBRATION, features), 4)
+        assert pair_probability(score, CALIBRATION, sizes, contested) == expected

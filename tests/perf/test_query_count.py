@@ -1,7 +1,8 @@
 """The statements one file issues do not grow with the number of events stored.
 
 Counted on the engine (``before_cursor_execute``; an ``executemany`` is one
-pipelined statement) plus the ``COPY`` loads, which go straight to the driver.
+pipelined statement) plus the ``COPY`` loads and the hot queries of ``db/dedup.py``
+(``_fetch``), which go straight to the driver.
 The same 200-event file is processed once with 200 and once with 2,000 events
 of the same days stored: ten times the stored candidates must not mean more
 statements (an N+1 query per candidate, component or canonical would).
@@ -60,6 +61,14 @@ def counting(monkeypatch: pytest.MonkeyPatch) -> Iterator[Counter]:
             return _real(conn, table, *args)
 
         monkeypatch.setattr(module, "copy_lines", copy_lines)
+    real_fetch = eventdedup.db.dedup._fetch
+
+    def fetch(conn: Any, statement: str, *args: Any) -> Any:  # the driver-level queries
+        if counter.on:
+            counter.statements.append(" ".join(statement.split())[:80])
+        return real_fetch(conn, statement, *args)
+
+    monkeypatch.setattr(eventdedup.db.dedup, "_fetch", fetch)
     yield counter
 
 
