@@ -878,7 +878,7 @@ _UPDATE_CANONICALS = sa.text(
     "first_date = v.first_date, last_date = v.last_date, categories = v.categories, "
     "source_count = v.source_count, match_confidence = v.match_confidence, "
     "needs_review = v.needs_review, version = v.version, data = v.data, updated_at = now() "
-    "FROM jsonb_to_recordset(CAST(:rows AS jsonb)) AS v(id bigint, title text, "
+    "FROM json_to_recordset(CAST(:rows AS json)) AS v(id bigint, title text, "
     "location_city text, first_date date, last_date date, categories jsonb, source_count int, "
     "match_confidence float8, needs_review boolean, version int, data jsonb) "
     "WHERE c.id = v.id"
@@ -913,8 +913,8 @@ def _update_canonicals(conn: Connection, updates: Mapping[int, Canonical]) -> No
 _WRITE_MEMBERS = sa.text(
     "UPDATE source_events AS e SET record = coalesce(v.record, e.record), "
     "component_id = v.component_id, canonical_id = v.canonical_id "
-    "FROM jsonb_to_recordset(CAST(:rows AS jsonb)) "
-    "     AS v(id text, record jsonb, component_id bigint, canonical_id bigint) "
+    "FROM json_to_recordset(CAST(:rows AS json)) "
+    "     AS v(id text, record json, component_id bigint, canonical_id bigint) "
     "WHERE e.id = v.id"
 )
 

@@ -341,13 +341,5 @@ def insert_event_groups(
     return len(lines)
 
 
-def count_events_of_file(conn: Connection, file_id: int) -> int:
-    return conn.execute(
-        sa.select(sa.func.count())
-        .select_from(source_events)
-        .where(source_events.c.file_id == file_id)
-    ).scalar_one()
-
-
 def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
