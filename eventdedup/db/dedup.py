@@ -1007,16 +1007,18 @@ _OUTSIDE = sa.text(
 # The decisions of the ``inner`` listings with ``outer`` ones: one index lookup per inner id
 # and side, the other end checked in a hashed set (as ``_DECISIONS``); ``b_id = ANY(:outer)``
 # compared each decision found with every outer id in turn (a batch's rings hold thousands).
+# The second half leaves out what the first found (``score`` is json: no UNION's comparison).
 _BETWEEN = sa.text(
     "WITH i AS MATERIALIZED (SELECT DISTINCT unnest(CAST(:inner AS text[])) AS id), "
     "     o AS MATERIALIZED (SELECT DISTINCT unnest(CAST(:outer AS text[])) AS id) "
     "SELECT d.a_id, d.b_id, d.decision, d.combined, d.score FROM i "
     "CROSS JOIN LATERAL (SELECT * FROM match_decisions m WHERE m.a_id = i.id OFFSET 0) AS d "
     "WHERE d.b_id IN (SELECT id FROM o) "
-    "UNION "
+    "UNION ALL "
     "SELECT d.a_id, d.b_id, d.decision, d.combined, d.score FROM i "
     "CROSS JOIN LATERAL (SELECT * FROM match_decisions m WHERE m.b_id = i.id OFFSET 0) AS d "
     "WHERE d.a_id IN (SELECT id FROM o) "
+    "AND NOT (d.a_id IN (SELECT id FROM i) AND d.b_id IN (SELECT id FROM o)) "
     "ORDER BY 1, 2"
 )
 

@@ -111,6 +111,15 @@ def test_0008_keeps_the_json_values_and_drops_the_per_row_foreign_keys(engine: s
             "source_events.record": "json",
             "match_decisions.score": "json",
         }
+        storage = dict(
+            conn.execute(
+                sa.text(
+                    "SELECT attname, attstorage FROM pg_attribute "
+                    "WHERE attrelid = 'source_events'::regclass AND attname IN ('raw', 'record')"
+                )
+            ).all()
+        )
+        assert storage == {"raw": "e", "record": "e"}, "stored uncompressed, out of line"
         # an event of a file without a row, a date of an event without a row: no check per row
         conn.execute(
             sa.text(
