@@ -43,7 +43,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.engine import Connection
 
 from eventdedup.db.ahead import Ahead, RecentRecords, decision_line, new_token, score_ahead
-from eventdedup.db.events import Matched, copy_lines, copy_rows, copy_text
+from eventdedup.db.events import Matched, copy_json, copy_lines, copy_text
 from eventdedup.db.events import text_array as _text_array
 from eventdedup.db.locks import MATCH_LOCK, FileLocks, lock_file
 from eventdedup.db.tables import (
@@ -834,19 +834,32 @@ _CANONICAL_COLUMNS = (
 )
 
 
-def _columns(canonical: Canonical) -> tuple[Any, ...]:
-    """The canonical's column values in ``_CANONICAL_COLUMNS`` order (JSON as text)."""
-    return (
-        canonical.title,
-        canonical.location_city,
-        canonical.first_date,
-        canonical.last_date,
-        _json(list(canonical.categories)),
-        canonical.source_count,
-        canonical.match_confidence,
-        canonical.needs_review,
-        canonical.version,
-        _json(canonical.to_json()),
+def _json_text(value: Any) -> str:
+    """JSON for a ``jsonb`` column (PostgreSQL normalises it: orjson's spelling is as good)."""
+    return orjson.dumps(value).decode()
+
+
+def _optional(value: object) -> str:
+    return "\\N" if value is None else str(value)
+
+
+def canonical_line(cid: int, canonical: Canonical) -> str:
+    """The canonical's ``COPY`` line: ``id`` and ``_CANONICAL_COLUMNS``."""
+    c = canonical
+    return "\t".join(
+        (
+            str(int(cid)),
+            copy_text(c.title),
+            "\\N" if c.location_city is None else copy_text(c.location_city),
+            _optional(c.first_date),  # a date's str is its ISO form
+            _optional(c.last_date),
+            copy_json(_json_text(c.categories)),
+            str(int(c.source_count)),
+            "\\N" if c.match_confidence is None else repr(float(c.match_confidence)),
+            "t" if c.needs_review else "f",
+            str(int(c.version)),
+            copy_json(_json_text(c.to_json())),
+        )
     )
 
 
@@ -864,11 +877,11 @@ def _insert_canonicals(conn: Connection, canonicals: Sequence[Canonical]) -> lis
             {"n": len(canonicals)},
         ).scalars()
     )
-    copy_rows(
+    copy_lines(
         conn,
         "canonical_events",
         ("id", *_CANONICAL_COLUMNS),
-        ((cid, *_columns(c)) for cid, c in zip(ids, canonicals, strict=True)),
+        [canonical_line(cid, c) for cid, c in zip(ids, canonicals, strict=True)],
     )
     return ids
 
@@ -889,25 +902,23 @@ def _update_canonicals(conn: Connection, updates: Mapping[int, Canonical]) -> No
     """All re-synthesized canonicals in one statement."""
     if not updates:
         return
-    rows = []
-    for cid, c in sorted(updates.items()):
-        row = {
+    rows = [
+        {
             "id": cid,
             "title": c.title,
             "location_city": c.location_city,
-            "first_date": c.first_date.isoformat() if c.first_date else None,
-            "last_date": c.last_date.isoformat() if c.last_date else None,
-            "categories": list(c.categories),
+            "first_date": c.first_date,  # orjson writes a date in ISO form
+            "last_date": c.last_date,
+            "categories": c.categories,
             "source_count": c.source_count,
             "match_confidence": c.match_confidence,
             "needs_review": c.needs_review,
             "version": c.version,
             "data": c.to_json(),
         }
-        rows.append(row)
-    conn.execute(
-        _UPDATE_CANONICALS, {"rows": json.dumps(rows, ensure_ascii=False, allow_nan=False)}
-    )
+        for cid, c in sorted(updates.items())
+    ]
+    conn.execute(_UPDATE_CANONICALS, {"rows": _json_text(rows)})
 
 
 _WRITE_MEMBERS = sa.text(
