@@ -153,7 +153,6 @@ canonical_events = Table(
     Column("updated_at", TZ, nullable=False, server_default=text("now()")),
 )
 Index("canonical_events_first_date", canonical_events.c.first_date)
-Index("canonical_events_last_date", canonical_events.c.last_date)
 Index(
     "canonical_events_title_trgm",
     canonical_events.c.title,

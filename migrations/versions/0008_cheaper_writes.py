@@ -18,6 +18,9 @@
   parent, and neither parent is ever deleted (as for the blocking index and the
   decisions, migration 0002).
 * ``source_events_file_id``: no query looks events up by file.
+* ``canonical_events_last_date``: the one query on ``last_date`` (the admin search's
+  lower date bound) compares ``coalesce(last_date, first_date)``, which an index on
+  ``last_date`` cannot serve; every canonical written made an entry in it.
 
 Figures: docs/performance.md, "The commit stage's writes".
 
@@ -48,9 +51,11 @@ def upgrade() -> None:
     op.drop_constraint("source_events_file_id_fkey", "source_events", type_="foreignkey")
     op.drop_constraint("event_dates_event_id_fkey", "event_dates", type_="foreignkey")
     op.drop_index("source_events_file_id", table_name="source_events")
+    op.drop_index("canonical_events_last_date", table_name="canonical_events")
 
 
 def downgrade() -> None:
+    op.create_index("canonical_events_last_date", "canonical_events", ["last_date"])
     op.create_index("source_events_file_id", "source_events", ["file_id"])
     op.create_foreign_key(
         "event_dates_event_id_fkey",
