@@ -122,7 +122,7 @@ def _measure(name: str, engine: sa.Engine, data: _Data, repeat: int) -> None:
 
     ids = [e.id for e in data.events]
     best: dict[str, float] = {}
-    size = 0
+    size = wal = 0
     for _ in range(repeat):
         with engine.begin() as conn:
             conn.execute(sa.text(f"TRUNCATE {_TABLES}, file_ingestions CASCADE"))
@@ -157,11 +157,15 @@ def _measure(name: str, engine: sa.Engine, data: _Data, repeat: int) -> None:
                     lambda: conn.execute(sa.text("SELECT score FROM match_decisions")).all(),
                 ),
             ]
+            lsn = conn.execute(sa.text("SELECT pg_current_wal_insert_lsn()")).scalar_one()
             for step, fn in steps:
                 before = _cpu(pid)
                 fn()
                 spent = _cpu(pid) - before
                 best[step] = min(best.get(step, spent), spent)
+            wal = conn.execute(
+                sa.text("SELECT pg_wal_lsn_diff(pg_current_wal_insert_lsn(), :lsn)"), {"lsn": lsn}
+            ).scalar_one()
         with engine.connect() as conn:
             size = conn.execute(
                 sa.text("SELECT pg_total_relation_size('source_events')")
@@ -178,7 +182,7 @@ def _measure(name: str, engine: sa.Engine, data: _Data, repeat: int) -> None:
     writes = sum(v for k, v in best.items() if not k.startswith("read"))
     print(
         f"{name}: writes {1e3 * writes / n:.3f} ms per event; "
-        f"source_events {size / n:.0f} bytes per event"
+        f"source_events {size / n:.0f} bytes per event; WAL {float(wal) / n:.0f} bytes per event"
     )
     for step, spent in best.items():
         print(
