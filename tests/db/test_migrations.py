@@ -127,3 +127,15 @@ def test_0008_keeps_the_json_values_and_drops_the_per_row_foreign_keys(engine: s
                 "VALUES ('gone', 0, '2026-02-12')"
             )
         )
+    with engine.connect() as connection:
+        cfg.attributes["connection"] = connection
+        command.downgrade(cfg, "0007")
+        connection.commit()
+    with engine.connect() as conn:
+        row = conn.execute(sa.text("SELECT raw, record FROM source_events")).one()
+        assert (row.raw, row.record) == (raw, record)
+        kinds = conn.execute(
+            sa.text("SELECT pg_typeof(raw)::text, pg_typeof(record)::text FROM source_events")
+        ).one()
+        assert tuple(kinds) == ("jsonb", "jsonb")
+    assert upgrade_head(engine) == head_revision()
