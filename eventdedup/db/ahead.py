@@ -23,16 +23,12 @@ the decisions are the same either way.
 
 from __future__ import annotations
 
-import functools
 import itertools
-import json
-import operator
 import os
 import secrets
 from collections import deque
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from json.encoder import encode_basestring
-from typing import Any
 
 import attrs
 
@@ -51,22 +47,8 @@ SCORE_ONLY_FIELDS = tuple(
 )
 
 
-def _encoder(kind: object) -> Callable[[Any], str]:
-    """JSON of a value of a PairScore field's type: strings and floats directly (a float's
-    ``repr`` is what ``json.dumps`` writes), anything else by ``json.dumps``."""
-    if kind in ("str", str):
-        return encode_basestring
-    if kind in ("float", float):
-        return repr
-    return functools.partial(json.dumps, ensure_ascii=False, separators=(",", ":"))
-
-
-_SCORE_ONLY = operator.attrgetter(*SCORE_ONLY_FIELDS)
-_ENCODE = tuple(
-    (json.dumps(f.name) + ":", _encoder(f.type))
-    for f in attrs.fields(PairScore)
-    if f.name in SCORE_ONLY_FIELDS
-)
+#: a string as JSON (``json``'s own escaping, non-ASCII kept)
+_string = encode_basestring
 
 #: How many recently prepared events a worker scores a new file against.  A file's stored
 #: candidates are mostly in the files just before it: with 200-event files, the last 10,000
@@ -85,18 +67,23 @@ def new_token() -> str:
 
 
 def decision_line(s: PairScore) -> str:
-    """A decision as a line of ``COPY match_decisions (a_id, b_id, decision, combined, score)``."""
+    """A decision as a line of ``COPY match_decisions (a_id, b_id, decision, combined, score)``.
+
+    ``score`` is the JSON of the fields without a column of their own, written
+    directly: a float's ``repr`` is what ``json.dumps`` writes, a string goes
+    through ``json``'s own escaping.  JSON escapes control characters, so the only
+    character COPY needs escaped in it is the backslash.  A new field of PairScore
+    must be added here (``tests/dedup/test_write_rows.py`` checks all are written).
+    """
     rest = (
-        "{"
-        + ",".join(
-            [key + encode(v) for (key, encode), v in zip(_ENCODE, _SCORE_ONLY(s), strict=True)]
-        )
-        + "}"
+        f'{{"date":{s.date!r},"geo":{s.geo!r},"title":{s.title!r},'
+        f'"description":{s.description!r},"reason":{_string(s.reason)},'
+        f'"tier":{_string(s.tier)},"probability":{s.probability!r},'
+        f'"model_version":{_string(s.model_version)}}}'
     )
-    return (
-        f"{copy_text(s.a_id)}\t{copy_text(s.b_id)}\t{copy_text(s.decision)}\t"
-        f"{s.combined!r}\t{copy_text(rest)}"
-    )
+    if "\\" in rest:
+        rest = rest.replace("\\", "\\\\")
+    return f"{copy_text(s.a_id)}\t{copy_text(s.b_id)}\t{s.decision}\t{s.combined!r}\t{rest}"
 
 
 @attrs.define

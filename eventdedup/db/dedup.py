@@ -43,7 +43,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.engine import Connection
 
 from eventdedup.db.ahead import Ahead, RecentRecords, decision_line, new_token, score_ahead
-from eventdedup.db.events import Matched, copy_lines, copy_rows, copy_text
+from eventdedup.db.events import Matched, copy_json, copy_lines, copy_text
 from eventdedup.db.events import text_array as _text_array
 from eventdedup.db.locks import MATCH_LOCK, FileLocks, lock_file
 from eventdedup.db.tables import (
@@ -916,19 +916,32 @@ _CANONICAL_COLUMNS = (
 )
 
 
-def _columns(canonical: Canonical) -> tuple[Any, ...]:
-    """The canonical's column values in ``_CANONICAL_COLUMNS`` order (JSON as text)."""
-    return (
-        canonical.title,
-        canonical.location_city,
-        canonical.first_date,
-        canonical.last_date,
-        _json(list(canonical.categories)),
-        canonical.source_count,
-        canonical.match_confidence,
-        canonical.needs_review,
-        canonical.version,
-        _json(canonical.to_json()),
+def _json_text(value: Any) -> str:
+    """JSON for a ``jsonb`` column (PostgreSQL normalises it: orjson's spelling is as good)."""
+    return orjson.dumps(value).decode()
+
+
+def _optional(value: object) -> str:
+    return "\\N" if value is None else str(value)
+
+
+def canonical_line(cid: int, canonical: Canonical) -> str:
+    """The canonical's ``COPY`` line: ``id`` and ``_CANONICAL_COLUMNS``."""
+    c = canonical
+    return "\t".join(
+        (
+            str(int(cid)),
+            copy_text(c.title),
+            "\\N" if c.location_city is None else copy_text(c.location_city),
+            _optional(c.first_date),  # a date's str is its ISO form
+            _optional(c.last_date),
+            copy_json(_json_text(c.categories)),
+            str(int(c.source_count)),
+            "\\N" if c.match_confidence is None else repr(float(c.match_confidence)),
+            "t" if c.needs_review else "f",
+            str(int(c.version)),
+            copy_json(_json_text(c.to_json())),
+        )
     )
 
 
@@ -946,11 +959,11 @@ def _insert_canonicals(conn: Connection, canonicals: Sequence[Canonical]) -> lis
             {"n": len(canonicals)},
         ).scalars()
     )
-    copy_rows(
+    copy_lines(
         conn,
         "canonical_events",
         ("id", *_CANONICAL_COLUMNS),
-        ((cid, *_columns(c)) for cid, c in zip(ids, canonicals, strict=True)),
+        [canonical_line(cid, c) for cid, c in zip(ids, canonicals, strict=True)],
     )
     return ids
 
@@ -960,7 +973,7 @@ _UPDATE_CANONICALS = sa.text(
     "first_date = v.first_date, last_date = v.last_date, categories = v.categories, "
     "source_count = v.source_count, match_confidence = v.match_confidence, "
     "needs_review = v.needs_review, version = v.version, data = v.data, updated_at = now() "
-    "FROM jsonb_to_recordset(CAST(:rows AS jsonb)) AS v(id bigint, title text, "
+    "FROM json_to_recordset(CAST(:rows AS json)) AS v(id bigint, title text, "
     "location_city text, first_date date, last_date date, categories jsonb, source_count int, "
     "match_confidence float8, needs_review boolean, version int, data jsonb) "
     "WHERE c.id = v.id"
@@ -971,32 +984,30 @@ def _update_canonicals(conn: Connection, updates: Mapping[int, Canonical]) -> No
     """All re-synthesized canonicals in one statement."""
     if not updates:
         return
-    rows = []
-    for cid, c in sorted(updates.items()):
-        row = {
+    rows = [
+        {
             "id": cid,
             "title": c.title,
             "location_city": c.location_city,
-            "first_date": c.first_date.isoformat() if c.first_date else None,
-            "last_date": c.last_date.isoformat() if c.last_date else None,
-            "categories": list(c.categories),
+            "first_date": c.first_date,  # orjson writes a date in ISO form
+            "last_date": c.last_date,
+            "categories": c.categories,
             "source_count": c.source_count,
             "match_confidence": c.match_confidence,
             "needs_review": c.needs_review,
             "version": c.version,
             "data": c.to_json(),
         }
-        rows.append(row)
-    conn.execute(
-        _UPDATE_CANONICALS, {"rows": json.dumps(rows, ensure_ascii=False, allow_nan=False)}
-    )
+        for cid, c in sorted(updates.items())
+    ]
+    conn.execute(_UPDATE_CANONICALS, {"rows": _json_text(rows)})
 
 
 _WRITE_MEMBERS = sa.text(
     "UPDATE source_events AS e SET record = coalesce(v.record, e.record), "
     "component_id = v.component_id, canonical_id = v.canonical_id "
-    "FROM jsonb_to_recordset(CAST(:rows AS jsonb)) "
-    "     AS v(id text, record jsonb, component_id bigint, canonical_id bigint) "
+    "FROM json_to_recordset(CAST(:rows AS json)) "
+    "     AS v(id text, record json, component_id bigint, canonical_id bigint) "
     "WHERE e.id = v.id"
 )
 
@@ -1089,16 +1100,18 @@ _OUTSIDE = sa.text(
 # The decisions of the ``inner`` listings with ``outer`` ones: one index lookup per inner id
 # and side, the other end checked in a hashed set (as ``_DECISIONS``); ``b_id = ANY(:outer)``
 # compared each decision found with every outer id in turn (a batch's rings hold thousands).
+# The second half leaves out what the first found (``score`` is json: no UNION's comparison).
 _BETWEEN = (
     "WITH i AS MATERIALIZED (SELECT DISTINCT unnest(CAST(%(inner)s AS text[])) AS id), "
     "     o AS MATERIALIZED (SELECT DISTINCT unnest(CAST(%(outer)s AS text[])) AS id) "
     "SELECT d.a_id, d.b_id, d.decision, d.combined, CAST(d.score AS text) FROM i "
     "CROSS JOIN LATERAL (SELECT * FROM match_decisions m WHERE m.a_id = i.id OFFSET 0) AS d "
     "WHERE d.b_id IN (SELECT id FROM o) "
-    "UNION "
+    "UNION ALL "
     "SELECT d.a_id, d.b_id, d.decision, d.combined, CAST(d.score AS text) FROM i "
     "CROSS JOIN LATERAL (SELECT * FROM match_decisions m WHERE m.b_id = i.id OFFSET 0) AS d "
     "WHERE d.a_id IN (SELECT id FROM o) "
+    "AND NOT (d.a_id IN (SELECT id FROM i) AND d.b_id IN (SELECT id FROM o)) "
     "ORDER BY 1, 2"
 )
 

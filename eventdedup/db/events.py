@@ -56,7 +56,8 @@ def _canonical(value: Any) -> str:
 
 _COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\n": "\\n", "\r": "\\r", "\t": "\\t"})
 _COPY_SPECIAL = re.compile(r"[\\\n\r\t]")
-_COPY_CHUNK = 1 << 15
+#: rows per ``COPY`` write: tens of kilobytes for most rows
+_COPY_CHUNK_ROWS = 256
 
 
 def copy_value(value: Any) -> str:
@@ -82,6 +83,13 @@ def copy_text(value: str) -> str:
     return value.translate(_COPY_ESCAPES) if _COPY_SPECIAL.search(value) else value
 
 
+def copy_json(text: str) -> str:
+    """JSON text in COPY's text format: JSON escapes control characters itself, so only
+    its backslashes need doubling (a substring test and a replace, far cheaper than
+    :func:`copy_text`'s search of a long text)."""
+    return text.replace("\\", "\\\\") if "\\" in text else text
+
+
 def copy_row(values: Iterable[Any]) -> str:
     """One row in COPY's text format: the values escaped, tab-separated."""
     return "\t".join([copy_value(v) for v in values])
@@ -98,22 +106,11 @@ def copy_lines(conn: Connection, table: str, columns: Sequence[str], lines: Iter
     """Like :func:`copy_rows` with rows already formatted (values escaped, tab-separated)."""
     raw = conn.connection.driver_connection
     assert raw is not None
-    count = 0
+    rows = lines if isinstance(lines, list) else list(lines)
     with raw.cursor() as cur, cur.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
-        buf: list[str] = []
-        size = 0
-        for line in lines:
-            buf.append(line)
-            size += len(line)
-            count += 1
-            if size >= _COPY_CHUNK:
-                buf.append("")
-                copy.write("\n".join(buf))
-                buf, size = [], 0
-        if buf:
-            buf.append("")
-            copy.write("\n".join(buf))
-    return count
+        for start in range(0, len(rows), _COPY_CHUNK_ROWS):
+            copy.write("\n".join(rows[start : start + _COPY_CHUNK_ROWS]) + "\n")
+    return len(rows)
 
 
 def try_lock_file(conn: Connection, file_hash: str) -> bool:
@@ -306,6 +303,19 @@ def insert_events(
     return insert_event_groups(conn, [(file_id, events, rows)], matched)
 
 
+def event_line(
+    event_id: str, prefix: str, row: str, matched: tuple[str, int, int | None] | None
+) -> str:
+    """An event's ``COPY`` line: its id, ``prefix`` (the file id between tabs), its row
+    made ahead and, if given, its record, component and canonical."""
+    if matched is None:
+        return f"{copy_text(event_id)}{prefix}{row}"
+    record, component, canonical = matched
+    return f"{copy_text(event_id)}{prefix}{row}\t{copy_json(record)}\t{int(component)}\t" + (
+        "\\N" if canonical is None else str(int(canonical))
+    )
+
+
 def insert_event_groups(
     conn: Connection, groups: Sequence[EventGroup], matched: Matched | None = None
 ) -> int:
@@ -324,13 +334,11 @@ def insert_event_groups(
             rows = event_rows(events)
         prefix = f"\t{int(file_id)}\t"
         for e in events:
-            line = copy_text(e.id) + prefix + rows.events[e.id]
-            if matched is not None:
-                record, component, canonical = matched[e.id]
-                line += f"\t{copy_text(record)}\t{int(component)}\t" + (
-                    "\\N" if canonical is None else str(int(canonical))
+            lines.append(
+                event_line(
+                    e.id, prefix, rows.events[e.id], None if matched is None else matched[e.id]
                 )
-            lines.append(line)
+            )
             dates.extend(rows.dates[e.id])
     if not lines:
         return 0
@@ -339,14 +347,6 @@ def insert_event_groups(
     if dates:
         copy_lines(conn, event_dates.name, _DATE_COLUMNS, dates)
     return len(lines)
-
-
-def count_events_of_file(conn: Connection, file_id: int) -> int:
-    return conn.execute(
-        sa.select(sa.func.count())
-        .select_from(source_events)
-        .where(source_events.c.file_id == file_id)
-    ).scalar_one()
 
 
 def utcnow() -> dt.datetime:

@@ -15,9 +15,11 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 import attrs
+import orjson
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from eventdedup.db.events import text_array
 from eventdedup.db.tables import outbox
 
 OUTBOX_LOCK = 0x6576_6F62  # "evob"
@@ -35,21 +37,45 @@ class FeedMessage:
         return {"seq": self.seq, "type": self.type, "at": self.at.isoformat(), "data": self.data}
 
 
+# One statement for all the messages, whatever their number: ``seq`` continues from the last
+# row (read after the lock is held: a statement's snapshot is taken when it starts), in the
+# order given; the data travel as one JSON array, and the listeners are woken at commit
+# (NOTIFY only carries a wake-up; rows are read from the table).
+_APPEND = sa.text(
+    "WITH added AS ("
+    " INSERT INTO outbox (seq, type, data)"
+    " SELECT last.seq + v.n, v.type, v.data"
+    " FROM (SELECT coalesce(max(seq), 0) AS seq FROM outbox) AS last,"
+    "  ROWS FROM (unnest(CAST(:types AS text[])), jsonb_array_elements(CAST(:data AS jsonb)))"
+    "  WITH ORDINALITY AS v(type, data, n)"
+    " RETURNING seq) "
+    "SELECT max(seq) AS last, pg_notify(:channel, CAST(max(seq) AS text)) FROM added"
+)
+
+
+def _dumps(data: Mapping[str, Any]) -> bytes:
+    # non-string keys as json.dumps writes them ({1: …} -> {"1": …})
+    return orjson.dumps(
+        data if isinstance(data, dict) else dict(data), option=orjson.OPT_NON_STR_KEYS
+    )
+
+
 def append(conn: Connection, messages: Iterable[tuple[str, Mapping[str, Any]]]) -> list[int]:
     """Append messages inside the caller's transaction and wake listeners at commit."""
     items = list(messages)
     if not items:
         return []
     conn.execute(sa.select(sa.func.pg_advisory_xact_lock(OUTBOX_LOCK)))
-    last = conn.execute(sa.select(sa.func.coalesce(sa.func.max(outbox.c.seq), 0))).scalar_one()
-    rows = [
-        {"seq": last + i, "type": kind, "data": dict(data)}
-        for i, (kind, data) in enumerate(items, start=1)
-    ]
-    conn.execute(outbox.insert(), rows)
-    # NOTIFY is delivered at commit and only carries a wake-up; rows are read from the table.
-    conn.execute(sa.select(sa.func.pg_notify(NOTIFY_CHANNEL, str(rows[-1]["seq"]))))
-    return [r["seq"] for r in rows]
+    data = b"[" + b",".join([_dumps(d) for _, d in items]) + b"]"
+    last = conn.execute(
+        _APPEND,
+        {
+            "types": text_array(kind for kind, _ in items),
+            "data": data.decode(),
+            "channel": NOTIFY_CHANNEL,
+        },
+    ).scalar_one()
+    return list(range(last - len(items) + 1, last + 1))
 
 
 def fetch_after(conn: Connection, after: int, limit: int = 500) -> list[FeedMessage]:

@@ -22,7 +22,7 @@ from sqlalchemy import (
     Time,
     text,
 )
-from sqlalchemy.dialects.postgresql import JSONB, TIMESTAMP
+from sqlalchemy.dialects.postgresql import JSON, JSONB, TIMESTAMP
 
 metadata = MetaData()
 
@@ -62,7 +62,8 @@ source_events = Table(
     "source_events",
     metadata,
     Column("id", Text, primary_key=True),
-    Column("file_id", BigInteger, ForeignKey("file_ingestions.id"), nullable=False),
+    # no foreign key: written with the file's row, never deleted (migration 0008)
+    Column("file_id", BigInteger, nullable=False),
     Column("source_code", Text, nullable=False),
     Column("source_type", Text, nullable=False),
     Column("title", Text, nullable=False),
@@ -87,16 +88,16 @@ source_events = Table(
     Column("registration_required", Boolean),
     Column("registration_contact", Text),
     Column("confidence_score", Float),
-    Column("raw", JSONB, nullable=False),
+    # json: stored as written and never queried inside (migration 0008)
+    Column("raw", JSON, nullable=False),
     Column("content_hash", Text, nullable=False),
     Column("created_at", TZ, nullable=False, server_default=text("now()")),
     # dedup engine (migration 0002): the normalized record, its match-graph component
     # (connected over match edges and must-links) and the canonical event it belongs to
-    Column("record", JSONB),
+    Column("record", JSON),
     Column("component_id", BigInteger),
     Column("canonical_id", BigInteger),
 )
-Index("source_events_file_id", source_events.c.file_id)
 Index("source_events_component_id", source_events.c.component_id)
 Index("source_events_canonical_id", source_events.c.canonical_id)
 
@@ -104,7 +105,8 @@ event_dates = Table(
     "event_dates",
     metadata,
     Column("id", BigInteger, primary_key=True, autoincrement=True),
-    Column("event_id", Text, ForeignKey("source_events.id", ondelete="CASCADE"), nullable=False),
+    # no foreign key: written with the event's row, never deleted (migration 0008)
+    Column("event_id", Text, nullable=False),
     Column("position", Integer, nullable=False),
     Column("date", Date, nullable=False),
     Column("start_time", Time),
@@ -151,7 +153,6 @@ canonical_events = Table(
     Column("updated_at", TZ, nullable=False, server_default=text("now()")),
 )
 Index("canonical_events_first_date", canonical_events.c.first_date)
-Index("canonical_events_last_date", canonical_events.c.last_date)
 Index(
     "canonical_events_title_trgm",
     canonical_events.c.title,
@@ -174,7 +175,7 @@ match_decisions = Table(
     Column("b_id", Text, primary_key=True),
     Column("decision", Text, nullable=False),
     Column("combined", Float, nullable=False),
-    Column("score", JSONB, nullable=False),
+    Column("score", JSON, nullable=False),  # json, read back whole only (migration 0008)
     Column("decided_at", TZ, nullable=False, server_default=text("now()")),
     CheckConstraint("a_id < b_id", name="match_decisions_ordered"),
     CheckConstraint(

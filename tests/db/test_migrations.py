@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
@@ -54,3 +56,86 @@ def test_0007_closes_duplicate_open_review_items_keeping_the_oldest(engine: sa.E
     with engine.connect() as conn:
         rows = conn.execute(sa.text("SELECT id, state FROM review_items ORDER BY id")).all()
     assert [r.state for r in rows] == ["open", "resolved", "resolved", "resolved"]
+
+
+def test_0008_keeps_the_json_values_and_drops_the_per_row_foreign_keys(engine: sa.Engine) -> None:
+    from alembic import command
+
+    from eventdedup.db.migrate import alembic_config
+
+    cfg = alembic_config(engine.url.render_as_string(hide_password=False))
+    with engine.connect() as connection:
+        cfg.attributes["connection"] = connection
+        command.upgrade(cfg, "0007")
+    record = {"id": "e1", "title": "Fasnet", "dates": [{"date": "2026-02-12"}], "x": 1.5}
+    raw = {"id": "e1", "title": "Fasnet ümzug\\n", "nested": {"a": [1, None, True]}}
+    score = {"date": 1.0, "reason": "match: combined 0.91", "tier": "deterministic"}
+    with engine.begin() as conn:
+        file_id = conn.execute(
+            sa.text(
+                "INSERT INTO file_ingestions (filename, file_hash, source_code, state, size_bytes) "
+                "VALUES ('f.json', 'h', 'abz', 'completed', 1) RETURNING id"
+            )
+        ).scalar_one()
+        conn.execute(
+            sa.text(
+                "INSERT INTO source_events (id, file_id, source_code, source_type, title, "
+                "highlights, categories, raw, content_hash, record) VALUES ('e1', :f, 'abz', "
+                "'print', 'Fasnet', '[]', '[]', CAST(:raw AS jsonb), 'c', CAST(:rec AS jsonb))"
+            ),
+            {"f": file_id, "raw": json.dumps(raw), "rec": json.dumps(record)},
+        )
+        conn.execute(
+            sa.text(
+                "INSERT INTO match_decisions (a_id, b_id, decision, combined, score) "
+                "VALUES ('e1', 'e2', 'match', 0.91, CAST(:s AS jsonb))"
+            ),
+            {"s": json.dumps(score)},
+        )
+    upgrade_head(engine)
+    with engine.connect() as conn:
+        row = conn.execute(sa.text("SELECT raw, record FROM source_events")).one()
+        assert (row.raw, row.record) == (raw, record)
+        assert conn.execute(sa.text("SELECT score FROM match_decisions")).scalar_one() == score
+        types = dict(
+            conn.execute(
+                sa.text(
+                    "SELECT table_name || '.' || column_name, data_type "
+                    "FROM information_schema.columns "
+                    "WHERE column_name IN ('raw', 'record', 'score')"
+                )
+            ).all()
+        )
+        assert types == {
+            "source_events.raw": "json",
+            "source_events.record": "json",
+            "match_decisions.score": "json",
+        }
+        storage = dict(
+            conn.execute(
+                sa.text(
+                    "SELECT attname, attstorage FROM pg_attribute "
+                    "WHERE attrelid = 'source_events'::regclass AND attname IN ('raw', 'record')"
+                )
+            ).all()
+        )
+        assert storage == {"raw": "e", "record": "e"}, "stored uncompressed, out of line"
+        # an event of a file without a row, a date of an event without a row: no check per row
+        conn.execute(
+            sa.text(
+                "INSERT INTO event_dates (event_id, position, date) "
+                "VALUES ('gone', 0, '2026-02-12')"
+            )
+        )
+    with engine.connect() as connection:
+        cfg.attributes["connection"] = connection
+        command.downgrade(cfg, "0007")
+        connection.commit()
+    with engine.connect() as conn:
+        row = conn.execute(sa.text("SELECT raw, record FROM source_events")).one()
+        assert (row.raw, row.record) == (raw, record)
+        kinds = conn.execute(
+            sa.text("SELECT pg_typeof(raw)::text, pg_typeof(record)::text FROM source_events")
+        ).one()
+        assert tuple(kinds) == ("jsonb", "jsonb")
+    assert upgrade_head(engine) == head_revision()
