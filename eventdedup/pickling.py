@@ -16,6 +16,7 @@ included, except those named in ``reset``, which get their default.
 from __future__ import annotations
 
 import operator
+import pickle
 import types
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar, cast
@@ -30,12 +31,20 @@ __all__ = ["fast_pickle"]
 T = TypeVar("T")
 
 
-def _restore(cls: type[Any], values: tuple[Any, ...]) -> Any:
+def _restore(cls: type[Any], names: tuple[str, ...], values: tuple[Any, ...]) -> Any:
     """A new ``cls`` instance with its slots set from ``values`` (see :func:`fast_pickle`).
 
     ``cls`` comes by reference, so unpickling imports its module, which defines the
-    restorer (the decorator runs at import).
+    restorer (the decorator runs at import). ``names`` are the fields the pickling side
+    carried, in order (one tuple per class, memoised by pickle): a class whose fields
+    changed in between (a worker started from newer code) fails here instead of
+    restoring values into the wrong fields.
     """
+    if names != cls.__fast_pickle_names__:
+        raise pickle.UnpicklingError(
+            f"{cls.__qualname__} was pickled with the fields {names}, "
+            f"it now has {cls.__fast_pickle_names__}"
+        )
     return cls.__fast_pickle_restore__(values)
 
 
@@ -81,11 +90,14 @@ def fast_pickle(*, reset: tuple[str, ...] = ()) -> Callable[[type[T]], type[T]]:
                 raise TypeError(f"{cls.__name__}.{name}: a reset field needs a plain default")
             defaults.append((_slot(cls, name), default))
         carried = [f.name for f in fields if f.name not in reset]
+        names = tuple(carried)
         get = operator.attrgetter(*carried)
         one = len(carried) == 1
 
         def __reduce__(self: T) -> tuple[Callable[..., Any], tuple[Any, ...]]:
-            return _restore, (cls, (get(self),) if one else get(self))
+            return _restore, (cls, names, (get(self),) if one else get(self))
+
+        cls.__fast_pickle_names__ = names  # type: ignore[attr-defined]
 
         cls.__fast_pickle_restore__ = _restorer(  # type: ignore[attr-defined]
             cls, [_slot(cls, name) for name in carried], defaults

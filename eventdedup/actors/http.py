@@ -38,10 +38,17 @@ def listening_sockets(config: Config, send_timeout: float) -> Sockets:
     """
     sockets = config.create_sockets()
     user_timeout = getattr(socket, "TCP_USER_TIMEOUT", None)
-    for sock in [*sockets.secure_sockets, *sockets.insecure_sockets]:
-        if user_timeout is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
-            sock.setsockopt(socket.IPPROTO_TCP, user_timeout, max(1, round(send_timeout * 1000)))
-        sock.listen(config.backlog)
+    every = [*sockets.secure_sockets, *sockets.insecure_sockets]
+    try:
+        for sock in every:
+            if user_timeout is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
+                ms = max(1, round(send_timeout * 1000))
+                sock.setsockopt(socket.IPPROTO_TCP, user_timeout, ms)
+            sock.listen(config.backlog)
+    except BaseException:  # bound but not served: free the port for the restart
+        for sock in every:
+            sock.close()
+        raise
     return sockets
 
 

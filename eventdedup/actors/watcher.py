@@ -114,15 +114,16 @@ class InboxWatcher:
 
     async def rescan(self, *, reoffer_after: float) -> None:
         # in a worker thread: listing a large backlog would stall the loop (docs/performance.md)
+        listed_at = trio.current_time()
         present = set(await trio.to_thread.run_sync(backlog_files, self.inbox))
         now = trio.current_time()
-        for path in list(self.handed):
-            if path not in present:
+        for path, (_, handed_at) in list(self.handed.items()):
+            if path not in present and handed_at < listed_at:  # gone (not handed meanwhile)
                 del self.handed[path]
-            elif now - self.handed[path][1] >= reoffer_after:
+            elif now - handed_at >= reoffer_after:
                 del self.handed[path]  # still here long after hand-over: offer it again
-        for path in present:
-            if path not in self.pending:
+        for path in present:  # a file handed over and still here is left to reoffer_after
+            if path not in self.pending and path not in self.handed:
                 self.offer(path)
 
     def on_moved(self, path: Path) -> None:

@@ -1,6 +1,6 @@
 """EventRecord: one source listing plus every normalised form, computed once at ingestion.
 
-The record is what the DB stores (JSONB) and what scoring and synthesis read,
+The record is what the DB stores (json) and what scoring and synthesis read,
 so it carries the raw display fields *and* the normalised forms. Scorers only
 ever look at the normalised forms (docs/domain.md §17 item 2).
 """

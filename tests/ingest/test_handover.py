@@ -136,6 +136,20 @@ def test_fast_pickle_refuses_what_it_cannot_restore() -> None:
             memo: dict[str, int] = attrs.field(factory=dict)
 
 
+def test_a_pickle_of_another_field_layout_fails_loudly(
+    cfg: MatchingConfig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A worker started from other code than the commit stage's (an upgrade in place): the
+    pickle names its fields, so values never land in the wrong ones."""
+    parsed = _parse_all(corpus_files()[:1], cfg)[0]
+    record = next(iter(parsed.prepared.records.values()))
+    data = pickle.dumps(record, protocol=pickle.HIGHEST_PROTOCOL)
+    names = EventRecord.__fast_pickle_names__  # type: ignore[attr-defined]
+    monkeypatch.setattr(EventRecord, "__fast_pickle_names__", (names[1], names[0], *names[2:]))
+    with pytest.raises(pickle.UnpicklingError, match="EventRecord was pickled with the fields"):
+        pickle.loads(data)
+
+
 def test_the_stored_record_text_is_the_one_json_writes(cfg: MatchingConfig) -> None:
     """The parse worker writes a record's JSON with orjson: the very text ``json.dumps``
     made, so what is stored (and hashed) does not change."""
