@@ -99,30 +99,71 @@ def _logit(p: float) -> float:
     return math.log(p / (1.0 - p))
 
 
-def signal_features(sig: Mapping[str, Any]) -> tuple[float, ...]:
-    """``FEATURES`` of a pair from its :func:`signals` (as stored with a review item)."""
-    sizes = sig.get("sizes") or (1, 1)
+def _features(
+    decision: str,
+    probability: float,
+    date: float,
+    geo: float,
+    title: float,
+    description: float,
+    combined: float,
+    reason: str,
+    sizes: Sequence[int],
+    contested: object,
+) -> tuple[float, ...]:
+    """``FEATURES`` of a pair, from its signals' values."""
+    date, geo = float(date), float(geo)
     return (
         1.0,
-        1.0 if sig["decision"] == MATCH else 0.0,
-        _logit(float(sig.get("probability", -1.0))),
-        float(sig["date"]),
-        float(sig["geo"]),
-        float(sig["title"]),
-        float(sig["description"]),
-        float(sig["combined"]),
-        1.0 if str(sig["reason"]).startswith("vetoed") else 0.0,
-        1.0 if float(sig["date"]) <= 0.0 else 0.0,
-        1.0 if float(sig["geo"]) <= 0.0 else 0.0,
+        1.0 if decision == MATCH else 0.0,
+        _logit(float(probability)),
+        date,
+        geo,
+        float(title),
+        float(description),
+        float(combined),
+        1.0 if reason.startswith("vetoed") else 0.0,
+        1.0 if date <= 0.0 else 0.0,
+        1.0 if geo <= 0.0 else 0.0,
         1.0 if min(sizes) > 1 else 0.0,
-        1.0 if sig.get("contested") else 0.0,
+        1.0 if contested else 0.0,
+    )
+
+
+def signal_features(sig: Mapping[str, Any]) -> tuple[float, ...]:
+    """``FEATURES`` of a pair from its :func:`signals` (as stored with a review item)."""
+    return _features(
+        sig["decision"],
+        sig.get("probability", -1.0),
+        sig["date"],
+        sig["geo"],
+        sig["title"],
+        sig["description"],
+        sig["combined"],
+        str(sig["reason"]),
+        sig.get("sizes") or (1, 1),
+        sig.get("contested"),
     )
 
 
 def pair_features(
     score: PairScore, sizes: tuple[int, int] = (1, 1), contested: bool = False
 ) -> tuple[float, ...]:
-    return signal_features(signals(score, sizes, contested))
+    """``FEATURES`` of a pair from its score (:func:`signal_features` of its :func:`signals`,
+    without making the dict)."""
+    s = score
+    return _features(
+        s.decision,
+        s.probability,
+        s.date,
+        s.geo,
+        s.title,
+        s.description,
+        s.combined,
+        s.reason,
+        sizes,
+        contested,
+    )
 
 
 def pair_probability(
@@ -139,24 +180,7 @@ def pair_probability(
     pairs).  ``sizes``: the listings on each side of the question;
     ``contested``: see :func:`merge_questions` (never for a split question).
     """
-    # pair_features without the dict of signals (the same floats, in the same order)
-    date, geo = float(score.date), float(score.geo)
-    x = (
-        1.0,
-        1.0 if score.decision == MATCH else 0.0,
-        _logit(float(score.probability)),
-        date,
-        geo,
-        float(score.title),
-        float(score.description),
-        float(score.combined),
-        1.0 if score.reason.startswith("vetoed") else 0.0,
-        1.0 if date <= 0.0 else 0.0,
-        1.0 if geo <= 0.0 else 0.0,
-        1.0 if min(sizes) > 1 else 0.0,
-        1.0 if contested else 0.0,
-    )
-    return round(predict(weights, x), 4)
+    return round(predict(weights, pair_features(score, sizes, contested)), 4)
 
 
 def _most_likely(
