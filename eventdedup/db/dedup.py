@@ -755,22 +755,20 @@ def score_from_row(row: Any) -> PairScore:
     databases hold all of them there, and the columns override them with the
     same values.
     """
-    return PairScore.from_json(
-        {
-            **row.score,
-            "a_id": row.a_id,
-            "b_id": row.b_id,
-            "decision": row.decision,
-            "combined": row.combined,
-        }
-    )
+    return _pair_score(row.a_id, row.b_id, row.decision, row.combined, row.score)
 
 
 def _score(a_id: str, b_id: str, decision: str, combined: float, score: str) -> PairScore:
-    """:func:`score_from_row` of a row with ``score`` as text: parsed with orjson, and the
-    ``PairScore`` made from its fields in order (a third of the work of the dict merged
-    and passed by keyword)."""
-    s = orjson.loads(score)
+    """:func:`score_from_row` of a row read as the driver's tuple, ``score`` as text
+    (parsed with orjson)."""
+    return _pair_score(a_id, b_id, decision, combined, orjson.loads(score))
+
+
+def _pair_score(
+    a_id: str, b_id: str, decision: str, combined: float, s: Mapping[str, Any]
+) -> PairScore:
+    """The PairScore of a decision's columns and its ``score`` JSON, made from its fields in
+    order (a third of the work of a dict merged and passed by keyword)."""
     get = s.get
     return PairScore(
         a_id,
