@@ -96,6 +96,42 @@ class Deduplicator(Protocol):
         """
         ...
 
+    def begin(
+        self,
+        conn: Connection,
+        events: Sequence[SourceEvent],
+        timings: dict[str, float] | None = None,
+        *,
+        prepared: Any = None,
+    ) -> Any:
+        """The first half of :meth:`apply`, writing nothing: what :meth:`settle` takes."""
+        ...
+
+    def look(
+        self,
+        conn: Connection,
+        matching: Any,
+        timings: dict[str, float] | None = None,
+        *,
+        after: Any = None,
+    ) -> None:
+        """Find and score ``matching``'s candidates ahead, before its locks, taking
+        ``after`` (:meth:`begin` of the batch still settling before it) as stored."""
+        ...
+
+    def settle(
+        self,
+        conn: Connection,
+        matching: Any,
+        timings: dict[str, float] | None = None,
+        *,
+        insert: Callable[[store.Matched], object] | None = None,
+        fresh: Callable[[Connection], bool] | None = None,
+    ) -> Messages:
+        """The second half of :meth:`apply`; uses what :meth:`look` found if ``fresh``
+        says, under the locks, that nothing but ``after``'s events was stored since."""
+        ...
+
     def preparer(self) -> Callable[[Sequence[SourceEvent]], Any] | None:
         """Pure, picklable work on a file's events that may be done ahead (or None)."""
         ...
@@ -225,6 +261,39 @@ class _Stored:
     rejected: list[RejectedEvent]
 
 
+@attrs.define(eq=False)
+class OpenBatch:
+    """A batch's transaction, begun: its files claimed and recorded, its events begun by the
+    deduplicator (and, when it was opened ahead, their candidates found and scored).
+
+    Made by :meth:`FileProcessor.open_batch`, finished by :meth:`FileProcessor.commit_batch`.
+    """
+
+    files: list[ParsedFile]
+    conn: Connection
+    started: list[float]
+    results: list[_Stored | FileOutcome]
+    events: list[SourceEvent]
+    groups: list[store.EventGroup]
+    #: every event the batch accepts, with its file id (what the next batch must see as stored)
+    accepted: dict[str, tuple[SourceEvent, int]]
+    messages: Messages
+    timings: dict[str, float]
+    matching: Any = None
+    #: the outbox's last seq when it looked ahead (None: it did not)
+    since: int | None = None
+    #: the batch still settling when this one was opened
+    after: OpenBatch | None = None
+    #: its outbox seqs (first, last), once it committed as a whole
+    seqs: tuple[int, int] | None = None
+    #: whether the candidates found ahead were used
+    looked_ahead: bool = False
+
+    @property
+    def hashes(self) -> set[str]:
+        return {p.file_hash for p in self.files if p.file_hash is not None}
+
+
 def default_replica_name() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
@@ -278,7 +347,9 @@ class FileProcessor:
             rows=parsed.rows,
         )
 
-    def commit_batch(self, batch: Sequence[ParsedFile]) -> list[FileOutcome]:
+    def commit_batch(
+        self, batch: Sequence[ParsedFile], opened: OpenBatch | None = None
+    ) -> list[FileOutcome]:
         """Store several parsed files in ONE transaction, matched together; then move each.
 
         The backlog path: each file in turn is claimed, checked and recorded (it
@@ -294,6 +365,9 @@ class FileProcessor:
         cannot be stored fails alone as it would on its own.  A crash before the
         commit leaves every file of the batch in the inbox; after it, each
         restart finishes the moves as for a single file.
+
+        ``opened`` is :meth:`open_batch` of this batch's files, begun while the batch
+        before it was committing; it is used if that batch committed as a whole.
         """
         outcomes: dict[int, FileOutcome] = {}
         good: list[tuple[int, ParsedFile]] = []
@@ -302,28 +376,77 @@ class FileProcessor:
                 outcomes[n] = self.commit(parsed)
             else:
                 good.append((n, parsed))
-        if len(good) == 1:
+        if opened is not None and (
+            len(good) != len(opened.files)
+            or any(p is not q for (_, p), q in zip(good, opened.files, strict=False))
+            or (opened.after is not None and opened.after.seqs is None)
+        ):
+            # the batch it looked past did not commit as a whole: what it took as stored
+            # may not be; start again
+            self.discard(opened)
+            opened = None
+        if len(good) == 1 and opened is None:
             outcomes[good[0][0]] = self.commit(good[0][1])
         elif good:
             try:
-                done = self._store_batch([p for _, p in good])
+                done = self._finish_batch(
+                    opened if opened is not None else self._open_batch([p for _, p in good])
+                )
             except DB_DOWN:
                 raise
             except Exception:
                 log.exception("a batch of %d files failed; committing them one by one", len(good))
                 done = [self.commit(p) for _, p in good]
             outcomes.update(zip((n for n, _ in good), done, strict=True))
+        elif opened is not None:
+            self.discard(opened)
         return [outcomes[n] for n in range(len(batch))]
 
-    def _store_batch(self, batch: Sequence[ParsedFile]) -> list[FileOutcome]:
+    def open_batch(
+        self, batch: Sequence[ParsedFile], after: OpenBatch | None = None
+    ) -> OpenBatch | None:
+        """Begin a batch's transaction while ``after`` (None: nothing) is committing.
+
+        Claims and records its files and, with a deduplicator, finds and scores its
+        events' candidates, taking ``after``'s events as stored (its uncommitted rows
+        are invisible here): the work of the next batch overlaps the writes of the one
+        before.  None when there is nothing to gain or it cannot be done safely (fewer
+        than two files to store, a file with the content of one of ``after``'s, a
+        failure: :meth:`commit_batch` then does it all after ``after``).
+        """
+        good = [p for p in batch if not (p.vanished or p.failure is not None)]
+        if len(good) < 2 or (after is not None and after.hashes & {p.file_hash for p in good}):
+            return None
+        try:
+            return self._open_batch(good, after, ahead=True)
+        except Exception:
+            log.warning(
+                "could not open a batch ahead; it is committed after the one before", exc_info=True
+            )
+            return None
+
+    def discard(self, opened: OpenBatch) -> None:
+        """Roll back a batch opened ahead and not committed."""
+        opened.conn.close()  # closing a connection rolls its transaction back
+        opened.after = None
+
+    def _open_batch(
+        self, batch: Sequence[ParsedFile], after: OpenBatch | None = None, *, ahead: bool = False
+    ) -> OpenBatch:
         started = [self.clock() - p.parse_ms / 1000 for p in batch]
         timings: dict[str, float] = {}
         lap = time.perf_counter()
         results: list[_Stored | FileOutcome] = []
-        with self.engine.begin() as conn:
+        conn = self.engine.connect()
+        try:
+            conn.begin()
             events: list[SourceEvent] = []
             groups: list[store.EventGroup] = []
-            earlier: dict[str, tuple[SourceEvent, int]] = {}
+            # the events of the batch before (not committed yet) are as good as stored
+            earlier: dict[str, tuple[SourceEvent, int]] = (
+                dict(after.accepted) if after is not None else {}
+            )
+            accepted: dict[str, tuple[SourceEvent, int]] = {}
             messages: Messages = []
             for parsed in batch:
                 assert parsed.loaded is not None and parsed.file_hash is not None
@@ -346,17 +469,63 @@ class FileProcessor:
                     conn, name, file_hash, parsed.size, loaded, accepted_events, skipped, rejected
                 )
                 groups.append((file_id, accepted_events, parsed.rows))
-                earlier.update((e.id, (e, file_id)) for e in accepted_events)
+                mine = [(e.id, (e, file_id)) for e in accepted_events]
+                earlier.update(mine)
+                accepted.update(mine)
                 events.extend(accepted_events)
                 results.append(
                     _Stored(parsed, "processed", file_id, len(accepted_events), skipped, rejected)
                 )
             timings["store"] = _ms(lap)
-            prepared = [p.prepared for p in batch if p.prepared is not None]
-            messages.extend(self._match(conn, groups, timings, prepared))
+            opened = OpenBatch(
+                list(batch), conn, started, results, events, groups, accepted, messages, timings
+            )
+            if self.deduplicator is not None and events:
+                prepared = [p.prepared for p in batch if p.prepared is not None]
+                opened.matching = self.deduplicator.begin(
+                    conn, events, timings, prepared=prepared or None
+                )
+                if ahead:
+                    opened.since = outbox.last_seq(conn)
+                    opened.after = after
+                    self.deduplicator.look(
+                        conn,
+                        opened.matching,
+                        timings,
+                        after=after.matching if after is not None else None,
+                    )
+            return opened
+        except BaseException:
+            conn.close()
+            raise
+
+    def _finish_batch(self, opened: OpenBatch) -> list[FileOutcome]:
+        conn, batch, timings, messages = opened.conn, opened.files, opened.timings, opened.messages
+        results, events = opened.results, opened.events
+        try:
+            if self.deduplicator is None or not events:
+                store.insert_event_groups(conn, opened.groups)
+            else:
+                inserted: list[int] = []
+
+                def insert(matched: store.Matched) -> None:
+                    inserted.append(store.insert_event_groups(conn, opened.groups, matched))
+
+                messages.extend(
+                    self.deduplicator.settle(
+                        conn,
+                        opened.matching,
+                        timings,
+                        insert=insert,
+                        fresh=self._fresh(opened) if opened.since is not None else None,
+                    )
+                )
+                if not inserted:  # a deduplicator that did not call back
+                    store.insert_event_groups(conn, opened.groups)
+                opened.looked_ahead = bool(getattr(opened.matching, "looked_ahead", False))
             lap = time.perf_counter()
             durations: list[tuple[int, int]] = []
-            for stored, began in zip(results, started, strict=True):
+            for stored, began in zip(results, opened.started, strict=True):
                 if not isinstance(stored, _Stored) or stored.outcome != "processed":
                     continue
                 duration_ms = int((self.clock() - began) * 1000)
@@ -379,23 +548,34 @@ class FileProcessor:
                             "rejected": [
                                 _rejection_json(r) for r in stored.rejected[:FEED_REJECTED_LIMIT]
                             ],
-                            # matched together with the other files of its batch
-                            "batch": {"files": len(batch), "events": len(events)},
+                            # matched together with the other files of its batch; whether its
+                            # candidates were found while the batch before was committing
+                            "batch": {
+                                "files": len(batch),
+                                "events": len(events),
+                                "looked_ahead": opened.looked_ahead,
+                            },
                             "timings_ms": {k: round(v, 1) for k, v in timings.items()},
                         },
                     )
                 )
             store.update_durations(conn, durations)
-            outbox.append(conn, messages)
+            seqs = outbox.append(conn, messages)
             timings["outbox"] = _ms(lap)
             lap = time.perf_counter()
+            conn.commit()
+        finally:
+            conn.close()
+            opened.after = None  # settled: the batch before is no longer needed (nor kept alive)
         timings["commit"] = _ms(lap)
+        if seqs:
+            opened.seqs = (seqs[0], seqs[-1])
         if events and self.deduplicator is not None:
             self.deduplicator.committed()
         # each file's outcome carries its own parse timings and its share of the batch's
         share = {k: v / len(batch) for k, v in timings.items()}
         out: list[FileOutcome] = []
-        for stored, began in zip(results, started, strict=True):
+        for stored, began in zip(results, opened.started, strict=True):
             if isinstance(stored, FileOutcome):
                 out.append(stored)
                 continue
@@ -415,6 +595,23 @@ class FileProcessor:
                 )
             )
         return out
+
+    @staticmethod
+    def _fresh(opened: OpenBatch) -> Callable[[Connection], bool]:
+        """Whether nothing was stored since ``opened`` looked but the batch it looked past.
+
+        Every transaction that stores events writes a ``file.processed`` message
+        with them, and the outbox's seq is commit-ordered (``db/outbox.py``).
+        """
+        since, after = opened.since, opened.after
+        assert since is not None
+
+        def fresh(conn: Connection) -> bool:
+            if after is not None and after.seqs is None:
+                return False
+            return not outbox.processed_since(conn, since, after.seqs if after else None)
+
+        return fresh
 
     def _store(
         self,

@@ -528,11 +528,27 @@ def ingest(
                 for i, k, _g in f.truth:
                     truth.write(f"{i}\t{k}\n")
         quality = truth_quality(conn, truth_path)
+        # files in batches, and of them those whose batch used the candidates it found
+        # while the batch before was committing (``FileProcessor.open_batch``)
+        files, batched, ahead, mean_batch = conn.execute(
+            sa.text(
+                "SELECT count(*), count(*) FILTER (WHERE data ? 'batch'), "
+                "count(*) FILTER (WHERE data->'batch'->>'looked_ahead' = 'true'), "
+                "coalesce(avg((data->'batch'->>'files')::int), 1) "
+                "FROM outbox WHERE type = 'file.processed'"
+            )
+        ).one()
     engine.dispose()
     return {
         "events": stored,
         "failed_files": failed,
         "batch_files": batch_files,
+        "files": {
+            "processed": files,
+            "in_batches": batched,
+            "looked_ahead": ahead,
+            "mean_batch": round(float(mean_batch), 1),
+        },
         "seconds": round(seconds, 2),
         "events_per_second": round(stored / seconds, 1),
         "cpu_seconds": {
@@ -886,6 +902,12 @@ def report(result: dict[str, Any]) -> str:
             + ", ".join(f"{k} {v * 1000 / max(1, g['events']):.2f}" for k, v in cpu.items())
             + f" (total {sum(cpu.values()) * 1000 / max(1, g['events']):.2f})"
         )
+        if "files" in g:
+            f = g["files"]
+            out.append(
+                f"  files: {f['processed']}, {f['in_batches']} in batches (mean "
+                f"{f['mean_batch']} files), {f['looked_ahead']} in batches opened ahead"
+            )
     if result["steady"]:
         rows = []
         for s in result["steady"]:

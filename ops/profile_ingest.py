@@ -30,6 +30,7 @@ STEPS = {
     "_stored_pairs": "candidates: lookup query",
     "_load_stored": "candidates: stored records (query, from_json)",
     "_candidate_pairs": "blocking (pairs in memory)",
+    "_pairs_between": "blocking (pairs in memory)",
     "_component_keys": "locks",
     "_lock_all": "locks",
     "wanted": "locks",
@@ -76,7 +77,12 @@ def classify(frames: list[str]) -> tuple[str, str]:
         if "parse_pickled" in names:
             return process, "pickling the parsed file"
         return process, "start-up, imports, waiting"
-    if "FileProcessor.commit_batch" in names or "FileProcessor.commit" in names:
+    # a batch opened ahead (``FileProcessor.open_batch``) runs beside the commit of the one
+    # before it: its steps count as the commit stage's
+    if any(
+        n in names
+        for n in ("FileProcessor.commit_batch", "FileProcessor.commit", "FileProcessor.open_batch")
+    ):
         for name in reversed(names):
             for fn, step in STEPS.items():
                 if name == fn or name.endswith("." + fn):

@@ -20,6 +20,7 @@ from contextlib import asynccontextmanager, nullcontext
 from pathlib import Path
 from typing import Any
 
+import attrs
 import trio
 import trio_parallel
 from tenacity import (
@@ -34,7 +35,7 @@ from eventdedup.db.ahead import RecentRecords
 from eventdedup.db.dedup import PrepareAhead
 from eventdedup.db.engine import DB_DOWN, Database
 from eventdedup.model import SourceEvent
-from eventdedup.pipeline import FileOutcome, FileProcessor, ParsedFile, parse_file
+from eventdedup.pipeline import FileOutcome, FileProcessor, OpenBatch, ParsedFile, parse_file
 
 log = logging.getLogger(__name__)
 
@@ -236,26 +237,98 @@ async def _run_stages(
         # with score_ahead: while at least half a batch waits (docs/performance.md)
         score_when = max(1, batch_files // 2) if score_ahead and batch_files > 1 else None
         nursery.start_soon(parse_ahead, queue, parsed_send, parse, score_when)
+        # batches opened ahead go to the commit stage one at a time (unbuffered): the
+        # next batch is opened while the one before commits, never further ahead
+        opened_send, opened_receive = trio.open_memory_channel[_Handed](0)
+        nursery.start_soon(open_ahead, parsed_receive, opened_send, db, files, batch_files)
         task_status.started()
+        async with opened_receive:
+            async for handed in opened_receive:
+                try:
+                    outcomes = await _commit(handed, db, files, max_wait, activity)
+                finally:
+                    handed.done.set()
+                if on_done is not None:
+                    for outcome in outcomes:
+                        on_done(outcome)
+
+
+@attrs.define(eq=False)
+class _Handed:
+    """A batch on its way to the commit stage, opened ahead or not."""
+
+    batch: list[ParsedFile]
+    opened: OpenBatch | None
+    #: set once the commit stage is done with it, whatever the outcome
+    done: trio.Event = attrs.Factory(trio.Event)
+
+
+async def open_ahead(
+    parsed: trio.MemoryReceiveChannel[ParsedFile],
+    handed: trio.MemorySendChannel[_Handed],
+    db: Database,
+    files: FileProcessor,
+    batch_files: int,
+) -> None:
+    """Second stage: take the next batch and open it while the batch before it commits.
+
+    Opening a batch (:meth:`FileProcessor.open_batch`) claims and records its files
+    and finds and scores its candidates, taking the events of the batch still
+    committing as stored; the commit stage then only locks, writes and clusters.
+    So the commit stage's database work overlaps this stage's matching.  A single
+    file (no backlog) goes through as it is.
+    """
+    last: _Handed | None = None
+    async with handed:
         while True:
             try:
-                batch = await take_batch(parsed_receive, batch_files)
+                batch = await take_batch(parsed, batch_files)
             except trio.EndOfChannel:
                 break
-            retrying = AsyncRetrying(
-                wait=wait_exponential_jitter(multiplier=0.5, max=max_wait, jitter=0.5),
-                retry=retry_if_exception_type(DB_DOWN),
-                before_sleep=before_sleep_log(log, logging.WARNING),
-                sleep=trio.sleep,
-                reraise=True,
-            )
-            with activity.committing() if activity is not None else nullcontext():
-                async for attempt in retrying:
-                    with attempt:
-                        if len(batch) == 1:
-                            outcomes = [await db.run(files.commit, batch[0])]
-                        else:
-                            outcomes = await db.run(files.commit_batch, batch)
-            if on_done is not None:
-                for outcome in outcomes:
-                    on_done(outcome)
+            opened = None
+            if len(batch) > 1:
+                after = None
+                if last is not None and not last.done.is_set():
+                    if last.opened is None:  # committing without having been opened
+                        await last.done.wait()
+                    else:
+                        after = last.opened
+                # not abandoned half-way: what it opens is either handed on or rolled back
+                with trio.CancelScope(shield=True):
+                    opened = await db.run(files.open_batch, batch, after)
+            item = _Handed(batch, opened)
+            try:
+                await handed.send(item)
+            except BaseException:
+                if opened is not None:
+                    with trio.CancelScope(shield=True):
+                        await db.run(files.discard, opened)
+                raise
+            last = item
+
+
+async def _commit(
+    handed: _Handed,
+    db: Database,
+    files: FileProcessor,
+    max_wait: float,
+    activity: FileActivity | None,
+) -> list[FileOutcome]:
+    """Commit a batch; a lost database is waited out with backoff (the files stay in the
+    inbox meanwhile), each new attempt from the start."""
+    batch, opened = handed.batch, handed.opened
+    retrying = AsyncRetrying(
+        wait=wait_exponential_jitter(multiplier=0.5, max=max_wait, jitter=0.5),
+        retry=retry_if_exception_type(DB_DOWN),
+        before_sleep=before_sleep_log(log, logging.WARNING),
+        sleep=trio.sleep,
+        reraise=True,
+    )
+    with activity.committing() if activity is not None else nullcontext():
+        async for attempt in retrying:
+            with attempt:
+                ahead, opened = opened, None  # what was opened ahead is used once
+                if len(batch) == 1:
+                    return [await db.run(files.commit, batch[0])]
+                return await db.run(files.commit_batch, batch, ahead)
+    raise AssertionError("unreachable: the retrying loop returns or raises")

@@ -15,18 +15,17 @@ under the matching lock, is exactly "from the next file" on every replica.
 from __future__ import annotations
 
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from eventdedup.db.dedup import DbDeduplicator, Messages
+from eventdedup.db.dedup import DbDeduplicator
 from eventdedup.db.locks import share_matching
 from eventdedup.db.tables import config_settings
 from eventdedup.matching import MatchingConfig
 from eventdedup.matching.config import deep_merge
-from eventdedup.model import SourceEvent
 
 MATCHING_KEY = "matching"
 
@@ -90,14 +89,10 @@ class ConfiguredDeduplicator(DbDeduplicator):
         super().__init__(cfg if cfg is not None else source.base)
         self.source = source
 
-    # ``*args/**kwargs`` pass through whatever else the base class takes (e.g. timings),
-    # so this wrapper does not have to change with it.
-    def apply(
-        self, conn: Connection, events: Sequence[SourceEvent], *args: Any, **kwargs: Any
-    ) -> Messages:
-        if events:
+    def current_config(self, conn: Connection, *, lock: bool) -> MatchingConfig:
+        if lock:
             # Under the matching lock, shared (config.set takes it exclusive), so a
             # concurrent config.set is either entirely before this file or entirely after it.
             share_matching(conn)
-            self.cfg = self.source.current(conn)
-        return super().apply(conn, events, *args, **kwargs)
+        self.cfg = self.source.current(conn)
+        return self.cfg

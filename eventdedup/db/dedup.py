@@ -94,6 +94,39 @@ class _NewEvents:
     scores: Sequence[PairScore] = ()
 
 
+@attrs.define(eq=False)
+class Matching:
+    """A batch's events between :meth:`DbDeduplicator.begin` and :meth:`~DbDeduplicator.settle`:
+    their records and index rows, and what :meth:`~DbDeduplicator.look` found ahead."""
+
+    cfg: MatchingConfig
+    events: Sequence[SourceEvent]
+    #: event id -> record, in the events' order
+    records: dict[str, EventRecord]
+    #: event id -> the token of the file its record was prepared with (``db/ahead.py``)
+    tokens: dict[str, str | None]
+    record_json: dict[str, str]
+    entries: dict[str, dict[str, int]]
+    ahead: Mapping[tuple[str, str], Ahead]
+    #: whether ``cfg`` was read under the matching lock, in the transaction that settles
+    locked: bool = False
+    found: _Found | None = None
+    #: whether :meth:`~DbDeduplicator.settle` used what was found ahead
+    looked_ahead: bool = False
+
+
+@attrs.frozen
+class _Found:
+    """The stored candidates of a batch's events and the scores of its candidate pairs."""
+
+    stored: dict[str, _Member]
+    scores: list[PairScore]
+    #: decision lines formatted ahead, by pair (``db/ahead.py``)
+    lines: dict[tuple[str, str], str]
+    #: candidate pairs, and how many of them were scored ahead
+    scored: tuple[int, int]
+
+
 class _Laps:
     """Adds the milliseconds since the previous lap to ``sink[step]`` (no-op without a sink)."""
 
@@ -263,26 +296,31 @@ class DbDeduplicator:
         self.records = RecordCache(record_cache)
         #: the locks the last :meth:`apply` took (for tests and the benchmark)
         self.locks: FileLocks | None = None
-        # the records of the file in the open transaction (with their tokens), cached once
-        # it commits
-        self._uncommitted: dict[str, tuple[EventRecord, str | None]] = {}
+        # the batch of the open transaction: its records are cached once it commits
+        self._settled: Matching | None = None
         #: of the last :meth:`apply`: candidate pairs, and how many were scored ahead
         self.scored: tuple[int, int] = (0, 0)
 
     def committed(self) -> None:
-        """The transaction of the last :meth:`apply` committed: cache its new records.
+        """The transaction of the last :meth:`settle` committed: cache its new records.
 
         The next files' candidates are mostly the events of the files just before
         them, so this saves reading and parsing them back.  Not before the commit:
         a rolled-back file may come back with other content under the same ids.
         """
-        for event_id, (record, token) in self._uncommitted.items():
-            self.records.put(event_id, record, token)
-        self._uncommitted = {}
+        settled, self._settled = self._settled, None
+        if settled is not None:
+            for event_id, record in settled.records.items():
+                self.records.put(event_id, record, settled.tokens[event_id])
 
     def preparer(self) -> PrepareAhead:
         """:func:`prepare_events` with the configuration last used (picklable)."""
         return PrepareAhead(self.cfg)
+
+    def current_config(self, conn: Connection, *, lock: bool) -> MatchingConfig:
+        """The matching configuration in force; with ``lock``, held until the transaction
+        ends (a subclass that reads it from the database takes the matching lock)."""
+        return self.cfg
 
     def apply(
         self,
@@ -300,69 +338,115 @@ class DbDeduplicator:
         configuration in force now.  Without ``insert`` the events are in
         ``source_events`` already and their rows are updated; with it they are
         not, and ``insert`` is called once with every new event's record,
-        component and canonical, to write each row once.
+        component and canonical, to write each row once.  :meth:`begin` then
+        :meth:`settle`.
         """
+        if not events:
+            self._settled = None
+            return []
+        matching = self.begin(conn, events, timings, prepared=prepared, lock=True)
+        return self.settle(conn, matching, timings, insert=insert)
+
+    def begin(
+        self,
+        conn: Connection,
+        events: Sequence[SourceEvent],
+        timings: dict[str, float] | None = None,
+        *,
+        prepared: PreparedEvents | Sequence[PreparedEvents] | None = None,
+        lock: bool = False,
+    ) -> Matching:
+        """The first half of :meth:`apply`: the events' records and index rows (made ahead
+        if ``prepared`` was made with the configuration in force).  Writes nothing."""
+        cfg = self.current_config(conn, lock=lock)
         if prepared is not None and not isinstance(prepared, PreparedEvents):
             prepared = PreparedEvents.merge(prepared)
-        self._uncommitted = {}
-        if not events:
-            return []
         lap = _Laps(timings)
-        if prepared is None or not prepared.covers(events, self.cfg):
-            prepared = prepare_events(events, self.cfg)
+        if prepared is None or not prepared.covers(events, cfg):
+            prepared = prepare_events(events, cfg)
         new_ids = [e.id for e in events]
-        records = [prepared.records[i] for i in new_ids]
-        # the token of every record in hand: a score made ahead is used only for these records
-        tokens: dict[str, str | None] = {i: prepared.tokens.get(i) for i in new_ids}
-        self._uncommitted = {r.id: (r, tokens[r.id]) for r in records}
-        record_json = {i: prepared.record_json[i] for i in new_ids}
-        entries = {i: prepared.entries[i] for i in new_ids}
+        matching = Matching(
+            cfg,
+            events,
+            {i: prepared.records[i] for i in new_ids},
+            # the token of every record in hand: a score made ahead is used only for these
+            {i: prepared.tokens.get(i) for i in new_ids},
+            {i: prepared.record_json[i] for i in new_ids},
+            {i: prepared.entries[i] for i in new_ids},
+            prepared.ahead,
+            lock,
+        )
         lap("prepare")
+        return matching
 
+    def look(
+        self,
+        conn: Connection,
+        matching: Matching,
+        timings: dict[str, float] | None = None,
+        *,
+        after: Matching | None = None,
+    ) -> None:
+        """Look for the candidates and score them ahead, before the locks: while
+        ``after``, the batch before, is still settling in another transaction.
+
+        ``after``'s events are not committed yet, so they are taken from it (their
+        index rows and records), as if stored.  :meth:`settle` uses what was found
+        only if, once it holds its locks, nothing else has been stored since (its
+        ``fresh`` says so); otherwise it looks again.
+        """
+        matching.found = self._look(conn, matching, timings, after)
+
+    def settle(
+        self,
+        conn: Connection,
+        matching: Matching,
+        timings: dict[str, float] | None = None,
+        *,
+        insert: Callable[[Matched], object] | None = None,
+        fresh: Callable[[Connection], bool] | None = None,
+    ) -> Messages:
+        """The second half of :meth:`apply`: under the locks of what the events touch,
+        decide, cluster, synthesize and write.
+
+        Uses the candidates and scores of :meth:`look` if ``fresh`` says, under the
+        locks, that the store has gained no events since but those of the batch it
+        looked past (now committed); else (or without ``fresh``) looks under the locks.
+        """
+        if not matching.locked:  # begun ahead: the configuration may have changed since
+            cfg = self.current_config(conn, lock=True)
+            if cfg is not matching.cfg and cfg != matching.cfg:  # config.set meanwhile
+                matching = self.begin(conn, matching.events, timings)
+            matching.locked = True
+        self._settled = matching
+        cfg = matching.cfg
+        new_ids = list(matching.records)
         new_set = set(new_ids)
 
-        def look() -> tuple[dict[str, _Member], list[PairScore]]:
-            lap.restart()
-            lines.clear()
-            stored_pairs = _stored_pairs(conn, entries, new_set)
-            stored = _load_stored(conn, sorted({s for _, s in stored_pairs}), self.records, tokens)
-            lap("candidates")
-            by_id = {r.id: r for r in records}
-            for i, m in stored.items():
-                by_id[i] = m.record
-            pairs = _candidate_pairs(entries, stored_pairs, stored)
-            lap("blocking")
-            ahead = prepared.ahead
-            cfg = self.cfg
-            scores: list[PairScore]
-            if not ahead:  # the default: every pair scored here
-                model = shipped_model()
-                scores = [score_pair(by_id[a], by_id[b], cfg, model) for a, b in pairs]
-            else:
-                scores = []
-                for a, b in pairs:
-                    made = ahead.get((a, b))
-                    if made is not None and made[0] == tokens.get(a) and made[1] == tokens.get(b):
-                        scores.append(made[2])
-                        lines[(a, b)] = made[3]
-                    else:
-                        scores.append(score_pair(by_id[a], by_id[b], cfg))
-            self.scored = (len(pairs), len(lines))
-            lap("scoring")
-            return stored, scores
-
-        lines: dict[tuple[str, str], str] = {}
+        def look() -> _Found:
+            found, matching.found = matching.found, None  # a restart looks again
+            if found is not None and fresh is not None and fresh(conn):
+                matching.looked_ahead = True
+                return found
+            return self._look(conn, matching, timings, None)
 
         # the regions and components this file touches (db/locks.py): looked up and scored
         # under those locks; the stored candidates' components read again once all are held
-        (stored, scores), self.locks = lock_file(
-            conn, entries, self.cfg.blocking, look, lambda found: _reach(found[1], new_set), timings
+        found, self.locks = lock_file(
+            conn,
+            matching.entries,
+            cfg.blocking,
+            look,
+            lambda found: _reach(found.scores, new_set),
+            timings,
         )
-        lap.restart()
+        self.scored = found.scored
+        lap = _Laps(timings)
         # components again, under the locks; the records are those in hand (never change)
-        stored = _load_stored(conn, sorted(stored), self.records, known=stored)
-        fresh = _next_component_ids(conn, len(records))
+        stored = _load_stored(conn, sorted(found.stored), self.records, known=found.stored)
+        fresh_ids = _next_component_ids(conn, len(new_ids))
         lap("candidates")
+        entries = matching.entries
         copy_lines(
             conn,
             "event_blocking_keys",
@@ -374,29 +458,87 @@ class DbDeduplicator:
                 for prefix, slots in entries[i].items()
             ),
         )
-        _insert_decisions(conn, scores, lines)
+        scores = found.scores
+        _insert_decisions(conn, scores, found.lines)
         lap("decisions")
 
-        components = dict(zip(new_ids, fresh, strict=True))
+        components = dict(zip(new_ids, fresh_ids, strict=True))
         components.update(
             {i: m.component_id for i, m in stored.items() if m.component_id is not None}
         )
         merged = _merge_components(components, scores, new_ids)
         lap("components")
         pending = _NewEvents(
-            {r.id: r for r in records},
-            record_json,
-            dict(zip(new_ids, fresh, strict=True)),
+            dict(matching.records),
+            matching.record_json,
+            dict(zip(new_ids, fresh_ids, strict=True)),
             merged,
             stored,
             insert,
             scores,
         )
         # through the public method, so a subclass that post-processes it sees files too
-        sources = ", ".join(sorted({e.source_code for e in events}))
+        sources = ", ".join(sorted({e.source_code for e in matching.events}))
         return self.recluster(
-            conn, sorted(merged), timings, pending=pending, settled_by=f"file ({sources})"
+            conn,
+            sorted(merged),
+            timings,
+            pending=pending,
+            settled_by=f"file ({sources})",
+            cfg=cfg,
         )
+
+    def _look(
+        self,
+        conn: Connection,
+        matching: Matching,
+        timings: dict[str, float] | None,
+        after: Matching | None,
+    ) -> _Found:
+        """The stored candidates of the events (and ``after``'s, if given), scored."""
+        lap = _Laps(timings)
+        new_set = set(matching.records)
+        entries = matching.entries
+        tokens = dict(matching.tokens)
+        stored_pairs = _stored_pairs(conn, entries, new_set)
+        overlay: dict[str, _Member] = {}
+        if after is not None:
+            between = _pairs_between(entries, after.entries, new_set)
+            overlay = {b: _Member(after.records[b], None, None) for _, b in between}
+            # its events committed meanwhile are taken from it all the same
+            stored_pairs = [p for p in stored_pairs if p[1] not in after.records] + between
+            tokens.update({b: after.tokens[b] for b in overlay})
+        stored = _load_stored(
+            conn,
+            sorted({s for _, s in stored_pairs if s not in overlay}),
+            self.records,
+            tokens,
+        )
+        stored.update(overlay)
+        lap("candidates")
+        by_id = dict(matching.records)
+        for i, m in stored.items():
+            by_id[i] = m.record
+        pairs = _candidate_pairs(entries, stored_pairs, stored)
+        lap("blocking")
+        ahead = matching.ahead
+        cfg = matching.cfg
+        lines: dict[tuple[str, str], str] = {}
+        scores: list[PairScore]
+        if not ahead:  # the default: every pair scored here
+            model = shipped_model()
+            scores = [score_pair(by_id[a], by_id[b], cfg, model) for a, b in pairs]
+        else:
+            scores = []
+            for a, b in pairs:
+                made = ahead.get((a, b))
+                if made is not None and made[0] == tokens.get(a) and made[1] == tokens.get(b):
+                    scores.append(made[2])
+                    lines[(a, b)] = made[3]
+                else:
+                    scores.append(score_pair(by_id[a], by_id[b], cfg))
+        lap("scoring")
+        return _Found(stored, scores, lines, (len(pairs), len(lines)))
 
     def recluster(
         self,
@@ -406,13 +548,16 @@ class DbDeduplicator:
         *,
         pending: _NewEvents | None = None,
         settled_by: str = "re-clustering",
+        cfg: MatchingConfig | None = None,
     ) -> Messages:
         """Re-cluster whole components (after new edges or changed constraints).
 
         ``pending`` is internal to :meth:`apply`: the file's new events, whose
         record, component and canonical are written here together.
-        ``settled_by`` names who or what made the review items it closes moot.
+        ``settled_by`` names who or what made the review items it closes moot; ``cfg``
+        is the configuration to use (default: the one last in force).
         """
+        cfg = self.cfg if cfg is None else cfg
         new = pending
         lap = _Laps(timings)
         members = _load_members(conn, component_ids, new, self.records)
@@ -426,7 +571,7 @@ class DbDeduplicator:
         must, cannot = _load_constraints(conn, ids)
         lap("load_components")
         result = cluster_component(
-            ids, edges, must, cannot, self.cfg, days={i: m.record.days for i, m in members.items()}
+            ids, edges, must, cannot, cfg, days={i: m.record.days for i, m in members.items()}
         )
         previous = {i: m.canonical_id for i, m in members.items() if m.canonical_id is not None}
         assignment = assign_canonical_ids(result.clusters, previous)
@@ -452,12 +597,12 @@ class DbDeduplicator:
             member_records = [members[i].record for i in in_order]
             inside = [e for i in in_order for e in edges_of.get(i, ()) if e.b_id in cluster]
             if cid is None:
-                created.append((cluster, synthesize(member_records, inside, None, self.cfg)))
+                created.append((cluster, synthesize(member_records, inside, None, cfg)))
                 continue
             cid = int(cid)
             before = old[cid]
             enrich = old_members.get(cid, set()) <= cluster
-            canonical = synthesize(member_records, inside, before if enrich else None, self.cfg)
+            canonical = synthesize(member_records, inside, before if enrich else None, cfg)
             canonical = attrs.evolve(canonical, version=before.version + 1)
             updated[cid] = canonical
             links.update(dict.fromkeys(cluster, cid))
@@ -488,7 +633,7 @@ class DbDeduplicator:
             )
         messages.extend(("canonical.removed", {"canonical_id": gone}) for gone in emptied)
         lap("canonicals")
-        found = _review_queue(conn, ids, result.clusters, edges, must, cannot, self.cfg)
+        found = _review_queue(conn, ids, result.clusters, edges, must, cannot, cfg)
         messages.extend(_refresh_review(conn, ids, found.own, settled_by))
         messages.extend(
             _refresh_review(conn, found.neighbours, found.theirs, settled_by, merges_apart_from=ids)
@@ -710,6 +855,32 @@ def _candidate_pairs(
             for y, sy in xs[n + 1 :]:
                 if sx & sy:
                     add((x, y) if x < y else (y, x))
+    return sorted(pairs)
+
+
+def _pairs_between(
+    entries: Mapping[str, Mapping[str, int]],
+    other: Mapping[str, Mapping[str, int]],
+    new: Collection[str],
+) -> list[tuple[str, str]]:
+    """``(new id, other id)`` of the events of ``entries`` and of ``other`` sharing a
+    blocking key: what the candidate lookup would find if ``other`` were stored."""
+    by_prefix: dict[str, list[tuple[str, int]]] = {}
+    for i, e in other.items():
+        if i in new:
+            continue
+        for prefix, slots in e.items():
+            xs = by_prefix.get(prefix)
+            if xs is None:
+                by_prefix[prefix] = [(i, slots)]
+            else:
+                xs.append((i, slots))
+    pairs: set[tuple[str, str]] = set()
+    for i, e in entries.items():
+        for prefix, slots in e.items():
+            for j, sj in by_prefix.get(prefix, ()):
+                if slots & sj:
+                    pairs.add((i, j))
     return sorted(pairs)
 
 

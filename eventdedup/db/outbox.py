@@ -90,3 +90,19 @@ def fetch_after(conn: Connection, after: int, limit: int = 500) -> list[FeedMess
 
 def last_seq(conn: Connection) -> int:
     return conn.execute(sa.select(sa.func.coalesce(sa.func.max(outbox.c.seq), 0))).scalar_one()
+
+
+_PROCESSED_SINCE = sa.text(
+    "SELECT EXISTS (SELECT 1 FROM outbox WHERE seq > :since "
+    "AND seq NOT BETWEEN :first AND :last AND type = 'file.processed')"
+)
+
+
+def processed_since(conn: Connection, since: int, but: tuple[int, int] | None = None) -> bool:
+    """Whether a ``file.processed`` message after seq ``since`` has committed, leaving out
+    the seqs ``but`` (first, last): whether a file stored events since (its events and
+    its message commit together)."""
+    first, last = but if but is not None else (0, -1)
+    return bool(
+        conn.execute(_PROCESSED_SINCE, {"since": since, "first": first, "last": last}).scalar_one()
+    )

@@ -29,7 +29,7 @@ from eventdedup.matching import (
     prepare_event,
     score_pair,
 )
-from eventdedup.pipeline import parse_file
+from eventdedup.pipeline import OpenBatch, ParsedFile, parse_file
 from tests._support.pipeline import file_processor
 
 CFG = load_matching_config(None)
@@ -59,7 +59,9 @@ def corpus(synthetic: ModuleType) -> list[tuple[str, bytes]]:
 
 
 @pytest.mark.parametrize("order", ["forward", "reversed"])
-@pytest.mark.parametrize("path", ["file_by_file", "batches", "batches_scored_ahead"])
+@pytest.mark.parametrize(
+    "path", ["file_by_file", "batches", "batches_scored_ahead", "batches_opened_ahead"]
+)
 def test_file_by_file_and_batches_equal_batch_on_a_generated_corpus(
     corpus: list[tuple[str, bytes]],
     tmp_path: Path,
@@ -70,7 +72,9 @@ def test_file_by_file_and_batches_equal_batch_on_a_generated_corpus(
     """Either order of the files, one by one or in batches: the same decisions and clusters.
 
     ``batches_scored_ahead`` parses as a parse worker does, scoring each file's pairs
-    ahead with the records of the files it parsed before (``db/ahead.py``).
+    ahead with the records of the files it parsed before (``db/ahead.py``);
+    ``batches_opened_ahead`` opens each batch (claims, candidates, scores) before the
+    batch before it commits, as the processor does with a backlog.
     """
     dedup = DbDeduplicator(CFG, record_cache=500)
     processor = file_processor(migrated_engine, tmp_path, dedup)
@@ -84,6 +88,21 @@ def test_file_by_file_and_batches_equal_batch_on_a_generated_corpus(
         for name, data in files:
             (inbox / name).write_bytes(data)
             outcomes.append(processor.process(inbox / name))
+    elif path == "batches_opened_ahead":
+        # open batch N+1 while N is uncommitted, then commit N: N+1 sees N only in memory
+        before: tuple[list[ParsedFile], OpenBatch | None] | None = None
+        for start in range(0, len(files), 4):
+            parsed = []
+            for name, data in files[start : start + 4]:
+                (inbox / name).write_bytes(data)
+                parsed.append(processor.parse(inbox / name))
+            opened = processor.open_batch(parsed, before[1] if before else None)
+            assert opened is not None and opened.matching.found is not None
+            if before is not None:
+                outcomes.extend(processor.commit_batch(*before))
+            before = (parsed, opened)
+        assert before is not None
+        outcomes.extend(processor.commit_batch(*before))
     else:  # batches of 4 files (the last one shorter)
         for start in range(0, len(files), 4):
             parsed = []
@@ -132,6 +151,15 @@ def test_file_by_file_and_batches_equal_batch_on_a_generated_corpus(
         assert ahead[0] > ahead[1] > ahead[0] // 2, ahead
     elif path == "batches":
         assert ahead[1] == 0
+    if path == "batches_opened_ahead":  # every batch used what it found ahead
+        with migrated_engine.connect() as conn:
+            looked = conn.execute(
+                sa.text(
+                    "SELECT DISTINCT data->'batch'->>'looked_ahead' FROM outbox "
+                    "WHERE type = 'file.processed'"
+                )
+            ).scalars()
+            assert set(looked) == {"true"}
 
 
 def test_a_score_made_ahead_with_another_record_is_not_used(

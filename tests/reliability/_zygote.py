@@ -45,13 +45,13 @@ def _slow_matching(seconds: float) -> None:
     """Matching takes ``seconds`` longer, inside the file's open transaction."""
     from eventdedup.db.dedup import DbDeduplicator
 
-    real = DbDeduplicator.apply
+    real = DbDeduplicator.settle
 
-    def apply(self: DbDeduplicator, *args: object, **kwargs: object) -> object:
+    def settle(self: DbDeduplicator, *args: object, **kwargs: object) -> object:
         time.sleep(seconds)
         return real(self, *args, **kwargs)
 
-    DbDeduplicator.apply = apply  # type: ignore[method-assign, assignment]
+    DbDeduplicator.settle = settle  # type: ignore[method-assign, assignment]
 
 
 #: Faults a test can build into a forked daemon (``inject="name"`` or ``"name:arg"``).
