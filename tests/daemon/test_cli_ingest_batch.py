@@ -60,5 +60,8 @@ def test_ingest_of_a_backlog_commits_batches_and_a_bad_file_fails_alone(
     assert sorted(m["file"] for m in processed) == sorted(p.name for p in corpus_files)
     batched = [m for m in processed if m.get("batch", {}).get("files", 1) > 1]
     assert len(batched) >= 2, json.dumps(processed)[:2000]
+    # batches after the first were opened (candidates found, scored) while the one before
+    # was committing, and used that
+    assert any(m["batch"]["looked_ahead"] for m in batched), json.dumps(processed)[:2000]
     reference = dedupe_batch(events, load_matching_config(None))
     assert clusters == {frozenset(c) for c in reference.clusters}
