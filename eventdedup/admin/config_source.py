@@ -26,7 +26,7 @@ from eventdedup.db.locks import share_matching
 from eventdedup.db.tables import config_settings
 from eventdedup.matching import MatchingConfig
 from eventdedup.matching.config import deep_merge
-from eventdedup.model import SourceEvent
+from eventdedup.model import Listing
 
 MATCHING_KEY = "matching"
 
@@ -93,7 +93,7 @@ class ConfiguredDeduplicator(DbDeduplicator):
     # ``*args/**kwargs`` pass through whatever else the base class takes (e.g. timings),
     # so this wrapper does not have to change with it.
     def apply(
-        self, conn: Connection, events: Sequence[SourceEvent], *args: Any, **kwargs: Any
+        self, conn: Connection, events: Sequence[Listing], *args: Any, **kwargs: Any
     ) -> Messages:
         if events:
             # Under the matching lock, shared (config.set takes it exclusive), so a

@@ -64,7 +64,7 @@ from eventdedup.matching import (
 from eventdedup.matching.decision import AMBIGUOUS, MATCH
 from eventdedup.matching.pairmodel import shipped_model
 from eventdedup.matching.review import MERGE, QueueItem, build_queue
-from eventdedup.model import SourceEvent
+from eventdedup.model import Listing, SourceEvent
 
 Messages = list[tuple[str, Mapping[str, Any]]]
 
@@ -175,7 +175,7 @@ class PreparedEvents:
     #: pairs scored ahead, in a parse worker (``db/ahead.py``)
     ahead: dict[tuple[str, str], Ahead] = attrs.field(factory=dict)
 
-    def covers(self, events: Sequence[SourceEvent], cfg: MatchingConfig) -> bool:
+    def covers(self, events: Sequence[Listing], cfg: MatchingConfig) -> bool:
         return self.cfg == cfg and all(e.id in self.records for e in events)
 
     @classmethod
@@ -287,7 +287,7 @@ class DbDeduplicator:
     def apply(
         self,
         conn: Connection,
-        events: Sequence[SourceEvent],
+        events: Sequence[Listing],
         timings: dict[str, float] | None = None,
         *,
         prepared: PreparedEvents | Sequence[PreparedEvents] | None = None,
@@ -309,7 +309,7 @@ class DbDeduplicator:
             return []
         lap = _Laps(timings)
         if prepared is None or not prepared.covers(events, self.cfg):
-            prepared = prepare_events(events, self.cfg)
+            prepared = prepare_events([e.in_full() for e in events], self.cfg)
         new_ids = [e.id for e in events]
         records = [prepared.records[i] for i in new_ids]
         # the token of every record in hand: a score made ahead is used only for these records
