@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Protocol
 
 import attrs
 
@@ -79,3 +79,27 @@ class SourceEvent:
     registration_contact: str | None = None
     confidence_score: float | None = None
     raw: Mapping[str, Any] = attrs.field(factory=dict, eq=False, hash=False, repr=False)
+
+    def in_full(self) -> SourceEvent:
+        """This event (see :class:`Listing`)."""
+        return self
+
+
+class Listing(Protocol):
+    """An accepted event as storing and matching a file read it.
+
+    A :class:`SourceEvent`, or what the parse worker hands over of one
+    (``pipeline.SentEvent``: the id and source, not the fields and ``raw``); either
+    gives the whole event on demand, for what is done with it only now and then
+    (preparing it again after a configuration change, quarantining it).
+    """
+
+    @property
+    def id(self) -> str: ...
+
+    @property
+    def source_code(self) -> str: ...
+
+    def in_full(self) -> SourceEvent:
+        """The whole event."""
+        ...

@@ -55,6 +55,7 @@ from eventdedup.ingest.files import (
     write_rejected_events,
 )
 from eventdedup.ingest.loader import (
+    EventWarning,
     FileRejected,
     LoadedFile,
     RejectedEvent,
@@ -62,7 +63,8 @@ from eventdedup.ingest.loader import (
     load_file,
     source_code_from_filename,
 )
-from eventdedup.model import SourceEvent
+from eventdedup.model import Listing, SourceEvent
+from eventdedup.pickling import fast_pickle
 
 log = logging.getLogger(__name__)
 
@@ -81,7 +83,7 @@ class Deduplicator(Protocol):
     def apply(
         self,
         conn: Connection,
-        events: Sequence[SourceEvent],
+        events: Sequence[Listing],
         timings: dict[str, float] | None = None,
         *,
         prepared: Any = None,
@@ -99,7 +101,7 @@ class Deduplicator(Protocol):
     def begin(
         self,
         conn: Connection,
-        events: Sequence[SourceEvent],
+        events: Sequence[Listing],
         timings: dict[str, float] | None = None,
         *,
         prepared: Any = None,
@@ -141,6 +143,83 @@ class Deduplicator(Protocol):
         ...
 
 
+@fast_pickle(reset=("_loaded", "_by_id"))
+@attrs.define(eq=False)
+class FileBytes:
+    """A file's bytes as read, to be parsed again when its whole events are needed.
+
+    :func:`load_file` is pure, so parsing them again gives the events parsed first.
+    """
+
+    data: bytes
+    name: str
+    max_events: int
+    _loaded: LoadedFile | None = None
+    _by_id: dict[str, SourceEvent] | None = None
+
+    def loaded(self) -> LoadedFile:
+        if self._loaded is None:
+            self._loaded = load_file(self.data, self.name, max_events=self.max_events)
+        return self._loaded
+
+    def event(self, event_id: str) -> SourceEvent:
+        """The accepted event ``event_id`` (ids are unique among a file's accepted events)."""
+        if self._by_id is None:
+            self._by_id = {e.id: e for e in self.loaded().events}
+        return self._by_id[event_id]
+
+
+@fast_pickle()
+@attrs.frozen
+class SentEvent:
+    """An accepted event as the parse worker hands it to the commit stage (a :class:`Listing`).
+
+    Storing and matching a file whose rows and records were made ahead read only an
+    event's id and source, and its content hash for an id stored before; the whole
+    event (``raw`` included) is parsed again from the file's bytes when needed: to
+    prepare it again after a configuration change, or to quarantine it.
+    """
+
+    id: str
+    source_code: str
+    #: :func:`eventdedup.db.events.content_hash` of its ``raw``
+    content_hash: str
+    text: FileBytes = attrs.field(eq=False, repr=False)
+
+    def in_full(self) -> SourceEvent:
+        return self.text.event(self.id)
+
+
+@fast_pickle()
+@attrs.frozen
+class SentFile:
+    """A :class:`LoadedFile` as the parse worker hands it over: its accepted events as
+    :class:`SentEvent`, the rest as loaded (quarantined events with their ``raw``)."""
+
+    source_code: str
+    events: tuple[SentEvent, ...]
+    rejected: tuple[RejectedEvent, ...]
+    metadata: Mapping[str, Any]
+    event_count: int
+    warnings: tuple[EventWarning, ...]
+    text: FileBytes = attrs.field(eq=False, repr=False)
+
+    @classmethod
+    def of(cls, loaded: LoadedFile, hashes: Mapping[str, str], text: FileBytes) -> SentFile:
+        return cls(
+            loaded.source_code,
+            tuple(SentEvent(e.id, e.source_code, hashes[e.id], text) for e in loaded.events),
+            loaded.rejected,
+            loaded.metadata,
+            loaded.event_count,
+            loaded.warnings,
+            text,
+        )
+
+    def in_full(self) -> LoadedFile:
+        return self.text.loaded()
+
+
 @attrs.frozen
 class ParsedFile:
     """A file read and validated, or the reason it is refused; nothing stored yet.
@@ -154,7 +233,8 @@ class ParsedFile:
     identity: Identity | None = None
     size: int = 0
     file_hash: str | None = None
-    loaded: LoadedFile | None = None
+    #: a :class:`SentFile` when parsed to be handed over (``parse_file(lean=True)``)
+    loaded: LoadedFile | SentFile | None = None
     #: ``(reason, json_path)`` when the file is refused
     failure: tuple[str, str | None] | None = None
     vanished: bool = False
@@ -169,12 +249,17 @@ def parse_file(
     max_file_bytes: int,
     max_events: int,
     prepare: Callable[[Sequence[SourceEvent]], Any] | None = None,
+    *,
+    lean: bool = False,
 ) -> ParsedFile:
     """Read, hash, validate and (with ``prepare``) prepare one inbox entry.
 
     Only reads the file system: safe to run in another process, and ahead of
     time, because nothing is decided until :meth:`FileProcessor.commit`, which
     checks that the entry is still the one that was read before moving it.
+    ``lean``: to be handed over to another process (pickled): ``loaded`` is then a
+    :class:`SentFile`, without the accepted events' fields and ``raw``, which the
+    commit stage reads only now and then (docs/performance.md).
     """
     started = time.perf_counter()
 
@@ -210,23 +295,23 @@ def parse_file(
         return refused(
             exc.reason, exc.json_path, identity=identity, size=len(data), file_hash=file_hash
         )
-    del data
     timings["parse"] = _ms(lap)
     lap = time.perf_counter()
-    rows = store.event_rows(loaded.events)
+    rows, hashes = store.event_rows_and_hashes(loaded.events)
     timings["format_ahead"] = _ms(lap)
     prepared = None
     if prepare is not None and loaded.events:
         lap = time.perf_counter()
         prepared = prepare(loaded.events)
         timings["prepare_ahead"] = _ms(lap)
+    sent = SentFile.of(loaded, hashes, FileBytes(data, path.name, max_events)) if lean else None
     return ParsedFile(
         path,
         _ms(started),
         identity,
         st.st_size,
         file_hash,
-        loaded,
+        loaded if sent is None else sent,
         prepared=prepared,
         rows=rows,
         timings=timings,
@@ -273,10 +358,10 @@ class OpenBatch:
     conn: Connection
     started: list[float]
     results: list[_Stored | FileOutcome]
-    events: list[SourceEvent]
+    events: list[Listing]
     groups: list[store.EventGroup]
     #: every event the batch accepts, with its file id (what the next batch must see as stored)
-    accepted: dict[str, tuple[SourceEvent, int]]
+    accepted: dict[str, tuple[Listing, int]]
     messages: Messages
     timings: dict[str, float]
     matching: Any = None
@@ -440,13 +525,13 @@ class FileProcessor:
         conn = self.engine.connect()
         try:
             conn.begin()
-            events: list[SourceEvent] = []
+            events: list[Listing] = []
             groups: list[store.EventGroup] = []
             # the events of the batch before (not committed yet) are as good as stored
-            earlier: dict[str, tuple[SourceEvent, int]] = (
+            earlier: dict[str, tuple[Listing, int]] = (
                 dict(after.accepted) if after is not None else {}
             )
-            accepted: dict[str, tuple[SourceEvent, int]] = {}
+            accepted: dict[str, tuple[Listing, int]] = {}
             messages: Messages = []
             for parsed in batch:
                 assert parsed.loaded is not None and parsed.file_hash is not None
@@ -618,7 +703,7 @@ class FileProcessor:
         path: Path,
         file_hash: str,
         size: int,
-        loaded: LoadedFile,
+        loaded: LoadedFile | SentFile,
         started: float,
         timings: dict[str, float] | None = None,
         *,
@@ -698,7 +783,7 @@ class FileProcessor:
         conn: Connection,
         name: str,
         file_hash: str,
-        loaded: LoadedFile,
+        loaded: LoadedFile | SentFile,
         existing: sa.Row[Any, Any],
     ) -> tuple[Outcome, list[RejectedEvent], Messages]:
         """A file whose content is committed already: finish it, or announce a duplicate."""
@@ -803,8 +888,8 @@ class FileProcessor:
         name: str,
         file_hash: str,
         size: int,
-        loaded: LoadedFile,
-        accepted: Sequence[SourceEvent],
+        loaded: LoadedFile | SentFile,
+        accepted: Sequence[Listing],
         skipped: int,
         rejected: Sequence[RejectedEvent],
     ) -> int:
@@ -827,9 +912,9 @@ class FileProcessor:
     def _split_known(
         self,
         conn: Connection,
-        loaded: LoadedFile,
-        earlier: Mapping[str, tuple[SourceEvent, int]] | None = None,
-    ) -> tuple[list[SourceEvent], int, list[RejectedEvent]]:
+        loaded: LoadedFile | SentFile,
+        earlier: Mapping[str, tuple[Listing, int]] | None = None,
+    ) -> tuple[list[Listing], int, list[RejectedEvent]]:
         """Drop events stored before: identical ones are skipped, changed ones rejected.
 
         There is no update path for a re-extracted listing yet, so a changed event
@@ -837,23 +922,24 @@ class FileProcessor:
         ``earlier`` are events accepted by the files before this one in a batch, not
         in the table yet: ``{id: (event, file id)}``.
         """
-        known = store.stored_content_hashes(conn, [e.id for e in loaded.events])
-        for event in loaded.events:
+        events: Sequence[Listing] = loaded.events
+        known = store.stored_content_hashes(conn, [e.id for e in events])
+        for event in events:
             if earlier and event.id in earlier and event.id not in known:
                 first, file_id = earlier[event.id]
-                known[event.id] = (store.content_hash(first.raw), file_id)
-        accepted: list[SourceEvent] = []
+                known[event.id] = (_content_hash(first), file_id)
+        accepted: list[Listing] = []
         rejected = list(loaded.rejected)
         skipped = 0
         # The loader keeps file order and only leaves out quarantined events, so the
         # accepted events' positions in the file are the indexes not quarantined.
         quarantined = {r.index for r in loaded.rejected}
         positions = [i for i in range(loaded.event_count) if i not in quarantined]
-        for index, event in zip(positions, loaded.events, strict=True):
+        for index, event in zip(positions, events, strict=True):
             previous = known.get(event.id)
             if previous is None:
                 accepted.append(event)
-            elif previous[0] == store.content_hash(event.raw):
+            elif previous[0] == _content_hash(event):
                 skipped += 1
             else:
                 rejected.append(
@@ -863,7 +949,7 @@ class FileProcessor:
                         reason=f"id {event.id!r} is already stored (file #{previous[1]}) with "
                         "different content; updates of stored events are not supported",
                         json_path=f"$.events[{index}].id",
-                        raw=event.raw,
+                        raw=event.in_full().raw,
                     )
                 )
         rejected.sort(key=lambda r: r.index)
@@ -1052,6 +1138,12 @@ def _source(name: str) -> str:
         return source_code_from_filename(name)
     except FileRejected:
         return ""
+
+
+def _content_hash(event: Listing) -> str:
+    if isinstance(event, SentEvent):
+        return event.content_hash  # made in the parse worker
+    return store.content_hash(event.in_full().raw)
 
 
 def _rejection_json(r: RejectedEvent) -> dict[str, Any]:

@@ -3,16 +3,18 @@
 uv run python ops/handover.py [--events 4000] [--repeat 5]
 
 Parses generated 200-event files in this process as the parse worker does
-(``parse_file`` with the deduplicator's preparer), then times, per event, the worker's
-``pickle.dumps`` of each parsed file and the command's ``pickle.loads`` of it (the best of
-``--repeat`` rounds, process CPU time), and the parse steps themselves (``load_file``
-including its depth check, ``prepare``).  Prints the bytes per event too.  Figures:
+(``parse_file(lean=True)`` with the deduplicator's preparer), then times, per event, the
+worker's ``pickle.dumps`` of each parsed file and the command's ``pickle.loads`` of it (the
+best of ``--repeat`` rounds, process CPU time), the same for the files parsed with their
+whole events (``lean=False``, what was handed over before), and the parse steps themselves
+(``load_file`` including its depth check).  Prints the bytes per event too.  Figures:
 docs/performance.md.
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
 import gc
 import pickle
 import sys
@@ -62,18 +64,27 @@ def main(argv: list[str] | None = None) -> int:
             path.write_bytes(f.to_bytes())
             paths.append(path)
         datas = [p.read_bytes() for p in paths]
-        parsed: list[ParsedFile] = [parse_file(p, 50 << 20, 10_000, prepare) for p in paths]
-    events = sum(len(p.loaded.events) for p in parsed if p.loaded is not None)
+        lean = [parse_file(p, 50 << 20, 10_000, prepare, lean=True) for p in paths]
+        whole = [parse_file(p, 50 << 20, 10_000, prepare) for p in paths]
+    events = sum(len(p.loaded.events) for p in lean if p.loaded is not None)
     proto = pickle.HIGHEST_PROTOCOL
-    blobs = [pickle.dumps(p, protocol=proto) for p in parsed]
+
+    def dumps(parsed: list[ParsedFile]) -> list[bytes]:
+        return [pickle.dumps(p, protocol=proto) for p in parsed]
+
+    blobs = {"lean": dumps(lean), "whole events": dumps(whole)}
     texts = [d.decode() for d in datas]
-    figures = {
-        "pickle (worker)": best_ms_per_event(
-            lambda: [pickle.dumps(p, protocol=proto) for p in parsed], events, args.repeat
-        ),
-        "unpickle (command)": best_ms_per_event(
-            lambda: [pickle.loads(b) for b in blobs], events, args.repeat
-        ),
+    figures = {}
+    for kind, parsed in (("lean", lean), ("whole events", whole)):
+        figures[f"pickle, {kind} (worker)"] = best_ms_per_event(
+            functools.partial(dumps, parsed), events, args.repeat
+        )
+        figures[f"unpickle, {kind} (command)"] = best_ms_per_event(
+            functools.partial(lambda bs: [pickle.loads(b) for b in bs], blobs[kind]),
+            events,
+            args.repeat,
+        )
+    figures |= {
         "load_file (worker)": best_ms_per_event(
             lambda: [load_file(d, p.name) for d, p in zip(datas, paths, strict=True)],
             events,
@@ -83,10 +94,11 @@ def main(argv: list[str] | None = None) -> int:
             lambda: [check_depth(t) for t in texts], events, args.repeat
         ),
     }
-    print(f"{events} events in {len(parsed)} files")
+    print(f"{events} events in {len(lean)} files")
     for name, ms in figures.items():
-        print(f"  {name:24s} {1000 * ms:8.1f} µs per event")
-    print(f"  {'bytes per event':24s} {sum(map(len, blobs)) / events:8.0f}")
+        print(f"  {name:34s} {1000 * ms:8.1f} µs per event")
+    for kind, bs in blobs.items():
+        print(f"  {'bytes per event, ' + kind:34s} {sum(map(len, bs)) / events:8.0f}")
     return 0
 
 

@@ -127,7 +127,8 @@ def parse_pickled(
             _recent = RecentRecords()
         prepare = functools.partial(prepare, recent=_recent, score=score_ahead)
     return pickle.dumps(
-        parse_file(path, max_file_bytes, max_events, prepare), protocol=pickle.HIGHEST_PROTOCOL
+        parse_file(path, max_file_bytes, max_events, prepare, lean=True),
+        protocol=pickle.HIGHEST_PROTOCOL,
     )
 
 

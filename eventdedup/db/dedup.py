@@ -64,7 +64,7 @@ from eventdedup.matching import (
 from eventdedup.matching.decision import AMBIGUOUS, MATCH
 from eventdedup.matching.pairmodel import shipped_model
 from eventdedup.matching.review import MERGE, QueueItem, build_queue
-from eventdedup.model import SourceEvent
+from eventdedup.model import Listing, SourceEvent
 
 Messages = list[tuple[str, Mapping[str, Any]]]
 
@@ -100,7 +100,7 @@ class Matching:
     their records and index rows, and what :meth:`~DbDeduplicator.look` found ahead."""
 
     cfg: MatchingConfig
-    events: Sequence[SourceEvent]
+    events: Sequence[Listing]
     #: event id -> record, in the events' order
     records: dict[str, EventRecord]
     #: event id -> the token of the file its record was prepared with (``db/ahead.py``)
@@ -208,7 +208,7 @@ class PreparedEvents:
     #: pairs scored ahead, in a parse worker (``db/ahead.py``)
     ahead: dict[tuple[str, str], Ahead] = attrs.field(factory=dict)
 
-    def covers(self, events: Sequence[SourceEvent], cfg: MatchingConfig) -> bool:
+    def covers(self, events: Sequence[Listing], cfg: MatchingConfig) -> bool:
         return self.cfg == cfg and all(e.id in self.records for e in events)
 
     @classmethod
@@ -325,7 +325,7 @@ class DbDeduplicator:
     def apply(
         self,
         conn: Connection,
-        events: Sequence[SourceEvent],
+        events: Sequence[Listing],
         timings: dict[str, float] | None = None,
         *,
         prepared: PreparedEvents | Sequence[PreparedEvents] | None = None,
@@ -350,7 +350,7 @@ class DbDeduplicator:
     def begin(
         self,
         conn: Connection,
-        events: Sequence[SourceEvent],
+        events: Sequence[Listing],
         timings: dict[str, float] | None = None,
         *,
         prepared: PreparedEvents | Sequence[PreparedEvents] | None = None,
@@ -363,7 +363,7 @@ class DbDeduplicator:
             prepared = PreparedEvents.merge(prepared)
         lap = _Laps(timings)
         if prepared is None or not prepared.covers(events, cfg):
-            prepared = prepare_events(events, cfg)
+            prepared = prepare_events([e.in_full() for e in events], cfg)
         new_ids = [e.id for e in events]
         matching = Matching(
             cfg,

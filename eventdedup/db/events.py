@@ -20,7 +20,7 @@ from sqlalchemy.engine import Connection
 
 from eventdedup.db.tables import event_dates, file_ingestions, source_events
 from eventdedup.jsonsafe import json_safe
-from eventdedup.model import SourceEvent
+from eventdedup.model import Listing, SourceEvent
 
 
 def content_hash(raw: Mapping[str, Any]) -> str:
@@ -231,17 +231,24 @@ class EventRows:
     #: event id -> its ``event_dates`` lines
     dates: Mapping[str, tuple[str, ...]]
 
-    def covers(self, events: Iterable[SourceEvent]) -> bool:
+    def covers(self, events: Iterable[Listing]) -> bool:
         return all(e.id in self.events for e in events)
 
 
 def event_rows(events: Iterable[SourceEvent]) -> EventRows:
+    return event_rows_and_hashes(events)[0]
+
+
+def event_rows_and_hashes(events: Iterable[SourceEvent]) -> tuple[EventRows, dict[str, str]]:
+    """:func:`event_rows`, and each event's :func:`content_hash` (made for its row anyway)."""
     rows: dict[str, str] = {}
     dates: dict[str, tuple[str, ...]] = {}
+    hashes: dict[str, str] = {}
     for ev in events:
         loc = ev.location
         geo = loc.geo if loc else None
         raw_json, raw_hash = _safe_json(ev.raw)
+        hashes[ev.id] = raw_hash
         rows[ev.id] = copy_row(
             (
                 ev.source_code,
@@ -276,7 +283,7 @@ def event_rows(events: Iterable[SourceEvent]) -> EventRows:
             copy_row((ev.id, position, d.date, d.start_time, d.end_time, d.end_date))
             for position, d in enumerate(ev.dates)
         )
-    return EventRows(rows, dates)
+    return EventRows(rows, dates), hashes
 
 
 #: What matching adds to an event's row; inserted with the row when known by then.
@@ -286,13 +293,13 @@ _MATCHED_COLUMNS = ("record", "component_id", "canonical_id")
 Matched = Mapping[str, tuple[str, int, int | None]]
 
 #: Events to insert: (file id, the file's accepted events, their rows if made ahead)
-EventGroup = tuple[int, Sequence[SourceEvent], EventRows | None]
+EventGroup = tuple[int, Sequence[Listing], EventRows | None]
 
 
 def insert_events(
     conn: Connection,
     file_id: int,
-    events: Sequence[SourceEvent],
+    events: Sequence[Listing],
     rows: EventRows | None = None,
     matched: Matched | None = None,
 ) -> int:
@@ -331,7 +338,7 @@ def insert_event_groups(
         if not events:
             continue
         if rows is None or not rows.covers(events):
-            rows = event_rows(events)
+            rows = event_rows([e.in_full() for e in events])
         prefix = f"\t{int(file_id)}\t"
         for e in events:
             lines.append(

@@ -16,12 +16,14 @@ import attrs
 import pytest
 
 from eventdedup.db.dedup import DbDeduplicator, record_json
+from eventdedup.db.events import content_hash
+from eventdedup.ingest.loader import LoadedFile
 from eventdedup.matching.config import MatchingConfig, load_matching_config
 from eventdedup.matching.decision import score_pair
 from eventdedup.matching.guards import title_parts
 from eventdedup.matching.record import EventRecord
 from eventdedup.pickling import fast_pickle
-from eventdedup.pipeline import ParsedFile, parse_file
+from eventdedup.pipeline import ParsedFile, SentFile, parse_file
 from eventdedup.testing import corpus_files
 
 
@@ -104,6 +106,32 @@ def test_quarantined_events_and_warnings_come_back(tmp_path: Path, cfg: Matching
     _assert_same(parsed, back)
     assert back.loaded.rejected[0].raw == bad
     assert back.loaded.events[0].raw == good
+
+
+def test_a_lean_file_comes_back_with_its_whole_events_on_demand(cfg: MatchingConfig) -> None:
+    """What the parse worker sends (``lean``): each accepted event's id, source and content
+    hash; the whole events, parsed again from the file's bytes, are those parsed first."""
+    prepare = DbDeduplicator(cfg).preparer()
+    events = 0
+    for path in corpus_files():
+        whole = parse_file(path, 50 << 20, 10_000, prepare)
+        lean = _round_trip(parse_file(path, 50 << 20, 10_000, prepare, lean=True))
+        assert isinstance(whole.loaded, LoadedFile) and isinstance(lean.loaded, SentFile)
+        assert lean.loaded.text._loaded is None  # not parsed again until asked
+        _assert_same(whole.rows, lean.rows)
+        for name in ("records", "entries", "record_json"):  # tokens are new with every call
+            _assert_same(getattr(whole.prepared, name), getattr(lean.prepared, name), name)
+        for name in ("source_code", "rejected", "metadata", "event_count", "warnings"):
+            _assert_same(getattr(whole.loaded, name), getattr(lean.loaded, name), name)
+        assert [(e.id, e.source_code, e.content_hash) for e in lean.loaded.events] == [
+            (e.id, e.source_code, content_hash(e.raw)) for e in whole.loaded.events
+        ]
+        _assert_same(whole.loaded, lean.loaded.in_full())
+        for sent, event in zip(lean.loaded.events, whole.loaded.events, strict=True):
+            _assert_same(event, sent.in_full())
+            assert list(sent.in_full().raw) == list(event.raw)  # key order too
+        events += len(whole.loaded.events)
+    assert events > 300
 
 
 def test_decisions_are_the_same_after_the_hand_over(cfg: MatchingConfig) -> None:
