@@ -49,7 +49,8 @@ def run(host: str | None, port: int | None) -> None:
         overrides["http_port"] = port
     settings = _settings(**overrides)
     setup_logging(settings.log_level, settings.log_json)
-    from eventdedup.runner import prepare_interpreter, run_daemon
+    from eventdedup.interpreter import prepare_interpreter
+    from eventdedup.runner import run_daemon
     from supervisor import SupervisorEscalation
 
     prepare_interpreter()
@@ -105,7 +106,8 @@ def ingest(paths: tuple[Path, ...], keep: bool) -> None:
     setup_logging(
         "WARNING" if settings.log_level == "INFO" else settings.log_level, settings.log_json
     )
-    from eventdedup.runner import ingest_paths, prepare_interpreter
+    from eventdedup.interpreter import prepare_interpreter
+    from eventdedup.runner import ingest_paths
 
     prepare_interpreter()  # as `run` does: the same pipeline, the same collector settings
     failed = _with_database("ingest", ingest_paths, settings, list(paths), keep)

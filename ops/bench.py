@@ -265,7 +265,7 @@ def backfill(
         file=sys.stderr,
         flush=True,
     )
-    from eventdedup.runner import prepare_interpreter
+    from eventdedup.interpreter import prepare_interpreter
 
     prepare_interpreter()  # as `eventdedup run` does before its loop starts
     postmaster = postmaster_pid(engine)
@@ -508,7 +508,7 @@ def ingest(
     engine = create_engine(url)
     upgrade_head(engine)  # outside the measurement, as for the backfill
     if batching():  # the command calls it since the batch path came
-        from eventdedup.runner import prepare_interpreter
+        from eventdedup.interpreter import prepare_interpreter
 
         prepare_interpreter()
     postmaster = postmaster_pid(engine)

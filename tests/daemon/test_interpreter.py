@@ -1,4 +1,4 @@
-"""The daemon process's interpreter settings (``eventdedup.runner.prepare_interpreter``).
+"""The daemon process's interpreter settings (``eventdedup.interpreter.prepare_interpreter``).
 
 Each check runs in a fresh interpreter: the settings are process-wide, and
 freezing pytest's own heap would hide what the daemon's start does.
@@ -13,7 +13,7 @@ import sys
 PROBE = """
 import gc, json, sys
 import eventdedup.cli  # what `eventdedup run` has imported when it calls prepare_interpreter
-from eventdedup.runner import SWITCH_INTERVAL, prepare_interpreter
+from eventdedup.interpreter import SWITCH_INTERVAL, prepare_interpreter
 
 before = len(gc.get_objects())
 prepare_interpreter()
