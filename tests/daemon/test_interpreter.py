@@ -9,21 +9,23 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from typing import Any
 
 PROBE = """
 import gc, json, sys
 import eventdedup.cli  # what `eventdedup run` has imported when it calls prepare_interpreter
-from eventdedup.interpreter import SWITCH_INTERVAL, prepare_interpreter
+from eventdedup.interpreter import GC_THRESHOLDS, SWITCH_INTERVAL, prepare_interpreter
 
 before = len(gc.get_objects())
 prepare_interpreter()
 print(json.dumps({"before": before, "after": len(gc.get_objects()),
                   "frozen": gc.get_freeze_count(), "interval": sys.getswitchinterval(),
-                  "wanted": SWITCH_INTERVAL, "enabled": gc.isenabled()}))
+                  "wanted": SWITCH_INTERVAL, "enabled": gc.isenabled(),
+                  "thresholds": gc.get_threshold(), "wanted_thresholds": GC_THRESHOLDS}))
 """
 
 
-def _probe() -> dict[str, float]:
+def _probe() -> dict[str, Any]:
     out = subprocess.run(
         [sys.executable, "-c", PROBE], capture_output=True, text=True, check=True, timeout=120
     )
@@ -38,3 +40,6 @@ def test_the_start_heap_is_frozen_and_the_gil_is_handed_over_sooner() -> None:
     # ... but garbage made later is still collected
     assert probe["enabled"]
     assert probe["interval"] == probe["wanted"] < 0.005  # CPython's default is 5 ms
+    # full collections considered far less often than CPython's default (10)
+    assert probe["thresholds"] == probe["wanted_thresholds"]
+    assert probe["thresholds"][2] >= 100
