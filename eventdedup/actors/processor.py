@@ -5,8 +5,9 @@ transaction), file N+1 is read, validated and prepared for matching in a
 worker process.  The stages overlap on the machine's two cores; nothing is
 decided in the first stage, so a file parsed ahead but never committed (a
 shutdown, a crash) is simply parsed again from the inbox later.  With a
-backlog, the first stage runs up to a batch ahead and the second commits the
-files parsed meanwhile together (``batch_files``).
+backlog, the first stage runs up to a batch ahead and the files parsed meanwhile
+are committed together (``batch_files``); each batch is opened (its candidates
+found and scored) while the batch before it commits (:func:`open_ahead`).
 """
 
 from __future__ import annotations
