@@ -159,8 +159,8 @@ async def take_batch(
 ) -> list[ParsedFile]:
     """The next parsed file, with those parsed meanwhile (up to ``batch_files`` in all).
 
-    A backlog forms a batch by itself: while the second stage commits, the
-    first parses up to ``batch_files`` files ahead, and the second takes them
+    A backlog forms a batch by itself: while a batch commits, the first stage
+    parses up to ``batch_files`` files ahead, and :func:`open_ahead` takes them
     all at once.  A file arriving alone is committed alone, without waiting.
     """
     batch = [await parsed.receive()]
