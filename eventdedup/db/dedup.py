@@ -838,16 +838,8 @@ def _candidate_pairs(
     # stored pairs first: most of a batch's pairs, made in one comprehension
     pairs = {(x, y) if x < y else (y, x) for x, y in stored_pairs if y in stored}
     # (a stored event without a record is never matched: not in ``stored``)
-    by_prefix: dict[str, list[tuple[str, int]]] = {}
-    for i, e in entries.items():
-        for prefix, slots in e.items():
-            xs = by_prefix.get(prefix)
-            if xs is None:
-                by_prefix[prefix] = [(i, slots)]
-            else:
-                xs.append((i, slots))
     add = pairs.add
-    for xs in by_prefix.values():
+    for xs in _by_prefix(entries).values():
         if len(xs) < 2:
             continue
         # an event has one row per prefix, so x and y are two events
@@ -858,16 +850,13 @@ def _candidate_pairs(
     return sorted(pairs)
 
 
-def _pairs_between(
-    entries: Mapping[str, Mapping[str, int]],
-    other: Mapping[str, Mapping[str, int]],
-    new: Collection[str],
-) -> list[tuple[str, str]]:
-    """``(new id, other id)`` of the events of ``entries`` and of ``other`` sharing a
-    blocking key: what the candidate lookup would find if ``other`` were stored."""
+def _by_prefix(
+    entries: Mapping[str, Mapping[str, int]], leave_out: Collection[str] = ()
+) -> dict[str, list[tuple[str, int]]]:
+    """``{prefix: [(event, slots), …]}`` of index rows, the events in ``leave_out`` left out."""
     by_prefix: dict[str, list[tuple[str, int]]] = {}
-    for i, e in other.items():
-        if i in new:
+    for i, e in entries.items():
+        if i in leave_out:
             continue
         for prefix, slots in e.items():
             xs = by_prefix.get(prefix)
@@ -875,6 +864,17 @@ def _pairs_between(
                 by_prefix[prefix] = [(i, slots)]
             else:
                 xs.append((i, slots))
+    return by_prefix
+
+
+def _pairs_between(
+    entries: Mapping[str, Mapping[str, int]],
+    other: Mapping[str, Mapping[str, int]],
+    new: Collection[str],
+) -> list[tuple[str, str]]:
+    """``(new id, other id)`` of the events of ``entries`` and of ``other`` sharing a
+    blocking key: what the candidate lookup would find if ``other`` were stored."""
+    by_prefix = _by_prefix(other, new)
     pairs: set[tuple[str, str]] = set()
     for i, e in entries.items():
         for prefix, slots in e.items():
