@@ -126,6 +126,21 @@ def _fraction(text: str) -> float:
     return value
 
 
+_PG_UNITS = {"kB": 1024, "MB": 1024**2, "GB": 1024**3, "TB": 1024**4}
+
+
+def _pg_memory(text: str) -> str:
+    """A PostgreSQL memory size with its unit (``512MB``, ``1GB``), at least 128kB."""
+    value = text.strip()
+    number = value.rstrip("kMGTB")
+    unit = value[len(number) :]
+    if not number.isdigit() or unit not in _PG_UNITS:
+        raise ValueError(f"expected a size such as 512MB or 1GB (kB, MB, GB, TB), got {text!r}")
+    if int(number) * _PG_UNITS[unit] < 128 * 1024:
+        raise ValueError(f"must be at least 128kB, got {text!r}")
+    return value
+
+
 def normalize_database_url(url: str) -> str:
     """Accept the spellings people paste and always drive psycopg 3.
 
@@ -180,6 +195,13 @@ class Settings:
         Path,
         "Embedded database and generated state (admin token).",
         Path(".eventdedup"),
+    )
+    embedded_shared_buffers: str = _setting(
+        "EMBEDDED_SHARED_BUFFERS",
+        _pg_memory,
+        "Buffer cache of the embedded PostgreSQL (its shared_buffers), used only as far as the "
+        "database fills it; unused with DATABASE_URL.",
+        "1GB",
     )
     matching_config_path: Path | None = _setting(
         "MATCHING_CONFIG_PATH",

@@ -246,6 +246,8 @@ async def resolve_database(settings: Settings) -> tuple[str, EmbeddedPostgres | 
     if settings.database_url:
         return settings.database_url, None
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    embedded = EmbeddedPostgres(settings.pgdata_dir)
+    embedded = EmbeddedPostgres(
+        settings.pgdata_dir, shared_buffers=settings.embedded_shared_buffers
+    )
     url = await trio.to_thread.run_sync(embedded.start)
     return url, embedded

