@@ -49,6 +49,7 @@ def run(host: str | None, port: int | None) -> None:
         overrides["http_port"] = port
     settings = _settings(**overrides)
     setup_logging(settings.log_level, settings.log_json)
+    from eventdedup.db.embedded import EmbeddedStartError
     from eventdedup.interpreter import prepare_interpreter
     from eventdedup.runner import run_daemon
     from supervisor import SupervisorEscalation
@@ -58,6 +59,9 @@ def run(host: str | None, port: int | None) -> None:
         trio.run(run_daemon, settings)
     except ConfigError as exc:
         raise click.UsageError(f"invalid configuration: {exc}") from None
+    except EmbeddedStartError as exc:
+        click.echo(f"eventdedup run: {exc}", err=True)
+        sys.exit(1)
     except SupervisorEscalation as exc:
         cause = exc.__cause__
         log.critical("daemon stopped: %s%s", exc, f" (cause: {cause!r})" if cause else "")
@@ -70,11 +74,15 @@ def _with_database(command: str, fn: Callable[..., Awaitable[T]], *args: Any) ->
     """``trio.run(fn, *args)``; a database that cannot be reached is one line and exit 1."""
     from sqlalchemy.exc import DBAPIError
 
+    from eventdedup.db.embedded import EmbeddedStartError
+
     try:
         return trio.run(fn, *args)
     except DBAPIError as exc:
         reason = str(exc.orig or exc).strip().splitlines()[0]
         click.echo(f"eventdedup {command}: cannot use the database: {reason}", err=True)
+    except EmbeddedStartError as exc:
+        click.echo(f"eventdedup {command}: {exc}", err=True)
     sys.exit(1)
 
 

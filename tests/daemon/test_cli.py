@@ -129,3 +129,25 @@ def test_a_killed_daemon_does_not_keep_postgres_running_for_ever(tmp_path: Path)
     assert "the same stop request" in output
     assert "stopped cleanly" in output
     assert not postmaster.exists(), "postgres left running"
+
+
+def test_an_embedded_server_that_cannot_start_is_one_line_and_the_next_start_recovers(
+    tmp_path: Path,
+) -> None:
+    """A buffer cache the server refuses: `run` exits 1 with the server's reason and the
+    setting's name, no traceback and no server left; with the setting fixed, the next `run`
+    starts on the same data dir."""
+    postmaster = tmp_path / "state" / "pgdata" / "postmaster.pid"
+    env = cli_env(tmp_path, EVENT_DEDUP_EMBEDDED_SHARED_BUFFERS="9TB")  # > PostgreSQL's maximum
+    result = run_cli(["run"], env, tmp_path, timeout=120)
+    assert result.returncode == 1, result.stderr
+    last = result.stderr.strip().splitlines()[-1]
+    assert last.startswith("eventdedup run: embedded PostgreSQL did not start: "), last
+    assert "shared_buffers is 9TB: EVENT_DEDUP_EMBEDDED_SHARED_BUFFERS" in last
+    assert "Traceback" not in result.stderr
+    assert not postmaster.exists(), "postgres left running"
+
+    proc = _start_daemon(tmp_path, EVENT_DEDUP_EMBEDDED_SHARED_BUFFERS="64MB")
+    output = stop_cli(proc)
+    assert proc.returncode == 0, output
+    assert not postmaster.exists(), "postgres left running"
