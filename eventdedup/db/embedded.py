@@ -42,10 +42,9 @@ class EmbeddedPostgres:
 
     ``shared_buffers`` is the server's buffer cache (a PostgreSQL size, ``"1GB"``; None:
     PostgreSQL's default, 128MB).  The server uses it only as far as the database fills
-    it; too small, and a database larger than it costs PostgreSQL a third more CPU per
-    stored event in a backlog, copying pages in and out of the kernel's cache
-    (docs/performance.md).  A change takes a restart of the server, made at once when no
-    other process uses it, else at its next start.
+    it; with 128MB, a backlog into a database of 100,000 events cost PostgreSQL a third
+    more CPU (docs/performance.md).  A change takes a restart of the server, made at once
+    when no other process uses it, else at its next start.
     """
 
     def __init__(
@@ -196,14 +195,10 @@ def forget_dead_holders(pgdata: Path) -> list[int]:
     then no later clean stop is the last one: the server ran on after every
     daemon stop until someone killed it by hand.
     """
-    path = pgdata / HOLDERS_FILE
-    try:
-        pids = [int(p) for p in json.loads(path.read_text())]
-    except (OSError, ValueError, TypeError):
-        return []
+    pids = _holders(pgdata)
     dead = [p for p in pids if not _running(p)]
     if dead:
-        path.write_text(json.dumps([p for p in pids if p not in dead]))
+        (pgdata / HOLDERS_FILE).write_text(json.dumps([p for p in pids if p not in dead]))
     return dead
 
 
