@@ -767,9 +767,8 @@ def core(events: int, seed: int) -> dict[str, Any]:
         evaluate_clusters,
         load_matching_config,
         prepare_event,
-        score_pair,
     )
-    from eventdedup.matching.batch import cluster_records
+    from eventdedup.matching.batch import cluster_records, score_candidates
     from eventdedup.model import SourceEvent
 
     cfg = load_matching_config(None)
@@ -787,7 +786,7 @@ def core(events: int, seed: int) -> dict[str, Any]:
     pairs = candidate_pairs([records[i] for i in sorted(records)], [], cfg)
     t_block = time.perf_counter() - t
     t = time.perf_counter()
-    scores = [score_pair(records[a], records[b], cfg) for a, b in pairs]
+    scores = score_candidates(records, pairs, cfg)
     t_score = time.perf_counter() - t
     t = time.perf_counter()
     result = cluster_records(records, scores, cfg)
