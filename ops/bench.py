@@ -767,8 +767,9 @@ def core(events: int, seed: int) -> dict[str, Any]:
         evaluate_clusters,
         load_matching_config,
         prepare_event,
+        score_pair,
     )
-    from eventdedup.matching.batch import cluster_records, score_candidates
+    from eventdedup.matching.batch import cluster_records
     from eventdedup.model import SourceEvent
 
     cfg = load_matching_config(None)
@@ -786,7 +787,7 @@ def core(events: int, seed: int) -> dict[str, Any]:
     pairs = candidate_pairs([records[i] for i in sorted(records)], [], cfg)
     t_block = time.perf_counter() - t
     t = time.perf_counter()
-    scores = score_candidates(records, pairs, cfg)
+    scores = [score_pair(records[a], records[b], cfg) for a, b in pairs]
     t_score = time.perf_counter() - t
     t = time.perf_counter()
     result = cluster_records(records, scores, cfg)

@@ -31,9 +31,10 @@ from eventdedup.matching import (
     evaluate_clusters,
     load_matching_config,
     prepare_event,
+    score_pair,
     synthesize,
 )
-from eventdedup.matching.batch import cluster_records, score_candidates
+from eventdedup.matching.batch import cluster_records
 from eventdedup.matching.evaluation import lookalike_false_merges
 from eventdedup.matching.normalize import clear_caches
 from eventdedup.matching.review import build_queue
@@ -48,7 +49,7 @@ def run(events, truth, groups, cfg) -> dict:
     t1 = time.perf_counter()
     pairs = candidate_pairs([records[i] for i in sorted(records)], [], cfg)
     t2 = time.perf_counter()
-    decisions = score_candidates(records, pairs, cfg)
+    decisions = [score_pair(records[a], records[b], cfg) for a, b in pairs]
     t3 = time.perf_counter()
     result = cluster_records(records, decisions, cfg)
     t4 = time.perf_counter()

@@ -31,9 +31,10 @@ from eventdedup.matching import (
     candidate_pairs,
     load_matching_config,
     prepare_event,
+    score_pair,
     synthesize,
 )
-from eventdedup.matching.batch import cluster_records, score_candidates
+from eventdedup.matching.batch import cluster_records
 from eventdedup.matching.normalize import clear_caches
 from eventdedup.model import SourceEvent
 
@@ -61,7 +62,7 @@ def run(events: list[SourceEvent], want_hash: bool, phases: bool) -> None:
     t1 = clock()
     pairs = candidate_pairs([records[i] for i in sorted(records)], [], cfg)
     t2 = clock()
-    decisions = score_candidates(records, pairs, cfg)
+    decisions = [score_pair(records[a], records[b], cfg) for a, b in pairs]
     t3 = clock()
     result = cluster_records(records, decisions, cfg)
     t4 = clock()

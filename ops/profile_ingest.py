@@ -26,7 +26,7 @@ sys.path.insert(0, str(ROOT))
 
 #: innermost pipeline function of a commit-stage sample -> its step
 STEPS = {
-    "score_candidate": "scoring",
+    "score_pair": "scoring",
     "_stored_pairs": "candidates: lookup query",
     "_load_stored": "candidates: stored records (query, from_json)",
     "_candidate_pairs": "blocking (pairs in memory)",

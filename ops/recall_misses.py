@@ -27,7 +27,7 @@ from eventdedup.matching import (
     candidate_pairs,
     load_matching_config,
     prepare_event,
-    score_candidate,
+    score_pair,
 )
 from eventdedup.matching.batch import cluster_records
 from eventdedup.matching.config import MatchingConfig
@@ -81,8 +81,7 @@ def analyse(
     corpus = synthetic_corpus(spec)
     records = {e.id: prepare_event(e, cfg) for e in corpus.events}
     pairs = candidate_pairs([records[i] for i in sorted(records)], [], cfg)
-    scored = {(a, b): score_candidate(records[a], records[b], cfg) for a, b in pairs}
-    scores = {k: s for k, s in scored.items() if s is not None}
+    scores = {(a, b): score_pair(records[a], records[b], cfg) for a, b in pairs}
     result = cluster_records(records, list(scores.values()), cfg)
     where = {m: n for n, cl in enumerate(result.clusters) for m in cl}
     members: defaultdict[str, list[str]] = defaultdict(list)
@@ -98,8 +97,7 @@ def analyse(
             fn += 1
             s = scores.get((a, b))
             if s is None:
-                why = "other town, another time" if (a, b) in scored else "no shared blocking key"
-                title = title_signal(records[a], records[b], cfg)
+                title, why = title_signal(records[a], records[b], cfg), "no shared blocking key"
             else:
                 title, why = s.title, stop(s)
             shown = kinds(records[a], records[b], title)

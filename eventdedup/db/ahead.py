@@ -17,7 +17,7 @@ both records are the very ones it matches with: each prepared file carries a
 events' from their file, a stored event's from the file it cached it from, none
 when read back from the database), and a score made ahead names the tokens of
 its two records.  Any other pair is scored in the commit stage, as before.
-``score_candidate`` is a pure function of the two records and the configuration, so
+``score_pair`` is a pure function of the two records and the configuration, so
 the decisions are the same either way.
 """
 
@@ -33,12 +33,11 @@ from json.encoder import encode_basestring
 import attrs
 
 from eventdedup.db.events import copy_text
-from eventdedup.matching import EventRecord, MatchingConfig, PairScore, score_candidate
+from eventdedup.matching import EventRecord, MatchingConfig, PairScore, score_pair
 
 #: A pair ``(a, b)``, ``a < b``, scored ahead: the tokens of ``a``'s and ``b``'s records,
-#: the score and its ``match_decisions`` COPY line (None and "": no candidate pair after all,
-#: ``score_candidate``).
-Ahead = tuple[str, str, PairScore | None, str]
+#: the score and its ``match_decisions`` COPY line.
+Ahead = tuple[str, str, PairScore, str]
 
 #: What ``match_decisions.score`` holds: the fields that are not columns of their own.
 SCORE_ONLY_FIELDS = tuple(
@@ -193,7 +192,7 @@ def score_ahead(
     out: dict[tuple[str, str], Ahead] = {}
     for a, b in sorted(pairs):
         (ta, ra), (tb, rb) = tagged[a], tagged[b]
-        score = score_candidate(ra, rb, cfg)
-        out[(a, b)] = (ta, tb, score, "" if score is None else decision_line(score))
+        score = score_pair(ra, rb, cfg)
+        out[(a, b)] = (ta, tb, score, decision_line(score))
     recent.add(token, records, entries)
     return out

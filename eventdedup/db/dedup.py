@@ -58,7 +58,7 @@ from eventdedup.matching import (
     blocking_keys,
     cluster_component,
     prepare_event,
-    score_candidate,
+    score_pair,
     synthesize,
 )
 from eventdedup.matching.decision import AMBIGUOUS, MATCH
@@ -527,20 +527,16 @@ class DbDeduplicator:
         scores: list[PairScore]
         if not ahead:  # the default: every pair scored here
             model = shipped_model()
-            scored = (score_candidate(by_id[a], by_id[b], cfg, model) for a, b in pairs)
-            scores = [s for s in scored if s is not None]
+            scores = [score_pair(by_id[a], by_id[b], cfg, model) for a, b in pairs]
         else:
             scores = []
             for a, b in pairs:
                 made = ahead.get((a, b))
                 if made is not None and made[0] == tokens.get(a) and made[1] == tokens.get(b):
-                    if made[2] is not None:
-                        scores.append(made[2])
-                        lines[(a, b)] = made[3]
-                    continue
-                score = score_candidate(by_id[a], by_id[b], cfg)
-                if score is not None:
-                    scores.append(score)
+                    scores.append(made[2])
+                    lines[(a, b)] = made[3]
+                else:
+                    scores.append(score_pair(by_id[a], by_id[b], cfg))
         lap("scoring")
         return _Found(stored, scores, lines, (len(pairs), len(lines)))
 

@@ -9,7 +9,7 @@ from eventdedup.matching.blocking import blocking_keys, candidate_pairs
 from eventdedup.matching.canonical_ids import CanonicalAssignment, assign_canonical_ids
 from eventdedup.matching.clustering import ClusterResult, cluster_component
 from eventdedup.matching.config import MatchingConfig, MatchingConfigError, load_matching_config
-from eventdedup.matching.decision import PairScore, score_candidate, score_pair
+from eventdedup.matching.decision import PairScore, score_pair
 from eventdedup.matching.evaluation import evaluate_clusters, false_merges, missed_pairs
 from eventdedup.matching.incremental import FileReport, IncrementalState, ingest_file
 from eventdedup.matching.record import EventRecord, prepare_event
@@ -37,7 +37,6 @@ __all__ = [
     "load_matching_config",
     "missed_pairs",
     "prepare_event",
-    "score_candidate",
     "score_pair",
     "synthesize",
 ]

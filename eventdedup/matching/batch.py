@@ -9,7 +9,7 @@ import attrs
 from eventdedup.matching.blocking import candidate_pairs
 from eventdedup.matching.clustering import ClusterResult, cluster_component
 from eventdedup.matching.config import MatchingConfig
-from eventdedup.matching.decision import PairScore, score_candidate
+from eventdedup.matching.decision import PairScore, score_pair
 from eventdedup.matching.record import EventRecord, prepare_event
 from eventdedup.matching.review import QueueItem, build_queue
 from eventdedup.matching.synthesis import Canonical, synthesize
@@ -29,9 +29,7 @@ class BatchResult:
 def score_candidates(
     records: dict[str, EventRecord], pairs: Sequence[tuple[str, str]], cfg: MatchingConfig
 ) -> list[PairScore]:
-    """The decisions of the candidate pairs (``score_candidate``: some are none after all)."""
-    scores = (score_candidate(records[a], records[b], cfg) for a, b in pairs)
-    return [s for s in scores if s is not None]
+    return [score_pair(records[a], records[b], cfg) for a, b in pairs]
 
 
 def cluster_records(

@@ -27,7 +27,6 @@ from eventdedup.matching.guards import (
     place_conflict,
     street_conflict,
     title_parts,
-    towns_apart,
     venue_agreement,
     venue_conflict,
 )
@@ -522,42 +521,6 @@ def score_pair(
     ``model`` defaults to the shipped pair model; with ``cfg.model.enabled`` its
     probability decides, otherwise the rules do and the probability is only stored.
     """
-    score = _scored(a, b, cfg, model, candidates_only=False)
-    assert score is not None
-    return score
-
-
-def score_candidate(
-    a: EventRecord, b: EventRecord, cfg: MatchingConfig, model: PairModel | None = None
-) -> PairScore | None:
-    """``score_pair`` of two listings that share a blocking key, or None where they are
-    no candidate pair after all (``elsewhere_at_another_time``): what matching stores."""
-    return _scored(a, b, cfg, model, candidates_only=True)
-
-
-def elsewhere_at_another_time(
-    a: EventRecord, b: EventRecord, date: float, dist: float | None, cfg: MatchingConfig
-) -> bool:
-    """Listings in different towns (the town guard, ``guards.towns_apart``) whose day
-    and time disagree (``date`` below ``structural.cross_town_min_date``).
-
-    One event listed under two towns has the same day and time: only then may P
-    overrule or soften the town guard (``overrulable``, ``one_listing_elsewhere``).
-    Such a pair is a town guard's no-match that P never revises, so it is no
-    candidate: scoring it would only store a cannot-link, and on held-out
-    vocabularies those split more true clusters than they keep false ones apart
-    (docs/matching.md, "Candidates in other towns"). They were a third of all pairs.
-    """
-    return date < cfg.structural.cross_town_min_date and towns_apart(a, b, dist)
-
-
-def _scored(
-    a: EventRecord,
-    b: EventRecord,
-    cfg: MatchingConfig,
-    model: PairModel | None,
-    candidates_only: bool,
-) -> PairScore | None:
     if b.id < a.id:
         a, b = b, a
     if model is None:
@@ -565,8 +528,6 @@ def _scored(
     # rule_score, inlined (the hot path)
     date = date_signal(a, b, cfg.date)
     geo, dist = geo_and_distance(a, b, cfg.geo)
-    if candidates_only and elsewhere_at_another_time(a, b, date, dist, cfg):
-        return None
     title = title_signal(a, b, cfg)
     desc = description_signal(a, b, cfg)
     combined = combine(date, geo, title, desc, weights_for(a, b, cfg))

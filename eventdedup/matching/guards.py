@@ -67,29 +67,24 @@ def place_conflict(
     """
     if dist is _COMPUTE:
         dist = distance_km(a, b, cfg.geo)
-    if towns_apart(a, b, dist):
-        return f"different towns: {a.city_keys[0]} vs {b.city_keys[0]}"
-    if dist is not None and dist > cfg.guards.different_town_km:
-        venue = (
-            fuzz.token_set_ratio(a.venue_norm, b.venue_norm) if a.venue_norm and b.venue_norm else 0
-        )
-        if venue < 90:
-            return f"far apart: {dist:.1f} km"
-    return None
-
-
-def towns_apart(a: EventRecord, b: EventRecord, dist: float | None) -> bool:
-    """The town guard: no town key in common, not within 1.5 km (``dist``, as
-    ``distance_km`` gives it), and neither listing names the other's town."""
+    far = cfg.guards.different_town_km
     ka, kb = a.city_keys, b.city_keys
-    return bool(
+    if (
         ka
         and kb
         and ka[0] not in kb
         and (len(ka) == 1 or not any(k in kb for k in ka[1:]))
         and (dist is None or dist > 1.5)
         and not _cross_mention(a, b, ka, kb)
-    )
+    ):
+        return f"different towns: {ka[0]} vs {kb[0]}"
+    if dist is not None and dist > far:
+        venue = (
+            fuzz.token_set_ratio(a.venue_norm, b.venue_norm) if a.venue_norm and b.venue_norm else 0
+        )
+        if venue < 90:
+            return f"far apart: {dist:.1f} km"
+    return None
 
 
 def _cross_mention(

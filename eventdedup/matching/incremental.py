@@ -24,12 +24,11 @@ from collections.abc import Sequence
 
 import attrs
 
-from eventdedup.matching.batch import score_candidates
 from eventdedup.matching.blocking import blocking_keys, candidate_pairs
 from eventdedup.matching.canonical_ids import CanonicalAssignment, assign_canonical_ids
 from eventdedup.matching.clustering import cluster_component, connected_components
 from eventdedup.matching.config import MatchingConfig
-from eventdedup.matching.decision import MATCH, PairScore
+from eventdedup.matching.decision import MATCH, PairScore, score_pair
 from eventdedup.matching.record import EventRecord, prepare_event
 from eventdedup.matching.synthesis import Canonical, synthesize
 from eventdedup.model import SourceEvent
@@ -81,7 +80,7 @@ def ingest_file(
             cand_ids.update(key_index.get(k, ()))
     candidates = [records[i] for i in sorted(cand_ids)]
     pairs = candidate_pairs(sorted(new, key=lambda r: r.id), candidates, cfg)
-    scores = score_candidates(records, pairs, cfg)
+    scores = [score_pair(records[a], records[b], cfg) for a, b in pairs]
     decisions = dict(state.decisions)
     decisions.update({s.key: s for s in scores})
     for r in new:

@@ -48,21 +48,21 @@ def _incremental(corpus, cfg, order):
 
 @pytest.fixture
 def memo_scores(monkeypatch, batch):
-    """score_candidate is pure: reuse the batch's scores so the file-order runs stay fast.
+    """score_pair is pure: reuse the batch's scores so the file-order runs stay fast.
 
     Pairs the batch never scored still go through the real scorer, so a
     candidate-generation difference would surface as a clustering difference.
     """
-    import eventdedup.matching.batch as scoring
+    import eventdedup.matching.incremental as inc
 
     known = {d.key: d for d in batch.decisions}
-    real = scoring.score_candidate
+    real = inc.score_pair
 
     def cached(a, b, cfg):
         key = (a.id, b.id) if a.id < b.id else (b.id, a.id)
         return known.get(key) or real(a, b, cfg)
 
-    monkeypatch.setattr(scoring, "score_candidate", cached)
+    monkeypatch.setattr(inc, "score_pair", cached)
 
 
 def test_scoring_is_order_independent(batch, cfg):

@@ -15,8 +15,8 @@ import itertools
 
 import attrs
 
-from eventdedup.matching import candidate_pairs, load_matching_config, prepare_event
-from eventdedup.matching.batch import cluster_records, score_candidates
+from eventdedup.matching import candidate_pairs, load_matching_config, prepare_event, score_pair
+from eventdedup.matching.batch import cluster_records
 from eventdedup.model import EventDate, SourceEvent
 from eventdedup.synth.vocabulary import generated_vocabulary
 from tests.matching.conftest import make_event
@@ -51,7 +51,7 @@ def clusters(*events: SourceEvent) -> list[frozenset[str]]:
     """The engine's clusters of ``events`` (prepare, blocking, scoring, clustering)."""
     records = {e.id: prepare_event(e, CFG) for e in events}
     pairs = candidate_pairs([records[i] for i in sorted(records)], [], CFG)
-    decisions = score_candidates(records, pairs, CFG)
+    decisions = [score_pair(records[a], records[b], CFG) for a, b in pairs]
     return [frozenset(c) for c in cluster_records(records, decisions, CFG).clusters]
 
 
