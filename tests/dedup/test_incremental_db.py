@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from eventdedup.db.dedup import DbDeduplicator
 from eventdedup.export import export_clusters, export_events
 from eventdedup.ingest.loader import load_file
-from eventdedup.matching import dedupe_batch, load_matching_config
+from eventdedup.matching import BatchResult, dedupe_batch, load_matching_config
 from eventdedup.matching.pairmodel import MODEL_VERSION
 from tests._support.pipeline import file_processor
 
@@ -36,9 +36,14 @@ def _clusters(engine: sa.Engine) -> set[frozenset[str]]:
 
 
 @pytest.fixture(scope="module")
-def batch_clusters(corpus_files: list[Path]) -> set[frozenset[str]]:
+def batch(corpus_files: list[Path]) -> BatchResult:
     events = [e for p in corpus_files for e in load_file(p.read_bytes(), p.name).events]
-    return {frozenset(c) for c in dedupe_batch(events, CFG).clusters}
+    return dedupe_batch(events, CFG)
+
+
+@pytest.fixture(scope="module")
+def batch_clusters(batch: BatchResult) -> set[frozenset[str]]:
+    return {frozenset(c) for c in batch.clusters}
 
 
 @pytest.mark.parametrize("order", ["reversed", "shuffled"])
@@ -47,6 +52,7 @@ def test_file_by_file_equals_batch(
     corpus_files: list[Path],
     tmp_path: Path,
     migrated_engine: sa.Engine,
+    batch: BatchResult,
     batch_clusters: set[frozenset[str]],
 ) -> None:
     files = list(corpus_files)
@@ -83,6 +89,11 @@ def test_file_by_file_equals_batch(
                 "FROM match_decisions"
             )
         ).all()
+        decided = {
+            tuple(r) for r in conn.execute(sa.text("SELECT a_id, b_id FROM match_decisions"))
+        }
+    # file by file, the store decides exactly the pairs the batch decides
+    assert decided == {d.key for d in batch.decisions}
     assert len(exported["events"]) == len(clusters)
     assert [tuple(r) for r in stored] == [(MODEL_VERSION, True)], "every decision has P + model"
 
