@@ -56,12 +56,17 @@ def _admin_engine(admin_url: str) -> sa.Engine:
 
 
 @contextlib.contextmanager
-def scratch_database(pg_admin_url: str) -> Iterator[str]:
-    """URL of a new, empty database on the test server, dropped on exit."""
+def scratch_database(pg_admin_url: str, locale: str | None = None) -> Iterator[str]:
+    """URL of a new, empty database on the test server, dropped on exit.
+
+    ``locale``: the database's collation and character classes (``LOCALE``), instead of
+    the server's default.
+    """
     name = f"t_{uuid.uuid4().hex[:16]}"
     admin = _admin_engine(pg_admin_url)
+    options = f" TEMPLATE template0 LOCALE '{locale}'" if locale else ""
     with admin.connect() as conn:
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"{options}'))
     url = make_url(pg_admin_url).set(database=name).render_as_string(hide_password=False)
     try:
         yield url

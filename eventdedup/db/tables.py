@@ -28,6 +28,10 @@ metadata = MetaData()
 
 TZ = TIMESTAMP(timezone=True)
 
+#: event ids and blocking keys: compared by code point, as Python compares them, whatever
+#: the database's locale (the pair tables check ``a_id < b_id``; migration 0009)
+ID = Text(collation="C")
+
 file_ingestions = Table(
     "file_ingestions",
     metadata,
@@ -61,7 +65,7 @@ Index("file_ingestions_completed_at", file_ingestions.c.completed_at)
 source_events = Table(
     "source_events",
     metadata,
-    Column("id", Text, primary_key=True),
+    Column("id", ID, primary_key=True),
     # no foreign key: written with the file's row, never deleted (migration 0008)
     Column("file_id", BigInteger, nullable=False),
     Column("source_code", Text, nullable=False),
@@ -106,7 +110,7 @@ event_dates = Table(
     metadata,
     Column("id", BigInteger, primary_key=True, autoincrement=True),
     # no foreign key: written with the event's row, never deleted (migration 0008)
-    Column("event_id", Text, nullable=False),
+    Column("event_id", ID, nullable=False),
     Column("position", Integer, nullable=False),
     Column("date", Date, nullable=False),
     Column("start_time", Time),
@@ -131,8 +135,8 @@ outbox = Table(
 event_blocking_keys = Table(
     "event_blocking_keys",
     metadata,
-    Column("key", Text, primary_key=True),
-    Column("event_id", Text, primary_key=True),
+    Column("key", ID, primary_key=True),
+    Column("event_id", ID, primary_key=True),
 )
 
 canonical_events = Table(
@@ -171,8 +175,8 @@ canonical_redirects = Table(
 match_decisions = Table(
     "match_decisions",
     metadata,
-    Column("a_id", Text, primary_key=True),
-    Column("b_id", Text, primary_key=True),
+    Column("a_id", ID, primary_key=True),
+    Column("b_id", ID, primary_key=True),
     Column("decision", Text, nullable=False),
     Column("combined", Float, nullable=False),
     Column("score", JSON, nullable=False),  # json, read back whole only (migration 0008)
@@ -198,8 +202,8 @@ Index(
 match_constraints = Table(
     "match_constraints",
     metadata,
-    Column("a_id", Text, ForeignKey("source_events.id", ondelete="CASCADE"), primary_key=True),
-    Column("b_id", Text, ForeignKey("source_events.id", ondelete="CASCADE"), primary_key=True),
+    Column("a_id", ID, ForeignKey("source_events.id", ondelete="CASCADE"), primary_key=True),
+    Column("b_id", ID, ForeignKey("source_events.id", ondelete="CASCADE"), primary_key=True),
     Column("kind", Text, nullable=False),
     Column("operator", Text),
     Column("created_at", TZ, nullable=False, server_default=text("now()")),
@@ -213,8 +217,8 @@ review_items = Table(
     metadata,
     Column("id", BigInteger, primary_key=True, autoincrement=True),
     Column("kind", Text, nullable=False),
-    Column("a_id", Text),
-    Column("b_id", Text),
+    Column("a_id", ID),
+    Column("b_id", ID),
     Column("canonical_id", BigInteger),
     Column("uncertainty", Float, nullable=False),
     Column("reason", Text, nullable=False),
