@@ -43,7 +43,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from eventdedup.db import events as store
 from eventdedup.db import outbox
-from eventdedup.db.engine import DB_DOWN
+from eventdedup.db.engine import DB_DOWN, DB_REFUSED, refusal
 from eventdedup.db.tables import file_ingestions
 from eventdedup.ingest.files import (
     ERROR_SUFFIX,
@@ -420,17 +420,32 @@ class FileProcessor:
                 path, parsed.file_hash, parsed.size, reason, json_path, started, parsed.identity
             )
         assert parsed.loaded is not None and parsed.file_hash is not None
-        return self._store(
-            path,
-            parsed.file_hash,
-            parsed.size,
-            parsed.loaded,
-            started,
-            dict(parsed.timings),
-            identity=parsed.identity,
-            prepared=parsed.prepared,
-            rows=parsed.rows,
-        )
+        # A refusal may come from a race with another replica's commit: tried once more.
+        # Refused again, it is the file's content, which no retry changes: dead-lettered
+        # with the database's reason, instead of failing the processor at every offer.
+        for last in (False, True):
+            try:
+                return self._store(
+                    path,
+                    parsed.file_hash,
+                    parsed.size,
+                    parsed.loaded,
+                    started,
+                    dict(parsed.timings),
+                    identity=parsed.identity,
+                    prepared=parsed.prepared,
+                    rows=parsed.rows,
+                )
+            except DB_REFUSED as exc:
+                if not last:
+                    log.warning("the database refused %s; trying once more", path.name)
+                    continue
+                log.exception("the database refused %s again; dead-lettering it", path.name)
+                reason = f"the database refused to store it: {refusal(exc)}"
+                return self._fail(
+                    path, parsed.file_hash, parsed.size, reason, None, started, parsed.identity
+                )
+        raise AssertionError("unreachable: the loop returns")
 
     def commit_batch(
         self, batch: Sequence[ParsedFile], opened: OpenBatch | None = None

@@ -16,12 +16,24 @@ import psycopg
 import sqlalchemy as sa
 import trio
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import DataError, IntegrityError, InterfaceError, OperationalError
 
 #: A lost or refused database connection: actors wait it out. psycopg's own classes
 #: are listed too because bulk loads (COPY) use the driver connection directly,
 #: unwrapped by SQLAlchemy.
 DB_DOWN = (OperationalError, InterfaceError, psycopg.OperationalError, psycopg.InterfaceError)
+
+#: The database refused what a transaction wrote (a constraint, a value it cannot take):
+#: the same content is refused again, unless another transaction's commit caused it.
+DB_REFUSED = (IntegrityError, DataError, psycopg.IntegrityError, psycopg.DataError)
+
+
+def refusal(exc: BaseException) -> str:
+    """The database's own first line of a refusal (``DB_REFUSED``), without the statement."""
+    orig = exc.orig if isinstance(exc, sa.exc.DBAPIError) else exc
+    lines = str(orig).strip().splitlines()
+    return lines[0] if lines else type(orig).__name__
+
 
 T = TypeVar("T")
 

@@ -12,7 +12,6 @@ import json
 from collections.abc import Iterator
 from pathlib import Path
 
-import psycopg
 import pytest
 import sqlalchemy as sa
 
@@ -155,11 +154,14 @@ def test_upgrading_a_german_database_keeps_its_pairs_and_takes_the_file_it_refus
     )
     assert stored.outcome == "processed"
     refused = _drop(tmp_path / "inbox", "elt_02.03.2026.json", APART)
-    with pytest.raises(psycopg.errors.CheckViolation, match="match_decisions_ordered"):
-        file_processor(german_engine, tmp_path).process(refused)
+    outcome = file_processor(german_engine, tmp_path).process(refused)
+    assert outcome.outcome == "failed"  # dead-lettered with the database's reason
+    sidecar = json.loads((tmp_path / "dead_letters" / f"{refused.name}.error.json").read_text())
+    assert '"match_decisions_ordered"' in sidecar["reason"]
 
     upgrade_head(german_engine)
 
+    (tmp_path / "dead_letters" / refused.name).rename(refused)  # dropped back
     assert file_processor(german_engine, tmp_path).process(refused).outcome == "processed"
     matched = rows(
         german_engine,

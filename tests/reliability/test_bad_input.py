@@ -166,6 +166,49 @@ def test_daemon_stays_healthy_and_processes_the_next_good_file_after_bad_ones(
     assert all(a["restarts"] == 0 for a in body["actors"]), body
 
 
+def test_a_file_the_database_refuses_is_dead_lettered_and_can_be_dropped_back(
+    daemon: DaemonProcess, engine: sa.Engine
+) -> None:
+    """Content the database will not take (here a constraint an operator added) fails that
+    file alone, with the database's reason, after one more try; the processor is not
+    restarted, and the file, dropped back once the database takes it, is stored."""
+    name = "bwb_refused_01.03.2026.json"
+    data = make_file([make_event("refused", 0, title="Wird abgelehnt")])
+    stored = "SELECT count(*) FROM source_events WHERE id = 'rel-refused-0'"
+    with engine.begin() as conn:
+        conn.execute(
+            sa.text(
+                "ALTER TABLE source_events ADD CONSTRAINT test_refused "
+                "CHECK (title <> 'Wird abgelehnt') NOT VALID"
+            )
+        )
+    try:
+        drop_json(daemon.inbox, name, data)
+        row = wait_ingested(engine, name)
+        assert (row.state, row.moved_to) == ("failed", str(daemon.dead_letters / name))
+        reason = sidecar(daemon, name)["reason"]
+        assert reason.startswith("the database refused to store it: new row for relation")
+        assert '"test_refused"' in reason
+        assert scalar(engine, stored) == 0
+        body = daemon.health().json()  # type: ignore[union-attr]
+        assert all(a["restarts"] == 0 for a in body["actors"]), body
+        carries_on(daemon, engine, "after-refused")
+    finally:
+        with engine.begin() as conn:
+            conn.execute(sa.text("ALTER TABLE source_events DROP CONSTRAINT test_refused"))
+    (daemon.dead_letters / name).rename(daemon.inbox / name)
+    wait_until(
+        lambda: scalar(
+            engine,
+            "SELECT count(*) FROM file_ingestions WHERE filename = :n AND state = 'completed'",
+            n=name,
+        ),
+        60,
+        f"{name!r} to be stored once dropped back",
+    )
+    assert scalar(engine, stored) == 1
+
+
 def test_bad_events_are_quarantined_and_the_rest_of_the_file_is_stored(
     daemon: DaemonProcess,
     engine: sa.Engine,
