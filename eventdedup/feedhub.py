@@ -14,11 +14,11 @@ the GIL (docs/reliability.md).  With frames of everything pending, a burst
 costs each client one or two sends, and a client that keeps up gets frames of
 one message.
 
-The hub never waits for a client.  A client whose socket does not take the
-frame it is being sent while it is more than ``queue_size`` messages behind
-the head is cut off and told the last sequence number it was sent, so it can
-resume with ``?after=``.  A client that is merely idle is never cut off: it
-takes whatever is pending in its next frame.  A client replaying history
+The hub never waits for a client.  A client whose socket has not taken the
+frame it is being sent for ``stuck_after`` seconds (1) while it is more than
+``queue_size`` messages behind the head is cut off and told the last sequence
+number it was sent, so it can resume with ``?after=``.  A client that is merely
+idle is never cut off: it takes whatever is pending in its next frame.  A client replaying history
 (``?after=`` older than the window) reads from the database at its own pace
 and is not cut off while it does.
 """
@@ -76,12 +76,24 @@ class Subscription:
     types: frozenset[str] | None
     position: int  # the last seq this client was sent or skipped by its filter
     live: bool = False  # reading from the hub's window, so subject to the lag limit
-    sending: bool = False  # a send is under way
+    sending_since: float | None = None  # when the send under way began (trio's clock)
     overflowed: bool = False
 
-    def lagging(self, head: int, limit: int) -> bool:
-        """In a send while more than ``limit`` messages have not reached the socket."""
-        return self.live and self.sending and head - self.position > limit
+    @property
+    def sending(self) -> bool:
+        """A send is under way."""
+        return self.sending_since is not None
+
+    def lagging(self, head: int, limit: int, now: float, stuck_after: float) -> bool:
+        """Stuck in a send (under way for ``stuck_after`` seconds) while more than ``limit``
+        messages have not reached the socket.  A send that is merely under way is not
+        stuck: a client that reads promptly is inside one whenever a burst arrives."""
+        return (
+            self.live
+            and self.sending_since is not None
+            and now - self.sending_since >= stuck_after
+            and head - self.position > limit
+        )
 
     def wants(self, message: Encoded) -> bool:
         return self.types is None or message.type in self.types
@@ -104,6 +116,8 @@ class FeedHub:
     listen_poll_interval: float = 10.0
     listening: bool = False
     lag_check_interval: float = 1.0
+    #: seconds a send must be under way before its client counts as stuck
+    stuck_after: float = 1.0
     head: int = 0
     _window: list[Encoded] = attrs.Factory(list)
     _subscribers: set[Subscription] = attrs.Factory(set)
@@ -176,8 +190,9 @@ class FeedHub:
                 return
 
     def _cut_off_laggards(self) -> None:
+        now = trio.current_time()
         for sub in list(self._subscribers):
-            if sub.lagging(self.head, self.queue_size):
+            if sub.lagging(self.head, self.queue_size, now, self.stuck_after):
                 sub.overflowed = True
                 self._subscribers.discard(sub)
                 log.warning(
@@ -239,9 +254,9 @@ async def stream(hub: FeedHub, sub: Subscription, send: Callable[[str], Awaitabl
                 continue
             texts, reached = next_frame(sub, pending)
             if texts:
-                sub.sending = True
+                sub.sending_since = trio.current_time()
                 await send(frame_text(texts))
-                sub.sending = False
+                sub.sending_since = None
             sub.position = reached
         return sub.position
     finally:

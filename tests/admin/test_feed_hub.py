@@ -92,7 +92,7 @@ async def test_a_burst_reaches_an_idle_client_in_few_frames_in_order() -> None:
 @pytest.mark.trio
 async def test_a_stuck_client_is_cut_off_and_told_where_to_resume() -> None:
     outbox, stuck, fine = Outbox(), Recorder(), Recorder()
-    hub = FeedHub(outbox.fetch_after, queue_size=50, lag_check_interval=0.05)
+    hub = FeedHub(outbox.fetch_after, queue_size=50, lag_check_interval=0.05, stuck_after=0.1)
     results: dict[str, int] = {}
 
     async def follow(name: str, client: Recorder) -> None:
@@ -120,6 +120,38 @@ async def test_a_stuck_client_is_cut_off_and_told_where_to_resume() -> None:
         assert results["stuck"] == 20, "resume after the last frame it was sent"
         assert stuck.seqs == list(range(1, 21))
         assert fine.seqs == list(range(1, 121))
+        nursery.cancel_scope.cancel()
+
+
+@pytest.mark.trio
+async def test_a_prompt_client_inside_a_send_when_a_burst_arrives_is_not_cut_off() -> None:
+    """Its position moves only once a frame is sent, so while a send is under way a burst
+    puts it far behind the head: it is cut off only once the send is stuck."""
+    outbox = Outbox()
+    hub = FeedHub(outbox.fetch_after, queue_size=50, lag_check_interval=0.05, stuck_after=0.5)
+    frames: list[list[dict[str, Any]]] = []
+    in_send = trio.Event()
+
+    async def send(text: str) -> None:  # a socket that takes each frame after a moment
+        in_send.set()
+        await trio.sleep(0.05)
+        frames.append(json.loads(text)["feed"])
+
+    async with trio.open_nursery() as nursery:
+        await nursery.start(lambda task_status: hub.run(initial_head=0, task_status=task_status))
+        sub = hub.subscribe()
+        nursery.start_soon(stream, hub, sub, send)
+        await settle()
+        outbox.commit(10)
+        hub.notify()
+        await in_send.wait()
+        outbox.commit(3 * 500)  # pumped in batches of 500 while the first frame is in flight
+        hub.notify()
+        with trio.fail_after(10):
+            while sub.position < 1510:  # noqa: ASYNC110 (hub state, nothing to wait on)
+                await trio.sleep(0.01)
+        assert not sub.overflowed and hub.client_count == 1
+        assert [m["seq"] for frame in frames for m in frame] == list(range(1, 1511))
         nursery.cancel_scope.cancel()
 
 

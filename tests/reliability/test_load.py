@@ -61,6 +61,8 @@ FLOOD_SECONDS = 20
 #: ~2.6 KB each (the long title is in every ``canonical.created``) are ~10 MB: the buffers
 #: hold at most ~1,700 of them, leaving the client ~2,300 behind while its send is stuck.
 SILENT_BURST = 4000
+#: what the daemon logs when it cuts a client off for lagging (``eventdedup.feedhub``)
+LAGGING = "feed client fell behind; disconnecting it"
 SILENT_TITLE_PADDING = 2500
 
 
@@ -339,6 +341,7 @@ async def scenario(
         # this costs no 200-fold fan-out; and it must happen within the server's 60 s read
         # timeout, after which a client that sends nothing, not even a pong, is dropped)
         silent = await in_thread(SilentClient, daemon.port, final, TOKEN)
+        cut_offs = daemon.log().count(LAGGING)
         drop_json(
             daemon.inbox,
             "bwb_burst_01.03.2026.json",
@@ -357,6 +360,11 @@ async def scenario(
             while not await in_thread(ingestion, engine, "bwb_burst_01.03.2026.json"):  # noqa: ASYNC110 (polls the database)
                 await trio.sleep(0.1)
         last = await in_thread(scalar, engine, "SELECT max(seq) FROM outbox")
+        # the hub cuts off a client once its send has been stuck for a second: read only
+        # then, or reading would unstick it
+        await trio_wait_until_threaded(
+            lambda: daemon.log().count(LAGGING) > cut_offs, 30, "the silent client cut off"
+        )
         close = await in_thread(silent.read_until_closed)
         phase("silent client read at last")
         log = daemon.log()
