@@ -75,12 +75,12 @@ def _with_database(command: str, fn: Callable[..., Awaitable[T]], *args: Any) ->
     from sqlalchemy.exc import DBAPIError
 
     from eventdedup.db.embedded import EmbeddedStartError
+    from eventdedup.db.engine import error_line
 
     try:
         return trio.run(fn, *args)
     except DBAPIError as exc:
-        reason = str(exc.orig or exc).strip().splitlines()[0]
-        click.echo(f"eventdedup {command}: cannot use the database: {reason}", err=True)
+        click.echo(f"eventdedup {command}: cannot use the database: {error_line(exc)}", err=True)
     except EmbeddedStartError as exc:
         click.echo(f"eventdedup {command}: {exc}", err=True)
     sys.exit(1)

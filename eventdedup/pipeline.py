@@ -43,7 +43,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from eventdedup.db import events as store
 from eventdedup.db import outbox
-from eventdedup.db.engine import DB_DOWN, DB_REFUSED, refusal
+from eventdedup.db.engine import DB_DOWN, DB_REFUSED, error_line
 from eventdedup.db.tables import file_ingestions
 from eventdedup.ingest.files import (
     ERROR_SUFFIX,
@@ -441,7 +441,7 @@ class FileProcessor:
                     log.warning("the database refused %s; trying once more", path.name)
                     continue
                 log.exception("the database refused %s again; dead-lettering it", path.name)
-                reason = f"the database refused to store it: {refusal(exc)}"
+                reason = f"the database refused to store it: {error_line(exc)}"
                 return self._fail(
                     path, parsed.file_hash, parsed.size, reason, None, started, parsed.identity
                 )

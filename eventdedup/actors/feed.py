@@ -26,7 +26,7 @@ import trio
 from sqlalchemy.exc import DBAPIError
 
 from eventdedup.db import outbox
-from eventdedup.db.engine import Database
+from eventdedup.db.engine import Database, error_line
 from eventdedup.feedhub import Encoded, FeedHub
 
 log = logging.getLogger(__name__)
@@ -202,9 +202,7 @@ async def listen_for_commits(
                     "lost the LISTEN connection; polling until it is back",
                     extra={
                         "event": "feed.listen_lost",
-                        "error": str(exc).strip().splitlines()[0]
-                        if str(exc)
-                        else type(exc).__name__,
+                        "error": error_line(exc),
                     },
                 )
         finally:

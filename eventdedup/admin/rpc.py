@@ -20,6 +20,8 @@ import attrs
 import trio
 from sqlalchemy.exc import DBAPIError
 
+from eventdedup.db.engine import error_line
+
 log = logging.getLogger(__name__)
 
 PARSE_ERROR = -32700
@@ -347,7 +349,7 @@ class Dispatcher:
             log.warning(
                 "admin command %s: database error: %s",
                 method,
-                str(exc.orig or exc).strip().splitlines()[0],
+                error_line(exc),
                 extra={"event": "rpc.db_error", "method": method},
             )
             raise RpcError(INTERNAL_ERROR, "internal error: database unavailable") from None

@@ -28,9 +28,10 @@ DB_DOWN = (OperationalError, InterfaceError, psycopg.OperationalError, psycopg.I
 DB_REFUSED = (IntegrityError, DataError, psycopg.IntegrityError, psycopg.DataError)
 
 
-def refusal(exc: BaseException) -> str:
-    """The database's own first line of a refusal (``DB_REFUSED``), without the statement."""
-    orig = exc.orig if isinstance(exc, sa.exc.DBAPIError) else exc
+def error_line(exc: BaseException) -> str:
+    """The first line of a database error, the driver's own for SQLAlchemy's wrapper
+    (without the statement and parameters it appends); the class name if it says nothing."""
+    orig = (exc.orig or exc) if isinstance(exc, sa.exc.DBAPIError) else exc
     lines = str(orig).strip().splitlines()
     return lines[0] if lines else type(orig).__name__
 
