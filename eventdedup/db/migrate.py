@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from alembic import command
 from alembic.config import Config
@@ -20,12 +21,17 @@ def alembic_config(url: str) -> Config:
     return cfg
 
 
-def upgrade_head(engine: Engine) -> str:
-    """Upgrade to the newest revision and return it; safe to call on every start."""
+def migrate(engine: Engine, direction: Literal["upgrade", "downgrade"], revision: str) -> None:
+    """``alembic upgrade|downgrade <revision>`` on ``engine``'s database (``env.py`` commits)."""
     cfg = alembic_config(engine.url.render_as_string(hide_password=False))
     with engine.connect() as connection:
         cfg.attributes["connection"] = connection
-        command.upgrade(cfg, "head")
+        (command.upgrade if direction == "upgrade" else command.downgrade)(cfg, revision)
+
+
+def upgrade_head(engine: Engine) -> str:
+    """Upgrade to the newest revision and return it; safe to call on every start."""
+    migrate(engine, "upgrade", "head")
     return current_revision(engine) or ""
 
 

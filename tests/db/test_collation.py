@@ -17,7 +17,7 @@ import pytest
 import sqlalchemy as sa
 
 from eventdedup.db.engine import create_engine
-from eventdedup.db.migrate import upgrade_head
+from eventdedup.db.migrate import migrate, upgrade_head
 from tests._support.db import rows, scalar
 from tests._support.pipeline import file_processor
 from tests.conftest import scratch_database
@@ -54,7 +54,7 @@ def _collations(engine: sa.Engine) -> dict[tuple[str, str], str | None]:
 def test_id_columns_collate_by_code_point(migrated_engine: sa.Engine) -> None:
     # (alembic's schema comparison in test_migrations does not look at collations)
     assert _collations(migrated_engine) == dict.fromkeys(ID_COLUMNS, "C")
-    _migrate(migrated_engine, "downgrade", "0008")
+    migrate(migrated_engine, "downgrade", "0008")
     assert _collations(migrated_engine) == dict.fromkeys(ID_COLUMNS)  # the database's
     upgrade_head(migrated_engine)
     assert _collations(migrated_engine) == dict.fromkeys(ID_COLUMNS, "C")
@@ -79,19 +79,6 @@ def german_engine(pg_admin_url: str) -> Iterator[sa.Engine]:
             yield engine
         finally:
             engine.dispose()
-
-
-def _migrate(engine: sa.Engine, direction: str, revision: str) -> None:
-    """``alembic upgrade|downgrade revision``."""
-    from alembic import command
-
-    from eventdedup.db.migrate import alembic_config
-
-    cfg = alembic_config(engine.url.render_as_string(hide_password=False))
-    with engine.connect() as connection:
-        cfg.attributes["connection"] = connection
-        getattr(command, direction)(cfg, revision)
-        connection.commit()
 
 
 def _drop(
@@ -143,7 +130,7 @@ def test_ids_the_locale_orders_otherwise_are_matched(
 def test_upgrading_a_german_database_keeps_its_pairs_and_takes_the_file_it_refused(
     tmp_path: Path, german_engine: sa.Engine
 ) -> None:
-    _migrate(german_engine, "upgrade", "0008")
+    migrate(german_engine, "upgrade", "0008")
     stored = file_processor(german_engine, tmp_path).process(
         _drop(
             tmp_path / "inbox",

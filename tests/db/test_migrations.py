@@ -8,7 +8,7 @@ import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 
-from eventdedup.db.migrate import current_revision, head_revision, upgrade_head
+from eventdedup.db.migrate import current_revision, head_revision, migrate, upgrade_head
 from eventdedup.db.tables import metadata
 
 
@@ -35,14 +35,7 @@ def test_migrated_schema_matches_table_definitions(migrated_engine: sa.Engine) -
 
 
 def test_0007_closes_duplicate_open_review_items_keeping_the_oldest(engine: sa.Engine) -> None:
-    from alembic import command
-
-    from eventdedup.db.migrate import alembic_config
-
-    cfg = alembic_config(engine.url.render_as_string(hide_password=False))
-    with engine.connect() as connection:
-        cfg.attributes["connection"] = connection
-        command.upgrade(cfg, "0006")
+    migrate(engine, "upgrade", "0006")
     with engine.begin() as conn:
         for state in ("open", "open", "resolved", "open"):
             conn.execute(
@@ -59,14 +52,7 @@ def test_0007_closes_duplicate_open_review_items_keeping_the_oldest(engine: sa.E
 
 
 def test_0008_keeps_the_json_values_and_drops_the_per_row_foreign_keys(engine: sa.Engine) -> None:
-    from alembic import command
-
-    from eventdedup.db.migrate import alembic_config
-
-    cfg = alembic_config(engine.url.render_as_string(hide_password=False))
-    with engine.connect() as connection:
-        cfg.attributes["connection"] = connection
-        command.upgrade(cfg, "0007")
+    migrate(engine, "upgrade", "0007")
     record = {"id": "e1", "title": "Fasnet", "dates": [{"date": "2026-02-12"}], "x": 1.5}
     raw = {"id": "e1", "title": "Fasnet ümzug\\n", "nested": {"a": [1, None, True]}}
     score = {"date": 1.0, "reason": "match: combined 0.91", "tier": "deterministic"}
@@ -127,10 +113,7 @@ def test_0008_keeps_the_json_values_and_drops_the_per_row_foreign_keys(engine: s
                 "VALUES ('gone', 0, '2026-02-12')"
             )
         )
-    with engine.connect() as connection:
-        cfg.attributes["connection"] = connection
-        command.downgrade(cfg, "0007")
-        connection.commit()
+    migrate(engine, "downgrade", "0007")
     with engine.connect() as conn:
         row = conn.execute(sa.text("SELECT raw, record FROM source_events")).one()
         assert (row.raw, row.record) == (raw, record)

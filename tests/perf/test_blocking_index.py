@@ -5,10 +5,9 @@ from __future__ import annotations
 import itertools
 
 import sqlalchemy as sa
-from alembic import command
 
 from eventdedup.db.dedup import index_entries
-from eventdedup.db.migrate import alembic_config
+from eventdedup.db.migrate import migrate
 
 KEYS = [
     "dc|2026-02-14|waldkirch|0",
@@ -45,21 +44,14 @@ def test_entries_are_a_one_to_one_encoding_of_the_keys() -> None:
 
 
 def test_migration_converts_stored_keys_and_back(engine: sa.Engine) -> None:
-    cfg = alembic_config(engine.url.render_as_string(hide_password=False))
-    with engine.connect() as connection:
-        cfg.attributes["connection"] = connection
-        command.upgrade(cfg, "0003")
-        connection.commit()
+    migrate(engine, "upgrade", "0003")
     old = [(k, f"e{n % 3}") for n, k in enumerate(KEYS)]
     with engine.begin() as conn:
         conn.execute(
             sa.text("INSERT INTO event_blocking_keys (key, event_id) VALUES (:k, :e)"),
             [{"k": k, "e": e} for k, e in old],
         )
-    with engine.connect() as connection:
-        cfg.attributes["connection"] = connection
-        command.upgrade(cfg, "0004")
-        connection.commit()
+    migrate(engine, "upgrade", "0004")
     with engine.connect() as conn:
         rows = {
             (r.key, r.event_id): r.slots
@@ -70,10 +62,7 @@ def test_migration_converts_stored_keys_and_back(engine: sa.Engine) -> None:
         for prefix, slots in index_entries(k for k, x in old if x == e).items():
             expected[(prefix, e)] = slots
     assert rows == expected
-    with engine.connect() as connection:
-        cfg.attributes["connection"] = connection
-        command.downgrade(cfg, "0003")
-        connection.commit()
+    migrate(engine, "downgrade", "0003")
     with engine.connect() as conn:
         back = set(conn.execute(sa.text("SELECT key, event_id FROM event_blocking_keys")).all())
     assert back == set(old)
