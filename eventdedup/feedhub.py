@@ -18,9 +18,9 @@ The hub never waits for a client.  A client whose socket has not taken the
 frame it is being sent for ``stuck_after`` seconds (1) while it is more than
 ``queue_size`` messages behind the head is cut off and told the last sequence
 number it was sent, so it can resume with ``?after=``.  A client that is merely
-idle is never cut off: it takes whatever is pending in its next frame.  A client replaying history
-(``?after=`` older than the window) reads from the database at its own pace
-and is not cut off while it does.
+idle is never cut off: it takes whatever is pending in its next frame.  A
+client replaying history (``?after=`` older than the window) reads from the
+database at its own pace and is not cut off while it does.
 """
 
 from __future__ import annotations
